@@ -1,0 +1,69 @@
+# goinspect — the one entry point.
+#
+#   make deps     install the Debian packages the project needs (idempotent)
+#   make          build everything into build/
+#   make demo     build, start examples/demo and inspect it
+#   make check    build (gcc and clang) and run the whole test suite
+#   make bench    run the benchmarks against their reference tools
+#   make install  install into $(PREFIX)
+#   make clean    remove build/
+
+.DEFAULT_GOAL := all
+
+ROOT    := $(CURDIR)
+BUILD   ?= build
+CC      ?= cc
+PYTHON  := /usr/bin/python3
+PREFIX  ?= /usr/local
+
+OPT     ?= -O2 -g
+WARN    := -Wall -Wextra -Werror
+CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) -fPIC -MMD -MP
+
+# Each component adds its own targets and appends to ALL_TARGETS.
+ALL_TARGETS :=
+include mk/runtime.mk
+-include mk/dwarf.mk
+-include mk/inspector.mk
+-include mk/examples.mk
+-include mk/bench.mk
+
+.PHONY: all deps demo check test bench install clean
+
+all: $(ALL_TARGETS)
+
+deps:
+	@sh mk/deps.sh
+
+# The clang build of the runtime lives beside the gcc one; the runtime tests
+# run against both.
+CLANG_BUILD := build/clang
+
+check: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory CC=clang BUILD=$(CLANG_BUILD) runtime gortcc
+	$(PYTHON) -m pytest -q -ra tests
+
+test:
+	$(PYTHON) -m pytest -q -ra tests
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh mk/demo.sh $(BUILD)
+
+bench: deps
+	@sh mk/deps.sh bench
+	@$(MAKE) --no-print-directory all
+	@sh bench/run-all.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
+	install -m 644 $(BUILD)/lib/libgort.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 runtime/include/gort.h $(DESTDIR)$(PREFIX)/include/
+	sed -e 's|@INCDIR@|$(PREFIX)/include|' -e 's|@LIBDIR@|$(PREFIX)/lib|' \
+	    mk/gortcc.in > $(DESTDIR)$(PREFIX)/bin/gortcc
+	chmod 755 $(DESTDIR)$(PREFIX)/bin/gortcc
+	@$(MAKE) --no-print-directory install-components
+
+clean:
+	rm -rf build tests/__pycache__ .pytest_cache

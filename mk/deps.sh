@@ -1,0 +1,30 @@
+#!/bin/sh
+# Install the Debian packages the project needs; idempotent: when everything
+# is present it only asks dpkg and returns at once.
+#
+#   mk/deps.sh          what building, testing and the demo need
+#   mk/deps.sh bench    the reference tools the benchmarks compare against
+#                       (never needed by the tests)
+set -eu
+
+case "${1:-build}" in
+build) PKGS="gcc make clang libclang-rt-14-dev libelf-dev libdwarf-dev libreadline-dev \
+gdb python3 python3-pytest elfutils binutils procps" ;;
+bench) PKGS="golang-go delve llvm hyperfine time" ;;
+*) echo "usage: mk/deps.sh [build|bench]" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $PKGS; do
+    st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+    [ "$st" = installed ] || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing$missing"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing

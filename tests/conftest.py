@@ -1,0 +1,138 @@
+"""Shared fixtures for the goinspect test suite.
+
+Run with /usr/bin/python3 -m pytest (the Python that gdb embeds).  `make check`
+builds everything first; these fixtures never build the project itself, they
+only build small target programs with gortcc into a per-session directory.
+"""
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROGRAMS = os.path.join(ROOT, "tests", "programs")
+
+# Compiler name -> build directory holding lib/libgort.a and bin/gortcc.
+# `make check` builds both; a missing clang build skips the clang variants.
+BUILDS = {
+    "gcc": os.path.join(ROOT, "build"),
+    "clang": os.path.join(ROOT, "build", "clang"),
+}
+COMPILER_CC = {"gcc": "gcc", "clang": "clang"}
+
+# Every subprocess a test runs gets a timeout; this is the default.
+TIMEOUT = 60
+
+
+def gortcc_path(compiler="gcc"):
+    return os.path.join(BUILDS[compiler], "bin", "gortcc")
+
+
+def build_program(src, out, compiler="gcc", extra=()):
+    """Build tests/programs/SRC (or an absolute path) with gortcc into OUT."""
+    if not os.path.isabs(src):
+        src = os.path.join(PROGRAMS, src)
+    gortcc = gortcc_path(compiler)
+    if not os.path.exists(gortcc):
+        pytest.skip(f"{gortcc} not built (run make check)")
+    env = dict(os.environ, CC=COMPILER_CC[compiler])
+    cmd = [gortcc, "-O2", "-Wall", "-Werror", "-o", out, src, *extra]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    if r.returncode != 0:
+        raise AssertionError(f"build failed: {' '.join(cmd)}\n{r.stdout}{r.stderr}")
+    return out
+
+
+class ProgramCache:
+    """Builds each (source, compiler, extra flags) once per test session."""
+
+    def __init__(self, tmpdir):
+        self.dir = tmpdir
+        self.built = {}
+
+    def __call__(self, src, compiler="gcc", extra=()):
+        key = (src, compiler, tuple(extra))
+        if key not in self.built:
+            name = os.path.splitext(os.path.basename(src))[0]
+            tag = "-".join([name, compiler] + [e.strip("-").replace("=", "_").replace("/", "_")
+                                              for e in extra])
+            out = os.path.join(self.dir, tag)
+            self.built[key] = build_program(src, out, compiler, extra)
+        return self.built[key]
+
+
+@pytest.fixture(scope="session")
+def program(tmp_path_factory):
+    """program(src, compiler='gcc', extra=()) -> path of the built binary."""
+    return ProgramCache(str(tmp_path_factory.mktemp("programs")))
+
+
+class Targets:
+    """Starts target processes and kills every one of them at teardown."""
+
+    def __init__(self):
+        self.procs = []
+
+    def start(self, argv, env=None, **kw):
+        full_env = dict(os.environ)
+        if env:
+            full_env.update(env)
+        kw.setdefault("stdout", subprocess.PIPE)
+        kw.setdefault("stderr", subprocess.PIPE)
+        p = subprocess.Popen(argv, env=full_env, text=True, start_new_session=True, **kw)
+        self.procs.append(p)
+        return p
+
+    def kill_all(self):
+        for p in self.procs:
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pass
+
+
+@pytest.fixture
+def targets():
+    t = Targets()
+    yield t
+    t.kill_all()
+
+
+def run(argv, env=None, timeout=TIMEOUT, **kw):
+    """Run a command to completion with a timeout; returns CompletedProcess."""
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    return subprocess.run(argv, env=full_env, capture_output=True, text=True,
+                          timeout=timeout, **kw)
+
+
+def wait_for_line(proc, predicate, timeout=20):
+    """Read proc.stdout line by line until predicate(line) holds; returns the
+    lines read.  Fails the test on timeout or EOF."""
+    import selectors
+    lines = []
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"timed out waiting for output; got {lines!r}")
+        if not sel.select(left):
+            continue
+        line = proc.stdout.readline()
+        if not line:
+            err = proc.stderr.read() if proc.stderr else ""
+            raise AssertionError(f"target exited ({proc.poll()}) before expected output; "
+                                 f"got {lines!r}; stderr {err!r}")
+        lines.append(line.rstrip("\n"))
+        if predicate(line.rstrip("\n")):
+            return lines
