@@ -20,15 +20,23 @@ OPT     ?= -O2 -g
 WARN    := -Wall -Wextra -Werror
 CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) -fPIC -MMD -MP
 
+# Quiet build lines unless V=1.
+ifeq ($(V),1)
+Q :=
+quiet = @true
+else
+Q := @
+quiet = @echo "  $(1)	$(2)"
+endif
+
 # Each component adds its own targets and appends to ALL_TARGETS.
 ALL_TARGETS :=
 include mk/runtime.mk
 -include mk/dwarf.mk
 -include mk/inspector.mk
 -include mk/examples.mk
--include mk/bench.mk
 
-.PHONY: all deps demo check test bench install clean
+.PHONY: all deps demo check test bench install install-components clean
 
 all: $(ALL_TARGETS)
 
@@ -64,6 +72,9 @@ install: all
 	    mk/gortcc.in > $(DESTDIR)$(PREFIX)/bin/gortcc
 	chmod 755 $(DESTDIR)$(PREFIX)/bin/gortcc
 	@$(MAKE) --no-print-directory install-components
+
+# Components add their own install steps with `install-components::` rules.
+install-components::
 
 clean:
 	rm -rf build tests/__pycache__ .pytest_cache

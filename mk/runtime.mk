@@ -1,35 +1,50 @@
 # libgort: build/lib/libgort.a and build/bin/gortcc.
 #
-# Every runtime object has its code sections renamed to `gort_text`, so the
-# runtime's code is one contiguous range in every program that links it; the
-# linker bounds it with __start_gort_text/__stop_gort_text and the runtime
-# descriptor publishes that range (tools tell runtime frames from user frames
-# by it).
+# The runtime's code sections are renamed `gort_text`, so its code is one
+# contiguous range in every program that links it; the linker bounds it with
+# __start_gort_text/__stop_gort_text and the runtime descriptor publishes
+# that range (tools tell runtime frames from user frames by it).
 
-RT_CSRCS := $(wildcard runtime/*.c)
+# The runtime is compiled with hidden visibility and linked into one
+# relocatable object whose hidden symbols are then made local: a program
+# sees only gort.h's API and the descriptor, so the runtime's internal names
+# never clash with its own.  dwarf/cfi.c (the CFI engine) is compiled in for
+# the crash dumps' unwinder.
+RT_CSRCS := $(wildcard runtime/*.c) dwarf/cfi.c
 RT_SSRCS := $(wildcard runtime/*.S)
-RT_OBJS  := $(RT_CSRCS:runtime/%.c=$(BUILD)/obj/runtime/%.o) \
-            $(RT_SSRCS:runtime/%.S=$(BUILD)/obj/runtime/%.o)
+RT_OBJS  := $(patsubst %.c,$(BUILD)/obj/runtime/%.o,$(notdir $(RT_CSRCS))) \
+            $(patsubst %.S,$(BUILD)/obj/runtime/%.o,$(notdir $(RT_SSRCS)))
 RT_LIB   := $(BUILD)/lib/libgort.a
 GORTCC   := $(BUILD)/bin/gortcc
 
-RT_CFLAGS := $(CFLAGS_COMMON) -Iruntime/include -Iruntime \
+RT_CFLAGS := $(CFLAGS_COMMON) -fvisibility=hidden -Iruntime/include -Iruntime -Idwarf \
              -DGORT_GDB_DIR='"$(ROOT)/gdb"' -DGORT_SHARE_GDB_DIR='"$(PREFIX)/share/goinspect/gdb"'
 
 $(BUILD)/obj/runtime/%.o: runtime/%.c
 	@mkdir -p $(@D)
-	$(CC) $(RT_CFLAGS) -MF $(@:.o=.d) -MT $@ -c $< -o $@.raw
-	sh mk/rt-text.sh $@.raw $@ && rm -f $@.raw
+	$(call quiet,CC,$@)
+	$(Q)$(CC) $(RT_CFLAGS) -MF $(@:.o=.d) -MT $@ -c $< -o $@
+
+$(BUILD)/obj/runtime/%.o: dwarf/%.c
+	@mkdir -p $(@D)
+	$(call quiet,CC,$@)
+	$(Q)$(CC) $(RT_CFLAGS) -MF $(@:.o=.d) -MT $@ -c $< -o $@
 
 $(BUILD)/obj/runtime/%.o: runtime/%.S
 	@mkdir -p $(@D)
-	$(CC) $(RT_CFLAGS) -MF $(@:.o=.d) -MT $@ -c $< -o $@.raw
-	sh mk/rt-text.sh $@.raw $@ && rm -f $@.raw
+	$(call quiet,AS,$@)
+	$(Q)$(CC) $(RT_CFLAGS) -MF $(@:.o=.d) -MT $@ -c $< -o $@
 
-$(RT_LIB): $(RT_OBJS)
+$(BUILD)/obj/libgort.o: $(RT_OBJS) mk/rt-text.sh
+	$(call quiet,LD,$@)
+	$(Q)ld -r -o $@.raw $(RT_OBJS)
+	$(Q)objcopy --localize-hidden $@.raw
+	$(Q)sh mk/rt-text.sh $@.raw $@ && rm -f $@.raw
+
+$(RT_LIB): $(BUILD)/obj/libgort.o
 	@mkdir -p $(@D)
-	rm -f $@
-	ar rcs $@ $^
+	$(call quiet,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $<
 
 $(GORTCC): mk/gortcc.in mk/runtime.mk
 	@mkdir -p $(@D)

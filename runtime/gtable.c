@@ -1,0 +1,176 @@
+/*
+ * gtable.c — the all-G table and goroutine allocation.
+ *
+ * Every G ever created stays in `allgs` (the table only grows); an exited
+ * G is marked dead and reused by a later gort_go, first from its P's cache,
+ * then from a global list.  New Gs are carved in slabs so the table's
+ * entries are mostly contiguous in memory (tools copy it in a few reads).
+ * The descriptor's generation counter is odd while the table changes.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "descriptor.h"
+#include "runtime.h"
+
+struct g **allgs;
+uint64_t allglen;
+static uint64_t allgcap;
+static struct rtlock allglock;
+
+enum { G_SLAB = 64, P_GCACHE_MAX = 64 };
+
+void gtable_generation_begin(void)
+{
+    xadd64(&gort_runtime_descriptor.generation, 1);
+}
+
+void gtable_generation_end(void)
+{
+    xadd64(&gort_runtime_descriptor.generation, 1);
+}
+
+/* Append a slab of fresh dead Gs to allgs and return them as a list. */
+static struct g *gtable_grow(void)
+{
+    struct g *slab = calloc(G_SLAB, sizeof(struct g));
+    if (!slab)
+        throw_("out of memory allocating goroutines");
+    lock_acquire(&allglock);
+    gtable_generation_begin();
+    if (allglen + G_SLAB > allgcap) {
+        uint64_t cap = allgcap ? allgcap * 2 : 1024;
+        struct g **a = malloc(cap * sizeof *a);
+        if (!a)
+            throw_("out of memory growing the goroutine table");
+        if (allglen)
+            memcpy(a, allgs, allglen * sizeof *a);
+        /* The old array is kept: a tool that does not stop the process may
+         * still be reading it (it notices the generation change). */
+        storep((void **)&allgs, a);
+        allgcap = cap;
+    }
+    for (int i = 0; i < G_SLAB; i++) {
+        slab[i].status = G_DEAD;
+        slab[i].sleeptimer.index = -1;
+        allgs[allglen + (uint64_t)i] = &slab[i];
+        slab[i].schedlink = i + 1 < G_SLAB ? &slab[i + 1] : NULL;
+    }
+    store64(&allglen, allglen + G_SLAB);
+    gtable_generation_end();
+    lock_release(&allglock);
+    return slab;
+}
+
+struct g *g_alloc(void)
+{
+    struct m *m = getm();
+    struct p *pp = m ? m->p : NULL;
+    struct g *gp;
+    if (pp && pp->gfree) {
+        gp = pp->gfree;
+        pp->gfree = gp->schedlink;
+        pp->ngfree--;
+        gp->schedlink = NULL;
+        return gp;
+    }
+    lock_acquire(&sched.gflock);
+    if (sched.gfree) {
+        /* Refill this P's cache with up to half its size. */
+        gp = sched.gfree;
+        sched.gfree = gp->schedlink;
+        sched.ngfree--;
+        while (pp && pp->ngfree < P_GCACHE_MAX / 2 && sched.gfree) {
+            struct g *g2 = sched.gfree;
+            sched.gfree = g2->schedlink;
+            sched.ngfree--;
+            g2->schedlink = pp->gfree;
+            pp->gfree = g2;
+            pp->ngfree++;
+        }
+        lock_release(&sched.gflock);
+        gp->schedlink = NULL;
+        return gp;
+    }
+    lock_release(&sched.gflock);
+
+    struct g *slab = gtable_grow();
+    gp = slab;
+    struct g *rest = slab->schedlink;
+    gp->schedlink = NULL;
+    if (pp) {
+        while (rest) {
+            struct g *next = rest->schedlink;
+            rest->schedlink = pp->gfree;
+            pp->gfree = rest;
+            pp->ngfree++;
+            rest = next;
+        }
+    } else if (rest) {
+        lock_acquire(&sched.gflock);
+        struct g *last = rest;
+        int32_t n = 1;
+        while (last->schedlink) {
+            last = last->schedlink;
+            n++;
+        }
+        last->schedlink = sched.gfree;
+        sched.gfree = rest;
+        sched.ngfree += n;
+        lock_release(&sched.gflock);
+    }
+    return gp;
+}
+
+void g_free(struct p *pp, struct g *gp)
+{
+    gp->schedlink = pp->gfree;
+    pp->gfree = gp;
+    pp->ngfree++;
+    if (pp->ngfree < P_GCACHE_MAX)
+        return;
+    /* Move half to the global list. */
+    lock_acquire(&sched.gflock);
+    while (pp->ngfree > P_GCACHE_MAX / 2) {
+        struct g *g2 = pp->gfree;
+        pp->gfree = g2->schedlink;
+        pp->ngfree--;
+        g2->schedlink = sched.gfree;
+        sched.gfree = g2;
+        sched.ngfree++;
+    }
+    lock_release(&sched.gflock);
+}
+
+void g_cache_flush(struct p *pp)
+{
+    lock_acquire(&sched.gflock);
+    while (pp->gfree) {
+        struct g *g2 = pp->gfree;
+        pp->gfree = g2->schedlink;
+        g2->schedlink = sched.gfree;
+        sched.gfree = g2;
+        sched.ngfree++;
+    }
+    pp->ngfree = 0;
+    lock_release(&sched.gflock);
+}
+
+uint64_t g_newid(void)
+{
+    return xadd64(&sched.goidgen, 1);
+}
+
+/* Goroutines that exist: the table minus the dead ones kept for reuse
+ * (the per-P counts are read without their owners' cooperation, so the
+ * result is exact only when the scheduler is quiet, as in Go). */
+int gort_numgoroutine(void)
+{
+    int64_t n = (int64_t)load64(&allglen);
+    lock_acquire(&sched.gflock);
+    n -= sched.ngfree;
+    lock_release(&sched.gflock);
+    for (int32_t i = 0; i < gomaxprocs; i++)
+        n -= loadrelaxed_i32(&allp[i]->ngfree);
+    return (int)n;
+}

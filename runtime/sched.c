@@ -1,0 +1,432 @@
+/*
+ * sched.c — the scheduler loop: finding a runnable goroutine (local queue,
+ * global queue, stealing), running it, and what happens when it switches
+ * back (park, yield, exit); making goroutines ready; deadlock detection.
+ *
+ * Every M runs mstart_loop on its own thread stack ("g0").  A goroutine
+ * leaves the CPU only by switching to its M's g0 context with m->after
+ * saying why; the loop then finishes the transition on g0, where it is safe
+ * to publish the goroutine to other Ms (a parked goroutine can be resumed
+ * elsewhere only after its context is fully saved).
+ */
+#include <string.h>
+
+#include "runtime.h"
+
+struct schedt sched;
+__thread struct m *tls_m __attribute__((tls_model("initial-exec")));
+
+uint32_t readgstatus(struct g *gp)
+{
+    return load32(&gp->status);
+}
+
+bool casgstatus(struct g *gp, uint32_t old, uint32_t new_)
+{
+    if (likely(cas32(&gp->status, old, new_)))
+        return true;
+    print_fmt("runtime: goroutine %llu status %u, want %u -> %u\n",
+              (unsigned long long)gp->goid, readgstatus(gp), old, new_);
+    throw_("bad goroutine status transition");
+}
+
+/* Called on a fresh goroutine's stack by gort_gostart. */
+NORETURN void goroutine_main(void);
+NORETURN void goroutine_main(void)
+{
+    struct g *gp = getg();
+    gp->fn(gp->arg);
+    goexit();
+}
+
+/* Give gp a stack the first time it runs, with a context that enters
+ * gort_gostart at the stack's top. */
+static void g_init_stack(struct p *pp, struct g *gp)
+{
+    uintptr_t lo = stack_alloc(pp);
+    uintptr_t hi = lo + stack_size;
+    gp->stacklo = lo;
+    gp->stackhi = hi;
+    memset(&gp->ctx, 0, sizeof gp->ctx);
+    gp->ctx.rsp = hi;
+    gp->ctx.rip = (uintptr_t)gort_gostart;
+    gp->ctx.mxcsr = 0x1f80;       /* ABI defaults: all exceptions masked, round to nearest */
+    gp->ctx.fpucw = 0x037f;
+    ((uintptr_t *)hi)[-1] = (uintptr_t)gort_gostart;
+}
+
+static void execute(struct m *m, struct g *gp)
+{
+    struct p *pp = m->p;
+    m->curg = gp;
+    gp->m = m;
+    casgstatus(gp, G_RUNNABLE, G_RUNNING);
+    pp->schedtick++;
+    if (gp->stacklo == 0)
+        g_init_stack(pp, gp);
+    gort_switch(&m->g0ctx, &gp->ctx);
+    /* Back on g0: gp switched out; m->after says why. */
+}
+
+/* Switch from the current goroutine to its M's scheduler with the given
+ * reason.  Returns when the goroutine runs again (possibly on another M). */
+static void switch_to_g0(enum m_after why)
+{
+    struct m *m = getm();
+    struct g *gp = m->curg;
+    m->after = why;
+    gort_switch(&gp->ctx, &m->g0ctx);
+}
+
+static void drop_g(struct m *m, struct g *gp)
+{
+    m->curg = NULL;
+    gp->m = NULL;
+}
+
+/* Finish the transition of gp, which just switched to g0.  Returns a
+ * goroutine to run at once (gp itself when a park was cancelled), or NULL. */
+static struct g *after_switch(struct m *m, struct g *gp)
+{
+    enum m_after why = m->after;
+    m->after = AFTER_NONE;
+    stack_check(gp);
+
+    switch (why) {
+    case AFTER_PARK: {
+        bool (*unlockf)(struct g *, void *) = m->waitunlockf;
+        void *lockp = m->waitlock;
+        m->waitunlockf = NULL;
+        m->waitlock = NULL;
+        drop_g(m, gp);
+        casgstatus(gp, G_RUNNING, G_WAITING);
+        if (unlockf && !unlockf(gp, lockp)) {
+            casgstatus(gp, G_WAITING, G_RUNNABLE);
+            return gp;
+        }
+        return NULL;
+    }
+    case AFTER_YIELD:
+        drop_g(m, gp);
+        casgstatus(gp, G_RUNNING, G_RUNNABLE);
+        lock_acquire(&sched.lock);
+        globrunq_put(gp);
+        lock_release(&sched.lock);
+        return NULL;
+    case AFTER_YIELD_LOCAL:
+        drop_g(m, gp);
+        casgstatus(gp, G_RUNNING, G_RUNNABLE);
+        runq_put(m->p, gp, false);
+        return NULL;
+    case AFTER_EXIT:
+        drop_g(m, gp);
+        casgstatus(gp, G_RUNNING, G_DEAD);
+        if (gp->lockedm) {
+            /* Exiting while wired to the thread releases the thread. */
+            gp->lockedm->lockedg = NULL;
+            gp->lockedm = NULL;
+            gp->lockcount = 0;
+        }
+        if (gp->stacklo) {
+            stack_free(m->p, gp->stacklo);
+            gp->stacklo = gp->stackhi = 0;
+        }
+        g_free(m->p, gp);
+        return NULL;
+    case AFTER_EXITSYSCALL: {
+        /* gp left its syscall and found no P: queue it and let this M idle. */
+        drop_g(m, gp);
+        casgstatus(gp, G_SYSCALL, G_RUNNABLE);
+        lock_acquire(&sched.lock);
+        struct p *pp = load32(&sched.gcwaiting) ? NULL : pidleget();
+        if (pp) {
+            lock_release(&sched.lock);
+            acquirep(pp);
+            return gp;          /* a P freed up meanwhile */
+        }
+        globrunq_put(gp);
+        lock_release(&sched.lock);
+        return NULL;
+    }
+    case AFTER_NONE:
+        break;
+    }
+    throw_("switch to scheduler without a reason");
+}
+
+/* Park the current goroutine.  On g0, after it is marked waiting,
+ * unlockf(gp, lock) runs (if given): it typically releases the lock that
+ * made the decision to wait; returning false cancels the park. */
+void park(uint32_t reason, bool (*unlockf)(struct g *, void *), void *lock)
+{
+    struct m *m = getm();
+    struct g *gp = m->curg;
+    gp->waitreason = reason;
+    gp->waitsince = nanotime();
+    m->waitunlockf = unlockf;
+    m->waitlock = lock;
+    switch_to_g0(AFTER_PARK);
+    gp->waitreason = WR_NONE;
+}
+
+static bool unlock_rtlock(struct g *gp, void *l)
+{
+    (void)gp;
+    lock_release(l);
+    return true;
+}
+
+void park_unlock(uint32_t reason, struct rtlock *l)
+{
+    park(reason, unlock_rtlock, l);
+}
+
+/* Make a waiting goroutine runnable: on this P's queue (in runnext when
+ * next), or on the global queue from a thread without a P. */
+void ready(struct g *gp, bool next)
+{
+    casgstatus(gp, G_WAITING, G_RUNNABLE);
+    struct m *m = getm();
+    if (m && m->p) {
+        runq_put(m->p, gp, next);
+    } else {
+        lock_acquire(&sched.lock);
+        globrunq_put(gp);
+        lock_release(&sched.lock);
+    }
+    wakep();
+}
+
+NORETURN void goexit(void)
+{
+    switch_to_g0(AFTER_EXIT);
+    throw_("dead goroutine resumed");
+}
+
+void gort_yield(void)
+{
+    switch_to_g0(AFTER_YIELD);
+}
+
+void yield_local(void)
+{
+    switch_to_g0(AFTER_YIELD_LOCAL);
+}
+
+void exitsyscall_slow(void);
+void exitsyscall_slow(void)
+{
+    switch_to_g0(AFTER_EXITSYSCALL);
+}
+
+/* ---- Stopping for the world ------------------------------------------------ */
+
+/* Hand this M's P to a stop-the-world in progress and sleep until the world
+ * starts again. */
+static void gcstopm(struct m *m)
+{
+    if (m->spinning) {
+        m->spinning = 0;
+        xadd32(&sched.nmspinning, (uint32_t)-1);
+    }
+    struct p *pp = releasep();
+    lock_acquire(&sched.lock);
+    store32(&pp->status, P_GCSTOP);
+    if (--sched.stopwait == 0)
+        note_wakeup(&sched.stopnote);
+    lock_release(&sched.lock);
+    stopm();
+}
+
+/* ---- Finding work ------------------------------------------------------------ */
+
+static void resetspinning(struct m *m)
+{
+    m->spinning = 0;
+    uint32_t n = xadd32(&sched.nmspinning, (uint32_t)-1);
+    if ((int32_t)n < 0)
+        throw_("resetspinning: negative nmspinning");
+    /* This M found work: let another one look for more. */
+    wakep();
+}
+
+static struct g *steal_work(struct m *m)
+{
+    int32_t n = gomaxprocs;
+    for (int round = 0; round < 4; round++) {
+        bool stealnext = round == 3;
+        uint32_t start = fastrandn((uint32_t)n);
+        for (int32_t k = 0; k < n; k++) {
+            if (load32(&sched.gcwaiting))
+                return NULL;
+            struct p *victim = allp[(start + (uint32_t)k) % (uint32_t)n];
+            if (victim == m->p)
+                continue;
+            struct g *gp = runq_steal(m->p, victim, stealnext);
+            if (gp)
+                return gp;
+        }
+    }
+    return NULL;
+}
+
+/* Any P with local work, or global work?  Used after dropping spinning. */
+static bool work_anywhere(void)
+{
+    if (load_i32(&sched.runqsize) > 0)
+        return true;
+    for (int32_t i = 0; i < gomaxprocs; i++)
+        if (!runq_empty(allp[i]))
+            return true;
+    return false;
+}
+
+static uint32_t dying_freeze;
+
+/* Find a goroutine to run; blocks (giving up the P) until there is one. */
+static struct g *find_runnable(struct m *m)
+{
+    struct g *gp;
+top:
+    if (unlikely(load32(&dying_freeze)))
+        for (;;)
+            futex_wait(&dying_freeze, 1, -1);   /* a fatal error is being printed */
+    if (unlikely(load32(&sched.gcwaiting))) {
+        gcstopm(m);
+        goto top;
+    }
+    struct p *pp = m->p;
+
+    /* Fairness: look at the global queue now and then. */
+    if (pp->schedtick % 61 == 0 && load_i32(&sched.runqsize) > 0) {
+        lock_acquire(&sched.lock);
+        gp = globrunq_get(pp, 1);
+        lock_release(&sched.lock);
+        if (gp)
+            return gp;
+    }
+    if ((gp = runq_get(pp)))
+        return gp;
+    if (load_i32(&sched.runqsize) > 0) {
+        lock_acquire(&sched.lock);
+        gp = globrunq_get(pp, 0);
+        lock_release(&sched.lock);
+        if (gp)
+            return gp;
+    }
+
+    /* Steal, unless enough Ms are already spinning. */
+    uint32_t busy = (uint32_t)gomaxprocs - load32(&sched.npidle);
+    if (m->spinning || 2 * load32(&sched.nmspinning) < busy) {
+        if (!m->spinning) {
+            m->spinning = 1;
+            xadd32(&sched.nmspinning, 1);
+        }
+        if ((gp = steal_work(m)))
+            return gp;
+        if (load32(&sched.gcwaiting))
+            goto top;
+    }
+
+    /* Nothing to do: give up the P. */
+    lock_acquire(&sched.lock);
+    if (sched.gcwaiting) {
+        lock_release(&sched.lock);
+        goto top;
+    }
+    if (sched.runqsize > 0) {
+        gp = globrunq_get(pp, 0);
+        lock_release(&sched.lock);
+        return gp;
+    }
+    releasep();
+    pidleput(pp);
+    lock_release(&sched.lock);
+
+    /* A spinning M must re-check after it stops spinning: a producer that
+     * saw it spinning did not wake anyone (see wakep). */
+    if (m->spinning) {
+        m->spinning = 0;
+        if ((int32_t)xadd32(&sched.nmspinning, (uint32_t)-1) < 0)
+            throw_("find_runnable: negative nmspinning");
+        if (work_anywhere()) {
+            lock_acquire(&sched.lock);
+            pp = pidleget();
+            lock_release(&sched.lock);
+            if (pp) {
+                acquirep(pp);
+                m->spinning = 1;
+                xadd32(&sched.nmspinning, 1);
+                goto top;
+            }
+        }
+    }
+    stopm();
+    goto top;
+}
+
+NORETURN void mstart_loop(struct m *m)
+{
+    for (;;) {
+        struct g *gp;
+        if (m->lockedg) {
+            /* This thread belongs to a goroutine: wait until it can run. */
+            stoplockedm();
+            gp = m->lockedg;
+        } else {
+            if (!m->p)
+                stopm();
+            gp = find_runnable(m);
+            if (m->spinning)
+                resetspinning(m);
+            if (gp->lockedm && gp->lockedm != m) {
+                startlockedm(gp);      /* hands our P to gp's thread */
+                continue;
+            }
+        }
+        while (gp) {
+            execute(m, gp);
+            gp = after_switch(m, gp);
+        }
+    }
+}
+
+/* ---- Deadlock detection -------------------------------------------------------- */
+
+/* Called with sched.lock held whenever an M goes idle.  If no M is left
+ * running, nothing is runnable and no timer will fire, every goroutine is
+ * blocked forever. */
+void checkdead(void)
+{
+    if (load32(&sched.main_done))
+        return;
+    int32_t run = mcount() - sched.nmidle - sched.nmidlelocked;
+    if (run > 0)
+        return;
+    if (run < 0) {
+        print_fmt("runtime: checkdead: mcount=%d nmidle=%d nmidlelocked=%d\n", mcount(),
+                  sched.nmidle, sched.nmidlelocked);
+        throw_("checkdead: inconsistent counts");
+    }
+    if (sched.runqsize > 0)
+        return;                 /* about to be picked up */
+    if (timers_pending())
+        return;                 /* the timer thread will wake someone */
+    uint64_t n = load64(&allglen);
+    struct g **gs = loadp((void *const *)&allgs);
+    for (uint64_t i = 0; i < n; i++) {
+        uint32_t s = readgstatus(gs[i]);
+        if (s == G_RUNNABLE || s == G_RUNNING || s == G_SYSCALL)
+            return;
+    }
+    lock_release(&sched.lock);
+    throw_("all goroutines are asleep - deadlock!");
+}
+
+/* Used by fatal.c: stop Ms from picking up goroutines while a fatal error
+ * is printed. */
+void sched_freeze(void);
+void sched_freeze(void)
+{
+    store32(&dying_freeze, 1);
+}

@@ -1,0 +1,139 @@
+/*
+ * symtab.c — function names for the runtime's own crash dumps.
+ *
+ * The executable's .symtab (or .dynsym when stripped) is read from
+ * /proc/self/exe the first time a dump needs it; pcs in shared libraries
+ * are named from their dynamic symbols with dladdr.  Every offset read from
+ * the file is bounds-checked: a damaged binary yields "?" names, not a
+ * second crash.
+ */
+#include <dlfcn.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <link.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "runtime.h"
+#include "symtab.h"
+
+struct fsym {
+    uintptr_t addr;     /* run-time address */
+    uintptr_t size;
+    const char *name;
+};
+
+static struct {
+    bool loaded;
+    struct fsym *syms;
+    size_t n;
+    uintptr_t bias;     /* load bias of the executable */
+} exe;
+
+static int find_exe_bias(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    *(uintptr_t *)data = info->dlpi_addr;
+    return 1;           /* the first object is the executable */
+}
+
+static int cmp_fsym(const void *a, const void *b)
+{
+    const struct fsym *x = a, *y = b;
+    return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+static bool in_file(size_t filesize, uint64_t off, uint64_t len)
+{
+    return off <= filesize && len <= filesize - off;
+}
+
+static void load_exe_symbols(void)
+{
+    exe.loaded = true;
+    dl_iterate_phdr(find_exe_bias, &exe.bias);
+    int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || (size_t)st.st_size < sizeof(Elf64_Ehdr)) {
+        close(fd);
+        return;
+    }
+    size_t fsize = (size_t)st.st_size;
+    const uint8_t *f = mmap(NULL, fsize, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (f == MAP_FAILED)
+        return;
+    const Elf64_Ehdr *eh = (const void *)f;
+    if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_ident[EI_CLASS] != ELFCLASS64 ||
+        eh->e_shentsize != sizeof(Elf64_Shdr) ||
+        !in_file(fsize, eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr)))
+        return;
+    const Elf64_Shdr *sh = (const void *)(f + eh->e_shoff);
+    const Elf64_Shdr *symsec = NULL;
+    for (int pass = 0; pass < 2 && !symsec; pass++)
+        for (unsigned i = 0; i < eh->e_shnum; i++)
+            if (sh[i].sh_type == (pass == 0 ? SHT_SYMTAB : SHT_DYNSYM)) {
+                symsec = &sh[i];
+                break;
+            }
+    if (!symsec || symsec->sh_link >= eh->e_shnum || symsec->sh_entsize != sizeof(Elf64_Sym))
+        return;
+    const Elf64_Shdr *strsec = &sh[symsec->sh_link];
+    if (!in_file(fsize, symsec->sh_offset, symsec->sh_size) ||
+        !in_file(fsize, strsec->sh_offset, strsec->sh_size) || strsec->sh_size == 0)
+        return;
+    const Elf64_Sym *syms = (const void *)(f + symsec->sh_offset);
+    size_t nsyms = symsec->sh_size / sizeof(Elf64_Sym);
+    const char *strs = (const char *)(f + strsec->sh_offset);
+    if (strs[strsec->sh_size - 1] != '\0')
+        return;
+    exe.syms = malloc(nsyms * sizeof *exe.syms);
+    if (!exe.syms)
+        return;
+    for (size_t i = 0; i < nsyms; i++) {
+        const Elf64_Sym *s = &syms[i];
+        if (ELF64_ST_TYPE(s->st_info) != STT_FUNC || s->st_shndx == SHN_UNDEF || s->st_value == 0 ||
+            s->st_name >= strsec->sh_size)
+            continue;
+        exe.syms[exe.n].addr = exe.bias + s->st_value;
+        exe.syms[exe.n].size = s->st_size;
+        exe.syms[exe.n].name = strs + s->st_name;
+        exe.n++;
+    }
+    qsort(exe.syms, exe.n, sizeof *exe.syms, cmp_fsym);
+}
+
+bool symtab_lookup(uintptr_t pc, const char **name, uintptr_t *start)
+{
+    if (!exe.loaded)
+        load_exe_symbols();
+    /* Last symbol at or below pc. */
+    size_t lo = 0, hi = exe.n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (exe.syms[mid].addr <= pc)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo > 0) {
+        const struct fsym *s = &exe.syms[lo - 1];
+        if (pc < s->addr + (s->size ? s->size : 1)) {
+            *name = s->name;
+            *start = s->addr;
+            return true;
+        }
+    }
+    Dl_info info;
+    if (dladdr((void *)pc, &info) && info.dli_sname && info.dli_saddr) {
+        *name = info.dli_sname;
+        *start = (uintptr_t)info.dli_saddr;
+        return true;
+    }
+    return false;
+}

@@ -1,0 +1,13 @@
+/*
+ * symtab.h — function names for pcs in this process (crash dumps).
+ */
+#ifndef GORT_SYMTAB_H
+#define GORT_SYMTAB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The function containing pc: its name and start address. */
+bool symtab_lookup(uintptr_t pc, const char **name, uintptr_t *start);
+
+#endif

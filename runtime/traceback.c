@@ -1,0 +1,238 @@
+/*
+ * traceback.c — the goroutine dump printed with fatal errors, in Go's
+ * format:
+ *
+ *     goroutine 7 [chan receive, 2 minutes]:
+ *     worker(...)
+ *             ?:0 +0x4d
+ *     created by main_fn in goroutine 1
+ *             ?:0 +0x85
+ *
+ * Stacks are unwound in-process with the project's CFI engine
+ * (dwarf/cfi.c) over each module's .eh_frame, found through its
+ * PT_GNU_EH_FRAME segment; every memory read stays inside the goroutine's
+ * stack.  Runtime frames are hidden unless GORT_TRACEBACK=system, as Go
+ * hides its runtime's.  A goroutine running on another thread cannot be
+ * unwound safely and says so.
+ */
+#include <link.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cfi.h"
+#include "descriptor.h"
+#include "runtime.h"
+#include "symtab.h"
+
+extern char __start_gort_text[], __stop_gort_text[];
+void gort_savectx(struct gctx *out);   /* switch_amd64.S */
+
+enum { MAX_FRAMES = 100 };
+
+static bool in_runtime(uintptr_t pc)
+{
+    return pc >= (uintptr_t)__start_gort_text && pc < (uintptr_t)__stop_gort_text;
+}
+
+/* ---- Finding a pc's unwind table ---------------------------------------- */
+
+struct eh_lookup {
+    uintptr_t pc;
+    bool found;
+    struct cfi_hdr hdr;
+    struct cfi_section eh;
+};
+
+static int find_eh(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    struct eh_lookup *lk = data;
+    const ElfW(Phdr) *ehp = NULL;
+    bool contains = false;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t start = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && lk->pc >= start && lk->pc < start + ph->p_memsz)
+            contains = true;
+        else if (ph->p_type == PT_GNU_EH_FRAME)
+            ehp = ph;
+    }
+    if (!contains)
+        return 0;
+    if (!ehp)
+        return 1;
+    uintptr_t hdr_addr = info->dlpi_addr + ehp->p_vaddr;
+    if (cfi_hdr_parse((const uint8_t *)hdr_addr, ehp->p_memsz, hdr_addr, &lk->hdr) != CFI_OK)
+        return 1;
+    /* .eh_frame runs at most to the end of the segment that holds it. */
+    uintptr_t eh_addr = lk->hdr.eh_frame_addr, eh_end = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t start = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && eh_addr >= start && eh_addr < start + ph->p_memsz)
+            eh_end = start + ph->p_memsz;
+    }
+    if (!eh_end)
+        return 1;
+    lk->eh = (struct cfi_section){(const uint8_t *)eh_addr, eh_end - eh_addr, eh_addr,
+                                  CFI_EH_FRAME, 0, hdr_addr};
+    lk->found = true;
+    return 1;
+}
+
+/* ---- Unwinding ----------------------------------------------------------- */
+
+struct stack_bounds {
+    uintptr_t lo, hi;
+};
+
+static bool read_stack(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+    struct stack_bounds *b = ctx;
+    if (addr < b->lo || addr > b->hi || len > b->hi - addr)
+        return false;
+    memcpy(buf, (const void *)(uintptr_t)addr, len);
+    return true;
+}
+
+/* Unwind from a saved context; pcs[0] is ctx->rip.  Every pc is a return
+ * address (look up pc - 1). */
+static int unwind(const struct gctx *ctx, uintptr_t lo, uintptr_t hi, uintptr_t *pcs, int max)
+{
+    struct stack_bounds b = {lo, hi};
+    struct cfi_regs regs;
+    memset(&regs, 0, sizeof regs);
+    regs.r[CFI_RSP] = ctx->rsp;
+    regs.r[CFI_RA] = ctx->rip;
+    regs.r[CFI_RBP] = ctx->rbp;
+    regs.r[CFI_RBX] = ctx->rbx;
+    regs.r[CFI_R12] = ctx->r12;
+    regs.r[CFI_R13] = ctx->r13;
+    regs.r[CFI_R14] = ctx->r14;
+    regs.r[CFI_R15] = ctx->r15;
+    regs.valid = 1u << CFI_RSP | 1u << CFI_RA | 1u << CFI_RBP | 1u << CFI_RBX | 1u << CFI_R12 |
+                 1u << CFI_R13 | 1u << CFI_R14 | 1u << CFI_R15;
+    int n = 0;
+    pcs[n++] = ctx->rip;
+    while (n < max) {
+        struct eh_lookup lk = {.pc = cfi_lookup_pc(&regs)};
+        dl_iterate_phdr(find_eh, &lk);
+        struct cfi_regs caller;
+        struct cfi_fde fde;
+        int rc;
+        if (lk.found && cfi_hdr_lookup(&lk.hdr, &lk.eh, lk.pc, &fde) == CFI_OK)
+            rc = cfi_step_fde(&fde, &regs, read_stack, &b, &caller);
+        else
+            rc = cfi_step_fp(&regs, read_stack, &b, &caller);
+        if (rc != CFI_OK || !(caller.valid & (1u << CFI_RA)) || caller.r[CFI_RA] == 0)
+            break;
+        /* Stacks grow down: a caller's frame is above its callee's. */
+        if (caller.r[CFI_RSP] <= regs.r[CFI_RSP] || caller.r[CFI_RSP] > hi)
+            break;
+        pcs[n++] = caller.r[CFI_RA];
+        regs = caller;
+    }
+    return n;
+}
+
+/* ---- Printing --------------------------------------------------------------- */
+
+static void print_func_line(uintptr_t pc, bool show_offset)
+{
+    const char *name;
+    uintptr_t start;
+    if (symtab_lookup(pc - 1, &name, &start)) {
+        print_fmt("%s(...)\n", name);
+        if (show_offset)
+            print_fmt("\t?:0 +%#lx\n", (unsigned long)(pc - start));
+        else
+            print_str("\t?:0\n");
+    } else {
+        print_fmt("?(...)\n\t?:0 pc=%#lx\n", (unsigned long)pc);
+    }
+}
+
+static void print_frames(const uintptr_t *pcs, int n, bool system)
+{
+    int shown = 0;
+    for (int i = 0; i < n; i++) {
+        if (!system && in_runtime(pcs[i] - 1))
+            continue;
+        print_func_line(pcs[i], true);
+        shown++;
+    }
+    if (n == MAX_FRAMES)
+        print_str("...additional frames elided...\n");
+    (void)shown;
+}
+
+static void print_header(struct g *gp, uint32_t status, int64_t now)
+{
+    char state[96];
+    if (status == G_WAITING) {
+        const char *r = gp->waitreason < WR_NREASONS ? waitreason_names[gp->waitreason] : "?";
+        snprintf(state, sizeof state, "%s", r);
+        int64_t mins = gp->waitsince ? (now - gp->waitsince) / 60000000000LL : 0;
+        if (mins >= 1)
+            snprintf(state + strlen(state), sizeof state - strlen(state), ", %lld minute%s",
+                     (long long)mins, mins == 1 ? "" : "s");
+    } else {
+        snprintf(state, sizeof state, "%s", status < G_NSTATUS ? gstatus_names[status] : "?");
+    }
+    if (gp->lockedm)
+        snprintf(state + strlen(state), sizeof state - strlen(state), ", locked to thread");
+    print_fmt("goroutine %llu [%s]:\n", (unsigned long long)gp->goid, state);
+}
+
+static void print_created_by(struct g *gp)
+{
+    if (gp->parentgoid == 0 || gp->gopc == 0)
+        return;
+    const char *name;
+    uintptr_t start;
+    if (symtab_lookup(gp->gopc - 1, &name, &start))
+        print_fmt("created by %s in goroutine %llu\n\t?:0 +%#lx\n", name,
+                  (unsigned long long)gp->parentgoid, (unsigned long)(gp->gopc - start));
+    else
+        print_fmt("created by ? in goroutine %llu\n", (unsigned long long)gp->parentgoid);
+}
+
+static void dump_goroutine(struct g *gp, struct g *current, const struct gctx *curctx,
+                           int64_t now, bool system)
+{
+    uint32_t status = readgstatus(gp);
+    uintptr_t pcs[MAX_FRAMES];
+    print_str("\n");
+    print_header(gp, status, now);
+    if (gp == current) {
+        int n = unwind(curctx, curctx->rsp, gp->stackhi, pcs, MAX_FRAMES);
+        print_frames(pcs, n, system);
+    } else if (status == G_RUNNING) {
+        print_str("\tgoroutine running on other thread; stack unavailable\n");
+    } else if (gp->stacklo == 0) {
+        print_func_line(gp->startpc + 1, false);   /* never ran: at its start */
+    } else {
+        int n = unwind(&gp->ctx, gp->ctx.rsp, gp->stackhi, pcs, MAX_FRAMES);
+        print_frames(pcs, n, system);
+    }
+    print_created_by(gp);
+}
+
+void traceback_all(struct g *current)
+{
+    struct gctx here;
+    gort_savectx(&here);
+    bool system = debug.traceback_system;
+    int64_t now = nanotime();
+    if (current)
+        dump_goroutine(current, current, &here, now, system);
+    uint64_t n = load64(&allglen);
+    struct g **gs = loadp((void *const *)&allgs);
+    for (uint64_t i = 0; i < n; i++) {
+        struct g *gp = gs[i];
+        uint32_t s = readgstatus(gp);
+        if (gp == current || s == G_DEAD || s == G_IDLE)
+            continue;
+        dump_goroutine(gp, current, &here, now, system);
+    }
+}
