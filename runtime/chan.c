@@ -8,7 +8,6 @@
  * head of the buffer and moves the sender's value into the freed slot, so
  * FIFO order holds.  Close wakes every waiter.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "runtime.h"
@@ -21,9 +20,8 @@ gort_chan *gort_chan_make(size_t elemsize, size_t cap)
         panic_("makechan: invalid channel element type");
     if (elemsize && cap > (SIZE_MAX - sizeof(gort_chan)) / elemsize)
         panic_("makechan: size out of range");
-    gort_chan *c = calloc(1, sizeof *c + cap * elemsize);
-    if (!c)
-        throw_("out of memory allocating a channel");
+    /* One block, scanned: buffered elements may hold pointers. */
+    gort_chan *c = gort_alloc(sizeof *c + cap * elemsize);
     c->elemsize = elemsize;
     c->dataqsiz = cap;
     c->buf = (char *)(c + 1);

@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 #include "descriptor.h"
-#include "runtime.h"
+#include "heap.h"
 
 extern char __start_gort_text[], __stop_gort_text[];
 
@@ -38,6 +38,8 @@ static const struct gort_desc_field g_fields[] = {
     FIELD(g, lockedm, "lockedm"),
     FIELD(g, lockcount, "lockcount"),
     FIELD(g, schedlink, "schedlink"),
+    FIELD(g, stackspan, "stackspan"),
+    FIELD(g, system, "system"),
 };
 
 static const struct gort_desc_field m_fields[] = {
@@ -63,6 +65,66 @@ static const struct gort_desc_field p_fields[] = {
     FIELD(p, runnext, "runnext"),
     FIELD(p, schedtick, "schedtick"),
     FIELD(p, syscalltick, "syscalltick"),
+    FIELD(p, mcache, "mcache"),
+};
+
+static const struct gort_desc_field span_fields[] = {
+    FIELD(span, base, "base"),
+    FIELD(span, npages, "npages"),
+    FIELD(span, state, "state"),
+    FIELD(span, spanclass, "spanclass"),
+    FIELD(span, sizeclass, "sizeclass"),
+    FIELD(span, noscan, "noscan"),
+    FIELD(span, needzero, "needzero"),
+    FIELD(span, incache, "incache"),
+    FIELD(span, elemsize, "elemsize"),
+    FIELD(span, nelems, "nelems"),
+    FIELD(span, alloccount, "alloccount"),
+    FIELD(span, freeindex, "freeindex"),
+    FIELD(span, sweepgen, "sweepgen"),
+    FIELD(span, allocbits, "allocbits"),
+    FIELD(span, markbits, "markbits"),
+    FIELD(span, owner, "owner"),
+    FIELD(span, freed_at, "freed_at"),
+};
+
+static const struct gort_desc_field arena_fields[] = {
+    FIELD(arena, base, "base"),
+    FIELD(arena, spans, "spans"),
+};
+
+static const struct gort_desc_field mheap_fields[] = {
+    FIELD(mheap, arenas, "arenas"),
+    FIELD(mheap, narenas, "narenas"),
+    FIELD(mheap, allspans, "allspans"),
+    FIELD(mheap, nspans, "nspans"),
+    FIELD(mheap, sweepgen, "sweepgen"),
+    FIELD(mheap, pages_inuse, "pages_inuse"),
+    FIELD(mheap, pages_stack, "pages_stack"),
+    FIELD(mheap, pages_free, "pages_free"),
+    FIELD(mheap, pages_released, "pages_released"),
+    FIELD(mheap, sys_bytes, "sys_bytes"),
+    FIELD(mheap, nsmallfree, "nsmallfree"),
+};
+
+static const struct gort_desc_field mcache_fields[] = {
+    FIELD(mcache, alloc, "alloc"),
+    FIELD(mcache, local_nsmallalloc, "local_nsmallalloc"),
+    FIELD(mcache, local_nlargealloc, "local_nlargealloc"),
+    FIELD(mcache, local_largealloc, "local_largealloc"),
+};
+
+static const struct gort_desc_field gcstate_fields[] = {
+    FIELD(gcstate, heap_live, "heap_live"),
+    FIELD(gcstate, heap_marked, "heap_marked"),
+    FIELD(gcstate, next_gc, "next_gc"),
+    FIELD(gcstate, percent, "percent"),
+    FIELD(gcstate, running, "running"),
+    FIELD(gcstate, num_gc, "num_gc"),
+    FIELD(gcstate, pause_total_ns, "pause_total_ns"),
+    FIELD(gcstate, pause_ns, "pause_ns"),
+    FIELD(gcstate, pause_end, "pause_end"),
+    FIELD(gcstate, last_gc, "last_gc"),
 };
 
 static const struct gort_desc_field sched_fields[] = {
@@ -83,6 +145,11 @@ static const struct gort_desc_type types[] = {
     TYPE("m", m, m_fields),
     TYPE("p", p, p_fields),
     TYPE("sched", schedt, sched_fields),
+    TYPE("span", span, span_fields),
+    TYPE("arena", arena, arena_fields),
+    TYPE("mheap", mheap, mheap_fields),
+    TYPE("mcache", mcache, mcache_fields),
+    TYPE("gcstate", gcstate, gcstate_fields),
 };
 
 const char *const gstatus_names[G_NSTATUS] = {
@@ -107,6 +174,8 @@ const char *const waitreason_names[WR_NREASONS] = {
     [WR_WAITGROUP] = "sync.WaitGroup.Wait",
     [WR_ONCE] = "sync.Once.Do",
     [WR_SEMACQUIRE] = "semacquire",
+    [WR_GC] = "garbage collection",
+    [WR_FINALIZER] = "finalizer wait",
 };
 
 static const char *const pstatus_names[P_NSTATUS] = {
@@ -117,11 +186,22 @@ static const char *const pstatus_names[P_NSTATUS] = {
     [P_DEAD] = "dead",
 };
 
+static const char *const spanstate_names[SPAN_NSTATES] = {
+    [SPAN_DEAD] = "dead",
+    [SPAN_INUSE] = "inuse",
+    [SPAN_STACK] = "stack",
+    [SPAN_FREE] = "free",
+    [SPAN_RELEASED] = "released",
+};
+
 static const struct gort_desc_enum enums[] = {
     {"gstatus", G_NSTATUS, 0, gstatus_names},
     {"waitreason", WR_NREASONS, 0, waitreason_names},
     {"pstatus", P_NSTATUS, 0, pstatus_names},
+    {"spanstate", SPAN_NSTATES, 0, spanstate_names},
 };
+
+static const uint64_t page_size = PAGE_SIZE, arena_bytes = ARENA_BYTES;
 
 void gort_gostart(void);
 
@@ -137,6 +217,19 @@ static const struct gort_desc_root roots[] = {
     {"text_start", __start_gort_text, 0},
     {"text_end", __stop_gort_text, 0},
     {"gostart", (const void *)gort_gostart, 1},
+    /* version 2: the heap */
+    {"mheap", &mheap_, sizeof mheap_},
+    {"gc", &gc, sizeof gc},
+    {"page_size", &page_size, sizeof page_size},
+    {"arena_bytes", &arena_bytes, sizeof arena_bytes},
+    {"class_to_size", class_to_size_table, sizeof class_to_size_table},
+    {"class_to_npages", class_to_npages_table, sizeof class_to_npages_table},
+    {"nsmallalloc", mstats_nsmallalloc, sizeof mstats_nsmallalloc},
+    {"nlargealloc", &mstats_nlargealloc, sizeof mstats_nlargealloc},
+    {"largealloc_bytes", &mstats_largealloc_bytes, sizeof mstats_largealloc_bytes},
+    {"nlargefree", &mstats_nlargefree, sizeof mstats_nlargefree},
+    {"largefree_bytes", &mstats_largefree_bytes, sizeof mstats_largefree_bytes},
+    {"persistent_bytes", &persistent_bytes, sizeof persistent_bytes},
 };
 
 struct gort_descriptor gort_runtime_descriptor = {

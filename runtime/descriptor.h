@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #define GORT_DESC_MAGIC "GORTDESC"
-#define GORT_DESC_VERSION 1
+#define GORT_DESC_VERSION 2
 
 struct gort_desc_field {
     const char *name;

@@ -33,8 +33,10 @@ static void *mstart(void *arg)
 {
     struct m *m = arg;
     tls_m = m;
+    m->thread = pthread_self();
     m->procid = syscall(SYS_gettid);
     m_name_thread(m);
+    sigstop_m_init(m);
     pthread_attr_t attr;
     if (pthread_getattr_np(pthread_self(), &attr) == 0) {
         void *addr;
@@ -176,8 +178,6 @@ void handoffp(struct p *pp)
     lock_acquire(&sched.lock);
     if (sched.gcwaiting) {
         store32(&pp->status, P_GCSTOP);
-        if (--sched.stopwait == 0)
-            note_wakeup(&sched.stopnote);
         lock_release(&sched.lock);
         return;
     }

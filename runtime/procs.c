@@ -2,20 +2,20 @@
  * procs.c — Ps (GOMAXPROCS of them): the idle list, acquiring and releasing,
  * stopping and starting the world, and changing GOMAXPROCS.
  *
- * Stopping the world is cooperative here: running Ms give up their P the
- * next time their goroutine enters the scheduler (any channel, lock, sleep
- * or yield); Ps in system calls and idle Ps are taken at once.
+ * Stopping the world takes idle Ps and Ps in system calls at once; running
+ * Ms give up their P the next time their goroutine enters the scheduler,
+ * or, for the collector, are suspended by a signal (signal_stop.c).
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime.h"
+#include "heap.h"
 
 struct p **allp;
 int32_t gomaxprocs;
 static int32_t allp_cap;
 static int32_t newprocs;          /* GOMAXPROCS to apply at start_the_world */
-static struct rtlock worldsema;   /* one stop-the-world at a time */
+struct rtlock worldsema;          /* one stop-the-world at a time; excludes P-less allocation */
 
 enum { MAX_PROCS = 1024 };
 
@@ -26,6 +26,7 @@ static struct p *p_new(int32_t id)
         throw_("out of memory allocating a P");
     memset(pp, 0, sizeof *pp);
     pp->id = id;
+    pp->mcache = persistent_alloc(sizeof *pp->mcache);
     pp->status = P_IDLE;
     return pp;
 }
@@ -121,45 +122,66 @@ struct p *releasep(void)
     return pp;
 }
 
-/* Stop every P but the caller's.  The caller is a goroutine holding a P. */
-void stop_the_world(void)
+/* Every P is stopped, or (for the collector) held by a thread suspended in
+ * its signal handler. */
+static bool all_ps_stopped(enum stw_mode mode)
 {
-    lock_acquire(&worldsema);
-    struct m *m = getm();
-    lock_acquire(&sched.lock);
-    sched.stopwait = gomaxprocs;
-    store32(&sched.gcwaiting, 1);
-    store32(&m->p->status, P_GCSTOP);
-    sched.stopwait--;
     for (int32_t i = 0; i < gomaxprocs; i++) {
         struct p *pp = allp[i];
-        if (load32(&pp->status) == P_SYSCALL && cas32(&pp->status, P_SYSCALL, P_GCSTOP)) {
-            pp->syscalltick++;
-            sched.stopwait--;
+        uint32_t st = load32(&pp->status);
+        if (st == P_GCSTOP)
+            continue;
+        if (mode == STW_GC && st == P_RUNNING) {
+            struct m *mp = loadp((void *const *)&pp->m);
+            if (mp && m_is_suspended(mp))
+                continue;
         }
+        return false;
     }
-    struct p *pp;
-    while ((pp = pidleget())) {
-        store32(&pp->status, P_GCSTOP);
-        sched.stopwait--;
-    }
-    bool wait = sched.stopwait > 0;
-    lock_release(&sched.lock);
-    if (wait) {
-        /* Running Ms notice gcwaiting at their next schedule. */
-        for (;;) {
-            if (note_sleep_until(&sched.stopnote, nanotime() + 100000))
-                break;
-        }
-        note_clear(&sched.stopnote);
-    }
-    if (sched.stopwait != 0)
-        throw_("stop_the_world: not stopped");
+    return true;
 }
 
-void start_the_world(void)
+/* Stop every P but the caller's (a goroutine, or g0 holding a P).  In
+ * STW_COOPERATIVE mode each running M gives up its P when its goroutine
+ * next enters the scheduler.  STW_GC also stops threads running goroutine
+ * code with a signal (signal_stop.c), so a goroutine that never calls the
+ * runtime cannot delay the collector. */
+void stop_the_world(enum stw_mode mode)
+{
+    lock_acquire(&worldsema);
+    struct m *self = getm();
+    lock_acquire(&sched.lock);
+    store32(&sched.gcwaiting, 1);
+    store32(&self->p->status, P_GCSTOP);
+    for (int32_t i = 0; i < gomaxprocs; i++) {
+        struct p *pp = allp[i];
+        if (load32(&pp->status) == P_SYSCALL && cas32(&pp->status, P_SYSCALL, P_GCSTOP))
+            xadd32(&pp->syscalltick, 1);
+    }
+    struct p *pp;
+    while ((pp = pidleget()))
+        store32(&pp->status, P_GCSTOP);
+    lock_release(&sched.lock);
+    if (mode == STW_GC)
+        sigstop_begin();
+    for (int iter = 0;; iter++) {
+        /* Threads first, then Ps: a P handed between threads while we look
+         * is caught by the second check. */
+        bool threads = mode != STW_GC || sigstop_all_stopped(self, iter);
+        if (threads && all_ps_stopped(mode))
+            break;
+        if (iter < 20)
+            osyield();
+        else
+            usleep_ns(20000);
+    }
+}
+
+void start_the_world(enum stw_mode mode)
 {
     struct m *m = getm();
+    if (mode == STW_GC)
+        sigstop_end();
     lock_acquire(&sched.lock);
     if (newprocs) {
         procresize(newprocs);
@@ -167,7 +189,6 @@ void start_the_world(void)
         if (m->p->id >= gomaxprocs) {
             /* The caller's P went away: take P0 instead. */
             m->p->m = NULL;
-            m->p = NULL;
             struct p *p0 = allp[0];
             p0->m = m;
             m->p = p0;
@@ -177,8 +198,8 @@ void start_the_world(void)
     struct p *runnable = NULL;
     for (int32_t i = gomaxprocs - 1; i >= 0; i--) {
         struct p *pp = allp[i];
-        if (pp == m->p)
-            continue;
+        if (pp == m->p || load32(&pp->status) != P_GCSTOP)
+            continue;           /* ours, or held by a thread that was suspended */
         pp->m = NULL;
         if (runq_empty(pp)) {
             pidleput(pp);
@@ -210,8 +231,8 @@ int gort_maxprocs(int n)
         n = MAX_PROCS;
     if (!getg_maybe())
         throw_("gort_maxprocs called outside a goroutine");
-    stop_the_world();
+    stop_the_world(STW_COOPERATIVE);
     newprocs = n;
-    start_the_world();
+    start_the_world(STW_COOPERATIVE);
     return old;
 }

@@ -53,6 +53,8 @@ enum waitreason {
     WR_WAITGROUP,
     WR_ONCE,
     WR_SEMACQUIRE,
+    WR_GC,                    /* "garbage collection": the goroutine that runs a collection */
+    WR_FINALIZER,             /* "finalizer wait" */
     WR_NREASONS
 };
 
@@ -146,6 +148,8 @@ struct g {
     struct sudog *waiting;    /* select: sudogs of the cases being waited on */
     void *param;              /* passed by the waker: the sudog that fired */
     struct timer sleeptimer;  /* gort_sleep */
+    struct span *stackspan;   /* the heap span holding the stack */
+    bool system;              /* a runtime goroutine (finalizers) */
 };
 
 /* ---- M: an OS thread ----------------------------------------------------- */
@@ -157,6 +161,7 @@ enum m_after {                /* what the scheduler does when a goroutine switch
     AFTER_YIELD_LOCAL,        /* g yields to runnext: on the local queue */
     AFTER_EXIT,               /* g returned from its function */
     AFTER_EXITSYSCALL,        /* g left a syscall and found no P */
+    AFTER_GC,                 /* g asked for a collection: run it on g0 */
 };
 
 struct p;
@@ -182,8 +187,13 @@ struct m {
     void *waitlock;
     uint64_t rand;            /* per-M random state */
     pthread_t thread;
-    int locks;                /* > 0 while holding runtime locks */
+    int locks;                /* > 0 while holding runtime locks (not stoppable then) */
     bool dying;               /* printing a fatal error */
+    uint32_t suspended;       /* the stop it obeys in the signal handler (signal_stop.c) */
+    uint64_t sregs[23];       /* its registers then (ucontext gregs) */
+    void *sigstack;           /* alternate signal stack */
+    bool gcforced;            /* AFTER_GC: requested by gort_gc */
+    bool gcresult;            /* AFTER_GC: the cycle ran */
 };
 
 /* ---- P: a processor ---------------------------------------------------- */
@@ -204,7 +214,8 @@ struct p {
     struct g *gfree;          /* dead Gs for reuse */
     int32_t ngfree;
     int32_t nstackcache;
-    uintptr_t stackcache[16];
+    struct span *stackcache[16];
+    struct mcache *mcache;    /* heap allocation cache */
     /* sysmon's view of this P */
     uint32_t sysmon_schedtick;
     uint32_t sysmon_syscalltick;
@@ -231,8 +242,6 @@ struct schedt {
     struct g *gfree;          /* global free list of dead Gs */
     int32_t ngfree;
     uint32_t gcwaiting;       /* atomic: stop the world in progress */
-    int32_t stopwait;
-    struct note stopnote;
     uint32_t sysmonwait;      /* atomic: sysmon sleeping deeply */
     struct note sysmonnote;
     uint32_t main_done;       /* atomic: goroutine 1 returned */
@@ -305,10 +314,11 @@ void g_cache_flush(struct p *pp);        /* move a P's dead Gs to the global lis
 void gtable_generation_begin(void);
 void gtable_generation_end(void);
 
-/* stack.c — goroutine stacks */
+/* stack.c — goroutine stacks, in stack spans of the heap */
+struct span;
 void stack_init(void);
-uintptr_t stack_alloc(struct p *pp);     /* returns the low end of a stack_size region */
-void stack_free(struct p *pp, uintptr_t lo);
+void stack_alloc(struct p *pp, struct g *gp);   /* sets gp's stack */
+void stack_free(struct p *pp, struct g *gp);
 void stack_check(struct g *gp);          /* fatal if gp overflowed its stack */
 void stack_cache_flush(struct p *pp);
 
@@ -350,12 +360,22 @@ struct p *pidleget(void);                /* sched.lock held */
 void pidleput(struct p *pp);             /* sched.lock held */
 void acquirep(struct p *pp);
 struct p *releasep(void);
-void stop_the_world(void);
-void start_the_world(void);
+enum stw_mode { STW_COOPERATIVE, STW_GC };
+void stop_the_world(enum stw_mode mode);
+void start_the_world(enum stw_mode mode);
+extern struct rtlock worldsema;
 
 /* lockosthread.c */
 void stoplockedm(void);
 void startlockedm(struct g *gp);
+
+/* signal_stop.c — suspending threads that run goroutine code (collector) */
+void sigstop_init(void);
+void sigstop_m_init(struct m *m);
+void sigstop_begin(void);
+bool sigstop_all_stopped(struct m *self, int iter);
+void sigstop_end(void);
+bool m_is_suspended(struct m *m);      /* stopped by the collector's signal now */
 
 /* sysmon.c */
 void sysmon_start(void);

@@ -11,7 +11,7 @@
  */
 #include <string.h>
 
-#include "runtime.h"
+#include "heap.h"
 
 struct schedt sched;
 __thread struct m *tls_m __attribute__((tls_model("initial-exec")));
@@ -43,10 +43,8 @@ NORETURN void goroutine_main(void)
  * gort_gostart at the stack's top. */
 static void g_init_stack(struct p *pp, struct g *gp)
 {
-    uintptr_t lo = stack_alloc(pp);
-    uintptr_t hi = lo + stack_size;
-    gp->stacklo = lo;
-    gp->stackhi = hi;
+    stack_alloc(pp, gp);
+    uintptr_t hi = gp->stackhi;
     memset(&gp->ctx, 0, sizeof gp->ctx);
     gp->ctx.rsp = hi;
     gp->ctx.rip = (uintptr_t)gort_gostart;
@@ -127,10 +125,8 @@ static struct g *after_switch(struct m *m, struct g *gp)
             gp->lockedm = NULL;
             gp->lockcount = 0;
         }
-        if (gp->stacklo) {
-            stack_free(m->p, gp->stacklo);
-            gp->stacklo = gp->stackhi = 0;
-        }
+        if (gp->stackspan)
+            stack_free(m->p, gp);
         g_free(m->p, gp);
         return NULL;
     case AFTER_EXITSYSCALL: {
@@ -148,6 +144,16 @@ static struct g *after_switch(struct m *m, struct g *gp)
         lock_release(&sched.lock);
         return NULL;
     }
+    case AFTER_GC:
+        /* Run a collection on this thread's stack while gp waits. */
+        drop_g(m, gp);
+        gp->waitreason = WR_GC;
+        gp->waitsince = nanotime();
+        casgstatus(gp, G_RUNNING, G_WAITING);
+        m->gcresult = gc_run(m->gcforced);
+        gp->waitreason = WR_NONE;
+        casgstatus(gp, G_WAITING, G_RUNNABLE);
+        return gp;
     case AFTER_NONE:
         break;
     }
@@ -219,6 +225,17 @@ void exitsyscall_slow(void)
     switch_to_g0(AFTER_EXITSYSCALL);
 }
 
+void gc_switch(bool forced)
+{
+    getm()->gcforced = forced;
+    switch_to_g0(AFTER_GC);
+}
+
+bool gc_switch_result(void)
+{
+    return getm()->gcresult;
+}
+
 /* ---- Stopping for the world ------------------------------------------------ */
 
 /* Hand this M's P to a stop-the-world in progress and sleep until the world
@@ -230,11 +247,7 @@ static void gcstopm(struct m *m)
         xadd32(&sched.nmspinning, (uint32_t)-1);
     }
     struct p *pp = releasep();
-    lock_acquire(&sched.lock);
     store32(&pp->status, P_GCSTOP);
-    if (--sched.stopwait == 0)
-        note_wakeup(&sched.stopnote);
-    lock_release(&sched.lock);
     stopm();
 }
 

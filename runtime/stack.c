@@ -1,35 +1,27 @@
 /*
- * stack.c — goroutine stacks.
+ * stack.c — goroutine stacks, carved from the heap.
  *
- * Stacks have a fixed size (GORT_STACK_KB, default 64 KiB) and are carved
- * from large anonymous mappings, so 100,000 goroutines cost a handful of
- * mappings, not 200,000 (vm.max_map_count).  Pages are touched only as a
- * goroutine uses them.  A goroutine gets its stack when it first runs and
- * returns it when it exits; freed stacks are reused, hottest first, from
- * its P's cache and then from a global list.
+ * A stack is a span of its own in state "stack" (GORT_STACK_KB, default 64
+ * KiB, rounded up to whole 8 KiB pages), so the process's goroutine stacks
+ * live in its arenas and a tool can attribute every page: the span records
+ * the goroutine using it.  A goroutine gets its stack when it first runs
+ * and gives it back when it exits; its P keeps a few for reuse, the rest go
+ * back to the page heap (and, if they stay unused, to the OS).
  *
  * Overflow: the lowest word of every stack holds a canary checked whenever
- * the goroutine switches out; GORT_STACK_GUARD=1 adds an inaccessible guard
- * page under each stack instead (one extra mapping per stack).
+ * the goroutine switches out; GORT_STACK_GUARD=1 also makes the lowest page
+ * inaccessible (one extra mapping per stack, so not the default: 100,000
+ * goroutines would exceed vm.max_map_count).
  */
 #include <stdlib.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
-#include "runtime.h"
+#include "heap.h"
 
 size_t stack_size = 64 * 1024;
 static bool stack_guard;
 
-enum { CHUNK_BYTES = 64 << 20 };
 #define STACK_CANARY 0x90e5c0a7d5a1c0deull
-
-static struct {
-    struct rtlock lock;
-    uintptr_t chunk_next, chunk_end;    /* unused part of the current chunk */
-    uintptr_t *free;                    /* free stacks (their low addresses) */
-    size_t nfree, capfree;
-} stacks;
 
 void stack_init(void)
 {
@@ -40,90 +32,58 @@ void stack_init(void)
             v = 16;
         if (v > 1024 * 1024)
             v = 1024 * 1024;
-        long page = sysconf(_SC_PAGESIZE);
-        stack_size = ((size_t)v * 1024 + (size_t)page - 1) & ~((size_t)page - 1);
+        stack_size = ((size_t)v * 1024 + PAGE_SIZE - 1) & ~(size_t)(PAGE_SIZE - 1);
     }
     const char *g = getenv("GORT_STACK_GUARD");
     stack_guard = g && *g == '1';
 }
 
-static uintptr_t stack_carve(void)
+static uintptr_t usable_lo(const struct span *s)
 {
-    size_t need = stack_size + (stack_guard ? (size_t)sysconf(_SC_PAGESIZE) : 0);
-    if (stacks.chunk_next + need > stacks.chunk_end) {
-        size_t bytes = CHUNK_BYTES > need ? CHUNK_BYTES : need;
-        void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (p == MAP_FAILED)
-            throw_("out of memory allocating goroutine stacks");
-        stacks.chunk_next = (uintptr_t)p;
-        stacks.chunk_end = (uintptr_t)p + bytes;
-    }
-    uintptr_t base = stacks.chunk_next;
-    stacks.chunk_next += need;
-    if (stack_guard) {
-        size_t page = (size_t)sysconf(_SC_PAGESIZE);
-        if (mprotect((void *)base, page, PROT_NONE) != 0)
-            throw_("cannot protect a stack guard page (vm.max_map_count?)");
-        base += page;
-    }
-    return base;
+    return s->base + (stack_guard ? PAGE_SIZE : 0);
 }
 
-uintptr_t stack_alloc(struct p *pp)
+void stack_alloc(struct p *pp, struct g *gp)
 {
-    uintptr_t lo;
+    struct span *s;
     if (pp && pp->nstackcache > 0) {
-        lo = pp->stackcache[--pp->nstackcache];
+        s = pp->stackcache[--pp->nstackcache];
     } else {
-        lock_acquire(&stacks.lock);
-        if (stacks.nfree > 0) {
-            lo = stacks.free[--stacks.nfree];
-            /* Refill half of the P's cache while we hold the lock. */
-            while (pp && stacks.nfree > 0 && pp->nstackcache < (int32_t)ARRAY_LEN(pp->stackcache) / 2)
-                pp->stackcache[pp->nstackcache++] = stacks.free[--stacks.nfree];
-        } else {
-            lo = stack_carve();
-        }
-        lock_release(&stacks.lock);
+        s = mheap_alloc(stack_size >> PAGE_SHIFT, SPAN_STACK);
+        if (stack_guard && mprotect((void *)s->base, PAGE_SIZE, PROT_NONE) != 0)
+            throw_("cannot protect a stack guard page (vm.max_map_count?)");
     }
-    *(uint64_t *)lo = STACK_CANARY;
-    return lo;
+    s->owner = gp->goid;
+    gp->stackspan = s;
+    gp->stacklo = usable_lo(s);
+    gp->stackhi = span_limit(s);
+    *(uint64_t *)gp->stacklo = STACK_CANARY;
 }
 
-static void stack_free_global(uintptr_t lo)
+static void stack_release(struct span *s)
 {
-    if (stacks.nfree == stacks.capfree) {
-        size_t cap = stacks.capfree ? stacks.capfree * 2 : 1024;
-        uintptr_t *a = realloc(stacks.free, cap * sizeof *a);
-        if (!a)
-            throw_("out of memory recording free stacks");
-        stacks.free = a;
-        stacks.capfree = cap;
-    }
-    stacks.free[stacks.nfree++] = lo;
+    if (stack_guard)
+        mprotect((void *)s->base, PAGE_SIZE, PROT_READ | PROT_WRITE);
+    mheap_free(s);
 }
 
-void stack_free(struct p *pp, uintptr_t lo)
+void stack_free(struct p *pp, struct g *gp)
 {
+    struct span *s = gp->stackspan;
+    gp->stackspan = NULL;
+    gp->stacklo = gp->stackhi = 0;
+    s->owner = 0;
     if (pp && pp->nstackcache < (int32_t)ARRAY_LEN(pp->stackcache)) {
-        pp->stackcache[pp->nstackcache++] = lo;
+        pp->stackcache[pp->nstackcache++] = s;
         return;
     }
-    lock_acquire(&stacks.lock);
-    stack_free_global(lo);
-    /* Keep the P's cache half full so its hottest stacks stay. */
-    while (pp && pp->nstackcache > (int32_t)ARRAY_LEN(pp->stackcache) / 2)
-        stack_free_global(pp->stackcache[--pp->nstackcache]);
-    lock_release(&stacks.lock);
+    stack_release(s);
 }
 
 void stack_cache_flush(struct p *pp)
 {
-    lock_acquire(&stacks.lock);
     while (pp->nstackcache > 0)
-        stack_free_global(pp->stackcache[--pp->nstackcache]);
-    lock_release(&stacks.lock);
+        stack_release(pp->stackcache[--pp->nstackcache]);
 }
 
 void stack_check(struct g *gp)

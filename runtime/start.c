@@ -7,7 +7,7 @@
  */
 #include <stdlib.h>
 
-#include "runtime.h"
+#include "heap.h"
 
 int64_t runtime_start;
 int32_t env_maxprocs(void);   /* env.c */
@@ -28,6 +28,23 @@ static void main_goroutine(void *arg)
     note_wakeup(&mainarg.done);
 }
 
+/* The heap can be used before gort_main (from the main thread). */
+void heap_init_once(void)
+{
+    static uint32_t state;     /* 0 no, 1 in progress, 2 done */
+    if (load32(&state) == 2)
+        return;
+    if (cas32(&state, 0, 1)) {
+        sizeclasses_init();
+        mheap_init();
+        gc_init();
+        store32(&state, 2);
+        return;
+    }
+    while (load32(&state) != 2)
+        osyield();
+}
+
 int gort_main(int (*fn)(int, char **), int argc, char **argv)
 {
     static uint32_t started;
@@ -35,7 +52,9 @@ int gort_main(int (*fn)(int, char **), int argc, char **argv)
         throw_("gort_main called twice");
     runtime_start = nanotime();
     env_init();
+    heap_init_once();
     stack_init();
+    sigstop_init();
     procs_init(env_maxprocs());
 
     mainarg.fn = fn;

@@ -3,7 +3,8 @@
  *
  * It runs without a P.  It retakes Ps from Ms blocked in system calls (so a
  * goroutine stuck in read() does not stop the others) and prints the
- * scheduler trace (GORT_DEBUG=schedtrace=MS).  It polls every 20 us while
+ * scheduler trace (GORT_DEBUG=schedtrace=MS), and returns heap pages that
+ * stayed free for a while to the OS (the scavenger).  It polls every 20 us while
  * there is activity, backs off to 10 ms, and sleeps on a futex while every
  * P is idle, so an idle program uses no CPU.
  */
@@ -11,9 +12,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "runtime.h"
+#include "heap.h"
 
 enum {
+    SCAVENGE_AFTER_NS = 2000000000,          /* free spans unused this long go back to the OS */
+    SCAVENGE_EVERY_NS = 500000000,
     SYSMON_MIN_NS = 20 * 1000,
     SYSMON_MAX_NS = 10 * 1000 * 1000,
     SYSCALL_RETAKE_NS = 10 * 1000 * 1000,   /* retake even when others are idle */
@@ -90,6 +93,7 @@ static void *sysmon(void *arg)
     int64_t trace_ns = debug.schedtrace_ms * 1000000;
     int64_t next_trace = runtime_start + trace_ns;
     int64_t delay = SYSMON_MIN_NS;
+    int64_t last_scavenge = runtime_start;
     int idle = 0;
     for (;;) {
         if (idle == 0)
@@ -106,6 +110,10 @@ static void *sysmon(void *arg)
 
         if (trace_ns <= 0 && (load32(&sched.gcwaiting) ||
                               load32(&sched.npidle) == (uint32_t)load_i32(&gomaxprocs))) {
+            /* Going to sleep: first give idle memory back, since nothing
+             * will run to do it later. */
+            if (!load32(&gc.running))
+                mheap_scavenge(now);
             lock_acquire(&sched.lock);
             if (sched.gcwaiting || load32(&sched.npidle) == (uint32_t)gomaxprocs) {
                 store32(&sched.sysmonwait, 1);
@@ -121,6 +129,10 @@ static void *sysmon(void *arg)
             idle = 0;
         else
             idle++;
+        if (now - last_scavenge >= SCAVENGE_EVERY_NS && !load32(&gc.running)) {
+            mheap_scavenge(now - SCAVENGE_AFTER_NS);
+            last_scavenge = now;
+        }
         if (trace_ns > 0 && now >= next_trace) {
             schedtrace(now);
             next_trace += trace_ns;

@@ -16,6 +16,7 @@ static struct {
     struct timer **heap;
     int32_t n, cap;
     uint32_t firing;          /* timers popped whose function is still running */
+    struct timer *current;    /* the one firing now (a root for the collector) */
     uint32_t seq;             /* futex word: bumped to wake the timer thread */
     int64_t sleep_until;      /* the deadline the timer thread sleeps until */
     uint32_t started;
@@ -132,6 +133,22 @@ bool timer_del(struct timer *t)
     return queued;
 }
 
+/* For the collector (world stopped): queued timers and their arguments
+ * are roots. */
+void timers_scan_roots_with(void (*mark)(void *ctx, uintptr_t p), void *ctx)
+{
+    lock_acquire(&tm.lock);    /* the timer thread is not stopped with the world */
+    for (int32_t i = 0; i < tm.n; i++) {
+        mark(ctx, (uintptr_t)tm.heap[i]);
+        mark(ctx, (uintptr_t)tm.heap[i]->arg);
+    }
+    if (tm.current) {
+        mark(ctx, (uintptr_t)tm.current);
+        mark(ctx, (uintptr_t)tm.current->arg);
+    }
+    lock_release(&tm.lock);
+}
+
 bool timers_pending(void)
 {
     lock_acquire(&tm.lock);
@@ -162,10 +179,21 @@ static void *timer_thread(void *arg)
             }
             void (*f)(void *, int64_t) = t->f;
             void *farg = t->arg;
+            tm.current = t;
             lock_release(&tm.lock);
             f(farg, now);
             lock_acquire(&tm.lock);
+            tm.current = NULL;
             tm.firing--;
+            if (tm.n == 0 && tm.firing == 0) {
+                /* The last timer is done: if every M went idle meanwhile,
+                 * their deadlock checks saw it pending; check again. */
+                lock_release(&tm.lock);
+                lock_acquire(&sched.lock);
+                checkdead();
+                lock_release(&sched.lock);
+                lock_acquire(&tm.lock);
+            }
         }
         int64_t until = tm.n > 0 ? tm.heap[0]->when : INT64_MAX;
         uint32_t seq = tm.seq;
@@ -218,18 +246,15 @@ struct chan_timer {
 static void send_time(void *arg, int64_t now)
 {
     struct chan_timer *ct = arg;
-    gort_chan *c = ct->c;
-    if (ct->t.period == 0)
-        free(ct);               /* one-shot: the timer is no longer queued */
-    chan_send_nb(c, &now);
+    chan_send_nb(ct->c, &now);
 }
 
+/* The timer lives in the collected heap; while it is queued the timer heap
+ * keeps it (and its channel) alive (timers_scan_roots_with). */
 static gort_chan *chan_timer_new(int64_t ns, int64_t period)
 {
     gort_chan *c = gort_chan_make(sizeof(int64_t), 1);
-    struct chan_timer *ct = calloc(1, sizeof *ct);
-    if (!ct)
-        throw_("out of memory creating a timer");
+    struct chan_timer *ct = gort_alloc(sizeof *ct);
     ct->c = c;
     ct->t.when = nanotime() + (ns > 0 ? ns : 0);
     ct->t.period = period;

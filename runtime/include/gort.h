@@ -131,6 +131,91 @@ typedef struct gort_once {
  * has returned. */
 void gort_once_do(gort_once *o, void (*fn)(void));
 
+/* ---- Heap and garbage collector ------------------------------------------ */
+
+/* Allocate n bytes of zeroed memory from the collected heap.  The block is
+ * scanned for pointers (conservatively: any word that looks like a pointer
+ * into a heap block keeps that block alive, interior pointers included) and
+ * freed once nothing reachable points into it.  There is no free.  Memory
+ * reachable only from malloc'd memory or from threads that are not
+ * goroutines is not seen by the collector. */
+void *gort_alloc(size_t n);
+
+/* As gort_alloc, for memory that holds no pointers (never scanned). */
+void *gort_alloc_noscan(size_t n);
+
+/* Run a full collection and return once it is complete (runtime.GC). */
+void gort_gc(void);
+
+/* Run fn(obj) on the finalizer goroutine once obj is unreachable; obj must
+ * be the start of a gort_alloc block.  The object stays alive until fn has
+ * returned (and is freed by a later collection if fn did not store it).
+ * fn == NULL removes the finalizer. */
+void gort_set_finalizer(void *obj, void (*fn)(void *));
+
+/* Keep p reachable up to this call (runtime.KeepAlive). */
+void gort_keepalive(void *p);
+
+/* Set the collection target percentage (GOGC); a negative value disables
+ * collection.  Returns the previous setting.  Initial value: GORT_GC. */
+int gort_set_gc_percent(int percent);
+
+/* Memory statistics, named as Go's runtime.MemStats fields in snake_case. */
+#define GORT_NUM_SIZE_CLASSES 68
+typedef struct gort_memstats {
+    uint64_t alloc;            /* bytes of allocated heap objects (= heap_alloc) */
+    uint64_t total_alloc;      /* cumulative bytes allocated */
+    uint64_t sys;              /* bytes obtained from the OS: heap_sys + stack_sys + gc_sys */
+    uint64_t mallocs;          /* cumulative objects allocated */
+    uint64_t frees;            /* cumulative objects freed */
+    uint64_t heap_alloc;       /* bytes of allocated heap objects (unswept dead ones included) */
+    uint64_t heap_sys;         /* heap_inuse + heap_idle */
+    uint64_t heap_idle;        /* bytes in free and released spans */
+    uint64_t heap_inuse;       /* bytes in in-use (object) spans */
+    uint64_t heap_released;    /* bytes in spans returned to the OS */
+    uint64_t heap_objects;     /* allocated objects: mallocs - frees */
+    uint64_t stack_inuse;      /* bytes in goroutine stack spans */
+    uint64_t stack_sys;        /* bytes of stack memory from the OS (= stack_inuse) */
+    uint64_t gc_sys;           /* bytes of heap metadata (spans, bitmaps, tables) */
+    uint64_t next_gc;          /* heap goal of the next collection */
+    uint64_t last_gc;          /* end of the last collection, ns since 1970 */
+    uint64_t pause_total_ns;   /* cumulative stop-the-world time */
+    uint64_t pause_ns[256];    /* recent pauses, most recent at [(num_gc + 255) % 256] */
+    uint64_t pause_end[256];   /* when each of those pauses ended, ns since 1970 */
+    uint32_t num_gc;           /* completed collections */
+    uint32_t num_forced_gc;    /* of which by gort_gc */
+    double gc_cpu_fraction;    /* share of wall time spent collecting since start */
+    struct {
+        uint32_t size;         /* largest object size of the class */
+        uint64_t mallocs;
+        uint64_t frees;
+    } by_size[GORT_NUM_SIZE_CLASSES];
+} gort_memstats;
+
+/* Fill *ms (briefly stops the world, as Go's ReadMemStats). */
+void gort_read_memstats(gort_memstats *ms);
+
+/* ---- Pool (sync.Pool) --------------------------------------------------- */
+
+/* A cache of reusable objects: per-P caches, and a victim cache that keeps
+ * pooled objects for one more collection before they are dropped.  Declare
+ * as `static gort_pool p = GORT_POOL_INIT(ctor);` (or zeroed: then get
+ * returns NULL when empty).  Pooled objects must be gort_alloc memory. */
+typedef struct gort_pool {
+    void *(*new_fn)(void);
+    void *local;               /* runtime-managed from here on */
+    void *victim;
+    uint32_t localsize;
+    uint32_t victimsize;
+    uint32_t registered;
+    uint32_t reserved;
+} gort_pool;
+
+#define GORT_POOL_INIT(ctor) {.new_fn = (ctor)}
+
+void *gort_pool_get(gort_pool *p);
+void gort_pool_put(gort_pool *p, void *x);
+
 #ifdef __cplusplus
 }
 #endif

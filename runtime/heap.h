@@ -1,0 +1,273 @@
+/*
+ * heap.h — libgort's heap: arenas, pages, spans, size classes, per-P
+ * caches, central lists, and the interfaces of the collector.
+ *
+ *   arena  64 MiB of address space reserved at once, aligned to its size;
+ *          the arena index maps any address to its arena in one load.
+ *   page   8 KiB; each arena has a page -> span table covering every page.
+ *   span   a run of pages in one state: in use (heap objects of one size
+ *          class, or one large object), stack (one goroutine stack), free
+ *          (backed by memory, reusable), or released (returned to the OS).
+ *          Every page of every arena belongs to exactly one span, so a tool
+ *          can attribute all of it.
+ *
+ * Small objects (up to 32 KiB) are carved from spans of their size class,
+ * one span per class in each P's cache; larger objects get a span of
+ * their own.  "scan" spans hold memory from gort_alloc, which the collector
+ * scans conservatively; "noscan" spans (gort_alloc_noscan) are not scanned.
+ */
+#ifndef GORT_HEAP_H
+#define GORT_HEAP_H
+
+#include "runtime.h"
+
+#define PAGE_SHIFT 13
+#define PAGE_SIZE ((uintptr_t)1 << PAGE_SHIFT)
+#define ARENA_SHIFT 26
+#define ARENA_BYTES ((uintptr_t)1 << ARENA_SHIFT)
+#define ARENA_PAGES (ARENA_BYTES / PAGE_SIZE)
+#define ADDR_BITS 47
+#define ARENA_INDEX_LEN ((size_t)1 << (ADDR_BITS - ARENA_SHIFT))
+#define MAX_ARENAS 16384                        /* 1 TiB of heap */
+
+#define NUM_SIZE_CLASSES 68
+#define MAX_SMALL_SIZE 32768
+#define NUM_SPAN_CLASSES (NUM_SIZE_CLASSES * 2)
+
+/* ---- Size classes (sizeclasses.c) -------------------------------------- */
+
+extern const uint16_t class_to_size_table[NUM_SIZE_CLASSES];
+extern const uint8_t class_to_npages_table[NUM_SIZE_CLASSES];
+extern uint32_t class_to_divmul[NUM_SIZE_CLASSES];
+extern uint8_t size_to_class8[MAX_SMALL_SIZE / 8 + 1];      /* (size + 7) / 8, size <= 1024 */
+extern uint8_t size_to_class128[(MAX_SMALL_SIZE - 1024) / 128 + 1];
+void sizeclasses_init(void);
+
+static inline uint8_t size_to_class(size_t size)
+{
+    if (size <= 1024)
+        return size_to_class8[(size + 7) >> 3];
+    return size_to_class128[(size - 1024 + 127) >> 7];
+}
+
+static inline uint8_t spanclass_of(uint8_t sizeclass, bool noscan)
+{
+    return (uint8_t)(sizeclass << 1 | (noscan ? 1 : 0));
+}
+
+/* ---- Spans ---------------------------------------------------------------- */
+
+enum spanstate {
+    SPAN_DEAD,        /* the struct is unused */
+    SPAN_INUSE,       /* heap objects */
+    SPAN_STACK,       /* a goroutine stack */
+    SPAN_FREE,        /* free pages, backed by memory */
+    SPAN_RELEASED,    /* free pages returned to the OS */
+    SPAN_NSTATES
+};
+
+struct special;
+
+struct span {
+    uintptr_t base;
+    uintptr_t npages;
+    struct span *next, *prev;   /* free list, central list */
+    uint8_t state;              /* enum spanstate */
+    uint8_t spanclass;          /* sizeclass << 1 | noscan */
+    uint8_t sizeclass;          /* 0 for a large object */
+    uint8_t noscan;
+    uint8_t needzero;           /* freed objects may hold old data */
+    uint8_t incache;            /* owned by a P's cache */
+    uint8_t onlist;             /* on a free or central list */
+    uint8_t pad;
+    uint32_t elemsize;          /* object size (the span size for a large object) */
+    uint32_t nelems;
+    uint32_t alloccount;        /* allocated objects */
+    uint32_t freeindex;         /* slots below are allocated */
+    uint32_t divmul;            /* (offset * divmul) >> 32 == offset / elemsize */
+    uint32_t sweepgen;          /* see mgcsweep.c */
+    uint32_t index;             /* in allspans */
+    uint64_t *allocbits;        /* bit i: object i allocated */
+    uint64_t *markbits;         /* bit i: object i marked this cycle */
+    uint64_t owner;             /* stack span: goid of the goroutine using it, 0 if none */
+    int64_t freed_at;           /* free span: nanotime it became free */
+    struct special *specials;   /* finalizers, sorted by offset */
+};
+
+static inline uint32_t span_bitmap_words(uint32_t nelems)
+{
+    return (nelems + 63) / 64;
+}
+
+static inline uintptr_t span_limit(const struct span *s)
+{
+    return s->base + (s->npages << PAGE_SHIFT);
+}
+
+static inline uint32_t span_objindex(const struct span *s, uintptr_t p)
+{
+    return (uint32_t)(((uint64_t)(p - s->base) * s->divmul) >> 32);
+}
+
+static inline bool bit_get(const uint64_t *bits, uint32_t i)
+{
+    return (bits[i >> 6] >> (i & 63)) & 1;
+}
+
+/* ---- Arenas and the page heap (mheap.c) ------------------------------------ */
+
+struct arena {
+    uintptr_t base;
+    struct span *spans[ARENA_PAGES];   /* page -> span */
+};
+
+struct span_list {
+    struct span *first;
+    uintptr_t count;
+};
+
+#define NFREELISTS 128      /* exact-size free lists for 1..127 pages; [0] holds larger spans */
+
+struct central {
+    struct rtlock lock;
+    struct span_list partial[2];   /* spans with free slots: [sweepgen/2 % 2] swept, other unswept */
+    struct span_list full[2];      /* spans without free slots, same indexing */
+    uint64_t nmalloc;              /* objects counted when spans left the central lists */
+} __attribute__((aligned(64)));
+
+struct mheap {
+    struct rtlock lock;
+    struct arena **arenas;             /* MAX_ARENAS entries, in address order of creation */
+    uint32_t narenas;
+    uint32_t sweepgen;                 /* += 2 every collection */
+    struct span **allspans;            /* every span struct ever created */
+    uint32_t nspans;
+    uint32_t spanscap;
+    struct span_list free[NFREELISTS];
+    struct span_list released[NFREELISTS];
+    struct span_list large;            /* in-use large-object spans */
+    struct central central[NUM_SPAN_CLASSES];
+    /* page counts by state, for the statistics */
+    uintptr_t pages_inuse;
+    uintptr_t pages_stack;
+    uintptr_t pages_free;
+    uintptr_t pages_released;
+    uintptr_t sys_bytes;               /* metadata mapped besides arenas */
+    uint64_t nlargealloc, nlargefree;  /* large objects allocated and freed */
+    uint64_t largealloc_bytes, largefree_bytes;
+    uint64_t nsmallfree[NUM_SIZE_CLASSES];   /* small objects freed by sweeping */
+};
+
+extern struct mheap mheap_;
+extern struct arena **arena_index;     /* ARENA_INDEX_LEN entries */
+
+void span_list_insert(struct span_list *l, struct span *s);
+void span_list_remove(struct span_list *l, struct span *s);
+struct span *span_list_pop(struct span_list *l);
+
+void mheap_init(void);
+/* Allocate npages in state (SPAN_INUSE or SPAN_STACK); heap lock not held. */
+struct span *mheap_alloc(uintptr_t npages, uint8_t state);
+/* Return a span's pages to the heap (coalescing); heap lock not held. */
+void mheap_free(struct span *s);
+void mheap_free_locked(struct span *s);
+/* Release free spans unused since before `before` to the OS; returns bytes. */
+uintptr_t mheap_scavenge(int64_t before);
+
+static inline struct span *span_of(uintptr_t p)
+{
+    if (p >> ADDR_BITS)
+        return NULL;
+    struct arena *a = arena_index[p >> ARENA_SHIFT];
+    if (!a)
+        return NULL;
+    return a->spans[(p - a->base) >> PAGE_SHIFT];
+}
+
+/* ---- Persistent metadata (persistent.c): never freed, never scanned ------ */
+
+void *persistent_alloc(size_t size);           /* zeroed, 16-byte aligned */
+uint64_t *bitmap_alloc(uint32_t words);        /* zeroed */
+void bitmap_free(uint64_t *bits, uint32_t words);
+struct span *span_struct_alloc(void);
+void span_struct_free(struct span *s);
+extern uintptr_t persistent_bytes;
+
+/* ---- Per-P cache (mcache.c) --------------------------------------------------- */
+
+struct mcache {
+    struct span *alloc[NUM_SPAN_CLASSES];
+    uint64_t local_nsmallalloc[NUM_SIZE_CLASSES];   /* flushed into central at refill */
+    uint64_t local_largealloc;                      /* bytes */
+    uint64_t local_nlargealloc;
+    uint64_t local_heap_live;                       /* bytes not yet added to heap_live */
+};
+
+struct mcache *mcache_of(struct p *pp);
+struct span *mcache_refill(struct mcache *c, uint8_t spanclass);
+void mcache_release_all(struct mcache *c);          /* world stopped */
+void mcache_flush_stats(struct mcache *c);
+
+/* ---- Central lists (mcentral.c) ------------------------------------------------ */
+
+struct span *central_cache_span(uint8_t spanclass);
+void central_uncache_span(struct span *s);
+void central_add_large(struct span *s);
+
+/* ---- Collector (mgc.c, mgcmark.c, mgcsweep.c, mfinal.c) ---------------------- */
+
+struct gcstate {
+    uint64_t heap_live;         /* atomic: bytes in use or handed to caches */
+    uint64_t heap_marked;       /* live bytes found by the last mark */
+    uint64_t next_gc;           /* heap goal */
+    int32_t percent;            /* GORT_GC; < 0: off */
+    uint32_t running;           /* atomic: a collection is in progress */
+    uint32_t num_gc;
+    uint64_t pause_total_ns;
+    uint64_t pause_ns[256];
+    uint64_t pause_end[256];
+    uint64_t last_gc;           /* unix ns */
+    uint32_t marking;           /* atomic: in the mark phase (new objects are born marked) */
+    uint32_t sweep_pending;     /* atomic: spans not yet swept this cycle */
+    uint32_t sweepers;          /* atomic: sweeps in progress */
+};
+extern struct gcstate gc;
+
+void gc_init(void);
+void heap_init_once(void);
+bool gc_should_start(void);
+void gc_trigger_from_alloc(void);
+bool gc_run(bool forced);                          /* on g0; false if a cycle was running */
+uint32_t gc_num_forced(void);
+uint64_t gc_total_time(void);                      /* ns spent in cycles */
+void gc_switch(bool forced);                       /* sched.c: run a cycle on g0 for this goroutine */
+bool gc_switch_result(void);
+void gc_mark(void);                                /* world stopped */
+void gc_mark_init(void);
+void gc_mark_object_root(uintptr_t p);             /* mark the object containing p (world stopped) */
+void gc_mark_range(uintptr_t lo, uintptr_t hi);    /* scan [lo, hi) as roots */
+void gc_drain(void);                               /* finish marking queued work */
+bool sweep_span(struct span *s);                  /* true: the span is still in use */
+bool sweep_one(void);                              /* sweep some span; false when none left */
+void sweep_finish(void);
+void sweep_start_cycle(void);
+void bgsweep_start(void);
+void finalizers_mark(void);                        /* world stopped, after the main mark */
+void finalizers_scan_roots(void);
+void pool_cleanup(void);                           /* world stopped */
+void pool_scan_roots(void);
+void timers_scan_roots(void);
+
+
+/* mstats.c: cumulative counters (small allocations are counted in each P's
+ * cache and flushed here; frees are counted by sweeping) */
+void mstats_print(void);
+extern uint64_t mstats_nsmallalloc[NUM_SIZE_CLASSES];
+extern uint64_t mstats_nlargealloc, mstats_largealloc_bytes;
+extern uint64_t mstats_nlargefree, mstats_largefree_bytes;
+
+/* ---- Misc ------------------------------------------------------------------- */
+
+NORETURN void throw_oom(size_t size);
+
+#endif /* GORT_HEAP_H */

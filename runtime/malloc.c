@@ -1,0 +1,171 @@
+/*
+ * malloc.c — gort_alloc and gort_alloc_noscan.
+ *
+ * Small objects come from the P's cached span of their size class: find the
+ * next zero bit in the span's allocation bitmap, set it.  Large objects
+ * (over 32 KiB) get a span of their own.  Memory is always returned
+ * zeroed.  There is no free: only the collector reclaims memory.  A thread
+ * that is not running a goroutine (it has no P) allocates under the world
+ * lock, straight from the central lists.
+ */
+#include <string.h>
+
+#include "heap.h"
+
+static uint64_t zerobase;     /* the address of every zero-size allocation */
+
+NORETURN void throw_oom(size_t size)
+{
+    print_fmt("runtime: out of memory: cannot allocate %zu-byte block (%llu in use)\n", size,
+              (unsigned long long)load64(&gc.heap_live));
+    mstats_print();
+    throw_("out of memory");
+}
+
+static inline uint32_t next_free_index(const struct span *s)
+{
+    uint32_t i = s->freeindex, n = s->nelems;
+    while (i < n) {
+        uint64_t w = ~s->allocbits[i >> 6] >> (i & 63);
+        if (w) {
+            uint32_t j = i + (uint32_t)__builtin_ctzll(w);
+            return j < n ? j : n;
+        }
+        i = (i | 63) + 1;
+    }
+    return n;
+}
+
+static inline void *take_slot(struct span *s, uint32_t idx)
+{
+    s->allocbits[idx >> 6] |= 1ull << (idx & 63);
+    s->alloccount++;
+    s->freeindex = idx + 1;
+    void *p = (void *)(s->base + (uintptr_t)idx * s->elemsize);
+    if (s->needzero)
+        memset(p, 0, s->elemsize);
+    return p;
+}
+
+static void *large_alloc(struct mcache *c, size_t size, bool noscan)
+{
+    if (size > ((uintptr_t)1 << ADDR_BITS))
+        throw_oom(size);
+    uintptr_t npages = (size + PAGE_SIZE - 1) >> PAGE_SHIFT;
+    struct span *s = mheap_alloc(npages, SPAN_INUSE);
+    s->spanclass = spanclass_of(0, noscan);
+    s->sizeclass = 0;
+    s->noscan = noscan;
+    s->elemsize = npages << PAGE_SHIFT;
+    s->nelems = 1;
+    s->divmul = 0;
+    s->allocbits = bitmap_alloc(1);
+    s->markbits = bitmap_alloc(1);
+    s->sweepgen = load32(&mheap_.sweepgen);
+    s->allocbits[0] = 1;
+    s->alloccount = 1;
+    s->freeindex = 1;
+    if (s->needzero)
+        memset((void *)s->base, 0, s->elemsize);
+    central_add_large(s);
+    xadd64(&gc.heap_live, s->elemsize);
+    if (c) {
+        c->local_nlargealloc++;
+        c->local_largealloc += s->elemsize;
+    } else {
+        xadd64(&mstats_nlargealloc, 1);
+        xadd64(&mstats_largealloc_bytes, s->elemsize);
+    }
+    return (void *)s->base;
+}
+
+extern struct rtlock worldsema;   /* procs.c */
+
+/* No P: a plain thread (the main thread before gort_main, a user pthread).
+ * The world lock keeps it out of the collector's way. */
+static void *malloc_nop(size_t size, bool noscan)
+{
+    heap_init_once();
+    lock_acquire(&worldsema);
+    void *p;
+    if (size <= MAX_SMALL_SIZE) {
+        uint8_t sc = size_to_class(size);
+        uint8_t spc = spanclass_of(sc, noscan);
+        struct span *s = central_cache_span(spc);
+        xadd64(&gc.heap_live, (uint64_t)(s->nelems - s->alloccount) * s->elemsize);
+        p = take_slot(s, next_free_index(s));
+        xadd64(&gc.heap_live, -(uint64_t)(s->nelems - s->alloccount) * s->elemsize);
+        central_uncache_span(s);
+        xadd64(&mstats_nsmallalloc[sc], 1);
+    } else {
+        p = large_alloc(NULL, size, noscan);
+    }
+    lock_release(&worldsema);
+    return p;
+}
+
+static void *mallocgc(size_t size, bool noscan)
+{
+    if (size == 0)
+        return &zerobase;
+    struct m *m = getm();
+    if (unlikely(!m || !m->p || !m->curg))
+        return malloc_nop(size, noscan);
+    if (unlikely(load32(&sched.gcwaiting))) {
+        /* The world is stopping: allocation is a safe point. */
+        gort_yield();
+        m = getm();
+    }
+    void *p;
+    if (likely(size <= MAX_SMALL_SIZE)) {
+        uint8_t sc = size_to_class(size);
+        uint8_t spc = spanclass_of(sc, noscan);
+        /* While allocating, this thread is not stopped for the collector. */
+        m->locks++;
+        struct mcache *c = m->p->mcache;
+        struct span *s = c->alloc[spc];
+        uint32_t idx;
+        if (unlikely(!s || (idx = next_free_index(s)) == s->nelems)) {
+            /* Slow path: a new span, and maybe a collection first. */
+            m->locks--;
+            if (gc_should_start())
+                gc_trigger_from_alloc();   /* may move this goroutine to another P */
+            m = getm();
+            m->locks++;
+            c = m->p->mcache;
+            s = c->alloc[spc];
+            if (!s || (idx = next_free_index(s)) == s->nelems) {
+                s = mcache_refill(c, spc);
+                idx = next_free_index(s);
+            }
+        }
+        p = take_slot(s, idx);
+        c->local_nsmallalloc[sc]++;
+        m->locks--;
+        return p;
+    }
+    if (gc_should_start())
+        gc_trigger_from_alloc();
+    m = getm();
+    m->locks++;
+    p = large_alloc(m->p->mcache, size, noscan);
+    m->locks--;
+    return p;
+}
+
+void *gort_alloc(size_t n)
+{
+    return mallocgc(n, false);
+}
+
+void *gort_alloc_noscan(size_t n)
+{
+    return mallocgc(n, true);
+}
+
+/* Keep p reachable up to this call (runtime.KeepAlive): the call itself
+ * holds the pointer in a register the collector scans. */
+__attribute__((noinline)) void gort_keepalive(void *p)
+{
+    __asm__ volatile("" : : "r"(p) : "memory");
+}

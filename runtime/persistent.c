@@ -1,0 +1,105 @@
+/*
+ * persistent.c — memory for the heap's own metadata: span structs, their
+ * bitmaps, arenas' page tables, finalizer records.  It comes straight from
+ * the OS in chunks, is never scanned by the collector and never returned;
+ * span structs and bitmaps are recycled through free lists.  (The heap
+ * cannot use malloc for this: its metadata is needed while the world is
+ * stopped, when another thread may hold malloc's locks.)
+ */
+#include <string.h>
+#include <sys/mman.h>
+
+#include "heap.h"
+
+enum { CHUNK = 256 * 1024, MAX_BITMAP_WORDS = 16 };
+
+uintptr_t persistent_bytes;
+
+static struct {
+    struct rtlock lock;
+    uintptr_t next, end;
+    struct span *free_spans;
+    uint64_t *free_bitmaps[MAX_BITMAP_WORDS + 1];
+} pa;
+
+static void *sysalloc(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        throw_oom(size);
+    persistent_bytes += size;
+    return p;
+}
+
+/* lock held */
+static void *bump(size_t size)
+{
+    size = (size + 15) & ~(size_t)15;
+    if (size >= CHUNK / 4)
+        return sysalloc(size);     /* big requests get their own mapping */
+    if (pa.next + size > pa.end) {
+        pa.next = (uintptr_t)sysalloc(CHUNK);
+        pa.end = pa.next + CHUNK;
+    }
+    void *p = (void *)pa.next;
+    pa.next += size;
+    return p;
+}
+
+void *persistent_alloc(size_t size)
+{
+    lock_acquire(&pa.lock);
+    void *p = bump(size);
+    lock_release(&pa.lock);
+    return p;
+}
+
+uint64_t *bitmap_alloc(uint32_t words)
+{
+    if (words > MAX_BITMAP_WORDS)
+        throw_("bitmap_alloc: bitmap too large");
+    lock_acquire(&pa.lock);
+    uint64_t *b = pa.free_bitmaps[words];
+    if (b) {
+        pa.free_bitmaps[words] = *(uint64_t **)b;
+        memset(b, 0, words * sizeof *b);
+    } else {
+        b = bump(words * sizeof *b);
+    }
+    lock_release(&pa.lock);
+    return b;
+}
+
+void bitmap_free(uint64_t *bits, uint32_t words)
+{
+    lock_acquire(&pa.lock);
+    *(uint64_t **)bits = pa.free_bitmaps[words];
+    pa.free_bitmaps[words] = bits;
+    lock_release(&pa.lock);
+}
+
+struct span *span_struct_alloc(void)
+{
+    lock_acquire(&pa.lock);
+    struct span *s = pa.free_spans;
+    if (s) {
+        pa.free_spans = s->next;
+        uint32_t index = s->index;
+        memset(s, 0, sizeof *s);
+        s->index = index;
+    } else {
+        s = bump(sizeof *s);
+        s->index = UINT32_MAX;
+    }
+    lock_release(&pa.lock);
+    return s;
+}
+
+void span_struct_free(struct span *s)
+{
+    s->state = SPAN_DEAD;
+    lock_acquire(&pa.lock);
+    s->next = pa.free_spans;
+    pa.free_spans = s;
+    lock_release(&pa.lock);
+}
