@@ -128,29 +128,35 @@ struct timer {
 struct m;
 
 struct g {
+    /* The first fields are the ones the collector scans (the saved
+     * registers, the start argument, what a waker passed): keep them
+     * together at the front (gc_scan_prefix). */
     struct gctx ctx;          /* saved context (offset 0: used by assembly) */
+    void *arg;
+    void *param;              /* passed by the waker: the sudog that fired */
     uintptr_t stacklo;        /* stack bounds; 0 until first run */
     uintptr_t stackhi;
     struct m *m;              /* M running it */
-    struct g *schedlink;      /* run queue / free list link */
-    uint64_t goid;
     uint32_t status;          /* enum gstatus, atomic */
     uint32_t waitreason;      /* enum waitreason */
+    struct g *schedlink;      /* run queue / free list link */
+    uint64_t goid;
     int64_t waitsince;        /* nanotime when the wait began */
     uintptr_t startpc;        /* start function */
     uintptr_t gopc;           /* return address of the creating gort_go call */
     uint64_t parentgoid;
     void (*fn)(void *);
-    void *arg;
     struct m *lockedm;        /* wired by gort_lock_os_thread */
     uint32_t lockcount;
     uint32_t selectdone;      /* select: set by the waker that won the race */
     struct sudog *waiting;    /* select: sudogs of the cases being waited on */
-    void *param;              /* passed by the waker: the sudog that fired */
     struct timer sleeptimer;  /* gort_sleep */
     struct span *stackspan;   /* the heap span holding the stack */
     bool system;              /* a runtime goroutine (finalizers) */
 };
+
+/* The part of a G that may hold pointers into the heap. */
+#define G_SCAN_END offsetof(struct g, stacklo)
 
 /* ---- M: an OS thread ----------------------------------------------------- */
 
