@@ -166,7 +166,7 @@ uint64_t g_newid(void)
  * result is exact only when the scheduler is quiet, as in Go). */
 int gort_numgoroutine(void)
 {
-    int64_t n = (int64_t)load64(&allglen);
+    int64_t n = (int64_t)load64(&allglen) - load_i32(&sched.nsysg);
     lock_acquire(&sched.gflock);
     n -= sched.ngfree;
     lock_release(&sched.gflock);

@@ -111,8 +111,10 @@ static void *mallocgc(size_t size, bool noscan)
     struct m *m = getm();
     if (unlikely(!m || !m->p || !m->curg))
         return malloc_nop(size, noscan);
-    if (unlikely(load32(&sched.gcwaiting))) {
-        /* The world is stopping: allocation is a safe point. */
+    if (unlikely(load32(&sched.gcwaiting) | loadrelaxed32(&m->p->preempt))) {
+        /* Allocation is a safe point: the world is stopping, or the
+         * goroutine has run 10 ms and others wait for its P. */
+        store32(&m->p->preempt, 0);
         gort_yield();
         m = getm();
     }

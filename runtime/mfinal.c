@@ -229,6 +229,7 @@ static void fing_loop(void *arg)
     (void)arg;
     struct g *self = getg();
     self->system = true;
+    xadd_i32(&sched.nsysg, 1);
     lock_acquire(&fin.lock);
     fin.fing = self;
     for (;;) {

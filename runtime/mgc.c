@@ -97,7 +97,10 @@ bool gc_run(bool forced)
     uint64_t heap0 = load64(&gc.heap_live);
 
     int64_t tstop = nanotime();
-    stop_the_world(STW_GC);
+    if (!stop_the_world(STW_GC)) {
+        store32(&gc.running, 0);        /* GOMAXPROCS or statistics hold the world: later */
+        return false;
+    }
     int64_t t1 = nanotime();
     for (int32_t i = 0; i < gomaxprocs; i++)
         mcache_release_all(allp[i]->mcache);
@@ -159,7 +162,8 @@ void gort_gc(void)
         gc_switch(true);
         if (gc_switch_result())
             return;
-        while (load32(&gc.running))
+        do
             gort_yield();
+        while (load32(&gc.running));
     }
 }

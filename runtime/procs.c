@@ -54,6 +54,8 @@ static void procresize(int32_t n)
             globrunq_put(gp);
         g_cache_flush(pp);
         stack_cache_flush(pp);
+        /* Its cached spans must take part in collections again. */
+        mcache_release_all(pp->mcache);
         store32(&pp->status, P_DEAD);
     }
     for (int32_t i = gomaxprocs; i < n; i++)
@@ -123,12 +125,17 @@ struct p *releasep(void)
 }
 
 /* Every P is stopped, or (for the collector) held by a thread suspended in
- * its signal handler. */
+ * its signal handler.  A P that entered a system call since the stop
+ * began is taken now. */
 static bool all_ps_stopped(enum stw_mode mode)
 {
     for (int32_t i = 0; i < gomaxprocs; i++) {
         struct p *pp = allp[i];
         uint32_t st = load32(&pp->status);
+        if (st == P_SYSCALL && cas32(&pp->status, P_SYSCALL, P_GCSTOP)) {
+            xadd32(&pp->syscalltick, 1);
+            continue;
+        }
         if (st == P_GCSTOP)
             continue;
         if (mode == STW_GC && st == P_RUNNING) {
@@ -146,9 +153,28 @@ static bool all_ps_stopped(enum stw_mode mode)
  * next enters the scheduler.  STW_GC also stops threads running goroutine
  * code with a signal (signal_stop.c), so a goroutine that never calls the
  * runtime cannot delay the collector. */
-void stop_the_world(enum stw_mode mode)
+/* Take the world lock without ever blocking a thread that another stop may
+ * be waiting for: a goroutine yields (a safe point) while the lock is busy;
+ * the scheduler stack (a collection) gives up.  Returns false if given up. */
+static bool worldsema_acquire(void)
 {
-    lock_acquire(&worldsema);
+    struct m *m = getm();
+    for (;;) {
+        if (lock_try(&worldsema)) {
+            m->locks++;         /* as lock_acquire does; lock_release undoes it */
+            return true;
+        }
+        if (!m->curg)
+            return false;
+        gort_yield();
+        m = getm();
+    }
+}
+
+bool stop_the_world(enum stw_mode mode)
+{
+    if (!worldsema_acquire())
+        return false;
     struct m *self = getm();
     lock_acquire(&sched.lock);
     store32(&sched.gcwaiting, 1);
@@ -175,6 +201,7 @@ void stop_the_world(enum stw_mode mode)
         else
             usleep_ns(20000);
     }
+    return true;
 }
 
 void start_the_world(enum stw_mode mode)

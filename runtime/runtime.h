@@ -222,6 +222,7 @@ struct p {
     int32_t nstackcache;
     struct span *stackcache[16];
     struct mcache *mcache;    /* heap allocation cache */
+    uint32_t preempt;         /* sysmon: the running goroutine has had its turn */
     /* sysmon's view of this P */
     uint32_t sysmon_schedtick;
     uint32_t sysmon_syscalltick;
@@ -251,6 +252,7 @@ struct schedt {
     uint32_t sysmonwait;      /* atomic: sysmon sleeping deeply */
     struct note sysmonnote;
     uint32_t main_done;       /* atomic: goroutine 1 returned */
+    int32_t nsysg;            /* atomic: runtime goroutines (not counted by gort_numgoroutine) */
 };
 
 /* ---- Globals (defined where their module says) --------------------------- */
@@ -367,7 +369,7 @@ void pidleput(struct p *pp);             /* sched.lock held */
 void acquirep(struct p *pp);
 struct p *releasep(void);
 enum stw_mode { STW_COOPERATIVE, STW_GC };
-void stop_the_world(enum stw_mode mode);
+bool stop_the_world(enum stw_mode mode);   /* false: on g0 and another stop holds the world */
 void start_the_world(enum stw_mode mode);
 extern struct rtlock worldsema;
 

@@ -20,6 +20,7 @@ enum {
     SYSMON_MIN_NS = 20 * 1000,
     SYSMON_MAX_NS = 10 * 1000 * 1000,
     SYSCALL_RETAKE_NS = 10 * 1000 * 1000,   /* retake even when others are idle */
+    PREEMPT_NS = 10 * 1000 * 1000,          /* a goroutine's turn before it is asked to yield */
 };
 
 void sysmon_wake(void)
@@ -40,7 +41,22 @@ static int retake(int64_t now)
     int n = 0;
     for (int32_t i = 0; i < load_i32(&gomaxprocs); i++) {
         struct p *pp = allp[i];
-        if (load32(&pp->status) != P_SYSCALL)
+        uint32_t st = load32(&pp->status);
+        if (st == P_RUNNING) {
+            /* The same goroutine for over 10 ms: ask it to yield at its
+             * next allocation if anything else is waiting to run. */
+            uint32_t t = load32(&pp->schedtick);
+            if (pp->sysmon_schedtick != t) {
+                pp->sysmon_schedtick = t;
+                pp->sysmon_when = now;
+            } else if (now - pp->sysmon_when >= PREEMPT_NS &&
+                       (!runq_empty(pp) || load_i32(&sched.runqsize) > 0)) {
+                store32(&pp->preempt, 1);
+                pp->sysmon_when = now;
+            }
+            continue;
+        }
+        if (st != P_SYSCALL)
             continue;
         uint32_t tick = load32(&pp->syscalltick);
         if (pp->sysmon_syscalltick != tick) {

@@ -231,7 +231,7 @@ void traceback_all(struct g *current)
     for (uint64_t i = 0; i < n; i++) {
         struct g *gp = gs[i];
         uint32_t s = readgstatus(gp);
-        if (gp == current || s == G_DEAD || s == G_IDLE)
+        if (gp == current || s == G_DEAD || s == G_IDLE || (gp->system && !system))
             continue;
         dump_goroutine(gp, current, &here, now, system);
     }
