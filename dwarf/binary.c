@@ -1,0 +1,261 @@
+/*
+ * binary.c — opening a binary: the ELF file, its separate debug file, the
+ * symbol tables, the DWARF sections and the index, the CFI tables; and the
+ * accessors of what was read (sections, segments, load bias, symbols).
+ */
+#include <gelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "internal.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static const struct gd_section *debug_section(const struct elf_file *f, const char *name)
+{
+    const struct gd_section *s = elf_file_section(f, name);
+    if (!s || s->type == SHT_NOBITS) {
+        char z[64];
+        snprintf(z, sizeof z, ".z%s", name + 1);
+        const struct gd_section *zs = elf_file_section(f, z);
+        if (zs && zs->type != SHT_NOBITS)
+            s = zs;
+    }
+    return s && s->type != SHT_NOBITS && s->size > 0 ? s : NULL;
+}
+
+static bool has_dwarf(const struct elf_file *f)
+{
+    return debug_section(f, ".debug_info") != NULL;
+}
+
+struct dbg_try {
+    gd_binary *b;
+    struct stat main_st;
+};
+
+static bool try_debug_file(void *ctx, const char *path, bool by_build_id)
+{
+    struct dbg_try *t = ctx;
+    gd_binary *b = t->b;
+    struct stat st;
+
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return false;
+    if (st.st_dev == t->main_st.st_dev && st.st_ino == t->main_st.st_ino)
+        return false;
+    if (!by_build_id) {
+        uint32_t crc;
+        if (!debuglink_file_crc(path, &crc) || crc != b->main.debuglink_crc)
+            return false;
+    }
+    if (elf_file_open(&b->dbg, path, NULL) != GD_OK) {
+        elf_file_close(&b->dbg);
+        return false;
+    }
+    if (by_build_id && (b->dbg.build_id_len != b->main.build_id_len ||
+                        memcmp(b->dbg.build_id, b->main.build_id, b->main.build_id_len) != 0)) {
+        elf_file_close(&b->dbg);
+        return false;
+    }
+    if (!has_dwarf(&b->dbg)) {
+        elf_file_close(&b->dbg);
+        return false;
+    }
+    b->has_dbg = true;
+    return true;
+}
+
+static int load_dwarf_sections(gd_binary *b, struct gd_error *err)
+{
+    static const struct { const char *name; size_t off; } secs[] = {
+        { ".debug_info", offsetof(struct dw, info) },
+        { ".debug_abbrev", offsetof(struct dw, abbrev) },
+        { ".debug_line", offsetof(struct dw, line) },
+        { ".debug_str", offsetof(struct dw, str) },
+        { ".debug_line_str", offsetof(struct dw, line_str) },
+        { ".debug_str_offsets", offsetof(struct dw, str_offsets) },
+        { ".debug_addr", offsetof(struct dw, addr) },
+        { ".debug_ranges", offsetof(struct dw, ranges) },
+        { ".debug_rnglists", offsetof(struct dw, rnglists) },
+    };
+    for (size_t i = 0; i < sizeof secs / sizeof secs[0]; i++) {
+        const struct gd_section *s = debug_section(b->dwarf_src, secs[i].name);
+        struct gd_buf *buf = (struct gd_buf *)((char *)&b->dw + secs[i].off);
+        struct gd_error e;
+        if (!s)
+            continue;
+        if (elf_file_bytes(b->dwarf_src, s, buf, &e) != GD_OK) {
+            if (i < 3)
+                return gd_fail(err, GD_EDWARF, "%s", e.msg);
+            gd_warn(&b->warner, "%s", e.msg);
+        }
+    }
+    return GD_OK;
+}
+
+int gd_open(const char *path, const struct gd_open_options *opts, gd_binary **out,
+            struct gd_error *err)
+{
+    struct gd_open_options none = { 0 };
+    int rc;
+
+    *out = NULL;
+    if (!opts)
+        opts = &none;
+    gd_binary *b = calloc(1, sizeof *b);
+    if (!b)
+        return gd_fail(err, GD_ENOMEM, "out of memory");
+    b->main.fd = b->dbg.fd = -1;
+    b->warner.fn = opts->warn;
+    b->warner.ctx = opts->warn_ctx;
+    if ((rc = elf_file_open(&b->main, path, err)) != GD_OK)
+        goto fail;
+    b->dwarf_src = &b->main;
+    if (!has_dwarf(&b->main) && !(opts->flags & GD_OPEN_NO_DEBUGLINK)) {
+        struct dbg_try t = { b, { 0 } };
+        fstat(b->main.fd, &t.main_st);
+        if (debuglink_search(&b->main, opts->debug_dir, try_debug_file, &t))
+            b->dwarf_src = &b->dbg;
+    }
+    if ((rc = symtab_load(&b->syms, &b->main, b->has_dbg ? &b->dbg : NULL, err)) != GD_OK)
+        goto fail;
+
+    struct gd_info *in = &b->info;
+    in->path = b->main.path;
+    in->debug_path = b->has_dbg ? b->dbg.path : NULL;
+    in->type = b->main.type;
+    in->pie = b->main.type == ET_DYN && (b->main.has_interp || b->main.df1_pie);
+    in->entry = b->main.entry;
+    in->build_id = b->main.build_id;
+    in->build_id_len = b->main.build_id_len;
+    in->min_vaddr = UINT64_MAX;
+    for (size_t i = 0; i < b->main.nsegs; i++) {
+        uint64_t a = b->main.segs[i].vaddr & ~(uint64_t)0xfff;
+        if (a < in->min_vaddr)
+            in->min_vaddr = a;
+    }
+    if (in->min_vaddr == UINT64_MAX)
+        in->min_vaddr = 0;
+
+    if (has_dwarf(b->dwarf_src) && !(opts->flags & GD_OPEN_NO_INDEX)) {
+        double t0 = now();
+        if ((rc = load_dwarf_sections(b, err)) != GD_OK)
+            goto fail;
+        in->has_dwarf = b->dw.info.data && b->dw.abbrev.data;
+        if (in->has_dwarf && (rc = index_build(&b->ix, &b->dw, &b->warner, err)) != GD_OK)
+            goto fail;
+        uint64_t lo = UINT64_MAX, hi = 0;
+        for (size_t i = 1; i < b->main.nsecs; i++) {
+            const struct gd_section *s = &b->main.secs[i];
+            if ((s->flags & SHF_EXECINSTR) && (s->flags & SHF_ALLOC) && s->size) {
+                if (s->addr < lo)
+                    lo = s->addr;
+                if (s->addr + s->size > hi)
+                    hi = s->addr + s->size;
+            }
+        }
+        if (lo < hi)
+            index_accelerate(&b->ix, lo, hi);
+        in->index_seconds = now() - t0;
+        in->compile_units = b->ix.units;
+        in->bad_units = b->ix.bad_units;
+        in->line_rows = b->ix.nrows;
+        in->functions = b->ix.nnodes;
+    }
+    if ((rc = frames_load(&b->frames, b, &b->warner, err)) != GD_OK)
+        goto fail;
+    *out = b;
+    return GD_OK;
+fail:
+    gd_close(b);
+    return rc;
+}
+
+void gd_close(gd_binary *b)
+{
+    if (!b)
+        return;
+    types_free(b->types);
+    frames_free(&b->frames);
+    index_free(&b->ix);
+    symtab_free(&b->syms);
+    elf_file_close(&b->dbg);
+    elf_file_close(&b->main);
+    free(b);
+}
+
+const struct gd_info *gd_info(const gd_binary *b)
+{
+    return &b->info;
+}
+
+size_t gd_sections(const gd_binary *b, const struct gd_section **out)
+{
+    *out = b->main.secs;
+    return b->main.nsecs;
+}
+
+const struct gd_section *gd_section_by_name(const gd_binary *b, const char *name)
+{
+    return elf_file_section(&b->main, name);
+}
+
+const struct gd_section *gd_section_containing(const gd_binary *b, uint64_t addr)
+{
+    for (size_t i = 1; i < b->main.nsecs; i++) {
+        const struct gd_section *s = &b->main.secs[i];
+        if ((s->flags & SHF_ALLOC) && addr >= s->addr && addr - s->addr < s->size)
+            return s;
+    }
+    return NULL;
+}
+
+size_t gd_segments(const gd_binary *b, const struct gd_segment **out)
+{
+    *out = b->main.segs;
+    return b->main.nsegs;
+}
+
+int gd_load_bias(const gd_binary *b, uint64_t map_start, uint64_t map_offset, uint64_t *bias)
+{
+    for (size_t i = 0; i < b->main.nsegs; i++) {
+        const struct gd_segment *s = &b->main.segs[i];
+        uint64_t page_off = s->offset & ~(uint64_t)0xfff;
+        if (map_offset >= page_off && map_offset < s->offset + (s->filesz ? s->filesz : 1)) {
+            uint64_t vaddr = s->vaddr - (s->offset - map_offset);
+            *bias = map_start - vaddr;
+            return GD_OK;
+        }
+    }
+    return GD_ENOTFOUND;
+}
+
+size_t gd_symbols(const gd_binary *b, const struct gd_symbol **out)
+{
+    *out = b->syms.syms;
+    return b->syms.n;
+}
+
+const struct gd_symbol *gd_symbol_containing(const gd_binary *b, uint64_t addr)
+{
+    return symtab_containing(&b->syms, addr);
+}
+
+const struct gd_symbol *gd_symbol_nearest(const gd_binary *b, uint64_t addr)
+{
+    const struct gd_section *s = gd_section_containing(b, addr);
+    return s ? symtab_nearest(&b->syms, s->index, addr) : NULL;
+}
+
+const struct gd_symbol *gd_symbol_by_name(const gd_binary *b, const char *name)
+{
+    return symtab_by_name(&b->syms, name);
+}

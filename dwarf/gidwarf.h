@@ -1,0 +1,274 @@
+/*
+ * gidwarf.h — libgidwarf: what one ELF binary knows about itself.
+ *
+ * Opens an ELF executable or shared object (and its separate debug file,
+ * found as gdb finds it), reads its sections, symbols, segments and
+ * build-id, and builds once an index of its DWARF (line tables, inline
+ * trees) so that a pc lookup is two binary searches and allocates nothing.
+ * Call-frame information (.eh_frame, .debug_frame) is indexed for the
+ * unwinder step.  Struct and enum layouts are read from DWARF on demand.
+ *
+ * Addresses are link-time addresses of the binary (what its symbols and
+ * DWARF say).  For a PIE or a shared object placed at a load address,
+ * subtract the load bias (gd_load_bias) before a lookup and add it to what
+ * comes back.
+ *
+ * A gd_binary is immutable after gd_open: lookups from several threads are
+ * safe.  Errors: functions that can fail return a negative GD_E* code and,
+ * when given one, fill a struct gd_error with a message.
+ */
+#ifndef GOINSPECT_GIDWARF_H
+#define GOINSPECT_GIDWARF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cfi.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Errors ---------------------------------------------------------- */
+
+enum gd_status {
+    GD_OK = 0,
+    GD_ENOENT = -1,     /* file not found / cannot be opened */
+    GD_ENOTELF = -2,    /* not an ELF file */
+    GD_EBADELF = -3,    /* truncated or corrupt ELF */
+    GD_EUNSUP = -4,     /* an ELF this library does not handle (not x86-64 64-bit LE) */
+    GD_ENOMEM = -5,
+    GD_ENOTFOUND = -6,  /* the thing looked up does not exist */
+    GD_EDWARF = -7      /* corrupt DWARF */
+};
+
+struct gd_error {
+    int code;
+    char msg[512];
+};
+
+/* ---- Opening --------------------------------------------------------- */
+
+typedef struct gd_binary gd_binary;
+
+/* Called for each non-fatal problem (a corrupt compile unit, an unreadable
+ * section...): the rest of the binary still works. */
+typedef void (*gd_warn_fn)(void *ctx, const char *msg);
+
+struct gd_open_options {
+    /* Where separate debug files live (gdb's debug-file-directory);
+     * NULL means "/usr/lib/debug". */
+    const char *debug_dir;
+    gd_warn_fn warn;        /* NULL: warnings are dropped */
+    void *warn_ctx;
+    unsigned flags;         /* GD_OPEN_* */
+};
+#define GD_OPEN_NO_DEBUGLINK 0x1u   /* do not look for a separate debug file */
+#define GD_OPEN_NO_INDEX     0x2u   /* skip the DWARF index (symbols, CFI only) */
+
+/* Opens path and builds its index.  opts may be NULL. */
+int gd_open(const char *path, const struct gd_open_options *opts,
+            gd_binary **out, struct gd_error *err);
+void gd_close(gd_binary *b);
+
+/* ---- ELF facts ------------------------------------------------------- */
+
+struct gd_section {
+    const char *name;
+    uint64_t addr;
+    uint64_t size;
+    uint64_t offset;
+    uint32_t type;          /* SHT_* */
+    uint64_t flags;         /* SHF_* */
+    uint32_t index;         /* section header index */
+};
+
+struct gd_segment {         /* a PT_LOAD program header */
+    uint64_t vaddr;
+    uint64_t memsz;
+    uint64_t offset;
+    uint64_t filesz;
+    uint64_t align;
+    uint32_t flags;         /* PF_R | PF_W | PF_X */
+};
+
+struct gd_info {
+    const char *path;           /* as opened */
+    const char *debug_path;     /* separate debug file used, or NULL */
+    uint16_t type;              /* ET_EXEC, ET_DYN */
+    bool pie;                   /* ET_DYN with a PT_INTERP or DF_1_PIE */
+    uint64_t entry;
+    uint64_t min_vaddr;         /* lowest PT_LOAD p_vaddr, page-aligned down */
+    const uint8_t *build_id;    /* NT_GNU_BUILD_ID bytes, or NULL */
+    size_t build_id_len;
+    bool has_dwarf;             /* .debug_info and .debug_line found */
+    size_t compile_units;       /* compile units indexed */
+    size_t bad_units;           /* compile units skipped as corrupt */
+    size_t line_rows;           /* rows in the line index */
+    size_t functions;           /* subprograms and inlined subroutines */
+    double index_seconds;       /* time spent building the DWARF index */
+};
+
+const struct gd_info *gd_info(const gd_binary *b);
+size_t gd_sections(const gd_binary *b, const struct gd_section **out);
+const struct gd_section *gd_section_by_name(const gd_binary *b, const char *name);
+/* The first SHF_ALLOC section (in header order) containing addr, as
+ * binutils searches; NULL if none. */
+const struct gd_section *gd_section_containing(const gd_binary *b, uint64_t addr);
+size_t gd_segments(const gd_binary *b, const struct gd_segment **out);
+
+/* Load bias of a mapping of this binary: map_start is where the mapping of
+ * file offset map_offset begins (a line of /proc/PID/maps or an NT_FILE
+ * entry).  GD_ENOTFOUND if no PT_LOAD segment maps that offset. */
+int gd_load_bias(const gd_binary *b, uint64_t map_start, uint64_t map_offset,
+                 uint64_t *bias);
+
+/* ---- Symbols --------------------------------------------------------- */
+
+struct gd_symbol {
+    const char *name;
+    uint64_t value;
+    uint64_t size;
+    const char *file;       /* the STT_FILE name binutils associates with
+                               it (locals after a FILE symbol), or NULL */
+    uint32_t shndx;         /* section index */
+    uint8_t type;           /* STT_* */
+    uint8_t bind;           /* STB_* */
+    uint8_t visibility;     /* STV_* */
+    bool dynamic;           /* from .dynsym */
+};
+
+/* The symbols of .symtab, or of .dynsym when there is no .symtab (the
+ * separate debug file's .symtab is used when the binary is stripped). */
+size_t gd_symbols(const gd_binary *b, const struct gd_symbol **out);
+/* A function or object symbol whose [value, value+size) holds addr (the
+ * smallest; functions first); NULL if none. */
+const struct gd_symbol *gd_symbol_containing(const gd_binary *b, uint64_t addr);
+/* The nearest code symbol at or before addr in the section containing it,
+ * chosen exactly as binutils' addr2line does (the symbol need not reach
+ * addr: padding after a function belongs to it); NULL if none. */
+const struct gd_symbol *gd_symbol_nearest(const gd_binary *b, uint64_t addr);
+/* By name, in .symtab then .dynsym; NULL if absent. */
+const struct gd_symbol *gd_symbol_by_name(const gd_binary *b, const char *name);
+
+/* ---- PC lookup ------------------------------------------------------- */
+
+#define GD_NO_FUNC UINT32_MAX
+
+/* One frame of a pc, innermost first.  All strings live as long as the
+ * gd_binary. */
+struct gd_frame {
+    const char *function;   /* DW_AT_name (through abstract origins), or the
+                               ELF symbol when DWARF knows no function here;
+                               NULL when nothing is known */
+    const char *linkage_name; /* DW_AT_linkage_name, or NULL */
+    const char *file;       /* source path (comp_dir/dir/name), NULL if unknown */
+    uint32_t line;          /* 0 if unknown */
+    uint32_t column;        /* 0 if unknown */
+    uint32_t discriminator; /* of the line row (innermost frame only) */
+    bool inlined;           /* an inlined call: its caller is the next frame */
+    bool from_symbol;       /* function came from the ELF symbol table */
+    bool has_line;          /* innermost frame: a line-table row covers pc */
+    uint32_t func;          /* function id (gd_function), GD_NO_FUNC if none */
+};
+
+/* Fills frames[0..max) for pc and returns how many there are in all (may be
+ * more than max; those past max are not written); 0 when nothing at all is
+ * known about pc.  The innermost frame has the line table's file, line,
+ * column and discriminator at pc; each outer frame of an inline chain is
+ * reported at the call site (DW_AT_call_file/line/column of the frame inside
+ * it), as `addr2line -i` does.  Never allocates. */
+int gd_lookup(const gd_binary *b, uint64_t pc, struct gd_frame *frames, int max);
+
+/* The line-table row covering pc (no function information). */
+struct gd_line {
+    const char *file;
+    uint32_t line;
+    uint32_t column;
+    uint32_t discriminator;
+    bool is_stmt;
+    uint64_t addr;          /* start of the row */
+};
+int gd_lookup_line(const gd_binary *b, uint64_t pc, struct gd_line *out);
+
+/* A function node of the inline tree (a DW_TAG_subprogram or
+ * DW_TAG_inlined_subroutine with code). */
+struct gd_function {
+    const char *name;
+    const char *linkage_name;
+    uint64_t entry;         /* low end of its first address range */
+    uint32_t parent;        /* the function it is inlined into, GD_NO_FUNC */
+    bool inlined;
+    uint32_t call_line;     /* inlined: the call site */
+    uint32_t call_column;
+    const char *call_file;
+};
+size_t gd_function_count(const gd_binary *b);
+int gd_function(const gd_binary *b, uint32_t id, struct gd_function *out);
+
+/* ---- Call-frame information and unwinding ----------------------------- */
+
+/* The FDE covering pc, from .eh_frame (through the sorted index libgidwarf
+ * builds over it) or else .debug_frame. */
+int gd_find_fde(const gd_binary *b, uint64_t pc, struct cfi_fde *out);
+
+/* One unwinding step in the binary's link-time address space: the caller's
+ * registers from the callee's, with CFI, or frame pointers when no FDE
+ * covers the pc.  *used_fp tells which (may be NULL).  Returns CFI_OK,
+ * CFI_END at the outermost frame, or a CFI_ERR_* code.  For a binary loaded
+ * at a bias, use gd_unwind_step_biased. */
+int gd_unwind_step(const gd_binary *b, const struct cfi_regs *in,
+                   cfi_read_fn read, void *ctx, struct cfi_regs *out,
+                   bool *used_fp);
+/* The same for a binary whose link-time addresses are shifted by bias in
+ * the target (pc and the result are target addresses). */
+int gd_unwind_step_biased(const gd_binary *b, uint64_t bias,
+                          const struct cfi_regs *in, cfi_read_fn read,
+                          void *ctx, struct cfi_regs *out, bool *used_fp);
+
+/* ---- Types ----------------------------------------------------------- */
+
+struct gd_member {
+    const char *name;
+    uint64_t offset;        /* byte offset in the structure */
+    uint64_t size;          /* byte size */
+    uint32_t bit_size;      /* bit-field width, 0 if not a bit-field */
+    uint32_t bit_offset;    /* DW_AT_data_bit_offset, for bit-fields */
+};
+
+struct gd_struct {
+    const char *name;
+    uint64_t size;
+    size_t nmembers;
+    const struct gd_member *members;
+};
+
+struct gd_enumerator {
+    const char *name;
+    int64_t value;
+};
+
+struct gd_enum {
+    const char *name;
+    uint64_t size;
+    size_t nvalues;
+    const struct gd_enumerator *values;
+};
+
+/* The first complete struct (or union) / enum type of that name (a typedef
+ * of one is followed); read with libdwarf on first use and cached in b.
+ * Not thread-safe against other type queries of the same b. */
+int gd_struct_by_name(gd_binary *b, const char *name, const struct gd_struct **out,
+                      struct gd_error *err);
+int gd_enum_by_name(gd_binary *b, const char *name, const struct gd_enum **out,
+                    struct gd_error *err);
+
+/* A static description of a gd_status. */
+const char *gd_strerror(int code);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,290 @@
+/*
+ * symbols.c — the ELF symbol tables: loading .symtab/.dynsym, the nearest
+ * code symbol before an address (binutils' rule, so that names printed for
+ * addresses without DWARF match addr2line), the symbol containing an
+ * address, and lookup by name.
+ */
+#include <gelf.h>
+#include <libelf.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+/* Which STT_FILE symbol binutils attaches to each symbol: the last one seen
+ * before it, for a local symbol, or for any symbol while no FILE symbol has
+ * followed a non-FILE one (elf.c's elf_find_function). */
+enum file_state { NOTHING_SEEN, SYMBOL_SEEN, FILE_AFTER_SYMBOL_SEEN };
+
+static int load_table(struct elf_file *f, const struct gd_section *sec, bool dynamic,
+                      struct gd_symbol **out, size_t *count, struct gd_error *err)
+{
+    Elf_Scn *scn = elf_getscn(f->elf, sec->index);
+    GElf_Shdr sh;
+    Elf_Data *d;
+
+    *out = NULL;
+    *count = 0;
+    if (!scn || !gelf_getshdr(scn, &sh) || sec->type == SHT_NOBITS)
+        return GD_OK;
+    if (!(d = elf_getdata(scn, NULL)))
+        return gd_fail(err, GD_EBADELF, "%s: %s: %s", f->path, sec->name, elf_errmsg(-1));
+    size_t n = d->d_size / sizeof(Elf64_Sym);
+    if (n <= 1)
+        return GD_OK;
+    struct gd_symbol *syms = calloc(n - 1, sizeof *syms);
+    if (!syms)
+        return gd_fail(err, GD_ENOMEM, "out of memory");
+
+    const char *file = NULL;
+    enum file_state state = NOTHING_SEEN;
+    size_t k = 0;
+    for (size_t i = 1; i < n; i++) {
+        GElf_Sym s;
+        if (!gelf_getsym(d, (int)i, &s))
+            break;
+        struct gd_symbol *g = &syms[k++];
+        const char *name = elf_strptr(f->elf, sh.sh_link, s.st_name);
+        g->name = name ? name : "";
+        g->value = s.st_value;
+        g->size = s.st_size;
+        g->shndx = s.st_shndx;
+        g->type = GELF_ST_TYPE(s.st_info);
+        g->bind = GELF_ST_BIND(s.st_info);
+        g->visibility = GELF_ST_VISIBILITY(s.st_other);
+        g->dynamic = dynamic;
+        if (g->type == STT_FILE) {
+            file = g->name;
+            if (state == SYMBOL_SEEN)
+                state = FILE_AFTER_SYMBOL_SEEN;
+            continue;
+        }
+        if (state == NOTHING_SEEN)
+            state = SYMBOL_SEEN;
+        if (file && (g->bind == STB_LOCAL || state != FILE_AFTER_SYMBOL_SEEN))
+            g->file = file;
+    }
+    *out = syms;
+    *count = k;
+    return GD_OK;
+}
+
+/* binutils' _bfd_elf_maybe_function_sym: could this symbol name code? */
+static bool maybe_code(const struct gd_symbol *s, size_t nsecs)
+{
+    if (s->type == STT_SECTION || s->type == STT_FILE || s->type == STT_OBJECT ||
+        s->type == STT_TLS || s->type == STT_COMMON)
+        return false;
+    if (s->shndx == SHN_UNDEF || s->shndx >= nsecs || s->shndx >= SHN_LORESERVE)
+        return false;
+    if (s->size == 0 && s->bind == STB_LOCAL && s->type == STT_NOTYPE &&
+        s->visibility == STV_HIDDEN)
+        return false;
+    return true;
+}
+
+static int by_code(const void *a, const void *b, void *ctx)
+{
+    const struct gd_symbol *sort_syms = ctx;
+    const struct gd_symbol *x = &sort_syms[*(const uint32_t *)a];
+    const struct gd_symbol *y = &sort_syms[*(const uint32_t *)b];
+    if (x->shndx != y->shndx)
+        return x->shndx < y->shndx ? -1 : 1;
+    if (x->value != y->value)
+        return x->value < y->value ? -1 : 1;
+    return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
+}
+
+static int by_value(const void *a, const void *b, void *ctx)
+{
+    const struct gd_symbol *sort_syms = ctx;
+    const struct gd_symbol *x = &sort_syms[*(const uint32_t *)a];
+    const struct gd_symbol *y = &sort_syms[*(const uint32_t *)b];
+    if (x->value != y->value)
+        return x->value < y->value ? -1 : 1;
+    return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
+}
+
+static int by_name(const void *a, const void *b, void *ctx)
+{
+    const struct gd_symbol *sort_syms = ctx;
+    int c = strcmp(sort_syms[*(const uint32_t *)a].name, sort_syms[*(const uint32_t *)b].name);
+    if (c)
+        return c;
+    return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
+}
+
+static uint32_t *sorted(const struct gd_symbol *syms, size_t n,
+                        bool (*keep)(const struct gd_symbol *, size_t), size_t nsecs,
+                        int (*cmp)(const void *, const void *, void *), size_t *count)
+{
+    uint32_t *v = malloc((n ? n : 1) * sizeof *v);
+    size_t k = 0;
+    if (!v)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (!keep || keep(&syms[i], nsecs))
+            v[k++] = (uint32_t)i;
+    qsort_r(v, k, sizeof *v, cmp, (void *)syms);
+    *count = k;
+    return v;
+}
+
+static bool sized_data_or_code(const struct gd_symbol *s, size_t nsecs)
+{
+    return s->size > 0 && s->shndx != SHN_UNDEF && s->shndx < nsecs &&
+           (s->type == STT_FUNC || s->type == STT_GNU_IFUNC || s->type == STT_OBJECT ||
+            s->type == STT_NOTYPE);
+}
+
+int symtab_load(struct symtab *t, struct elf_file *f, struct elf_file *dbg,
+                struct gd_error *err)
+{
+    const struct gd_section *symtab = elf_file_section(f, ".symtab");
+    const struct gd_section *dynsym = elf_file_section(f, ".dynsym");
+    struct elf_file *src = f;
+    int rc;
+
+    memset(t, 0, sizeof *t);
+    if ((!symtab || symtab->type != SHT_SYMTAB) && dbg) {
+        const struct gd_section *s = elf_file_section(dbg, ".symtab");
+        if (s && s->type == SHT_SYMTAB) {
+            symtab = s;
+            src = dbg;
+        }
+    }
+    if (symtab && symtab->type == SHT_SYMTAB) {
+        if ((rc = load_table(src, symtab, false, &t->syms, &t->n, err)) != GD_OK)
+            return rc;
+        if (dynsym && dynsym->type == SHT_DYNSYM &&
+            (rc = load_table(f, dynsym, true, &t->dyn, &t->ndyn, err)) != GD_OK)
+            return rc;
+    } else if (dynsym && dynsym->type == SHT_DYNSYM) {
+        if ((rc = load_table(f, dynsym, true, &t->syms, &t->n, err)) != GD_OK)
+            return rc;
+    }
+    size_t nsecs = src->nsecs, dummy;
+    t->code = sorted(t->syms, t->n, maybe_code, nsecs, by_code, &t->ncode);
+    t->sized = sorted(t->syms, t->n, sized_data_or_code, nsecs, by_value, &t->nsized);
+    t->by_name = sorted(t->syms, t->n, NULL, 0, by_name, &dummy);
+    t->dyn_by_name = sorted(t->dyn, t->ndyn, NULL, 0, by_name, &dummy);
+    if (!t->code || !t->sized || !t->by_name || !t->dyn_by_name)
+        return gd_fail(err, GD_ENOMEM, "out of memory");
+    return GD_OK;
+}
+
+void symtab_free(struct symtab *t)
+{
+    free(t->syms);
+    free(t->dyn);
+    free(t->code);
+    free(t->sized);
+    free(t->by_name);
+    free(t->dyn_by_name);
+    memset(t, 0, sizeof *t);
+}
+
+static bool is_func(const struct gd_symbol *s)
+{
+    return s->type == STT_FUNC || s->type == STT_GNU_IFUNC;
+}
+
+/* binutils' better_fit for two symbols at the same address. */
+static bool better_fit(const struct gd_symbol *cur, const struct gd_symbol *s, uint64_t addr)
+{
+    uint64_t cur_size = cur->size ? cur->size : 1;
+    uint64_t size = s->size ? s->size : 1;
+
+    if (cur->value + cur_size <= addr)
+        return size > cur_size;
+    if (s->value + size > addr) {
+        if (is_func(cur) && !is_func(s))
+            return false;
+        if (is_func(s) && !is_func(cur))
+            return true;
+        if (cur->type == STT_NOTYPE && s->type != STT_NOTYPE)
+            return true;
+        if (cur->type != STT_NOTYPE && s->type == STT_NOTYPE)
+            return false;
+        return size < cur_size;
+    }
+    return false;
+}
+
+const struct gd_symbol *symtab_nearest(const struct symtab *t, uint32_t shndx, uint64_t addr)
+{
+    size_t lo = 0, hi = t->ncode;
+
+    /* Last candidate with (shndx, value) <= (shndx, addr). */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const struct gd_symbol *s = &t->syms[t->code[mid]];
+        if (s->shndx < shndx || (s->shndx == shndx && s->value <= addr))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0)
+        return NULL;
+    const struct gd_symbol *last = &t->syms[t->code[lo - 1]];
+    if (last->shndx != shndx)
+        return NULL;
+    size_t first = lo - 1;
+    while (first > 0 && t->syms[t->code[first - 1]].shndx == shndx &&
+           t->syms[t->code[first - 1]].value == last->value)
+        first--;
+    const struct gd_symbol *best = &t->syms[t->code[first]];
+    for (size_t i = first + 1; i < lo; i++)
+        if (better_fit(best, &t->syms[t->code[i]], addr))
+            best = &t->syms[t->code[i]];
+    return best;
+}
+
+const struct gd_symbol *symtab_containing(const struct symtab *t, uint64_t addr)
+{
+    size_t lo = 0, hi = t->nsized;
+    const struct gd_symbol *best = NULL;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t->syms[t->sized[mid]].value <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    /* Look back a bounded distance: nested symbols are rare and close. */
+    for (size_t i = lo, k = 0; i > 0 && k < 64; i--, k++) {
+        const struct gd_symbol *s = &t->syms[t->sized[i - 1]];
+        if (addr - s->value >= s->size)
+            continue;
+        if (!best || (is_func(s) && !is_func(best)) ||
+            (is_func(s) == is_func(best) && s->size < best->size))
+            best = s;
+    }
+    return best;
+}
+
+static const struct gd_symbol *find_name(const struct gd_symbol *syms, const uint32_t *idx,
+                                         size_t n, const char *name)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(syms[idx[mid]].name, name);
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && strcmp(syms[idx[lo]].name, name) == 0 ? &syms[idx[lo]] : NULL;
+}
+
+const struct gd_symbol *symtab_by_name(const struct symtab *t, const char *name)
+{
+    const struct gd_symbol *s = find_name(t->syms, t->by_name, t->n, name);
+    if (!s || s->shndx == SHN_UNDEF) {
+        const struct gd_symbol *d = find_name(t->dyn, t->dyn_by_name, t->ndyn, name);
+        if (d && (!s || d->shndx != SHN_UNDEF))
+            s = d;
+    }
+    return s;
+}

@@ -1,0 +1,89 @@
+/*
+ * main.c — the goinspect command line: global options, then a command from
+ * the table below.  Usage errors exit 2, other errors print
+ * "goinspect: WHAT: WHY" and exit 1.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "command.h"
+
+#define GOINSPECT_VERSION "0.1.0"
+
+static const struct command *const commands[] = {
+    &cmd_symbolize,
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+void die_msg(const char *fmt, ...)
+{
+    va_list ap;
+    fflush(stdout);
+    fputs("goinspect: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: goinspect [--json] COMMAND [ARGS...]\n"
+               "       goinspect --help | --version | help COMMAND\n\ncommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-10s %-28s %s\n", commands[i]->name, commands[i]->args,
+                commands[i]->summary);
+}
+
+static const struct command *find(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i]->name, name) == 0)
+            return commands[i];
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    struct global_opts g = { false };
+    int i = 1;
+
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            g.json = true;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return EXIT_OK;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("goinspect %s\n", GOINSPECT_VERSION);
+            return EXIT_OK;
+        } else {
+            die_msg("unknown option '%s' (see goinspect --help)", argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[i], "help") == 0) {
+        if (i + 1 >= argc) {
+            usage(stdout);
+            return EXIT_OK;
+        }
+        const struct command *c = find(argv[i + 1]);
+        if (!c) {
+            die_msg("unknown command '%s' (see goinspect --help)", argv[i + 1]);
+            return EXIT_USAGE;
+        }
+        c->usage();
+        return EXIT_OK;
+    }
+    const struct command *c = find(argv[i]);
+    if (!c) {
+        die_msg("unknown command '%s' (see goinspect --help)", argv[i]);
+        return EXIT_USAGE;
+    }
+    return c->run(&g, argc - i, argv + i);
+}

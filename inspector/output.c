@@ -1,0 +1,111 @@
+/*
+ * output.c — the buffered writer of output.h.
+ */
+#include "output.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define OUT_CAP (64 * 1024)
+
+void out_init(struct out *o, int fd)
+{
+    o->fd = fd;
+    o->buf = malloc(OUT_CAP);
+    o->len = 0;
+    o->cap = o->buf ? OUT_CAP : 0;
+    o->failed = o->buf == NULL;
+}
+
+void out_free(struct out *o)
+{
+    free(o->buf);
+    o->buf = NULL;
+    o->cap = o->len = 0;
+}
+
+bool out_flush(struct out *o)
+{
+    size_t off = 0;
+    while (off < o->len && !o->failed) {
+        ssize_t n = write(o->fd, o->buf + off, o->len - off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            o->failed = true;
+            break;
+        }
+        off += (size_t)n;
+    }
+    o->len = 0;
+    return !o->failed;
+}
+
+void out_mem_slow(struct out *o, const char *s, size_t n)
+{
+    if (o->failed)
+        return;
+    if (n > o->cap - o->len) {
+        out_flush(o);
+        if (n > o->cap) {
+            /* larger than the buffer: write it through */
+            char *save = o->buf;
+            o->buf = (char *)s;
+            o->len = n;
+            out_flush(o);
+            o->buf = save;
+            return;
+        }
+    }
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+}
+
+void out_u64(struct out *o, uint64_t v)
+{
+    char tmp[24];
+    size_t i = sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    out_mem(o, tmp + i, sizeof tmp - i);
+}
+
+void out_addr16(struct out *o, uint64_t v)
+{
+    static const char hex[] = "0123456789abcdef";
+    char tmp[18];
+    tmp[0] = '0';
+    tmp[1] = 'x';
+    for (int i = 17; i >= 2; i--) {
+        tmp[i] = hex[v & 15];
+        v >>= 4;
+    }
+    out_mem(o, tmp, sizeof tmp);
+}
+
+void out_json_str(struct out *o, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (!s) {
+        out_mem(o, "null", 4);
+        return;
+    }
+    out_char(o, '"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        unsigned char c = *p;
+        if (c == '"' || c == '\\') {
+            out_char(o, '\\');
+            out_char(o, (char)c);
+        } else if (c < 0x20) {
+            char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+            out_mem(o, esc, 6);
+        } else {
+            out_char(o, (char)c);
+        }
+    }
+    out_char(o, '"');
+}

@@ -1,0 +1,160 @@
+"""Helpers of the symbolize / CFI / libgidwarf tests: building the plain C
+targets of tests/programs/sym with gcc or clang, the test tools of
+tests/tools against build/lib/libgidwarf.a, and parsing the outputs of the
+oracles (addr2line, eu-addr2line, llvm-symbolizer, readelf, gdb)."""
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import ROOT, run
+
+SYM = os.path.join(ROOT, "tests", "programs", "sym")
+TOOLS = os.path.join(ROOT, "tests", "tools")
+BUILD = os.path.join(ROOT, "build")
+GOINSPECT = os.path.join(BUILD, "bin", "goinspect")
+LIBGIDWARF = os.path.join(BUILD, "lib", "libgidwarf.a")
+
+MAIN_SRCS = ["sym_main.c", "sym_other.c"]
+
+
+def need(path):
+    if not os.path.exists(path):
+        pytest.skip(f"{path} not built (run make)")
+    return path
+
+
+def need_tool(name):
+    if not shutil.which(name):
+        pytest.skip(f"{name} not installed")
+
+
+def cc(compiler, args, out, cwd=None, timeout=180):
+    r = subprocess.run([compiler, *args, "-o", out], cwd=cwd, capture_output=True, text=True,
+                       timeout=timeout)
+    if r.returncode != 0:
+        raise AssertionError(f"build failed: {compiler} {' '.join(args)}\n{r.stderr}")
+    return out
+
+
+def sym_src(name):
+    return os.path.join(SYM, name)
+
+
+class Builds:
+    """Builds each named target once per session into a temporary directory."""
+
+    def __init__(self, tmp):
+        self.dir = tmp
+        self.done = {}
+
+    def get(self, key, fn):
+        if key not in self.done:
+            self.done[key] = fn(os.path.join(self.dir, key))
+        return self.done[key]
+
+    def tool(self, name, extra=()):
+        """tests/tools/NAME.c linked with libgidwarf."""
+        need(LIBGIDWARF)
+
+        def build(out):
+            return cc("gcc", ["-O1", "-g", "-Wall", "-Wextra", "-Werror", "-I", os.path.join(ROOT, "dwarf"),
+                              os.path.join(TOOLS, name + ".c"), *extra, LIBGIDWARF,
+                              "-lelf", "-ldwarf"], out)
+        return self.get("tool-" + name, build)
+
+
+# ---- addr2line-style output ------------------------------------------------
+
+ADDR_RE = re.compile(r"^0x[0-9a-f]{16}$")
+
+
+def split_blocks(text):
+    """Output of `-a` runs, split per address: {addr: [lines]}, in order."""
+    blocks = []
+    for line in text.splitlines():
+        if ADDR_RE.match(line):
+            blocks.append([line])
+        elif blocks:
+            blocks[-1].append(line)
+        else:
+            raise AssertionError(f"output does not start with an address: {line!r}")
+    return blocks
+
+
+DISC_RE = re.compile(r" \(discriminator \d+\)$")
+
+
+def frames_of(block):
+    """[(function, file, line)] of an `-a -f -i` block (line '?' -> 0)."""
+    out = []
+    lines = block[1:]
+    for i in range(0, len(lines) - 1, 2):
+        name = lines[i]
+        loc = DISC_RE.sub("", lines[i + 1])
+        file, _, line = loc.rpartition(":")
+        out.append((name, file, 0 if line in ("?", "") else int(line)))
+    return out
+
+
+def exec_ranges(exe):
+    """(name, addr, size) of every SHF_EXECINSTR section, from readelf."""
+    out = run(["readelf", "-SW", exe]).stdout
+    res = []
+    for line in out.splitlines():
+        m = re.match(r"\s*\[\s*\d+\]\s+(\S+)\s+\S+\s+([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)\s+\S+\s+(\S+)",
+                     line)
+        if m and "X" in m.group(4) and "A" in m.group(4):
+            res.append((m.group(1), int(m.group(2), 16), int(m.group(3), 16)))
+    return res
+
+
+def text_addresses(exe, stride):
+    addrs = []
+    for _, a, s in exec_ranges(exe):
+        addrs.extend(range(a, a + s, stride))
+    return addrs
+
+
+def symbolize(exe, args, stdin, timeout=120):
+    r = run([need(GOINSPECT), "symbolize", *args, "-e", exe], timeout=timeout, input=stdin)
+    assert r.returncode == 0, r.stderr
+    return r
+
+
+def llvm_frames(exe, addrs):
+    """llvm-symbolizer's frames for addrs, as frames_of gives them."""
+    inp = "".join(f"{a:#x}\n" for a in addrs)
+    r = run(["llvm-symbolizer", "--output-style=GNU", "-a", "-f", "-i", f"--obj={exe}"],
+            input=inp, timeout=120)
+    res = {}
+    cur = None
+    for line in r.stdout.splitlines():
+        if re.match(r"^0x[0-9a-f]+$", line):
+            cur = int(line, 16)
+            res[cur] = []
+            pending = None
+        elif cur is not None:
+            if pending is None:
+                pending = line
+            else:
+                loc = DISC_RE.sub("", line)
+                file, _, ln = loc.rpartition(":")
+                res[cur].append((pending, file, int(ln) if ln.isdigit() else 0))
+                pending = None
+    return res
+
+
+def eu_frames(exe, addr):
+    """eu-addr2line -f -i frames: [(function, file, line)]."""
+    r = run(["eu-addr2line", "-f", "-i", "-e", exe, f"{addr:#x}"])
+    lines = r.stdout.splitlines()
+    out = []
+    for i in range(0, len(lines) - 1, 2):
+        name = lines[i].split(" inlined at ")[0]
+        parts = lines[i + 1].split(":")
+        line = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+        out.append((name, parts[0], line))
+    return out

@@ -1,0 +1,436 @@
+"""goinspect symbolize against binutils addr2line as the oracle.
+
+Every address of every executable section of the target programs (built
+here with gcc and clang, optimized and not, DWARF 4 and 5, PIE and not, a
+shared object, compressed debug sections, relative source paths) must give
+addr2line's output byte for byte.  Where binutils 2.40 is wrong (see
+docs/symbolize.md), our answer must be the one llvm-symbolizer and
+eu-addr2line give instead, and those cases are tested on their own.
+"""
+import json
+import os
+import selectors
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from conftest import run
+from sym_helpers import (GOINSPECT, MAIN_SRCS, Builds, cc, eu_frames, exec_ranges, frames_of,
+                         llvm_frames, need, need_tool, split_blocks, sym_src, symbolize,
+                         text_addresses)
+
+# name -> (compiler, flags, kind)
+VARIANTS = {
+    "gcc-O0": ("gcc", ["-O0", "-g"], "exe"),
+    "gcc-O2": ("gcc", ["-O2", "-g"], "exe"),
+    "gcc-O3": ("gcc", ["-O3", "-g"], "exe"),
+    "gcc-O0-dwarf4": ("gcc", ["-O0", "-g", "-gdwarf-4"], "exe"),
+    "gcc-O2-dwarf4": ("gcc", ["-O2", "-g", "-gdwarf-4"], "exe"),
+    "gcc-O2-nopie": ("gcc", ["-O2", "-g", "-no-pie"], "exe"),
+    "gcc-O2-zlib": ("gcc", ["-O2", "-g", "-gz=zlib"], "exe"),
+    "gcc-O2-relative": ("gcc", ["-O2", "-g"], "relative"),
+    "clang-O0": ("clang", ["-O0", "-g"], "exe"),
+    "clang-O2": ("clang", ["-O2", "-g"], "exe"),
+    "clang-O2-dwarf4": ("clang", ["-O2", "-g", "-gdwarf-4"], "exe"),
+    "gcc-O2-shared": ("gcc", ["-O2", "-g", "-shared", "-fPIC"], "shared"),
+    "clang-O2-shared": ("clang", ["-O2", "-g", "-shared", "-fPIC"], "shared"),
+}
+
+
+@pytest.fixture(scope="session")
+def builds(tmp_path_factory):
+    return Builds(str(tmp_path_factory.mktemp("sym")))
+
+
+def build_variant(builds, name):
+    compiler, flags, kind = VARIANTS[name]
+    need_tool(compiler)
+
+    def build(out):
+        if kind == "shared":
+            return cc(compiler, [*flags, sym_src("sym_lib.c")], out)
+        if kind == "relative":
+            # sources copied under a subdirectory and named relatively, so
+            # file names are built from DW_AT_comp_dir + a relative dir
+            src = out + "-src"
+            os.makedirs(os.path.join(src, "sub"), exist_ok=True)
+            for f in MAIN_SRCS + ["sym_shared.h"]:
+                shutil.copy(sym_src(f), os.path.join(src, "sub", f))
+            return cc(compiler, [*flags, "sub/sym_main.c", "sub/sym_other.c"], out, cwd=src)
+        return cc(compiler, [*flags, *[sym_src(f) for f in MAIN_SRCS]], out)
+    return builds.get(name, build)
+
+
+def compare_with_addr2line(exe, addrs, flags="-afi"):
+    """Our blocks vs addr2line's: returns (ours, theirs, [differing addrs])."""
+    inp = "".join(f"{a:x}\n" for a in addrs)
+    theirs = split_blocks(run(["addr2line", flags, "-e", exe], input=inp, timeout=300).stdout)
+    ours = split_blocks(symbolize(exe, [flags], inp).stdout)
+    assert len(ours) == len(theirs) == len(addrs)
+    diff = [i for i in range(len(addrs)) if ours[i] != theirs[i]]
+    return ours, theirs, diff
+
+
+def check_divergences(exe, addrs, ours, diff, compiler):
+    """Every address where addr2line differs from us must agree with
+    llvm-symbolizer (and, for gcc, with eu-addr2line on a sample)."""
+    if not diff:
+        return
+    need_tool("llvm-symbolizer")
+    llvm = llvm_frames(exe, [addrs[i] for i in diff])
+    for i in diff:
+        mine = frames_of(ours[i])
+        other = llvm[addrs[i]]
+        assert [(f, ln) for _, f, ln in mine] == [(f, ln) for _, f, ln in other], \
+            f"{addrs[i]:#x}: ours {mine} llvm-symbolizer {other}"
+        # inlined frames are named from DWARF by both; the outermost may be
+        # an ELF symbol name (.constprop clones) for llvm-symbolizer
+        assert [n for n, _, _ in mine[:-1]] == [n for n, _, _ in other[:-1]]
+    if compiler == "gcc":
+        for i in diff[:: max(1, len(diff) // 10)][:10]:
+            mine = frames_of(ours[i])
+            eu = eu_frames(exe, addrs[i])
+            assert [(f, ln) for _, f, ln in mine] == [(f, ln) for _, f, ln in eu], \
+                f"{addrs[i]:#x}: ours {mine} eu-addr2line {eu}"
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_every_text_address_matches_addr2line(builds, variant):
+    exe = build_variant(builds, variant)
+    addrs = text_addresses(exe, 1)
+    assert len(addrs) > 300
+    ours, theirs, diff = compare_with_addr2line(exe, addrs)
+    # a few divergences are binutils bugs; they must stay a small minority
+    assert len(diff) < len(addrs) // 2, f"{len(diff)} of {len(addrs)} differ"
+    check_divergences(exe, addrs, ours, diff, VARIANTS[variant][0])
+
+
+@pytest.mark.parametrize("flags", ["-f", "-i", "-a", "-fi", "-afip", "-afis", "-fiC", "-ps",
+                                   "-aif", "-fp", "-sfi"])
+def test_flag_combinations(builds, flags):
+    exe = build_variant(builds, "gcc-O2")
+    inp = "".join(f"{a:x}\n" for a in text_addresses(exe, 3))
+    theirs = run(["addr2line", flags, "-e", exe], input=inp).stdout
+    ours = symbolize(exe, [flags], inp).stdout
+    assert ours == theirs
+
+
+def test_long_options_and_addresses_on_the_command_line(builds):
+    exe = build_variant(builds, "gcc-O2")
+    addrs = [f"{a:#x}" for a in text_addresses(exe, 97)]
+    theirs = run(["addr2line", "--addresses", "--functions", "--inlines", f"--exe={exe}",
+                  *addrs]).stdout
+    r = run([need(GOINSPECT), "symbolize", "--addresses", "--functions", "--inlines",
+             f"--exe={exe}", *addrs])
+    assert r.returncode == 0 and r.stdout == theirs
+
+
+def test_section_relative_offsets(builds):
+    exe = build_variant(builds, "gcc-O2")
+    offs = [f"{o:x}" for o in range(0, 0x200, 7)] + ["ffffff"]
+    theirs = run(["addr2line", "-afi", "-j", ".text", "-e", exe, *offs]).stdout
+    r = run([need(GOINSPECT), "symbolize", "-afi", "-j", ".text", "-e", exe, *offs])
+    assert r.returncode == 0 and r.stdout == theirs
+    r = run([GOINSPECT, "symbolize", "-j", ".nosuch", "-e", exe, "0"])
+    assert r.returncode == 1 and "cannot find section .nosuch" in r.stderr
+
+
+ODD_INPUTS = ["+5", "0X1f", " 12", "\t0x12", "ffffffffffffffffff", "1g", "-1", "-0x10", "0x",
+              "x12", "1234567890abcdef1", "+ 5", "++5", "+-5", "-+5", "- 5", " + + 5",
+              "+0x5", "5+", "", "zz", "  -1", "+  -1", "0" * 120 + "1", "1" * 99 + "2" * 10]
+
+
+def test_odd_address_input_reads_like_addr2line(builds):
+    exe = build_variant(builds, "gcc-O2")
+    inp = "".join(s + "\n" for s in ODD_INPUTS)
+    assert symbolize(exe, ["-afi"], inp).stdout == run(["addr2line", "-afi", "-e", exe],
+                                                        input=inp).stdout
+    # no final newline
+    assert symbolize(exe, ["-a"], "0x10").stdout == run(["addr2line", "-a", "-e", exe],
+                                                         input="0x10").stdout
+
+
+def read_lines(proc, n, timeout=20):
+    """n lines from proc's stdout (read unbuffered: no line may wait in a
+    buffer while select() says nothing is left)."""
+    fd = proc.stdout.fileno()
+    sel = selectors.DefaultSelector()
+    sel.register(fd, selectors.EVENT_READ)
+    data = b""
+    deadline = time.monotonic() + timeout
+    while data.count(b"\n") < n:
+        left = deadline - time.monotonic()
+        assert left > 0 and sel.select(left), f"no answer in time, got {data!r}"
+        chunk = os.read(fd, 4096)
+        assert chunk, f"co-process exited, got {data!r}"
+        data += chunk
+    return data.decode()
+
+
+def test_coprocess_answers_each_address_before_the_next(builds, targets):
+    """As perf drives addr2line: write one address, read its answer, repeat,
+    with stdin kept open."""
+    exe = build_variant(builds, "gcc-O2")
+    addrs = text_addresses(exe, 211)[:5]
+    p = targets.start([need(GOINSPECT), "symbolize", "-a", "-f", "-e", exe],
+                      stdin=subprocess.PIPE, bufsize=0)
+    for a in addrs:
+        p.stdin.write(f"{a:#x}\n")
+        p.stdin.flush()
+        got = read_lines(p, 3)
+        want = run(["addr2line", "-a", "-f", "-e", exe, f"{a:#x}"]).stdout
+        assert got == want
+    p.stdin.close()
+    assert p.wait(timeout=20) == 0
+
+
+def test_json_output(builds):
+    exe = build_variant(builds, "gcc-O2")
+    addrs = text_addresses(exe, 5)
+    inp = "".join(f"{a:x}\n" for a in addrs)
+    text = split_blocks(symbolize(exe, ["-afi"], inp).stdout)
+    out = symbolize(exe, ["--json"], inp).stdout.splitlines()
+    # also as a global option before the command
+    r = run([GOINSPECT, "--json", "symbolize", "-e", exe, f"{addrs[0]:x}"])
+    assert r.returncode == 0 and r.stdout.splitlines()[0] == out[0]
+    assert len(out) == len(addrs)
+    saw_inline = False
+    for a, line, block in zip(addrs, out, text):
+        obj = json.loads(line)
+        assert obj["address"] == f"0x{a:016x}"
+        frames = obj["frames"]
+        want = frames_of(block)
+        if block[1:] == ["??", "??:0"]:
+            assert frames == []
+            continue
+        assert [(f["function"] or "??", f["file"] or "??", f["line"]) for f in frames] == want
+        # every frame but the outermost of a chain is an inlined call
+        assert [f["inlined"] for f in frames] == [True] * (len(frames) - 1) + [False] or \
+            (len(frames) == 1)
+        saw_inline |= len(frames) > 1
+        assert all(f["discriminator"] == 0 for f in frames[1:])
+        assert all(isinstance(f["column"], int) for f in frames)
+    assert saw_inline
+
+
+def test_no_dwarf_falls_back_to_symbols_like_addr2line(builds):
+    def build(out):
+        return cc("gcc", ["-O2", *[sym_src(f) for f in MAIN_SRCS]], out)
+    exe = builds.get("nodwarf", build)
+    addrs = text_addresses(exe, 1)
+    ours, theirs, diff = compare_with_addr2line(exe, addrs)
+    assert not diff
+    assert any(b[2].endswith("sym_main.c:?") for b in ours)      # STT_FILE of a local
+
+
+def test_stripped_binary_uses_dynamic_symbols_like_addr2line(builds, tmp_path):
+    exe = build_variant(builds, "gcc-O2")
+    stripped = str(tmp_path / "stripped")
+    run(["strip", "-s", exe, "-o", stripped])
+    addrs = text_addresses(stripped, 3)
+    _, _, diff = compare_with_addr2line(stripped, addrs)
+    assert not diff
+
+
+def test_separate_debug_file_by_debuglink(builds, tmp_path):
+    exe = build_variant(builds, "gcc-O2")
+    d = tmp_path / "bin"
+    d.mkdir()
+    dbg, stripped = str(d / "prog.debug"), str(d / "prog")
+    run(["objcopy", "--only-keep-debug", exe, dbg])
+    run(["objcopy", "--strip-debug", f"--add-gnu-debuglink={dbg}", exe, stripped])
+    addrs = text_addresses(stripped, 2)
+    ours, theirs, diff = compare_with_addr2line(stripped, addrs)
+    check_divergences(stripped, addrs, ours, diff, "gcc")
+    assert any(len(frames_of(b)) > 1 for b in ours), "inline chains come from the debug file"
+    # a debug file whose CRC does not match is not used
+    with open(dbg, "ab") as f:
+        f.write(b"\0")
+    r = symbolize(stripped, ["-fi"], "".join(f"{a:x}\n" for a in addrs[:50]))
+    assert ".c:" not in r.stdout
+
+
+def test_separate_debug_file_by_build_id(builds, tmp_path):
+    exe = build_variant(builds, "gcc-O2")
+    note = run(["readelf", "-n", exe]).stdout
+    bid = note.split("Build ID:")[1].split()[0]
+    ddir = tmp_path / "debug" / ".build-id" / bid[:2]
+    ddir.mkdir(parents=True)
+    run(["objcopy", "--only-keep-debug", exe, str(ddir / (bid[2:] + ".debug"))])
+    stripped = str(tmp_path / "prog")
+    run(["objcopy", "--strip-debug", exe, stripped])
+    addrs = text_addresses(stripped, 3)
+    inp = "".join(f"{a:x}\n" for a in addrs)
+    with_dir = symbolize(stripped, ["-afi", f"--debug-dir={tmp_path / 'debug'}"], inp).stdout
+    # strip --strip-debug also drops the STT_FILE symbols, which name the
+    # file of addresses without DWARF ("crtstuff.c:?"): compare the rest
+    want = split_blocks(run(["addr2line", "-afi", "-e", exe], input=inp).stdout)
+    got = split_blocks(with_dir)
+    kept = [i for i, b in enumerate(want) if not (b[-1].endswith(":?") and "/" not in b[-1])]
+    assert len(kept) > len(want) // 2
+    assert [got[i] for i in kept] == [want[i] for i in kept]
+    without = symbolize(stripped, ["-afi", f"--debug-dir={tmp_path / 'nowhere'}"], inp).stdout
+    assert without != with_dir and ".c:" not in without
+
+
+# ---- The documented binutils bugs ---------------------------------------------
+
+def test_binutils_bug_dwarf5_default_file_register(builds):
+    """DWARF 5 line programs start with file register 1, an index into a table
+    whose entry 0 is the primary file.  gcc -O0 places shared_inline (from
+    sym_shared.h) first in sym_other.c's unit with no DW_LNS_set_file before
+    it, so its rows are in file 1 = sym_shared.h.  addr2line 2.40 reports
+    sym_other.c there; eu-addr2line, llvm-symbolizer and we say sym_shared.h."""
+    exe = build_variant(builds, "gcc-O0")
+    syms = run(["nm", exe]).stdout.split("\n")
+    addr = int([s for s in syms if s.endswith(" shared_inline")][0].split()[0], 16)
+    ours = frames_of(split_blocks(symbolize(exe, ["-afi"], f"{addr:x}\n").stdout)[0])
+    assert ours[0][0] == "shared_inline"
+    assert ours[0][1].endswith("/sym_shared.h")
+    eu = eu_frames(exe, addr)
+    assert (eu[0][1], eu[0][2]) == (ours[0][1], ours[0][2])
+    need_tool("llvm-symbolizer")
+    assert llvm_frames(exe, [addr])[addr][0][1:] == ours[0][1:]
+
+
+def test_binutils_bug_dwarf5_rnglistx_inline_ranges(builds):
+    """clang 14 gives inlined subroutines with several ranges a
+    DW_AT_ranges of form DW_FORM_rnglistx (through DW_AT_rnglists_base);
+    addr2line 2.40 loses those frames.  The call of middle() at
+    sym_main.c:78 is such a one; llvm-symbolizer agrees with us."""
+    need_tool("llvm-symbolizer")
+    exe = build_variant(builds, "clang-O2")
+    addrs = text_addresses(exe, 1)
+    out = symbolize(exe, ["--json"], "".join(f"{a:x}\n" for a in addrs)).stdout.splitlines()
+    hits = []
+    for a, line in zip(addrs, out):
+        fr = json.loads(line)["frames"]
+        if len(fr) >= 2 and fr[-2]["function"] == "middle" and fr[-1]["line"] == 78:
+            hits.append(a)
+    assert hits, "an address inside middle() inlined at sym_main.c:78"
+    llvm = llvm_frames(exe, hits[:20])
+    for a in hits[:20]:
+        ours = frames_of(split_blocks(symbolize(exe, ["-afi"], f"{a:x}\n").stdout)[0])
+        assert [(n, ln) for n, _, ln in ours] == [(n, ln) for n, _, ln in llvm[a]]
+    a2l = frames_of(split_blocks(run(["addr2line", "-afi", "-e", exe, f"{hits[0]:x}"]).stdout)[0])
+    if "middle" not in [n for n, _, _ in a2l]:
+        print(f"addr2line still misses the inlined frame at {hits[0]:#x}: {a2l}")
+
+
+# ---- Bad input -----------------------------------------------------------------
+
+def goinspect(*args, **kw):
+    return run([need(GOINSPECT), *args], **kw)
+
+
+def test_missing_file():
+    r = goinspect("symbolize", "-e", "/nonexistent/prog", "0x10")
+    assert r.returncode == 1
+    assert r.stderr.startswith("goinspect: /nonexistent/prog: No such file or directory")
+
+
+def test_not_an_elf_file(tmp_path):
+    p = tmp_path / "text"
+    p.write_text("hello, not an ELF\n")
+    r = goinspect("symbolize", "-e", str(p), "0x10")
+    assert r.returncode == 1 and "not an ELF file" in r.stderr
+    e = tmp_path / "empty"
+    e.write_bytes(b"")
+    r = goinspect("symbolize", "-e", str(e), "0x10")
+    assert r.returncode == 1 and "not an ELF file" in r.stderr
+    r = goinspect("symbolize", "-e", str(tmp_path), "0x10")
+    assert r.returncode == 1 and "is a directory" in r.stderr
+
+
+@pytest.mark.parametrize("keep", [8, 40, 64, 1000, 0.5, 0.9])
+def test_truncated_elf(builds, tmp_path, keep):
+    exe = build_variant(builds, "gcc-O2")
+    data = open(exe, "rb").read()
+    n = int(len(data) * keep) if isinstance(keep, float) else keep
+    p = tmp_path / "trunc"
+    p.write_bytes(data[:n])
+    r = goinspect("symbolize", "-afi", "-e", str(p), "0x1000", "0x1100", timeout=30)
+    assert r.returncode in (0, 1), r.stderr
+    if r.returncode == 1:
+        assert r.stderr.startswith("goinspect: ") and "trunc" in r.stderr
+    else:
+        assert r.stdout.count("0x0000") == 2
+
+
+def corrupt_second_unit(exe, out):
+    """Writes an unknown abbreviation code over the first child DIE of the
+    second compile unit (sym_other.c's) of exe; returns that unit's name."""
+    info = run(["readelf", "--debug-dump=info", exe]).stdout.splitlines()
+    sec = [line for line in run(["readelf", "-SW", exe]).stdout.splitlines()
+           if " .debug_info " in line][0]
+    fields = sec.split("]")[1].split()
+    file_off = int(fields[3], 16)
+    units = [i for i, line in enumerate(info) if "Compilation Unit @ offset" in line]
+    second = units[1]
+    name = [line for line in info[second:] if "DW_AT_name" in line][0].split(":")[-1].strip()
+    child = [line for line in info[second:] if line.strip().startswith("<1><")][0]
+    die_off = int(child.strip()[4:].split(">")[0], 16)
+    data = bytearray(open(exe, "rb").read())
+    data[file_off + die_off] = 0x7f
+    open(out, "wb").write(bytes(data))
+    return name
+
+
+def test_corrupt_dwarf_in_one_unit(builds, tmp_path):
+    exe = build_variant(builds, "gcc-O2")
+    bad = str(tmp_path / "bad")
+    name = corrupt_second_unit(exe, bad)
+    assert name.endswith("sym_other.c")
+    main_addr = int([s for s in run(["nm", exe]).stdout.splitlines() if s.endswith(" T main")][0]
+                    .split()[0], 16)
+    r = goinspect("symbolize", "-afi", "-e", bad, f"{main_addr + 8:#x}")
+    assert r.returncode == 0
+    assert "warning" in r.stderr and name in r.stderr and "compile unit" in r.stderr
+    good = run(["addr2line", "-afi", "-e", exe, f"{main_addr + 8:#x}"]).stdout
+    assert r.stdout == good
+
+
+def test_random_corruption_never_crashes(builds, tmp_path):
+    """Bytes flipped in the DWARF and CFI sections: a warning or an error,
+    never a crash or a hang."""
+    import random
+    exe = build_variant(builds, "clang-O2")
+    data = open(exe, "rb").read()
+    secs = {}
+    for line in run(["readelf", "-SW", exe]).stdout.splitlines():
+        f = line.split("]")[1].split() if "]" in line else []
+        if f and f[0] in (".debug_info", ".debug_line", ".debug_abbrev", ".debug_rnglists",
+                          ".debug_str_offsets", ".debug_addr", ".eh_frame", ".eh_frame_hdr"):
+            secs[f[0]] = (int(f[3], 16), int(f[4], 16))
+    rng = random.Random(7)
+    addrs = " ".join(f"{a:x}" for a in text_addresses(exe, 61))
+    for k in range(40):
+        buf = bytearray(data)
+        off, size = secs[rng.choice(sorted(secs))]
+        for _ in range(rng.randrange(1, 20)):
+            buf[off + rng.randrange(size)] = rng.randrange(256)
+        p = tmp_path / f"m{k}"
+        p.write_bytes(bytes(buf))
+        r = run([GOINSPECT, "symbolize", "-afi", "-e", str(p), *addrs.split()], timeout=30)
+        assert r.returncode in (0, 1), f"mutant {k}: exit {r.returncode}\n{r.stderr}"
+
+
+def test_usage_errors():
+    for args in (["--bogus"], ["nosuchcommand"], ["symbolize", "--bogus"], ["symbolize", "-x"], []):
+        r = goinspect(*args)
+        assert r.returncode == 2, args
+        assert r.stderr.startswith(("goinspect: ", "usage:"))
+    r = goinspect("--help")
+    assert r.returncode == 0 and "symbolize" in r.stdout
+    r = goinspect("help", "symbolize")
+    assert r.returncode == 0 and "--inlines" in r.stdout
+    r = goinspect("--version")
+    assert r.returncode == 0 and r.stdout.startswith("goinspect ")
+
+
+def test_exec_ranges_cover_plt_and_init(builds):
+    """The comparison above spans every executable section, not only .text."""
+    names = [n for n, _, _ in exec_ranges(build_variant(builds, "gcc-O2"))]
+    assert ".text" in names and ".init" in names and any(n.startswith(".plt") for n in names)
