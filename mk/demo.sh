@@ -28,11 +28,14 @@ echo
 echo "=== what its runtime descriptor says (tests/gortdesc.py $pid)"
 /usr/bin/python3 "$root/tests/gortdesc.py" "$pid" || true
 if [ -x "$build/bin/goinspect" ]; then
-    echo
-    echo "=== goinspect attach $pid"
-    "$build/bin/goinspect" attach "$pid" || true
+    for cmd in summary goroutines; do
+        echo
+        echo "=== goinspect attach $pid $cmd"
+        "$build/bin/goinspect" attach "$pid" $cmd </dev/null || true
+    done
 fi
 echo
 echo "The demo is still running as PID $pid (output in $log)."
 echo "Look again with:  /usr/bin/python3 tests/gortdesc.py $pid"
+[ -x "$build/bin/goinspect" ] && echo "             or:  $build/bin/goinspect attach $pid"
 echo "Stop it with:     kill $pid"

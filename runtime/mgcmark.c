@@ -356,7 +356,6 @@ static void mark_worker(struct gcworker *w)
 static void *helper_thread(void *arg)
 {
     uintptr_t id = (uintptr_t)arg;
-    pthread_setname_np(pthread_self(), "gort-gcmark");
     uint32_t seen = 0;
     for (;;) {
         uint32_t seq;
@@ -374,15 +373,8 @@ static void *helper_thread(void *arg)
 static void helpers_ensure(uint32_t n)
 {
     while (work.nhelpers < n) {
-        pthread_t t;
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setstacksize(&attr, 256 * 1024);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         uintptr_t id = ++work.nhelpers;          /* helper i uses workers[i] */
-        if (pthread_create(&t, &attr, helper_thread, (void *)id) != 0)
-            throw_("failed to create a marking thread");
-        pthread_attr_destroy(&attr);
+        runtime_thread_start("gort-gcmark", helper_thread, (void *)id, 256 * 1024);
     }
 }
 

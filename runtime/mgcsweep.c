@@ -79,7 +79,6 @@ static uint32_t bgsweep_started;
 static void *bgsweep(void *arg)
 {
     (void)arg;
-    pthread_setname_np(pthread_self(), "gort-sweep");
     for (;;) {
         uint32_t cycle;
         while ((cycle = load32(&gc.sweep_pending)) == 0)
@@ -94,14 +93,7 @@ static void *bgsweep(void *arg)
 void bgsweep_start(void)
 {
     if (!load32(&bgsweep_started) && cas32(&bgsweep_started, 0, 1)) {
-        pthread_t t;
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setstacksize(&attr, 256 * 1024);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&t, &attr, bgsweep, NULL) != 0)
-            throw_("failed to create the sweeper thread");
-        pthread_attr_destroy(&attr);
+        runtime_thread_start("gort-sweep", bgsweep, NULL, 256 * 1024);
     }
     futex_wake(&gc.sweep_pending, 1);
 }

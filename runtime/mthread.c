@@ -22,11 +22,16 @@ int32_t mcount(void)
     return (int32_t)sched.mnext;
 }
 
-void m_name_thread(struct m *m)
+void m_name_pthread(pthread_t t, int64_t id)
 {
     char name[16];
-    snprintf(name, sizeof name, "gort-m%lld", (long long)m->id);
-    pthread_setname_np(pthread_self(), name);
+    snprintf(name, sizeof name, "gort-m%lld", (long long)id);
+    pthread_setname_np(t, name);
+}
+
+void m_name_thread(struct m *m)
+{
+    m_name_pthread(pthread_self(), m->id);
 }
 
 static void *mstart(void *arg)
@@ -79,6 +84,24 @@ void m_new(struct p *pp, bool spinning, struct g *unused)
         print_fmt("runtime: pthread_create failed: error %d\n", err);
         throw_("failed to create new OS thread");
     }
+    /* Named from here too, so the thread never shows its creator's name. */
+    m_name_pthread(m->thread, m->id);
+}
+
+void runtime_thread_start(const char *name, void *(*fn)(void *), void *arg, size_t stack_bytes)
+{
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, stack_bytes);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int err = pthread_create(&t, &attr, fn, arg);
+    pthread_attr_destroy(&attr);
+    if (err != 0) {
+        print_fmt("runtime: pthread_create failed: error %d\n", err);
+        throw_("failed to create a runtime thread");
+    }
+    pthread_setname_np(t, name);
 }
 
 /* sched.lock held */

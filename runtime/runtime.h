@@ -361,6 +361,9 @@ void mput(struct m *m);                  /* sched.lock held */
 struct m *mget(void);                    /* sched.lock held */
 int32_t mcount(void);
 void m_name_thread(struct m *m);
+void m_name_pthread(pthread_t t, int64_t id);
+/* Start a detached runtime thread (not an M) with the given name. */
+void runtime_thread_start(const char *name, void *(*fn)(void *), void *arg, size_t stack_bytes);
 
 /* procs.c — Ps and stopping the world */
 void procs_init(int32_t n);

@@ -8,12 +8,18 @@
  * and gives it back when it exits; its P keeps a few for reuse, the rest go
  * back to the page heap (and, if they stay unused, to the OS).
  *
- * Overflow: the lowest word of every stack holds a canary checked whenever
- * the goroutine switches out; GORT_STACK_GUARD=1 also makes the lowest page
+ * Overflow: the lowest 16 bytes of every stack are a canary that must stay
+ * zero (a goroutine reaching them has overflowed).  It is checked whenever a
+ * goroutine switches out with its stack pointer in the stack's lowest page
+ * (so checking never touches a page the goroutine did not use), and on
+ * switching out a goroutine whose saved stack pointer is below its stack.
+ * A deep recursion that overflows and returns before switching out is
+ * caught only by GORT_STACK_GUARD=1, which makes the lowest page
  * inaccessible (one extra mapping per stack, so not the default: 100,000
  * goroutines would exceed vm.max_map_count).
  */
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #include "heap.h"
@@ -21,7 +27,7 @@
 size_t stack_size = 64 * 1024;
 static bool stack_guard;
 
-#define STACK_CANARY 0x90e5c0a7d5a1c0deull
+enum { CANARY_BYTES = 16 };
 
 void stack_init(void)
 {
@@ -38,11 +44,6 @@ void stack_init(void)
     stack_guard = g && *g == '1';
 }
 
-static uintptr_t usable_lo(const struct span *s)
-{
-    return s->base + (stack_guard ? PAGE_SIZE : 0);
-}
-
 void stack_alloc(struct p *pp, struct g *gp)
 {
     struct span *s;
@@ -55,9 +56,12 @@ void stack_alloc(struct p *pp, struct g *gp)
     }
     s->owner = gp->goid;
     gp->stackspan = s;
-    gp->stacklo = usable_lo(s);
+    gp->stacklo = s->base;    /* with a guard, its lowest page is inaccessible */
     gp->stackhi = span_limit(s);
-    *(uint64_t *)gp->stacklo = STACK_CANARY;
+    /* Memory from the OS is zero; reused memory may not be (and is resident
+     * then, so clearing it costs no page fault). */
+    if (!stack_guard && s->needzero)
+        memset((void *)s->base, 0, CANARY_BYTES);
 }
 
 static void stack_release(struct span *s)
@@ -86,9 +90,22 @@ void stack_cache_flush(struct p *pp)
         stack_release(pp->stackcache[--pp->nstackcache]);
 }
 
+static bool canary_intact(const struct g *gp)
+{
+    if (stack_guard)
+        return true;            /* the guard page faults instead */
+    const uint64_t *c = (const uint64_t *)gp->stackspan->base;
+    return c[0] == 0 && c[1] == 0;
+}
+
 void stack_check(struct g *gp)
 {
-    if (likely(gp->stacklo == 0 || *(uint64_t *)gp->stacklo == STACK_CANARY))
+    if (likely(gp->stacklo == 0))
+        return;
+    uintptr_t sp = gp->ctx.rsp;
+    if (likely(sp >= gp->stacklo + PAGE_SIZE && sp <= gp->stackhi))
+        return;                 /* nowhere near the bottom */
+    if (sp >= gp->stacklo && sp <= gp->stackhi && canary_intact(gp))
         return;
     print_fmt("runtime: goroutine %llu overflowed its %zu-byte stack [%#lx, %#lx)\n",
               (unsigned long long)gp->goid, stack_size, (unsigned long)gp->stacklo,

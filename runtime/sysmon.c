@@ -105,7 +105,6 @@ static void schedtrace(int64_t now)
 static void *sysmon(void *arg)
 {
     (void)arg;
-    pthread_setname_np(pthread_self(), "gort-sysmon");
     int64_t trace_ns = debug.schedtrace_ms * 1000000;
     int64_t next_trace = runtime_start + trace_ns;
     int64_t delay = SYSMON_MIN_NS;
@@ -161,12 +160,5 @@ static void *sysmon(void *arg)
 
 void sysmon_start(void)
 {
-    pthread_t t;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, 256 * 1024);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&t, &attr, sysmon, NULL) != 0)
-        throw_("failed to create the sysmon thread");
-    pthread_attr_destroy(&attr);
+    runtime_thread_start("gort-sysmon", sysmon, NULL, 256 * 1024);
 }

@@ -82,14 +82,7 @@ static void timers_ensure_started(void)
 {
     if (load32(&tm.started) || !cas32(&tm.started, 0, 1))
         return;
-    pthread_t t;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, 256 * 1024);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&t, &attr, timer_thread, NULL) != 0)
-        throw_("failed to create the timer thread");
-    pthread_attr_destroy(&attr);
+    runtime_thread_start("gort-timer", timer_thread, NULL, 256 * 1024);
 }
 
 /* lock held */
@@ -160,7 +153,6 @@ bool timers_pending(void)
 static void *timer_thread(void *arg)
 {
     (void)arg;
-    pthread_setname_np(pthread_self(), "gort-timer");
     lock_acquire(&tm.lock);
     for (;;) {
         int64_t now = nanotime();

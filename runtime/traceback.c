@@ -137,12 +137,20 @@ static int unwind(const struct gctx *ctx, uintptr_t lo, uintptr_t hi, uintptr_t 
 
 /* ---- Printing --------------------------------------------------------------- */
 
+/* The source name of a function: without the suffixes gcc gives its clones
+ * (f.constprop.0, f.isra.0, f.part.0, f.cold). */
+static int source_name_len(const char *name)
+{
+    const char *dot = strchr(name, '.');
+    return dot && dot != name ? (int)(dot - name) : (int)strlen(name);
+}
+
 static void print_func_line(uintptr_t pc, bool show_offset)
 {
     const char *name;
     uintptr_t start;
     if (symtab_lookup(pc - 1, &name, &start)) {
-        print_fmt("%s(...)\n", name);
+        print_fmt("%.*s(...)\n", source_name_len(name), name);
         if (show_offset)
             print_fmt("\t?:0 +%#lx\n", (unsigned long)(pc - start));
         else
@@ -191,7 +199,7 @@ static void print_created_by(struct g *gp)
     const char *name;
     uintptr_t start;
     if (symtab_lookup(gp->gopc - 1, &name, &start))
-        print_fmt("created by %s in goroutine %llu\n\t?:0 +%#lx\n", name,
+        print_fmt("created by %.*s in goroutine %llu\n\t?:0 +%#lx\n", source_name_len(name), name,
                   (unsigned long long)gp->parentgoid, (unsigned long)(gp->gopc - start));
     else
         print_fmt("created by ? in goroutine %llu\n", (unsigned long long)gp->parentgoid);

@@ -5,6 +5,7 @@ builds everything first; these fixtures never build the project itself, they
 only build small target programs with gortcc into a per-session directory.
 """
 import os
+import selectors
 import signal
 import subprocess
 import time
@@ -114,25 +115,51 @@ def run(argv, env=None, timeout=TIMEOUT, **kw):
                           timeout=timeout, **kw)
 
 
+class LiveLines:
+    """Reads a live target's stdout line by line with a deadline.
+
+    Reads the pipe's file descriptor directly, so no line can sit unseen in
+    a Python buffer while select() waits for more."""
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.fd = proc.stdout.fileno()
+        self.buf = b""
+        self.lines = []
+
+    def until(self, predicate, timeout=20):
+        """Read until a line satisfies predicate; returns every line read so
+        far.  Fails the test on timeout or when the target exits first."""
+        sel = selectors.DefaultSelector()
+        sel.register(self.fd, selectors.EVENT_READ)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                while b"\n" in self.buf:
+                    line, self.buf = self.buf.split(b"\n", 1)
+                    line = line.decode(errors="replace")
+                    self.lines.append(line)
+                    if predicate(line):
+                        return self.lines
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"timed out waiting for output; got {self.lines!r}")
+                if not sel.select(left):
+                    continue
+                chunk = os.read(self.fd, 65536)
+                if not chunk:
+                    err = self.proc.stderr.read() if self.proc.stderr else ""
+                    raise AssertionError(
+                        f"target exited ({self.proc.poll()}) before expected output; "
+                        f"got {self.lines!r}; stderr {err!r}")
+                self.buf += chunk
+        finally:
+            sel.close()
+
+    def text(self):
+        return "\n".join(self.lines) + "\n"
+
+
 def wait_for_line(proc, predicate, timeout=20):
-    """Read proc.stdout line by line until predicate(line) holds; returns the
-    lines read.  Fails the test on timeout or EOF."""
-    import selectors
-    lines = []
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError(f"timed out waiting for output; got {lines!r}")
-        if not sel.select(left):
-            continue
-        line = proc.stdout.readline()
-        if not line:
-            err = proc.stderr.read() if proc.stderr else ""
-            raise AssertionError(f"target exited ({proc.poll()}) before expected output; "
-                                 f"got {lines!r}; stderr {err!r}")
-        lines.append(line.rstrip("\n"))
-        if predicate(line.rstrip("\n")):
-            return lines
+    """Read proc's stdout until predicate(line) holds; returns the lines read."""
+    return LiveLines(proc).until(predicate, timeout)
