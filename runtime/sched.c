@@ -168,7 +168,7 @@ void park(uint32_t reason, bool (*unlockf)(struct g *, void *), void *lock)
     struct m *m = getm();
     struct g *gp = m->curg;
     gp->waitreason = reason;
-    gp->waitsince = nanotime();
+    gp->waitsince = coarse_nanotime();
     m->waitunlockf = unlockf;
     m->waitlock = lock;
     switch_to_g0(AFTER_PARK);
