@@ -11,7 +11,10 @@
 
 #define GOINSPECT_VERSION "0.1.0"
 
+extern const struct command cmd_attach;
+
 static const struct command *const commands[] = {
+    &cmd_attach,
     &cmd_symbolize,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -1,6 +1,6 @@
 # goinspect: build/bin/goinspect from inspector/*.c, on libgidwarf.
 
-GI_SRCS := inspector/main.c inspector/output.c inspector/symbolize.c
+GI_SRCS := $(wildcard inspector/*.c)
 GI_OBJS := $(GI_SRCS:inspector/%.c=$(BUILD)/obj/inspector/%.o)
 GI_BIN  := $(BUILD)/bin/goinspect
 GI_CFLAGS := $(CFLAGS_COMMON) -Iinspector -Idwarf
@@ -11,7 +11,7 @@ $(BUILD)/obj/inspector/%.o: inspector/%.c
 
 $(GI_BIN): $(GI_OBJS) $(DW_LIB)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $(GI_OBJS) $(DW_LIB) $(DW_LIBS)
+	$(CC) -o $@ $(GI_OBJS) $(DW_LIB) $(DW_LIBS) -lreadline
 
 .PHONY: goinspect
 goinspect: $(GI_BIN)

@@ -1,0 +1,218 @@
+/*
+ * cmd_summary.c — `summary`, the default view: the executable, runtime,
+ * GOMAXPROCS, threads, goroutines by state, the heap (when the runtime
+ * describes one), the largest groups of goroutines, and the pause.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gview.h"
+#include "textfmt.h"
+
+enum { TOP_GROUPS = 5 };
+
+struct opts {
+    struct subopts common;
+};
+
+static int parse(int argc, char **argv, void **out)
+{
+    struct opts *o = xcalloc(1, sizeof *o);
+    if (parse_flags("summary", argc, argv, NULL, NULL, &o->common) < 0) {
+        free(o);
+        return -1;
+    }
+    *out = o;
+    return 0;
+}
+
+struct counts {
+    size_t total, unreadable;
+    size_t *by_status;      /* per gstatus value */
+    size_t *by_reason;      /* per waitreason value, waiting goroutines */
+    size_t nstatus, nreason;
+};
+
+static void count(struct session *ss, struct counts *c)
+{
+    const struct rt_enum *es = rtdesc_enum(&ss->d, "gstatus");
+    const struct rt_enum *er = rtdesc_enum(&ss->d, "waitreason");
+    memset(c, 0, sizeof *c);
+    c->nstatus = es ? es->nvalues : 0;
+    c->nreason = er ? er->nvalues : 0;
+    c->by_status = xcalloc(c->nstatus + 1, sizeof *c->by_status);
+    c->by_reason = xcalloc(c->nreason + 1, sizeof *c->by_reason);
+    for (size_t i = 0; i < ss->s.ngs; i++) {
+        const struct snap_g *g = &ss->s.gs[i];
+        if (!g->readable) {
+            c->unreadable++;
+            continue;
+        }
+        c->total++;
+        if (g->status < c->nstatus)
+            c->by_status[g->status]++;
+        if ((int)g->status == ss->s.st_waiting && g->waitreason < c->nreason)
+            c->by_reason[g->waitreason]++;
+    }
+}
+
+static void json_summary(struct session *ss, const struct counts *c, const struct ggroups *gg)
+{
+    const struct rt_enum *es = rtdesc_enum(&ss->d, "gstatus");
+    const struct rt_enum *er = rtdesc_enum(&ss->d, "waitreason");
+    struct json j;
+    json_init(&j, &ss->out);
+    json_obj(&j);
+    session_json_common(ss, &j);
+    json_kstr(&j, "executable", ss->t->exe);
+    json_kstr(&j, "runtime_version", ss->d.runtime_version);
+    json_ku64(&j, "descriptor_version", ss->d.version);
+    json_ki64(&j, "gomaxprocs", ss->s.gomaxprocs);
+    json_key(&j, "threads");
+    json_obj(&j);
+    json_ku64(&j, "total", ss->t->nthreads);
+    json_ku64(&j, "ms", ss->s.nms);
+    json_obj_end(&j);
+    json_key(&j, "goroutines");
+    json_obj(&j);
+    json_ku64(&j, "total", c->total);
+    json_ku64(&j, "unreadable", c->unreadable);
+    json_key(&j, "by_status");
+    json_obj(&j);
+    for (size_t i = 0; i < c->nstatus; i++)
+        if (c->by_status[i])
+            json_ku64(&j, es->values[i], c->by_status[i]);
+    json_obj_end(&j);
+    json_key(&j, "by_wait_reason");
+    json_obj(&j);
+    for (size_t i = 0; i < c->nreason; i++)
+        if (c->by_reason[i] && er->values[i][0])
+            json_ku64(&j, er->values[i], c->by_reason[i]);
+    json_obj_end(&j);
+    json_obj_end(&j);
+    json_key(&j, "heap");
+    json_null(&j);
+    json_key(&j, "groups");
+    json_arr(&j);
+    for (size_t k = 0; k < gg->n && k < TOP_GROUPS; k++) {
+        const struct ggroup *gr = &gg->v[k];
+        json_obj(&j);
+        json_ku64(&j, "count", gr->count);
+        json_kstr(&j, "status", snap_status_name(&ss->s, gr->status));
+        json_kstr(&j, "wait_reason", (int)gr->status == ss->s.st_waiting
+                                         ? snap_waitreason_name(&ss->s, gr->waitreason) : "");
+        struct xframe top, user;
+        json_key(&j, "user");
+        if (model_top_user(&ss->m, gr->stack, &top, &user))
+            json_frame(ss, &j, &user, false);
+        else
+            json_null(&j);
+        json_obj_end(&j);
+    }
+    json_arr_end(&j);
+    json_ku64(&j, "stop_rounds", ss->s.stop_rounds);
+    json_ku64(&j, "bytes_copied", ss->s.bytes_copied);
+    json_ku64(&j, "stacks_copied", ss->s.stacks_copied);
+    json_ku64(&j, "stacks_precopied", ss->s.stacks_precopied);
+    json_key(&j, "uptime_ns");
+    if (ss->s.runtime_start > 0)
+        json_i64(&j, ss->s.taken_ns - ss->s.runtime_start);
+    else
+        json_null(&j);
+    json_obj_end(&j);
+    json_end(&j);
+}
+
+static void text_summary(struct session *ss, const struct counts *c, const struct ggroups *gg)
+{
+    struct out *o = &ss->out;
+    const struct rt_enum *es = rtdesc_enum(&ss->d, "gstatus");
+    const struct rt_enum *er = rtdesc_enum(&ss->d, "waitreason");
+    session_notes(ss);
+    outf(o, "PID %d (%s): %s\n", (int)ss->t->pid, ss->t->name, ss->t->exe);
+    char up[32] = "";
+    if (ss->s.runtime_start > 0) {
+        char d[24];
+        fmt_duration(ss->s.taken_ns - ss->s.runtime_start, d, sizeof d);
+        snprintf(up, sizeof up, ", up %s", d);
+    }
+    outf(o, "runtime      %s (descriptor version %u%s)\n", ss->d.runtime_version, ss->d.version,
+         up);
+    outf(o, "GOMAXPROCS   %d\n", (int)ss->s.gomaxprocs);
+    outf(o, "threads      %zu (%zu Ms)\n", ss->t->nthreads, ss->s.nms);
+    outf(o, "goroutines   %zu", c->total);
+    const char *sep = " (";
+    for (size_t i = 0; i < c->nstatus; i++)
+        if (c->by_status[i]) {
+            outf(o, "%s%zu %s", sep, c->by_status[i], es->values[i]);
+            sep = ", ";
+        }
+    if (c->unreadable) {
+        outf(o, "%s%zu unreadable", sep, c->unreadable);
+        sep = ", ";
+    }
+    outf(o, "%s\n", sep[0] == ',' ? ")" : "");
+    for (size_t i = 0; i < c->nreason; i++)
+        if (c->by_reason[i] && er->values[i][0])
+            outf(o, "  %-24s %zu\n", er->values[i], c->by_reason[i]);
+    outf(o, "heap         not described by this runtime (descriptor version %u)\n",
+         ss->d.version);
+    if (gg->n) {
+        outf(o, "largest groups (goroutines with the same state and stack):\n");
+        for (size_t k = 0; k < gg->n && k < TOP_GROUPS; k++) {
+            const struct ggroup *gr = &gg->v[k];
+            char st[96], loc[1024] = "?";
+            const char *why = snap_waitreason_name(&ss->s, gr->waitreason);
+            snprintf(st, sizeof st, "%s", (int)gr->status == ss->s.st_waiting && why[0]
+                                              ? why : snap_status_name(&ss->s, gr->status));
+            struct xframe top, user;
+            if (model_top_user(&ss->m, gr->stack, &top, &user))
+                xframe_format(&ss->m, &user, loc, sizeof loc);
+            outf(o, "  %8" PRIu32 "  %-22s %s\n", gr->count, st, loc);
+        }
+    }
+    char p[32], sz[32];
+    fmt_pause(ss->s.pause_ns, p, sizeof p);
+    fmt_size(ss->s.bytes_copied, sz, sizeof sz);
+    if (ss->s.nonstop)
+        outf(o, "pause        none (--nonstop; %u cop%s of the goroutine table, %s read)\n",
+             ss->s.tries, ss->s.tries == 1 ? "y" : "ies", sz);
+    else
+        outf(o, "pause        %s (%zu threads stopped in %u round%s; %s copied, %zu stacks "
+                "pre-copied)\n", p, ss->t->nthreads, ss->s.stop_rounds,
+             ss->s.stop_rounds == 1 ? "" : "s", sz, ss->s.stacks_precopied);
+    (void)es;
+}
+
+static int run(struct session *ss, void *opts)
+{
+    (void)opts;
+    struct counts c;
+    count(ss, &c);
+    uint32_t *sel = xmalloc((ss->s.ngs ? ss->s.ngs : 1) * sizeof *sel);
+    size_t n = 0;
+    for (size_t i = 0; i < ss->s.ngs; i++)
+        if (ss->s.gs[ss->m.order[i]].readable)
+            sel[n++] = ss->m.order[i];
+    struct ggroups gg;
+    model_group(&ss->m, sel, n, &gg);
+    if (ss->json)
+        json_summary(ss, &c, &gg);
+    else
+        text_summary(ss, &c, &gg);
+    ggroups_free(&gg);
+    free(sel);
+    free(c.by_status);
+    free(c.by_reason);
+    return 0;
+}
+
+const struct subcommand sub_summary = {
+    .name = "summary",
+    .synopsis = "",
+    .help = "executable, runtime, threads, goroutines by state, pause",
+    .parse = parse,
+    .run = run,
+};

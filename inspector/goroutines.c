@@ -1,0 +1,444 @@
+/*
+ * goroutines.c — unwinding, interning and viewing stacks (goroutines.h).
+ */
+#include "goroutines.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fail.h"
+
+static uint64_t stack_hash(const uint64_t *pcs, int n, int stop)
+{
+    uint64_t h = u64_hash((uint64_t)n * 0x9e3779b97f4a7c15ull ^ (uint64_t)stop);
+    for (int i = 0; i < n; i++)
+        h = u64_hash(h ^ pcs[i]);
+    return h;
+}
+
+static uint32_t intern(struct model *m, const uint64_t *pcs, int n, int stop)
+{
+    uint64_t h = stack_hash(pcs, n, stop);
+    uint32_t id;
+    bool chained = u64map_get(&m->by_hash, h, &id);
+    for (uint32_t k = chained ? id : NO_STACK; k != NO_STACK; k = m->stacks[k].next) {
+        const struct gstack *st = &m->stacks[k];
+        if (st->hash == h && st->n == (uint32_t)n && st->stop == stop &&
+            memcmp(m->pcs + st->first, pcs, (size_t)n * sizeof *pcs) == 0)
+            return k;
+    }
+    xgrow(&m->pcs, &m->cappcs, m->npcs + (size_t)n, sizeof *m->pcs);
+    memcpy(m->pcs + m->npcs, pcs, (size_t)n * sizeof *pcs);
+    xgrow(&m->stacks, &m->capstacks, m->nstacks + 1, sizeof *m->stacks);
+    uint32_t nid = (uint32_t)m->nstacks++;
+    m->stacks[nid] = (struct gstack){(uint32_t)m->npcs, (uint32_t)n, (uint8_t)stop,
+                                     chained ? id : NO_STACK, h};
+    m->npcs += (size_t)n;
+    u64map_put(&m->by_hash, h, nid);
+    size_t old = m->capinfo;
+    xgrow(&m->info, &m->capinfo, m->nstacks, sizeof *m->info);
+    memset(m->info + old, 0, (m->capinfo - old) * sizeof *m->info);
+    return nid;
+}
+
+void cfi_regs_from_ctx(const struct snap_g *g, struct cfi_regs *r)
+{
+    memset(r, 0, sizeof *r);
+    r->r[CFI_RSP] = g->ctx[CTX_RSP];
+    r->r[CFI_RA] = g->ctx[CTX_RIP];
+    r->r[CFI_RBP] = g->ctx[CTX_RBP];
+    r->r[CFI_RBX] = g->ctx[CTX_RBX];
+    r->r[CFI_R12] = g->ctx[CTX_R12];
+    r->r[CFI_R13] = g->ctx[CTX_R13];
+    r->r[CFI_R14] = g->ctx[CTX_R14];
+    r->r[CFI_R15] = g->ctx[CTX_R15];
+    r->valid = 1u << CFI_RSP | 1u << CFI_RA | 1u << CFI_RBP | 1u << CFI_RBX | 1u << CFI_R12 |
+               1u << CFI_R13 | 1u << CFI_R14 | 1u << CFI_R15;
+}
+
+void cfi_regs_from_thread(const struct target_regs *t, struct cfi_regs *r)
+{
+    memset(r, 0, sizeof *r);
+    r->r[CFI_RA] = t->rip;
+    r->r[CFI_RSP] = t->rsp;
+    r->valid = 1u << CFI_RA | 1u << CFI_RSP;
+    r->flags = CFI_PC_EXACT;
+    if (!t->full)
+        return;
+    const uint64_t v[] = {t->rax, t->rdx, t->rcx, t->rbx, t->rsi, t->rdi, t->rbp, t->rsp,
+                          t->r8,  t->r9,  t->r10, t->r11, t->r12, t->r13, t->r14, t->r15};
+    for (int i = 0; i < 16; i++)
+        r->r[i] = v[i];
+    r->valid = 0x1ffffu;
+}
+
+static int cmp_goid(const void *a, const void *b, void *arg)
+{
+    const struct snap_g *gs = arg;
+    const struct snap_g *x = &gs[*(const uint32_t *)a], *y = &gs[*(const uint32_t *)b];
+    if (x->readable != y->readable)
+        return x->readable ? -1 : 1;
+    if (x->goid != y->goid)
+        return (x->goid > y->goid) - (x->goid < y->goid);
+    return (x->addr > y->addr) - (x->addr < y->addr);
+}
+
+/* m->order: goroutines by id, unreadable entries last.  Ids are dense (1
+ * to the last one handed out), so a direct placement usually does it. */
+static void sort_by_goid(struct model *m)
+{
+    const struct snapshot *s = m->s;
+    size_t n = s->ngs, nread = 0;
+    uint64_t maxid = 0;
+    m->order = xmalloc((n ? n : 1) * sizeof *m->order);
+    for (size_t i = 0; i < n; i++)
+        if (s->gs[i].readable) {
+            nread++;
+            if (s->gs[i].goid > maxid)
+                maxid = s->gs[i].goid;
+        }
+    bool placed = false;
+    if (maxid <= 4 * (uint64_t)n + 1024) {
+        uint32_t *slot = xmalloc((size_t)(maxid + 1) * sizeof *slot);
+        memset(slot, 0xff, (size_t)(maxid + 1) * sizeof *slot);
+        placed = true;
+        for (size_t i = 0; i < n && placed; i++) {
+            const struct snap_g *g = &s->gs[i];
+            if (!g->readable)
+                continue;
+            if (slot[g->goid] != NO_STACK)
+                placed = false;         /* the same id twice: sort for real */
+            slot[g->goid] = (uint32_t)i;
+        }
+        if (placed) {
+            size_t k = 0;
+            for (uint64_t id = 0; id <= maxid; id++)
+                if (slot[id] != NO_STACK)
+                    m->order[k++] = slot[id];
+            for (size_t i = 0; i < n; i++)
+                if (!s->gs[i].readable)
+                    m->order[k++] = (uint32_t)i;
+        }
+        free(slot);
+    }
+    if (!placed) {
+        for (size_t i = 0; i < n; i++)
+            m->order[i] = (uint32_t)i;
+        qsort_r(m->order, n, sizeof *m->order, cmp_goid, s->gs);
+    }
+    (void)nread;
+}
+
+void model_build(struct model *m, struct snapshot *s, struct modules *mods)
+{
+    memset(m, 0, sizeof *m);
+    m->s = s;
+    m->mods = mods;
+    symcache_init(&m->sc, mods);
+    unwinder_init(&m->uw, mods);
+    u64map_init(&m->by_hash);
+    u64map_init(&m->g_by_addr);
+    u64map_init(&m->string_index);
+    uint64_t *pcs = xmalloc(MAX_FRAMES * sizeof *pcs);
+    m->g_stack = xmalloc((s->ngs ? s->ngs : 1) * sizeof *m->g_stack);
+    for (size_t i = 0; i < s->ngs; i++) {
+        const struct snap_g *g = &s->gs[i];
+        struct cfi_regs r;
+        enum unwind_stop stop = UNWIND_END;
+        int n = 0;
+        m->g_stack[i] = NO_STACK;
+        if (g->readable)
+            u64map_put(&m->g_by_addr, g->addr, (uint32_t)i);
+        switch (g->regs_from) {
+        case REGS_START:
+            pcs[0] = g->startpc | PC_EXACT;
+            n = 1;
+            break;
+        case REGS_CTX:
+            if (!g->stack.data)
+                continue;
+            cfi_regs_from_ctx(g, &r);
+            n = unwind_stack(&m->uw, &r, &g->stack, pcs, NULL, MAX_FRAMES, &stop);
+            break;
+        case REGS_THREAD:
+            if (!g->stack.data)
+                continue;
+            cfi_regs_from_thread(&s->t->threads[g->thread].regs, &r);
+            n = unwind_stack(&m->uw, &r, &g->stack, pcs, NULL, MAX_FRAMES, &stop);
+            break;
+        default:
+            continue;
+        }
+        m->g_stack[i] = intern(m, pcs, n, stop);
+    }
+    m->thread_stack = xmalloc((s->t->nthreads ? s->t->nthreads : 1) * sizeof *m->thread_stack);
+    for (size_t i = 0; i < s->t->nthreads; i++)
+        m->thread_stack[i] = NOT_UNWOUND;
+    free(pcs);
+    sort_by_goid(m);
+}
+
+uint32_t model_thread_stack(struct model *m, size_t i)
+{
+    const struct snapshot *s = m->s;
+    if (i >= s->t->nthreads)
+        return NO_STACK;
+    if (m->thread_stack[i] != NOT_UNWOUND)
+        return m->thread_stack[i];
+    const struct target_thread *th = &s->t->threads[i];
+    m->thread_stack[i] = NO_STACK;
+    if (!th->has_regs)
+        return NO_STACK;
+    struct cfi_regs r;
+    enum unwind_stop stop = UNWIND_END;
+    cfi_regs_from_thread(&th->regs, &r);
+    struct unwind_mem none = {0, 0, NULL};
+    const struct unwind_mem *mem = s->thread_stacks && s->thread_stacks[i].data
+                                       ? &s->thread_stacks[i] : &none;
+    uint64_t *pcs = xmalloc(MAX_FRAMES * sizeof *pcs);
+    int n = unwind_stack(&m->uw, &r, mem, pcs, NULL, MAX_FRAMES, &stop);
+    m->thread_stack[i] = intern(m, pcs, n, stop);
+    free(pcs);
+    return m->thread_stack[i];
+}
+
+void model_free(struct model *m)
+{
+    symcache_free(&m->sc);
+    unwinder_free(&m->uw);
+    u64map_free(&m->by_hash);
+    u64map_free(&m->g_by_addr);
+    free(m->pcs);
+    free(m->stacks);
+    free(m->g_stack);
+    free(m->thread_stack);
+    free(m->order);
+    free(m->info);
+    free(m->match_text);
+    for (size_t i = 0; i < m->nstrings; i++)
+        free(m->strings[i]);
+    free(m->strings);
+    u64map_free(&m->string_index);
+    memset(m, 0, sizeof *m);
+}
+
+size_t model_frames(struct model *m, uint32_t stack, struct xframe **out, size_t *cap)
+{
+    if (stack == NO_STACK || stack >= m->nstacks)
+        return 0;
+    const struct gstack *st = &m->stacks[stack];
+    size_t n = 0;
+    for (uint32_t i = 0; i < st->n; i++) {
+        uint64_t v = m->pcs[st->first + i];
+        uint32_t k;
+        const struct sym_frame *sf = symcache_lookup(&m->sc, pc_lookup(v), &k);
+        xgrow(out, cap, n + k, sizeof **out);
+        for (uint32_t j = 0; j < k; j++)
+            (*out)[n++] = (struct xframe){pc_of(v), (v & PC_EXACT) != 0, sf[j]};
+    }
+    return n;
+}
+
+static bool system_frame(const struct model *m, const struct xframe *f)
+{
+    return f->sym.module != SYM_NO_MODULE && m->mods->v[f->sym.module].system;
+}
+
+static void stack_info(struct model *m, uint32_t stack)
+{
+    struct stackinfo *in = &m->info[stack];
+    if (in->done)
+        return;
+    struct xframe *fr = NULL;
+    size_t cap = 0, n = model_frames(m, stack, &fr, &cap);
+    in->done = true;
+    in->match = -1;
+    in->has_frames = n > 0;
+    if (n) {
+        /* the first frame outside the runtime and the system libraries;
+         * else the first outside the runtime; else the innermost */
+        size_t user = n;
+        for (size_t i = 0; i < n && user == n; i++)
+            if (!in_runtime_text(m->mods, fr[i].pc - !fr[i].exact) && !system_frame(m, &fr[i]))
+                user = i;
+        for (size_t i = 0; i < n && user == n; i++)
+            if (!in_runtime_text(m->mods, fr[i].pc - !fr[i].exact))
+                user = i;
+        in->top = fr[0];
+        in->user = fr[user == n ? 0 : user];
+    }
+    free(fr);
+}
+
+bool model_top_user(struct model *m, uint32_t stack, struct xframe *top, struct xframe *user)
+{
+    if (stack == NO_STACK || stack >= m->nstacks)
+        return false;
+    stack_info(m, stack);
+    const struct stackinfo *in = &m->info[stack];
+    if (!in->has_frames)
+        return false;
+    *top = in->top;
+    *user = in->user;
+    return true;
+}
+
+bool model_created_by(struct model *m, const struct snap_g *g, struct xframe *out)
+{
+    if (!g->readable || g->parentgoid == 0 || g->gopc == 0)
+        return false;
+    uint32_t k;
+    const struct sym_frame *sf = symcache_lookup(&m->sc, g->gopc - 1, &k);
+    *out = (struct xframe){g->gopc, false, sf[0]};
+    return true;
+}
+
+const struct snap_g *model_find_goid(const struct model *m, uint64_t goid)
+{
+    size_t lo = 0, hi = m->s->ngs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const struct snap_g *g = &m->s->gs[m->order[mid]];
+        if (g->readable && g->goid < goid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < m->s->ngs) {
+        const struct snap_g *g = &m->s->gs[m->order[lo]];
+        if (g->readable && g->goid == goid)
+            return g;
+    }
+    return NULL;
+}
+
+const struct snap_g *model_g_at(const struct model *m, uint64_t addr)
+{
+    uint32_t i;
+    return u64map_get(&m->g_by_addr, addr, &i) ? &m->s->gs[i] : NULL;
+}
+
+bool model_stack_mentions(struct model *m, uint32_t stack, const char *text)
+{
+    if (stack == NO_STACK || stack >= m->nstacks)
+        return false;
+    if (!m->match_text || strcmp(m->match_text, text) != 0) {
+        free(m->match_text);
+        m->match_text = xstrdup(text);
+        for (size_t i = 0; i < m->nstacks; i++)
+            m->info[i].match = -1;
+    }
+    stack_info(m, stack);
+    struct stackinfo *in = &m->info[stack];
+    if (in->match >= 0)
+        return in->match;
+    struct xframe *fr = NULL;
+    size_t cap = 0, n = model_frames(m, stack, &fr, &cap);
+    bool hit = false;
+    for (size_t i = 0; i < n && !hit; i++)
+        hit = (fr[i].sym.function && strstr(fr[i].sym.function, text)) ||
+              (fr[i].sym.file && strstr(fr[i].sym.file, text));
+    free(fr);
+    in->match = hit;
+    return hit;
+}
+
+void xframe_format(const struct model *m, const struct xframe *f, char *buf, size_t len)
+{
+    const char *fn = f->sym.function ? f->sym.function : "??";
+    if (f->sym.file) {
+        snprintf(buf, len, "%s %s:%" PRIu32, fn, f->sym.file, f->sym.line);
+    } else if (f->sym.module != SYM_NO_MODULE) {
+        const struct module *mod = &m->mods->v[f->sym.module];
+        snprintf(buf, len, "%s (%s+%#" PRIx64 ")", fn, mod->base,
+                 f->pc - (mod->bin ? mod->bias : mod->lo));
+    } else {
+        snprintf(buf, len, "%s (%#" PRIx64 ")", fn, f->pc);
+    }
+}
+
+/* ---- Groups --------------------------------------------------------------------- */
+
+static int cmp_group(const void *a, const void *b, void *arg)
+{
+    const struct ggroup *x = a, *y = b;
+    const struct snap_g *gs = arg;
+    if (x->count != y->count)
+        return x->count > y->count ? -1 : 1;
+    /* ties: the group whose first goroutine has the lower id first */
+    uint64_t gx = gs[x->members[0]].goid, gy = gs[y->members[0]].goid;
+    return (gx > gy) - (gx < gy);
+}
+
+void model_group(struct model *m, const uint32_t *sel, size_t n, struct ggroups *out)
+{
+    memset(out, 0, sizeof *out);
+    struct u64map idx;
+    u64map_init(&idx);
+    uint32_t *gi = xmalloc((n ? n : 1) * sizeof *gi);
+    size_t cap = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct snap_g *g = &m->s->gs[sel[i]];
+        uint32_t st = m->g_stack[sel[i]];
+        uint64_t key = u64_hash((uint64_t)st << 32 | g->status) ^ u64_hash(g->waitreason + 1ull);
+        uint32_t k;
+        bool found = false;
+        /* chains of equal keys are checked member by member */
+        for (uint64_t probe = key; u64map_get(&idx, probe, &k); probe = u64_hash(probe)) {
+            const struct ggroup *gr = &out->v[k];
+            if (gr->stack == st && gr->status == g->status && gr->waitreason == g->waitreason) {
+                found = true;
+                break;
+            }
+        }
+        if (!found) {
+            uint64_t probe = key;
+            while (u64map_get(&idx, probe, &k))
+                probe = u64_hash(probe);
+            xgrow(&out->v, &cap, out->n + 1, sizeof *out->v);
+            k = (uint32_t)out->n++;
+            out->v[k] = (struct ggroup){g->status, g->waitreason, st, 0, NULL};
+            u64map_put(&idx, probe, k);
+        }
+        out->v[k].count++;
+        gi[i] = k;
+    }
+    /* members, in the order given (ids) */
+    out->all = xmalloc((n ? n : 1) * sizeof *out->all);
+    size_t off = 0;
+    for (size_t k = 0; k < out->n; k++) {
+        out->v[k].members = out->all + off;
+        off += out->v[k].count;
+        out->v[k].count = 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct ggroup *gr = &out->v[gi[i]];
+        ((uint32_t *)gr->members)[gr->count++] = sel[i];
+    }
+    free(gi);
+    u64map_free(&idx);
+    qsort_r(out->v, out->n, sizeof *out->v, cmp_group, m->s->gs);
+}
+
+void ggroups_free(struct ggroups *g)
+{
+    free(g->v);
+    free(g->all);
+    memset(g, 0, sizeof *g);
+}
+
+const char *model_string(const struct model *m, uint64_t key)
+{
+    uint32_t i;
+    return u64map_get(&m->string_index, key, &i) ? m->strings[i] : NULL;
+}
+
+const char *model_keep_string(struct model *m, uint64_t key, const char *str)
+{
+    xgrow(&m->strings, &m->capstrings, m->nstrings + 1, sizeof *m->strings);
+    m->strings[m->nstrings] = xstrdup(str);
+    u64map_put(&m->string_index, key, (uint32_t)m->nstrings);
+    return m->strings[m->nstrings++];
+}

@@ -1,0 +1,117 @@
+/*
+ * goroutines.h — the runtime model built from a snapshot: every
+ * goroutine's and thread's stack unwound and interned (goroutines parked at
+ * the same place share one stack), frames symbolized through the cache,
+ * and the views the commands print: the current, "user" and creation
+ * frames of a goroutine, filters, and groups of identical stacks.
+ */
+#ifndef GOINSPECT_GOROUTINES_H
+#define GOINSPECT_GOROUTINES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "modules.h"
+#include "snapshot.h"
+#include "symcache.h"
+#include "u64map.h"
+#include "unwind.h"
+
+#define NO_STACK UINT32_MAX
+#define NOT_UNWOUND (UINT32_MAX - 1)
+#define MAX_FRAMES 1024
+
+/* A frame as shown: one per function, an inlined call a frame of its own. */
+struct xframe {
+    uint64_t pc;            /* the frame's pc: exact for the innermost frame of a stopped
+                               thread, else a return address (its line is that of pc - 1) */
+    bool exact;
+    struct sym_frame sym;
+};
+
+/* An interned stack: pcs (PC_EXACT-tagged) and why the walk stopped. */
+struct gstack {
+    uint32_t first, n;
+    uint8_t stop;           /* enum unwind_stop */
+    uint32_t next;          /* next stack with the same hash */
+    uint64_t hash;
+};
+
+struct model {
+    struct snapshot *s;
+    struct modules *mods;
+    struct symcache sc;
+    struct unwinder uw;
+    uint64_t *pcs;
+    size_t npcs, cappcs;
+    struct gstack *stacks;
+    size_t nstacks, capstacks;
+    struct u64map by_hash;
+    uint32_t *g_stack;      /* per snapshot goroutine */
+    uint32_t *thread_stack; /* per target thread, unwound on first use */
+    uint32_t *order;        /* goroutine indexes by id, unreadable entries last */
+    struct u64map g_by_addr;/* G address -> goroutine index */
+    struct stackinfo {      /* per stack, computed on first use */
+        bool done, has_frames;
+        int8_t match;       /* model_stack_mentions(match_text): -1 unknown */
+        struct xframe top, user;
+    } *info;
+    size_t capinfo;
+    char *match_text;
+    struct u64map string_index;     /* formatted text, cached by the views */
+    char **strings;
+    size_t nstrings, capstrings;
+};
+
+/* The registers to unwind from: a goroutine's saved context, a thread's. */
+void cfi_regs_from_ctx(const struct snap_g *g, struct cfi_regs *r);
+void cfi_regs_from_thread(const struct target_regs *t, struct cfi_regs *r);
+
+/* Unwinds every goroutine and thread of s.  mods must outlive the model. */
+void model_build(struct model *m, struct snapshot *s, struct modules *mods);
+void model_free(struct model *m);
+
+/* The stack of thread i (an index in the target's threads), unwound on
+ * first use. */
+uint32_t model_thread_stack(struct model *m, size_t i);
+/* The frames of a stack (expanded inline chains), into *out (grown as
+ * needed); returns how many. */
+size_t model_frames(struct model *m, uint32_t stack, struct xframe **out, size_t *cap);
+/* The innermost and the first user frame of a stack (false when it has no
+ * frame). */
+bool model_top_user(struct model *m, uint32_t stack, struct xframe *top, struct xframe *user);
+/* Where goroutine g was created (false for goroutine 1 or when unknown). */
+bool model_created_by(struct model *m, const struct snap_g *g, struct xframe *out);
+/* The goroutine with that id, or NULL. */
+const struct snap_g *model_find_goid(const struct model *m, uint64_t goid);
+/* The goroutine whose G is at addr, or NULL. */
+const struct snap_g *model_g_at(const struct model *m, uint64_t addr);
+/* Does any frame of the stack name a function or file containing text? */
+bool model_stack_mentions(struct model *m, uint32_t stack, const char *text);
+/* A frame as "function file:line" (or "function (module+0xoff)"). */
+void xframe_format(const struct model *m, const struct xframe *f, char *buf, size_t len);
+
+/* Text the views format once and reuse, by a key of theirs. */
+const char *model_string(const struct model *m, uint64_t key);
+const char *model_keep_string(struct model *m, uint64_t key, const char *str);
+
+/* ---- Groups of goroutines with the same state and stack ---------------------- */
+
+struct ggroup {
+    uint32_t status, waitreason;
+    uint32_t stack;
+    uint32_t count;
+    const uint32_t *members;    /* goroutine indexes, by id */
+};
+
+struct ggroups {
+    struct ggroup *v;
+    size_t n;
+    uint32_t *all;
+};
+
+/* Groups the goroutines sel[0..n) (indexes, in id order), largest first. */
+void model_group(struct model *m, const uint32_t *sel, size_t n, struct ggroups *out);
+void ggroups_free(struct ggroups *g);
+
+#endif

@@ -1,0 +1,65 @@
+/*
+ * modules.h — the executable and the shared objects of a target, found in
+ * its mappings, each opened once with libgidwarf (on first need) and
+ * placed by its load bias, so that any target address can be turned into
+ * (binary, link-time address).
+ */
+#ifndef GOINSPECT_MODULES_H
+#define GOINSPECT_MODULES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "gidwarf.h"
+#include "procmaps.h"
+
+struct module {
+    char *path;             /* as the mappings name it */
+    char *open_path;        /* a path known to open this very file, or NULL */
+    const char *base;       /* its last component */
+    uint64_t inode;
+    uint64_t lo, hi;        /* from its lowest mapping's start to its highest's end */
+    uint64_t map_start;     /* the mapping of its lowest file offset: where */
+    uint64_t map_offset;    /*   and which offset (for the load bias) */
+    bool is_exe;
+    bool system;            /* a system library (libc, the dynamic loader...) */
+    bool tried;             /* opening was attempted */
+    gd_binary *bin;         /* NULL until opened, or when it cannot be */
+    uint64_t bias;          /* target address = link-time address + bias */
+    char *error;            /* why it could not be opened */
+};
+
+struct modules {
+    pid_t pid;
+    struct module *v;
+    size_t n;
+    struct modrange {       /* every file mapping, sorted */
+        uint64_t start, end;
+        uint32_t mod;
+    } *ranges;
+    size_t nranges;
+    int exe;                /* index of the executable, -1 if not found */
+    /* the runtime's code (descriptor roots text_start, text_end) */
+    uint64_t rt_text_lo, rt_text_hi;
+};
+
+/* Builds the module list from maps; exe_path is the executable as the
+ * mappings name it and exe_open a path that opens it.  Binaries of prev
+ * (may be NULL) with the same path, inode and placement are reused (prev
+ * is left empty). */
+void modules_build(struct modules *ms, const struct procmaps *maps, pid_t pid,
+                   const char *exe_path, const char *exe_open, struct modules *prev);
+void modules_free(struct modules *ms);
+
+/* The module holding addr, or NULL. */
+struct module *modules_find(struct modules *ms, uint64_t addr);
+/* Opens m on first use; NULL (with m->error set) when it cannot be. */
+gd_binary *module_binary(struct modules *ms, struct module *m);
+
+static inline bool in_runtime_text(const struct modules *ms, uint64_t pc)
+{
+    return pc >= ms->rt_text_lo && pc < ms->rt_text_hi;
+}
+
+#endif

@@ -1,0 +1,983 @@
+/*
+ * snapshot.c — copying the runtime's state out of the target (snapshot.h).
+ *
+ * The all-G table: the array of G pointers is read, the pointers sorted and
+ * coalesced into runs (Gs are allocated in slabs, so 100,000 Gs are a few
+ * thousand runs), and the runs read with bulk reads into a bounded buffer
+ * and decoded into compact records at once.  Stacks: one range per
+ * goroutine, [saved rsp, stack top), batched.  Every count and pointer read
+ * from the target is bounded or checked: a bad entry becomes an error on
+ * that entry, and the rest is still copied.
+ */
+#include "snapshot.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "trace.h"
+#include "u64map.h"
+
+enum {
+    MAX_G = 1 << 24,                /* entries of the all-G table */
+    MAX_M = 4096,
+    MAX_P = 4096,
+    RUN_GAP = 4096,                 /* bytes between Gs still read as one run */
+    BATCH_BYTES = 1 << 20,          /* buffer for G runs */
+    RED_ZONE = 128,                 /* copied below a thread's stack pointer */
+    MAX_STACK_COPY = 16 << 20,
+    THREAD_STACK_COPY = 256 << 10,  /* of a thread stack that is not a goroutine's */
+    MAX_STACK_BYTES = 1 << 30,      /* a larger stack is a corrupt G */
+    NONSTOP_TRIES = 10,
+    MAX_BAD = 64,                   /* bad table entries shown one by one */
+    ARENA_CHUNK = 4 << 20,
+};
+
+const char *const snap_sched_names[8] = {"goidgen", "mnext", "nmidle", "nmidlelocked",
+                                         "nmspinning", "npidle", "runqsize", NULL};
+
+static const char *const ctx_names[CTX_NREGS] = {"ctx.rsp", "ctx.rip", "ctx.rbp", "ctx.rbx",
+                                                 "ctx.r12", "ctx.r13", "ctx.r14", "ctx.r15"};
+
+/* ---- Memory for the copies --------------------------------------------------- */
+
+struct chunk {
+    struct chunk *next;
+    size_t used, cap;
+    uint8_t data[];
+};
+
+struct snap_arena {
+    struct chunk *head;
+};
+
+static void *arena_alloc(struct snapshot *s, size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    struct chunk *c = s->arena->head;
+    if (!c || c->cap - c->used < n) {
+        size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+        c = xmalloc(sizeof *c + cap);
+        c->cap = cap;
+        c->used = 0;
+        c->next = s->arena->head;
+        s->arena->head = c;
+    }
+    void *p = c->data + c->used;
+    c->used += n;
+    return p;
+}
+
+static void arena_free(struct snap_arena *a)
+{
+    while (a && a->head) {
+        struct chunk *c = a->head;
+        a->head = c->next;
+        free(c);
+    }
+}
+
+static void warn(struct snapshot *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(struct snapshot *s, const char *fmt, ...)
+{
+    char buf[320];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    s->warnings = xrealloc(s->warnings, (s->nwarnings + 1) * sizeof *s->warnings);
+    s->warnings[s->nwarnings++] = xstrdup(buf);
+}
+
+static void g_error(struct snap_g *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void g_error(struct snap_g *g, const char *fmt, ...)
+{
+    if (g->error)
+        return;             /* the first problem is the one to show */
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    g->error = xstrdup(buf);
+}
+
+/* ---- Field layouts, from the descriptor ----------------------------------------- */
+
+struct layout {
+    uint32_t gsize, msize, psize, schedsize;
+    struct {
+        struct rt_field goid, status, waitreason, waitsince, startpc, gopc, parentgoid;
+        struct rt_field stacklo, stackhi, m, lockedm, lockcount, system, ctx[CTX_NREGS];
+    } g;
+    struct {
+        struct rt_field id, procid, curg, p, lockedg, spinning, blocked, alllink;
+        struct rt_field stacklo, stackhi;
+    } m;
+    struct {
+        struct rt_field id, status, m, runqhead, runqtail, runnext, schedtick, syscalltick;
+    } p;
+    struct rt_field sched[8];
+    const struct rt_root *allgs, *allglen, *allm, *allp, *gomaxprocs, *sched_root;
+    const struct rt_root *runtime_start, *stack_size;
+};
+
+static int layout_init(struct layout *l, const struct rtdesc *d, struct fail *f)
+{
+    memset(l, 0, sizeof *l);
+    const struct rt_type *g = rtdesc_type(d, "g"), *m = rtdesc_type(d, "m");
+    const struct rt_type *p = rtdesc_type(d, "p"), *sc = rtdesc_type(d, "sched");
+    if (!g)
+        return fail_set(f, "the runtime descriptor describes no type g");
+    l->gsize = g->size;
+    l->msize = m ? m->size : 0;
+    l->psize = p ? p->size : 0;
+    l->schedsize = sc ? sc->size : 0;
+#define GF(x, name) l->g.x = rtdesc_field(d, "g", name)
+    GF(goid, "goid");
+    GF(status, "status");
+    GF(waitreason, "waitreason");
+    GF(waitsince, "waitsince");
+    GF(startpc, "startpc");
+    GF(gopc, "gopc");
+    GF(parentgoid, "parentgoid");
+    GF(stacklo, "stacklo");
+    GF(stackhi, "stackhi");
+    GF(m, "m");
+    GF(lockedm, "lockedm");
+    GF(lockcount, "lockcount");
+    GF(system, "system");
+#undef GF
+    for (int i = 0; i < CTX_NREGS; i++)
+        l->g.ctx[i] = rtdesc_field(d, "g", ctx_names[i]);
+#define MF(x, name) l->m.x = rtdesc_field(d, "m", name)
+    MF(id, "id");
+    MF(procid, "procid");
+    MF(curg, "curg");
+    MF(p, "p");
+    MF(lockedg, "lockedg");
+    MF(spinning, "spinning");
+    MF(blocked, "blocked");
+    MF(alllink, "alllink");
+    MF(stacklo, "stacklo");
+    MF(stackhi, "stackhi");
+#undef MF
+#define PF(x, name) l->p.x = rtdesc_field(d, "p", name)
+    PF(id, "id");
+    PF(status, "status");
+    PF(m, "m");
+    PF(runqhead, "runqhead");
+    PF(runqtail, "runqtail");
+    PF(runnext, "runnext");
+    PF(schedtick, "schedtick");
+    PF(syscalltick, "syscalltick");
+#undef PF
+    for (int i = 0; snap_sched_names[i]; i++)
+        l->sched[i] = rtdesc_field(d, "sched", snap_sched_names[i]);
+    l->allgs = rtdesc_root(d, "allgs");
+    l->allglen = rtdesc_root(d, "allglen");
+    l->allm = rtdesc_root(d, "allm");
+    l->allp = rtdesc_root(d, "allp");
+    l->gomaxprocs = rtdesc_root(d, "gomaxprocs");
+    l->sched_root = rtdesc_root(d, "sched");
+    l->runtime_start = rtdesc_root(d, "runtime_start");
+    l->stack_size = rtdesc_root(d, "stack_size");
+    /* fields the G decoder reads: absent (size 0) unless they lie inside a
+     * G and have an integer size */
+    struct rt_field *gf = (struct rt_field *)&l->g;
+    for (size_t i = 0; i < sizeof l->g / sizeof *gf; i++) {
+        uint32_t sz = gf[i].size;
+        if (!gf[i].present || (sz != 1 && sz != 2 && sz != 4 && sz != 8) ||
+            gf[i].offset > l->gsize || sz > l->gsize - gf[i].offset)
+            gf[i] = (struct rt_field){0, 0, false};
+    }
+    if (!l->allgs || !l->allglen)
+        return fail_set(f, "the runtime descriptor has no root allgs or allglen");
+    if (l->gsize == 0 || l->gsize > 1 << 20)
+        return fail_set(f, "the runtime descriptor gives g an implausible size %u", l->gsize);
+    if (!l->g.goid.present || !l->g.status.present)
+        return fail_set(f, "the runtime descriptor has no field g.goid or g.status");
+    if (l->msize > 1 << 20 || l->psize > 1 << 20 || l->schedsize > 1 << 20)
+        return fail_set(f, "the runtime descriptor gives m, p or sched an implausible size");
+    return 0;
+}
+
+/* ---- The all-G table ----------------------------------------------------------- */
+
+struct gcopy {
+    struct snap_g *gs;
+    size_t n, cap;
+    uint64_t allglen;
+    size_t nbad;                /* bad entries seen (at most MAX_BAD are kept) */
+    /* When set, each decoded entry goes to sink instead of gs. */
+    void (*sink)(void *ctx, const struct snap_g *g);
+    void *sink_ctx;
+};
+
+static void gcopy_free(struct gcopy *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        free(c->gs[i].error);
+    free(c->gs);
+    c->gs = NULL;
+    c->n = c->cap = 0;
+}
+
+/* The record the next entry is decoded into: the array's next slot, or a
+ * scratch record for a sink. */
+static struct snap_g *gcopy_slot(struct gcopy *c, struct snap_g *scratch)
+{
+    if (c->sink)
+        return scratch;
+    xgrow(&c->gs, &c->cap, c->n + 1, sizeof *c->gs);
+    return &c->gs[c->n];
+}
+
+static void gcopy_commit(struct gcopy *c, struct snap_g *g)
+{
+    if (c->sink) {
+        c->sink(c->sink_ctx, g);
+        free(g->error);
+        return;
+    }
+    c->n++;
+}
+
+static bool status_live(const struct snapshot *s, uint32_t st)
+{
+    return (int)st != s->st_dead && (int)st != s->st_idle;
+}
+
+/* A field of a G, known to lie inside it (layout_init checked). */
+static inline uint64_t gget(const uint8_t *b, struct rt_field f)
+{
+    uint8_t v8;
+    uint16_t v16;
+    uint32_t v32;
+    uint64_t v64;
+    switch (f.size) {
+    case 1: memcpy(&v8, b + f.offset, 1); return v8;
+    case 2: memcpy(&v16, b + f.offset, 2); return v16;
+    case 4: memcpy(&v32, b + f.offset, 4); return v32;
+    case 8: memcpy(&v64, b + f.offset, 8); return v64;
+    default: return 0;      /* absent */
+    }
+}
+
+/* Decodes the G at addr from its bytes; adds it when it is live. */
+static void decode_g(struct snapshot *s, const struct layout *l, struct gcopy *c, uint64_t addr,
+                     const uint8_t *b, size_t idx)
+{
+    uint32_t status = (uint32_t)gget(b, l->g.status);
+    bool known = status < s->nstatus;
+    if (known && !status_live(s, status))
+        return;
+    struct snap_g scratch, *g = gcopy_slot(c, &scratch);
+    g->addr = addr;
+    g->goid = gget(b, l->g.goid);
+    g->parentgoid = gget(b, l->g.parentgoid);
+    g->startpc = gget(b, l->g.startpc);
+    g->gopc = gget(b, l->g.gopc);
+    g->stacklo = gget(b, l->g.stacklo);
+    g->stackhi = gget(b, l->g.stackhi);
+    g->m = gget(b, l->g.m);
+    g->lockedm = gget(b, l->g.lockedm);
+    uint64_t ws = gget(b, l->g.waitsince);
+    if (l->g.waitsince.size == 4)
+        ws = (uint64_t)(int64_t)(int32_t)ws;
+    g->waitsince = (int64_t)ws;
+    g->status = status;
+    g->waitreason = (uint32_t)gget(b, l->g.waitreason);
+    g->lockcount = (uint32_t)gget(b, l->g.lockcount);
+    g->regs_from = REGS_NONE;
+    g->readable = true;
+    g->system = gget(b, l->g.system) != 0;
+    g->thread = -1;
+    for (int i = 0; i < CTX_NREGS; i++)
+        g->ctx[i] = gget(b, l->g.ctx[i]);
+    g->stack = (struct unwind_mem){0, 0, NULL};
+    g->error = NULL;
+    if (!known) {
+        g_error(g, "goroutine table entry %zu (G at %#" PRIx64 "): status %u is not a "
+                   "goroutine state", idx, addr, status);
+    } else if (g->stacklo || g->stackhi) {
+        if (g->stackhi <= g->stacklo || g->stackhi - g->stacklo > MAX_STACK_BYTES)
+            g_error(g, "its stack bounds [%#" PRIx64 ", %#" PRIx64 ") are invalid", g->stacklo,
+                    g->stackhi);
+        else if ((int)status != s->st_running &&
+                 (g->ctx[CTX_RSP] < g->stacklo || g->ctx[CTX_RSP] > g->stackhi))
+            g_error(g, "its saved stack pointer %#" PRIx64 " is outside its stack [%#" PRIx64
+                       ", %#" PRIx64 ")", g->ctx[CTX_RSP], g->stacklo, g->stackhi);
+    }
+    gcopy_commit(c, g);
+}
+
+static void bad_entry(struct gcopy *c, uint64_t addr, size_t idx, const char *why)
+{
+    if (c->nbad++ >= MAX_BAD)
+        return;
+    struct snap_g scratch, *g = gcopy_slot(c, &scratch);
+    memset(g, 0, sizeof *g);
+    g->thread = -1;
+    g->addr = addr;
+    g_error(g, "goroutine table entry %zu (G at %#" PRIx64 ") %s", idx, addr, why);
+    gcopy_commit(c, g);
+}
+
+struct gptr {
+    uint64_t addr;
+    size_t idx;
+};
+
+static int cmp_gptr(const void *a, const void *b)
+{
+    const struct gptr *x = a, *y = b;
+    if (x->addr != y->addr)
+        return (x->addr > y->addr) - (x->addr < y->addr);
+    return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+struct run {
+    uint64_t start, end;
+    size_t first, last;         /* entries [first, last) of the sorted pointers */
+};
+
+/* Reads runs[0..nr) (total bytes <= BATCH_BYTES) and decodes their Gs;
+ * the Gs of a run that cannot be read whole are read one by one. */
+static void read_runs(struct snapshot *s, const struct layout *l, struct gcopy *c,
+                      const struct gptr *p, const struct run *runs, size_t nr, uint8_t *buf)
+{
+    struct target_range rg[64];
+    size_t off = 0;
+    for (size_t i = 0; i < nr; i++) {
+        rg[i] = (struct target_range){runs[i].start, buf + off, runs[i].end - runs[i].start, 0};
+        off += rg[i].len;
+    }
+    target_read_ranges(s->t, rg, nr);
+    s->bytes_copied += off;
+    for (size_t i = 0; i < nr; i++) {
+        const struct run *r = &runs[i];
+        if (rg[i].got == rg[i].len) {
+            for (size_t k = r->first; k < r->last; k++)
+                decode_g(s, l, c, p[k].addr, (uint8_t *)rg[i].buf + (p[k].addr - r->start),
+                         p[k].idx);
+            continue;
+        }
+        uint8_t *one = xmalloc(l->gsize);
+        for (size_t k = r->first; k < r->last; k++) {
+            if (target_read(s->t, p[k].addr, one, l->gsize) == l->gsize)
+                decode_g(s, l, c, p[k].addr, one, p[k].idx);
+            else
+                bad_entry(c, p[k].addr, p[k].idx, "cannot be read");
+        }
+        free(one);
+    }
+}
+
+static int read_gtable(struct snapshot *s, const struct layout *l, struct gcopy *c, bool warnings,
+                       struct fail *f)
+{
+    uint64_t allgs, len;
+    c->n = 0;
+    if (!target_read_u64(s->t, l->allgs->addr, &allgs) ||
+        !target_read_u64(s->t, l->allglen->addr, &len))
+        return fail_set(f, "the runtime's allgs and allglen at %#" PRIx64 " and %#" PRIx64
+                           " cannot be read", l->allgs->addr, l->allglen->addr);
+    c->allglen = len;
+    size_t n = len > MAX_G ? MAX_G : (size_t)len;
+    if (len > MAX_G && warnings)
+        warn(s, "the goroutine table claims %" PRIu64 " entries (corrupt?); reading the "
+                "first %d", len, MAX_G);
+    uint64_t *ptrs = xmalloc((n ? n : 1) * sizeof *ptrs);
+    size_t got = 0;
+    while (got < n) {
+        size_t k = n - got > 65536 ? 65536 : n - got;
+        size_t r = target_read(s->t, allgs + got * 8, ptrs + got, k * 8) / 8;
+        got += r;
+        if (r < k)
+            break;
+    }
+    if (got < n && warnings)
+        warn(s, "only %zu of the %" PRIu64 " entries of the goroutine table at %#" PRIx64
+                " can be read", got, len, allgs);
+    s->bytes_copied += got * 8;
+    if (!c->sink && got > c->cap)
+        xgrow(&c->gs, &c->cap, got, sizeof *c->gs);
+    if (len > MAX_G) {
+        /* a corrupt length: the real table ends at the first NULL entry */
+        for (size_t i = 0; i < got; i++)
+            if (ptrs[i] == 0) {
+                got = i;
+                break;
+            }
+        if (warnings)
+            warn(s, "the table's readable entries end at entry %zu", got);
+    }
+    struct gptr *p = xmalloc((got ? got : 1) * sizeof *p);
+    size_t np = 0;
+    c->nbad = 0;
+    for (size_t i = 0; i < got; i++) {
+        if (ptrs[i] == 0 || ptrs[i] % 8 != 0 || ptrs[i] > UINT64_MAX - l->gsize)
+            bad_entry(c, ptrs[i], i, ptrs[i] ? "is misaligned" : "is NULL");
+        else
+            p[np++] = (struct gptr){ptrs[i], i};
+    }
+    free(ptrs);
+    /* Gs are allocated in slabs, so the table is usually sorted already */
+    bool sorted = true;
+    for (size_t i = 1; i < np && sorted; i++)
+        sorted = cmp_gptr(&p[i - 1], &p[i]) <= 0;
+    if (!sorted)
+        qsort(p, np, sizeof *p, cmp_gptr);
+
+    uint8_t *buf = xmalloc(BATCH_BYTES);
+    struct run runs[64];
+    size_t nr = 0, batch = 0;
+    for (size_t i = 0; i < np;) {
+        if (i > 0 && p[i].addr == p[i - 1].addr) {
+            bad_entry(c, p[i].addr, p[i].idx, "appears twice in the table");
+            i++;
+            continue;
+        }
+        const struct mapping *mp = procmaps_find(&s->t->maps, p[i].addr);
+        if (!mp || !mapping_readable(mp) || p[i].addr + l->gsize > mp->end) {
+            bad_entry(c, p[i].addr, p[i].idx, "is not in readable memory");
+            i++;
+            continue;
+        }
+        struct run r = {p[i].addr, p[i].addr + l->gsize, i, i + 1};
+        while (r.last < np && p[r.last].addr != p[r.last - 1].addr &&
+               p[r.last].addr <= r.end + RUN_GAP && p[r.last].addr + l->gsize <= mp->end &&
+               p[r.last].addr + l->gsize - r.start <= BATCH_BYTES) {
+            r.end = p[r.last].addr + l->gsize;
+            r.last++;
+        }
+        if (nr == 64 || batch + (r.end - r.start) > BATCH_BYTES) {
+            read_runs(s, l, c, p, runs, nr, buf);
+            nr = batch = 0;
+        }
+        runs[nr++] = r;
+        batch += r.end - r.start;
+        i = r.last;
+    }
+    if (nr)
+        read_runs(s, l, c, p, runs, nr, buf);
+    free(buf);
+    free(p);
+    if (c->nbad > MAX_BAD && warnings)
+        warn(s, "%zu bad entries in the goroutine table; the first %d are shown", c->nbad,
+             MAX_BAD);
+    return 0;
+}
+
+/* ---- Ms, Ps, the scheduler ------------------------------------------------------ */
+
+static void read_ms(struct snapshot *s, const struct layout *l)
+{
+    uint64_t addr;
+    if (!l->allm || !l->msize || !target_read_u64(s->t, l->allm->addr, &addr))
+        return;
+    struct u64map seen;
+    u64map_init(&seen);
+    uint8_t *b = xmalloc(l->msize);
+    size_t cap = 0;
+    while (addr) {
+        uint32_t dummy;
+        if (u64map_get(&seen, addr, &dummy)) {
+            warn(s, "the list of Ms loops back to the M at %#" PRIx64, addr);
+            break;
+        }
+        if (s->nms == MAX_M) {
+            warn(s, "more than %d Ms; the rest are not shown", MAX_M);
+            break;
+        }
+        if (!target_read_full(s->t, addr, b, l->msize)) {
+            warn(s, "the M at %#" PRIx64 " cannot be read; the Ms after it are not shown", addr);
+            break;
+        }
+        u64map_put(&seen, addr, 0);
+        xgrow(&s->ms, &cap, s->nms + 1, sizeof *s->ms);
+        struct snap_m *m = &s->ms[s->nms++];
+        uint32_t sz = l->msize;
+        m->addr = addr;
+        m->id = rt_get_signed(b, sz, l->m.id);
+        m->procid = rt_get_signed(b, sz, l->m.procid);
+        m->curg = rt_get(b, sz, l->m.curg);
+        m->p = rt_get(b, sz, l->m.p);
+        m->lockedg = rt_get(b, sz, l->m.lockedg);
+        m->spinning = (uint32_t)rt_get(b, sz, l->m.spinning);
+        m->blocked = (uint32_t)rt_get(b, sz, l->m.blocked);
+        m->stacklo = rt_get(b, sz, l->m.stacklo);
+        m->stackhi = rt_get(b, sz, l->m.stackhi);
+        m->thread = -1;
+        for (size_t i = 0; i < s->t->nthreads; i++)
+            if (s->t->threads[i].tid == m->procid)
+                m->thread = (int32_t)i;
+        addr = rt_get(b, sz, l->m.alllink);
+    }
+    s->bytes_copied += s->nms * l->msize;
+    free(b);
+    u64map_free(&seen);
+}
+
+static void read_ps(struct snapshot *s, const struct layout *l)
+{
+    uint64_t allp;
+    int32_t n = 0;
+    if (!l->gomaxprocs || !target_read_full(s->t, l->gomaxprocs->addr, &n, sizeof n))
+        return;
+    s->gomaxprocs = n;
+    if (!l->allp || !l->psize || !target_read_u64(s->t, l->allp->addr, &allp) || !allp)
+        return;
+    if (n < 0 || n > MAX_P) {
+        warn(s, "GOMAXPROCS is %d (corrupt?); no P is shown", (int)n);
+        return;
+    }
+    uint64_t *ptrs = xmalloc((size_t)(n ? n : 1) * 8);
+    if (!target_read_full(s->t, allp, ptrs, (size_t)n * 8)) {
+        warn(s, "the P array at %#" PRIx64 " cannot be read", allp);
+        free(ptrs);
+        return;
+    }
+    uint8_t *b = xmalloc(l->psize);
+    s->ps = xcalloc((size_t)(n ? n : 1), sizeof *s->ps);
+    for (int32_t i = 0; i < n; i++) {
+        if (!ptrs[i] || !target_read_full(s->t, ptrs[i], b, l->psize)) {
+            warn(s, "P %d at %#" PRIx64 " cannot be read", (int)i, ptrs[i]);
+            continue;
+        }
+        struct snap_p *p = &s->ps[s->nps++];
+        uint32_t sz = l->psize;
+        p->addr = ptrs[i];
+        p->id = rt_get_signed(b, sz, l->p.id);
+        p->status = (uint32_t)rt_get(b, sz, l->p.status);
+        p->m = rt_get(b, sz, l->p.m);
+        p->runqhead = (uint32_t)rt_get(b, sz, l->p.runqhead);
+        p->runqtail = (uint32_t)rt_get(b, sz, l->p.runqtail);
+        p->runnext = rt_get(b, sz, l->p.runnext);
+        p->schedtick = (uint32_t)rt_get(b, sz, l->p.schedtick);
+        p->syscalltick = (uint32_t)rt_get(b, sz, l->p.syscalltick);
+    }
+    s->bytes_copied += s->nps * l->psize;
+    free(b);
+    free(ptrs);
+}
+
+static void read_sched(struct snapshot *s, const struct layout *l)
+{
+    if (l->runtime_start)
+        target_read_full(s->t, l->runtime_start->addr, &s->runtime_start, 8);
+    if (l->stack_size)
+        target_read_full(s->t, l->stack_size->addr, &s->stack_size, 8);
+    if (!l->sched_root || !l->schedsize)
+        return;
+    uint8_t *b = xmalloc(l->schedsize);
+    if (target_read_full(s->t, l->sched_root->addr, b, l->schedsize))
+        for (int i = 0; snap_sched_names[i]; i++)
+            s->sched_fields[i] = rt_get_signed(b, l->schedsize, l->sched[i]);
+    s->goidgen = (uint64_t)s->sched_fields[0];
+    free(b);
+}
+
+/* ---- Stacks ------------------------------------------------------------------------ */
+
+/* A key that changes whenever a parked goroutine may have run: its state,
+ * wait, stack and saved registers, mixed. */
+static uint64_t park_key(const struct snap_g *g)
+{
+    const uint64_t w[] = {g->goid, (uint64_t)g->waitsince, g->status, g->waitreason,
+                          g->stacklo, g->stackhi};
+    uint64_t h = 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+        h = (h ^ w[i]) * 0x100000001b3ull + (h >> 29);
+    for (int i = 0; i < CTX_NREGS; i++)
+        h = (h ^ g->ctx[i]) * 0x100000001b3ull + (h >> 29);
+    return u64_hash(h);
+}
+
+/* The keys of the goroutines parked before the stop, by G address (the
+ * order the table is decoded in, so the stopped copy is matched by a merge). */
+struct precopy {
+    struct pre {
+        uint64_t addr, goid, key;
+        int64_t waitsince;
+        struct unwind_mem stack;    /* before the copy: [saved rsp, stack top) */
+    } *v;
+    size_t n;
+    size_t next;                /* merge cursor */
+    size_t ngs;                 /* entries decoded before the stop */
+};
+
+/* Stack copies to make in one bulk read. */
+struct plan {
+    struct target_range *rg;
+    struct plan_dst {
+        struct unwind_mem *mem;     /* where the copy goes */
+        bool own;                   /* its buffer is its own, not the arena's */
+    } *dst;
+    size_t n, cap, capdst;
+};
+
+/* Plans a copy of [lo, hi) into *dst: in the arena, or (own) in a buffer of
+ * its own that outlives snapshot_drop_stacks and is freed with the
+ * snapshot. */
+static void plan_add(struct snapshot *s, struct plan *pl, struct unwind_mem *dst, uint64_t lo,
+                     uint64_t hi, bool own)
+{
+    if (hi <= lo)
+        return;
+    if (hi - lo > MAX_STACK_COPY)
+        hi = lo + MAX_STACK_COPY;
+    xgrow(&pl->rg, &pl->cap, pl->n + 1, sizeof *pl->rg);
+    xgrow(&pl->dst, &pl->capdst, pl->n + 1, sizeof *pl->dst);
+    void *buf = own ? xmalloc(hi - lo) : arena_alloc(s, hi - lo);
+    pl->rg[pl->n] = (struct target_range){lo, buf, hi - lo, 0};
+    pl->dst[pl->n] = (struct plan_dst){dst, own};
+    pl->n++;
+}
+
+static void plan_read(struct snapshot *s, struct plan *pl)
+{
+    target_read_ranges(s->t, pl->rg, pl->n);
+    for (size_t i = 0; i < pl->n; i++) {
+        struct target_range *r = &pl->rg[i];
+        s->bytes_copied += r->got;
+        /* a short read keeps the readable low part; an own buffer is kept
+         * even when empty (it is freed with the snapshot) */
+        if (r->got == 0 && !pl->dst[i].own)
+            continue;
+        *pl->dst[i].mem = (struct unwind_mem){r->addr, r->addr + r->got, r->buf};
+        if (r->got)
+            s->stacks_copied++;
+    }
+    free(pl->rg);
+    free(pl->dst);
+    memset(pl, 0, sizeof *pl);
+}
+
+static bool uses_ctx(const struct snapshot *s, const struct snap_g *g)
+{
+    int st = (int)g->status;
+    return g->readable && !g->error && g->stacklo &&
+           (st == s->st_waiting || st == s->st_runnable || st == s->st_syscall ||
+            st == s->st_running);
+}
+
+/* The thread running g (status running or syscall), if its registers are
+ * known and its stack pointer is on g's stack. */
+static int running_thread(const struct snapshot *s, const struct snap_g *g)
+{
+    if (!g->m || !g->stacklo)
+        return -1;
+    for (size_t i = 0; i < s->nms; i++) {
+        const struct snap_m *m = &s->ms[i];
+        if (m->addr != g->m || m->thread < 0)
+            continue;
+        const struct target_thread *th = &s->t->threads[m->thread];
+        if (th->has_regs && th->regs.full && th->regs.rsp >= g->stacklo &&
+            th->regs.rsp < g->stackhi)
+            return m->thread;
+    }
+    return -1;
+}
+
+/* Decides where each goroutine is unwound from and plans the copies of the
+ * stacks not pre-copied. */
+static void plan_goroutine_stacks(struct snapshot *s, struct plan *pl, struct precopy *pre)
+{
+    for (size_t i = 0; i < s->ngs; i++) {
+        struct snap_g *g = &s->gs[i];
+        int st = (int)g->status;
+        if (!g->readable || g->error)
+            continue;
+        if (g->stacklo == 0) {
+            if (st == s->st_runnable || st == s->st_waiting)
+                g->regs_from = REGS_START;
+            continue;
+        }
+        if ((st == s->st_running || st == s->st_syscall) && !s->nonstop) {
+            int th = running_thread(s, g);
+            if (th >= 0) {
+                g->regs_from = REGS_THREAD;
+                g->thread = th;
+                uint64_t rsp = s->t->threads[th].regs.rsp;
+                uint64_t lo = rsp - RED_ZONE < g->stacklo ? g->stacklo : rsp - RED_ZONE;
+                plan_add(s, pl, &g->stack, lo, g->stackhi, false);
+                continue;
+            }
+        }
+        if (st == s->st_running && s->nonstop)
+            continue;               /* its saved context is stale */
+        if (!uses_ctx(s, g))
+            continue;
+        g->regs_from = REGS_CTX;
+        while (pre && pre->next < pre->n && pre->v[pre->next].addr < g->addr)
+            pre->next++;
+        if (pre && st == s->st_waiting && pre->next < pre->n &&
+            pre->v[pre->next].addr == g->addr) {
+            struct pre *p = &pre->v[pre->next];
+            if (p->goid == g->goid && p->stack.lo == g->ctx[CTX_RSP] &&
+                p->waitsince == g->waitsince && p->key == park_key(g) && p->stack.data) {
+                g->stack = p->stack;
+                s->stacks_precopied++;
+                continue;
+            }
+        }
+        plan_add(s, pl, &g->stack, g->ctx[CTX_RSP], g->stackhi, false);
+    }
+}
+
+/* The stack region of each thread with registers: from just below its
+ * stack pointer up to its goroutine's stack top or (at most
+ * THREAD_STACK_COPY) the end of the mapping holding it. */
+static void plan_thread_stacks(struct snapshot *s, struct plan *pl)
+{
+    size_t nt = s->t->nthreads;
+    s->thread_stacks = xcalloc(nt ? nt : 1, sizeof *s->thread_stacks);
+    uint64_t *gtop = xcalloc(nt ? nt : 1, sizeof *gtop);    /* stack top of its goroutine */
+    for (size_t k = 0; k < s->ngs; k++)
+        if (s->gs[k].thread >= 0 && (size_t)s->gs[k].thread < nt)
+            gtop[s->gs[k].thread] = s->gs[k].stackhi;
+    for (size_t i = 0; i < nt; i++) {
+        const struct target_thread *th = &s->t->threads[i];
+        if (!th->has_regs)
+            continue;
+        uint64_t rsp = th->regs.rsp;
+        const struct mapping *mp = procmaps_find(&s->t->maps, rsp);
+        if (!mp)
+            continue;
+        uint64_t lo = rsp - RED_ZONE < mp->start ? mp->start : rsp - RED_ZONE;
+        uint64_t hi = mp->end - rsp > THREAD_STACK_COPY ? rsp + THREAD_STACK_COPY : mp->end;
+        if (gtop[i])
+            hi = gtop[i];
+        plan_add(s, pl, &s->thread_stacks[i], lo, hi, true);
+    }
+    free(gtop);
+}
+
+struct precopy_ctx {
+    struct snapshot *s;
+    struct precopy *pre;
+    struct plan *pl;
+    size_t cap;
+};
+
+/* Keeps the key of a parked goroutine and plans the copy of its stack. */
+static void precopy_one(void *ctx, const struct snap_g *g)
+{
+    struct precopy_ctx *pc = ctx;
+    struct precopy *pre = pc->pre;
+    pre->ngs++;
+    if (!g->readable || g->error || !g->stacklo || (int)g->status != pc->s->st_waiting)
+        return;
+    xgrow(&pre->v, &pc->cap, pre->n + 1, sizeof *pre->v);
+    pre->v[pre->n] = (struct pre){g->addr, g->goid, park_key(g), g->waitsince,
+                                  {g->ctx[CTX_RSP], g->stackhi, NULL}};
+    pre->n++;
+}
+
+/* Before the stop: the G table and the stacks of parked goroutines. */
+static void precopy(struct snapshot *s, const struct layout *l, struct precopy *pre)
+{
+    struct plan pl = {0};
+    struct precopy_ctx pc = {s, pre, &pl, 0};
+    struct gcopy c;
+    memset(&c, 0, sizeof c);
+    c.sink = precopy_one;
+    c.sink_ctx = &pc;
+    if (read_gtable(s, l, &c, false, NULL) < 0)
+        return;
+    /* the keys are complete (no more reallocation): plan the copies */
+    for (size_t i = 0; i < pre->n; i++) {
+        struct pre *p = &pre->v[i];
+        plan_add(s, &pl, &p->stack, p->stack.lo, p->stack.hi, false);
+    }
+    size_t copied = s->stacks_copied;
+    plan_read(s, &pl);
+    s->stacks_copied = copied;      /* counted when used */
+}
+
+static void precopy_free(struct precopy *pre)
+{
+    free(pre->v);
+}
+
+/* ---- Taking the snapshot --------------------------------------------------------- */
+
+static void states_init(struct snapshot *s)
+{
+    const struct rt_enum *e = rtdesc_enum(s->d, "gstatus");
+    s->nstatus = e ? e->nvalues : 0;
+    s->st_idle = rtdesc_enum_value(s->d, "gstatus", "idle");
+    s->st_runnable = rtdesc_enum_value(s->d, "gstatus", "runnable");
+    s->st_running = rtdesc_enum_value(s->d, "gstatus", "running");
+    s->st_syscall = rtdesc_enum_value(s->d, "gstatus", "syscall");
+    s->st_waiting = rtdesc_enum_value(s->d, "gstatus", "waiting");
+    s->st_dead = rtdesc_enum_value(s->d, "gstatus", "dead");
+}
+
+static void adopt(struct snapshot *s, struct gcopy *c)
+{
+    s->gs = c->gs;
+    s->ngs = c->n;
+    s->allglen = c->allglen;
+    memset(c, 0, sizeof *c);
+}
+
+/* Everything but the G table, and then the stacks. */
+static void copy_rest(struct snapshot *s, const struct layout *l, struct precopy *pre)
+{
+    read_ms(s, l);
+    read_ps(s, l);
+    read_sched(s, l);
+    struct plan pl = {0};
+    plan_goroutine_stacks(s, &pl, pre);
+    plan_thread_stacks(s, &pl);
+    plan_read(s, &pl);
+}
+
+static int take_nonstop(struct snapshot *s, const struct layout *l, struct fail *f)
+{
+    if (target_threads(s->t, f) < 0 || target_mappings(s->t, f) < 0)
+        return -1;
+    struct gcopy c;
+    memset(&c, 0, sizeof c);
+    bool stable = false;
+    for (s->tries = 1; s->tries <= NONSTOP_TRIES; s->tries++) {
+        uint64_t g1 = 0, g2 = 1;
+        if (!target_read_u64(s->t, s->d->generation_addr, &g1))
+            return fail_set(f, "the runtime descriptor's generation cannot be read");
+        if (g1 & 1) {
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        gcopy_free(&c);
+        if (read_gtable(s, l, &c, false, f) < 0)
+            return -1;
+        target_read_u64(s->t, s->d->generation_addr, &g2);
+        if (g1 == g2) {
+            stable = true;
+            break;
+        }
+    }
+    if (s->tries > NONSTOP_TRIES)
+        s->tries = NONSTOP_TRIES;
+    if (!c.gs && read_gtable(s, l, &c, false, f) < 0)
+        return -1;
+    s->inconsistent = !stable;
+    adopt(s, &c);
+    s->taken_ns = mono_ns();
+    copy_rest(s, l, NULL);
+    return 0;
+}
+
+static int take_stopped(struct snapshot *s, const struct layout *l, const struct snap_options *o,
+                        struct fail *f)
+{
+    struct precopy pre;
+    memset(&pre, 0, sizeof pre);
+    trace_mark("before the snapshot");
+    if (!o->no_precopy)
+        precopy(s, l, &pre);
+    /* The records of the stopped copy, allocated and touched now so that
+     * no page fault happens during the pause. */
+    struct gcopy c;
+    memset(&c, 0, sizeof c);
+    c.cap = pre.ngs + 1024;
+    c.gs = xmalloc(c.cap * sizeof *c.gs);
+    memset(c.gs, 0, c.cap * sizeof *c.gs);
+    trace_mark("pre-copy");
+    if (target_stop(s->t, f) < 0) {
+        precopy_free(&pre);
+        gcopy_free(&c);
+        return -1;
+    }
+    int rc = 0;
+    s->taken_ns = mono_ns();
+    if (target_mappings(s->t, f) < 0) {
+        rc = -1;
+    } else {
+        trace_mark("stop");
+        rc = read_gtable(s, l, &c, true, f);
+        trace_mark("copy the G table");
+        if (rc == 0) {
+            adopt(s, &c);
+            copy_rest(s, l, &pre);
+        }
+        trace_mark("copy Ms, Ps, stacks");
+    }
+    target_release(s->t);
+    trace_mark("release");
+    s->pause_ns = s->t->pause_ns;
+    s->stop_rounds = s->t->stop_rounds;
+    precopy_free(&pre);
+    gcopy_free(&c);
+    if (s->t->exited)
+        return fail_set(f, "PID %d (%s) exited during the snapshot", (int)s->t->pid,
+                        s->t->name);
+    return rc;
+}
+
+int snapshot_take(struct snapshot *s, struct target *t, const struct rtdesc *d,
+                  const struct snap_options *o, struct fail *f)
+{
+    memset(s, 0, sizeof *s);
+    s->t = t;
+    s->d = d;
+    s->nonstop = o->nonstop;
+    s->arena = xcalloc(1, sizeof *s->arena);
+    states_init(s);
+    struct layout l;
+    if (layout_init(&l, d, f) < 0)
+        return -1;
+    int rc = o->nonstop ? take_nonstop(s, &l, f) : take_stopped(s, &l, o, f);
+    if (rc < 0)
+        snapshot_free(s);
+    return rc;
+}
+
+void snapshot_drop_stacks(struct snapshot *s)
+{
+    for (size_t i = 0; i < s->ngs; i++)
+        s->gs[i].stack = (struct unwind_mem){0, 0, NULL};
+    arena_free(s->arena);
+}
+
+void snapshot_free(struct snapshot *s)
+{
+    for (size_t i = 0; i < s->ngs; i++)
+        free(s->gs[i].error);
+    free(s->gs);
+    free(s->ms);
+    free(s->ps);
+    for (size_t i = 0; s->thread_stacks && i < s->t->nthreads; i++)
+        free((void *)s->thread_stacks[i].data);
+    free(s->thread_stacks);
+    for (size_t i = 0; i < s->nwarnings; i++)
+        free(s->warnings[i]);
+    free(s->warnings);
+    arena_free(s->arena);
+    free(s->arena);
+    struct target *t = s->t;
+    const struct rtdesc *d = s->d;
+    memset(s, 0, sizeof *s);
+    s->t = t;
+    s->d = d;
+}
+
+const char *snap_status_name(const struct snapshot *s, uint32_t status)
+{
+    const char *n = rtdesc_enum_name(s->d, "gstatus", status);
+    return n ? n : "?";
+}
+
+const char *snap_waitreason_name(const struct snapshot *s, uint32_t reason)
+{
+    const char *n = rtdesc_enum_name(s->d, "waitreason", reason);
+    return n ? n : "";
+}

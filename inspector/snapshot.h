@@ -1,0 +1,134 @@
+/*
+ * snapshot.h — what is copied from the target while it is stopped: the
+ * all-G table, the Ms and Ps, the scheduler, every thread's registers and
+ * the live part of every stack, and the mappings.  Everything after the
+ * copy (unwinding, symbolizing, printing) works on this copy, with the
+ * target already running again.
+ *
+ * To keep the pause short, the stacks of parked goroutines are copied
+ * before the stop (the "pre-copy"); during the stop the G table is copied
+ * again, and a goroutine still parked in the same wait (same id, wait start
+ * and saved context) keeps its pre-copied stack: its frames cannot have
+ * changed.  Every other stack is copied during the stop.
+ *
+ * With --nonstop nothing is stopped: the G table is copied between two
+ * reads of the descriptor's generation counter, retried while they differ,
+ * and the result is marked as possibly inconsistent.
+ */
+#ifndef GOINSPECT_SNAPSHOT_H
+#define GOINSPECT_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fail.h"
+#include "rtdesc.h"
+#include "target.h"
+#include "unwind.h"
+
+enum {
+    CTX_RSP, CTX_RIP, CTX_RBP, CTX_RBX, CTX_R12, CTX_R13, CTX_R14, CTX_R15, CTX_NREGS
+};
+
+/* Where a goroutine's stack is unwound from. */
+enum snap_regs {
+    REGS_NONE = 0,          /* no frames (never ran, or running without registers) */
+    REGS_CTX,               /* its saved context */
+    REGS_THREAD,            /* the registers of the thread running it */
+    REGS_START,             /* never ran: it is at its start function */
+};
+
+/* A goroutine (a live entry of the all-G table), or a table entry that
+ * could not be read (error set, addr may be 0). */
+struct snap_g {
+    uint64_t addr;
+    uint64_t goid, parentgoid, startpc, gopc;
+    uint64_t stacklo, stackhi;
+    uint64_t m, lockedm;
+    int64_t waitsince;
+    uint32_t status, waitreason;
+    uint32_t lockcount;
+    uint8_t regs_from;      /* enum snap_regs */
+    bool readable;          /* the G itself could be read */
+    bool system;            /* a runtime goroutine (descriptor version 2's g.system) */
+    int32_t thread;         /* index in target threads for REGS_THREAD, else -1 */
+    uint64_t ctx[CTX_NREGS];
+    struct unwind_mem stack;/* the copied live part of its stack (data NULL: none) */
+    char *error;            /* what is wrong with this entry, or NULL */
+};
+
+struct snap_m {
+    uint64_t addr;
+    int64_t id, procid;
+    uint64_t curg, p, lockedg;
+    uint64_t stacklo, stackhi;
+    uint32_t spinning, blocked;
+    int32_t thread;         /* index in target threads, -1 */
+};
+
+struct snap_p {
+    uint64_t addr;
+    int64_t id;
+    uint32_t status;
+    uint64_t m;
+    uint32_t runqhead, runqtail, schedtick, syscalltick;
+    uint64_t runnext;
+};
+
+struct snap_options {
+    bool nonstop;
+    bool no_precopy;        /* copy every stack during the stop */
+};
+
+struct snap_arena;
+
+struct snapshot {
+    struct target *t;
+    const struct rtdesc *d;
+    /* gstatus values by name (-1 when the runtime has no such state) */
+    int st_idle, st_runnable, st_running, st_syscall, st_waiting, st_dead;
+    uint32_t nstatus;       /* values of enum gstatus */
+
+    struct snap_g *gs;      /* live goroutines and bad entries, in table order */
+    size_t ngs;
+    uint64_t allglen;       /* entries in the all-G table */
+    struct snap_m *ms;
+    size_t nms;
+    struct snap_p *ps;
+    size_t nps;
+    int32_t gomaxprocs;
+    uint64_t goidgen;
+    int64_t runtime_start;
+    uint64_t stack_size;
+    int64_t sched_fields[8];/* see snap_sched_names */
+    struct unwind_mem *thread_stacks;   /* per target thread (data NULL: none) */
+
+    int64_t taken_ns;       /* CLOCK_MONOTONIC when the copy was made */
+    uint64_t pause_ns;      /* how long the target was stopped (0: --nonstop) */
+    unsigned stop_rounds;
+    bool nonstop;
+    bool inconsistent;      /* --nonstop could not get a stable copy */
+    unsigned tries;         /* --nonstop: copies made */
+    size_t stacks_copied, stacks_precopied, bytes_copied;
+    char **warnings;        /* problems with the tables as a whole */
+    size_t nwarnings;
+    struct snap_arena *arena;
+};
+
+extern const char *const snap_sched_names[8];
+
+/* Copies the runtime's state from t (stopping it unless o->nonstop, and
+ * always releasing it before returning). */
+int snapshot_take(struct snapshot *s, struct target *t, const struct rtdesc *d,
+                  const struct snap_options *o, struct fail *f);
+/* Frees the goroutines' stack copies (after unwinding) to lower the peak
+ * memory; the threads' stay. */
+void snapshot_drop_stacks(struct snapshot *s);
+void snapshot_free(struct snapshot *s);
+
+/* The state name of a goroutine ("waiting"...), "?" when unknown. */
+const char *snap_status_name(const struct snapshot *s, uint32_t status);
+/* Its wait reason, "" when none. */
+const char *snap_waitreason_name(const struct snapshot *s, uint32_t reason);
+
+#endif

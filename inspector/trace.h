@@ -1,0 +1,11 @@
+/*
+ * trace.h — phase timings on stderr when GOINSPECT_TRACE is set: where an
+ * attach spends its time (pre-copy, stop, copy, unwind, print...).
+ */
+#ifndef GOINSPECT_TRACE_H
+#define GOINSPECT_TRACE_H
+
+/* Prints the time since the previous mark, labelled. */
+void trace_mark(const char *what);
+
+#endif

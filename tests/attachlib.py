@@ -1,0 +1,234 @@
+"""Helpers for the `goinspect attach` tests (tests/test_attach_*.py).
+
+Target programs are tests/programs/insp_*.c (see insp_common.h): each prints
+its own truth ("G ID KIND local=0xADDR tid=T", "MAXPROCS N", ...), then
+READY, then a "TICK N SUM" line every 20 ms where SUM = 1^2 + ... + N^2 is
+computed by a worker goroutine.  Oracles besides the program's own truth:
+binutils' addr2line, gdb's backtraces, /proc.
+"""
+import collections
+import json
+import os
+import re
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import PROGRAMS, ROOT, run
+
+GOINSPECT = os.environ.get("GOINSPECT_BIN") or os.path.join(ROOT, "build", "bin", "goinspect")
+TIMEOUT = 60
+
+
+def goinspect():
+    if not os.path.exists(GOINSPECT):
+        pytest.skip(f"{GOINSPECT} not built (run make)")
+    return GOINSPECT
+
+
+def attach(pid, *args, opts=(), timeout=TIMEOUT, env=None, **kw):
+    """goinspect attach [OPTS] PID ARGS; returns the CompletedProcess."""
+    return run([goinspect(), "attach", *opts, str(pid), *args], env=env, timeout=timeout, **kw)
+
+
+def attach_json(pid, *args, opts=(), timeout=TIMEOUT):
+    r = attach(pid, *args, opts=("--json", *opts), timeout=timeout)
+    assert r.returncode == 0, f"goinspect failed ({r.returncode}):\n{r.stderr}"
+    try:
+        return json.loads(r.stdout)
+    except ValueError as e:
+        raise AssertionError(f"goinspect's JSON does not parse ({e}):\n{r.stdout[:2000]}")
+
+
+# ---- Targets --------------------------------------------------------------
+
+Who = collections.namedtuple("Who", "id kind local tid")
+
+
+class Target:
+    """A running insp_* program: its truth, and its output read by a thread."""
+
+    def __init__(self, proc, exe, src):
+        self.proc = proc
+        self.pid = proc.pid
+        self.exe = exe
+        self.src = src
+        self.lines = []
+        self.cond = threading.Condition()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        self.who = []           # Who, in the order printed
+        self.facts = {}
+
+    def _read(self):
+        for line in self.proc.stdout:
+            with self.cond:
+                self.lines.append(line.rstrip("\n"))
+                self.cond.notify_all()
+        with self.cond:
+            self.lines.append(None)     # EOF
+            self.cond.notify_all()
+
+    def wait_line(self, pred, start=0, timeout=20):
+        """Index of the first line from START on satisfying PRED."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            i = start
+            while True:
+                while i < len(self.lines):
+                    line = self.lines[i]
+                    if line is None:
+                        err = self.proc.stderr.read() if self.proc.poll() is not None else ""
+                        raise AssertionError(f"target exited ({self.proc.poll()}); output "
+                                             f"{self.lines[-20:]!r}; stderr {err!r}")
+                    if line.startswith("FAIL"):
+                        raise AssertionError(f"target reported: {line}")
+                    if pred(line):
+                        return i
+                    i += 1
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"timed out waiting; last lines {self.lines[-10:]!r}")
+                self.cond.wait(left)
+
+    def wait_ready(self):
+        end = self.wait_line(lambda l: l == "READY")
+        for line in self.lines[:end]:
+            if line.startswith("G "):
+                f = line.split()
+                kv = dict(w.split("=", 1) for w in f[3:])
+                self.who.append(Who(int(f[1]), f[2], int(kv["local"], 16), int(kv["tid"])))
+            elif not line.startswith("TICK"):
+                key, _, rest = line.partition(" ")
+                self.facts[key] = rest
+        return self
+
+    def ids(self, kind):
+        return [w.id for w in self.who if w.kind == kind]
+
+    def one(self, kind):
+        (w,) = [w for w in self.who if w.kind == kind]
+        return w
+
+    def state(self):
+        with open(f"/proc/{self.pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+
+    def assert_progress(self, ticks=2):
+        """The target runs on: it is not stopped, and makes TICK lines with
+        right sums after this call."""
+        assert self.state() not in ("t", "T"), f"target left stopped ({self.state()})"
+        with self.cond:
+            start = len(self.lines)
+        seen = 0
+        i = start
+        while seen < ticks:
+            i = self.wait_line(lambda l: l.startswith("TICK "), start=i) + 1
+            _, n, s = self.lines[i - 1].split()
+            n = int(n)
+            assert int(s) == n * (n + 1) * (2 * n + 1) // 6, f"wrong checksum: {self.lines[i - 1]}"
+            seen += 1
+        assert self.state() not in ("t", "T")
+
+
+def start(targets, program, src, *args, env=None, compiler="gcc", extra=(), exe=None):
+    exe = exe or program(src, compiler, extra)
+    proc = targets.start([exe, *args], env=env)
+    return Target(proc, exe, os.path.join(PROGRAMS, src)).wait_ready()
+
+
+# ---- Sources --------------------------------------------------------------
+
+def marker_line(src, marker):
+    """The line of SRC (a path) holding the comment /* MARKER */."""
+    with open(src) as f:
+        hits = [i + 1 for i, line in enumerate(f) if f"/* {marker} */" in line]
+    assert len(hits) == 1, f"marker {marker} found {len(hits)} times in {src}"
+    return hits[0]
+
+
+def src_path(name):
+    return os.path.join(PROGRAMS, name)
+
+
+# ---- Oracles --------------------------------------------------------------
+
+def elf_type(path):
+    with open(path, "rb") as f:
+        head = f.read(18)
+    return int.from_bytes(head[16:18], "little")
+
+
+def load_base(pid, path):
+    """Where PATH is loaded in PID, relative to its link-time addresses
+    (0 for a fixed-address executable)."""
+    if elf_type(path) == 2:     # ET_EXEC
+        return 0
+    real = os.path.realpath(path)
+    with open(f"/proc/{pid}/maps") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 6 and os.path.realpath(parts[5]) == real and int(parts[2], 16) == 0:
+                return int(parts[0].split("-")[0], 16)
+    raise AssertionError(f"{path} is not mapped in {pid}")
+
+
+def addr2line(module, addr):
+    """[(function, file, line)] for ADDR in MODULE, innermost first, from
+    binutils addr2line -f -i."""
+    r = run(["addr2line", "-f", "-i", "-e", module, hex(addr)], timeout=30)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.splitlines()
+    frames = []
+    for fn, loc in zip(out[0::2], out[1::2]):
+        file, _, line = loc.rpartition(":")
+        line = line.split()[0]
+        frames.append((fn, file, int(line) if line.isdigit() else 0))
+    return frames
+
+
+BT_THREAD = re.compile(r'^Thread \d+ \(.*?LWP (\d+)\)')
+BT_FRAME = re.compile(r'^#(\d+)\s+(?:0x[0-9a-f]+ in )?(\S+) \(')
+
+
+def gdb_backtraces(pid):
+    """{tid: [function, ...]} from gdb's `thread apply all bt`."""
+    r = run(["gdb", "-q", "-nx", "-batch", "-p", str(pid), "-ex", "thread apply all bt"],
+            timeout=60)
+    bts, cur = {}, None
+    for line in r.stdout.splitlines():
+        m = BT_THREAD.match(line)
+        if m:
+            cur = bts.setdefault(int(m.group(1)), [])
+            continue
+        m = BT_FRAME.match(line)
+        if m and cur is not None:
+            cur.append(m.group(2))
+    assert bts, f"no backtrace from gdb:\n{r.stdout}\n{r.stderr}"
+    return bts
+
+
+def same_function(a, b):
+    """gdb names some glibc functions by their internal alias (__GI___libc_read
+    for __libc_read)."""
+    strip = lambda n: re.sub(r"^__GI_+", "", n).lstrip("_")
+    return a == b or strip(a) == strip(b)
+
+
+def line_id(line):
+    """The goroutine id of a `goroutines` text line ("  Goroutine 7 - ...",
+    "* Goroutine 7 - ..." for a running one)."""
+    m = re.match(r"^[* ] Goroutine (\S+) - ", line)
+    assert m, f"not a goroutine line: {line!r}"
+    return m.group(1)
+
+
+def proc_tids(pid):
+    return sorted(int(t) for t in os.listdir(f"/proc/{pid}/task"))
+
+
+def comm(pid, tid):
+    with open(f"/proc/{pid}/task/{tid}/comm") as f:
+        return f.read().strip()

@@ -1,0 +1,147 @@
+/*
+ * insp_corrupt.c — a program that corrupts its own goroutine table, the way
+ * a memory bug would, to check that goinspect reports the bad entries and
+ * still shows the rest.
+ *
+ *   insp_corrupt MODE   MODE is one of:
+ *     badptr     an all-G table entry points at unmapped memory
+ *     badstatus  a G's status is not a goroutine state
+ *     badstack   a G's stack bounds are reversed
+ *     badrsp     a G's saved stack pointer is outside its stack
+ *     badframe   the return address saved on a G's stack is garbage
+ *     hugelen    the table's length is absurd (entries past the real end
+ *                are unreadable)
+ *
+ * The victim goroutines are parked for good (nothing ever wakes them, so
+ * the runtime never looks at what was damaged); no goroutine is created
+ * after the damage.  The layout is read from the runtime descriptor by
+ * field name, as docs/metadata.md describes it.  Prints "VICTIM ID", the
+ * "G ..." lines of the others, READY, then TICK lines.
+ */
+#include "insp_common.h"
+
+/* The descriptor's documented layout (docs/metadata.md, "Layout"). */
+struct desc_field { const char *name; uint32_t offset, size; };
+struct desc_type { const char *name; uint32_t size, nfields; const struct desc_field *fields; };
+struct desc_root { const char *name; uint64_t addr, size; };
+struct descriptor {
+    char magic[8];
+    uint32_t version, size, ptr_size, ntypes, nenums, nroots;
+    const struct desc_type *types;
+    const void *enums;
+    const struct desc_root *roots;
+    const char *runtime_version;
+    uint64_t generation;
+};
+extern struct descriptor gort_runtime_descriptor;
+
+static uint32_t g_field(const char *name)
+{
+    const struct descriptor *d = &gort_runtime_descriptor;
+    for (uint32_t i = 0; i < d->ntypes; i++) {
+        if (strcmp(d->types[i].name, "g") != 0)
+            continue;
+        for (uint32_t k = 0; k < d->types[i].nfields; k++)
+            if (strcmp(d->types[i].fields[k].name, name) == 0)
+                return d->types[i].fields[k].offset;
+    }
+    FAIL("no field g.%s", name);
+}
+
+static uint64_t root(const char *name)
+{
+    const struct descriptor *d = &gort_runtime_descriptor;
+    for (uint32_t i = 0; i < d->nroots; i++)
+        if (strcmp(d->roots[i].name, name) == 0)
+            return d->roots[i].addr;
+    FAIL("no root %s", name);
+}
+
+static gort_chan *never;
+static struct who victim = {"victim", 0, 0, 0, 0}, bystander = {"bystander", 0, 0, 0, 0};
+
+static void parked(void *arg)
+{
+    volatile int64_t v = 0;
+    ARRIVE((struct who *)arg, &v);
+    gort_chan_recv(never, (void *)&v); /* WAIT:parked */
+    FAIL("a parked goroutine woke up");
+}
+
+/* The G of goroutine id, found in the all-G table. */
+static char *find_g(uint64_t id, uint64_t *index)
+{
+    char **allgs = *(char ***)(uintptr_t)root("allgs");
+    uint64_t n = *(uint64_t *)(uintptr_t)root("allglen");
+    uint32_t goid = g_field("goid"), status = g_field("status");
+    for (uint64_t i = 0; i < n; i++)
+        if (*(uint64_t *)(allgs[i] + goid) == id && *(uint32_t *)(allgs[i] + status) != 5) {
+            *index = i;
+            return allgs[i];
+        }
+    FAIL("goroutine %" PRIu64 " is not in the table", id);
+}
+
+static void damage(const char *mode)
+{
+    uint64_t idx;
+    char *g = find_g(victim.id, &idx);
+    if (strcmp(mode, "badptr") == 0) {
+        char **allgs = *(char ***)(uintptr_t)root("allgs");
+        allgs[idx] = (char *)(uintptr_t)0x10000;       /* never mapped */
+    } else if (strcmp(mode, "badstatus") == 0) {
+        *(uint32_t *)(g + g_field("status")) = 77;
+    } else if (strcmp(mode, "badstack") == 0) {
+        uint64_t *lo = (uint64_t *)(g + g_field("stacklo"));
+        uint64_t *hi = (uint64_t *)(g + g_field("stackhi"));
+        uint64_t t = *lo;
+        *lo = *hi;
+        *hi = t;
+    } else if (strcmp(mode, "badrsp") == 0) {
+        *(uint64_t *)(g + g_field("ctx.rsp")) = 0x20;
+    } else if (strcmp(mode, "badframe") == 0) {
+        /* every word between the saved stack pointer and the victim's own
+         * frame: return addresses and saved registers become garbage */
+        uint64_t *sp = (uint64_t *)(uintptr_t)*(uint64_t *)(g + g_field("ctx.rsp"));
+        while ((uintptr_t)sp < victim.local)
+            *sp++ = 0xdeadbeefdeadbeefull;
+    } else if (strcmp(mode, "hugelen") == 0) {
+        *(uint64_t *)(uintptr_t)root("allglen") = 1ull << 40;
+    } else {
+        FAIL("unknown mode %s", mode);
+    }
+}
+
+static int run(const char *mode)
+{
+    never = gort_chan_make(sizeof(int64_t), 0);
+    gort_go(parked, &victim);
+    await_here(&victim);
+    gort_go(parked, &bystander);
+    await_here(&bystander);
+    progress_start(20);
+    gort_sleep(MSEC(50));
+    damage(mode);
+    printf("VICTIM %" PRIu64 "\n", victim.id);
+    print_who(&bystander);
+    return report_and_park();
+}
+
+static int mode_badptr(void) { return run("badptr"); }
+static int mode_badstatus(void) { return run("badstatus"); }
+static int mode_badstack(void) { return run("badstack"); }
+static int mode_badrsp(void) { return run("badrsp"); }
+static int mode_badframe(void) { return run("badframe"); }
+static int mode_hugelen(void) { return run("hugelen"); }
+
+static const struct mode modes[] = {
+    {"badptr", mode_badptr},
+    {"badstatus", mode_badstatus},
+    {"badstack", mode_badstack},
+    {"badrsp", mode_badrsp},
+    {"badframe", mode_badframe},
+    {"hugelen", mode_hugelen},
+    {NULL, NULL},
+};
+
+RT_MAIN(modes)

@@ -1,0 +1,226 @@
+"""goinspect attach on bad input and under faults: each case gets a clear
+"goinspect: WHAT: WHY" and a non-zero exit, never a crash or a hang, and
+the target always runs on afterwards.  Faults in the middle of an attach
+(the target dying, goinspect being interrupted, threads appearing) are made
+deterministic by running goinspect under gdb, stopped at its ptrace calls."""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from attachlib import attach, attach_json, goinspect, line_id, start
+from conftest import run
+
+PTRACE_GETREGS = 12
+PTRACE_INTERRUPT = 0x4207
+
+
+def wait_until(pred, timeout=20, what="condition"):
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def stat_state(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return None
+
+
+def comm_name(exe):
+    return os.path.basename(exe)[:15]
+
+
+def tracer_of(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(re.search(r"^TracerPid:\s*(\d+)", f.read(), re.M).group(1))
+
+
+def test_pid_that_is_not_a_number():
+    r = run([goinspect(), "attach", "12x"])
+    assert r.returncode == 2
+    assert r.stderr == "goinspect: attach: '12x' is not a process id\n"
+    r = run([goinspect(), "attach"])
+    assert r.returncode == 2 and r.stderr.startswith("goinspect: attach: which process?")
+
+
+def test_no_such_process():
+    with open("/proc/sys/kernel/pid_max") as f:
+        pid = int(f.read()) + 1
+    r = attach(pid)
+    assert r.returncode == 1
+    assert r.stderr == f"goinspect: PID {pid}: no such process\n"
+
+
+def test_process_without_libgort(targets):
+    p = targets.start(["sleep", "60"])
+    wait_until(lambda: os.path.exists(f"/proc/{p.pid}/exe") and
+               os.readlink(f"/proc/{p.pid}/exe").endswith("sleep"), what="sleep to start")
+    r = attach(p.pid)
+    assert r.returncode == 1
+    assert r.stderr == f"goinspect: PID {p.pid} (sleep) does not link libgort: no runtime descriptor\n"
+    assert p.poll() is None and stat_state(p.pid) in ("S", "R")
+
+
+def test_bad_subcommand_is_refused_before_attaching(targets, program):
+    t = start(targets, program, "insp_park.c", "park")
+    r = attach(t.pid, "frobnicate")
+    assert r.returncode == 2 and "unknown command 'frobnicate'" in r.stderr
+    r = attach(t.pid, "goroutines", "-n", "many")
+    assert r.returncode == 2 and "-n: 'many' is not a count" in r.stderr
+    assert tracer_of(t.pid) == 0
+
+
+def test_permission_denied_names_ptrace_permissions(targets, program, tmp_path):
+    if os.geteuid() != 0:
+        pid, name = 1, None            # a process of another user
+    else:
+        t = start(targets, program, "insp_park.c", "park")
+        pid, name = t.pid, comm_name(t.exe)
+    # a copy of goinspect that an unprivileged user can run
+    d = tempfile.mkdtemp(prefix="goinspect-perm-", dir="/tmp")
+    try:
+        os.chmod(d, 0o755)
+        exe = os.path.join(d, "goinspect")
+        shutil.copy(goinspect(), exe)
+        os.chmod(exe, 0o755)
+        argv = [exe, "attach", str(pid)]
+        if os.geteuid() == 0:
+            argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"] + argv
+        r = run(argv)
+    finally:
+        shutil.rmtree(d)
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.startswith(f"goinspect: PID {pid}"), r.stderr
+    assert "cannot" in r.stderr and "(ptrace permissions: " in r.stderr, r.stderr
+    if name:
+        assert f"({name})" in r.stderr
+        t.assert_progress()
+
+
+def test_process_traced_by_gdb(targets, program):
+    t = start(targets, program, "insp_park.c", "park")
+    gdb = targets.start(["gdb", "-q", "-nx", "-batch", "-p", str(t.pid), "-ex", "shell sleep 60"],
+                        stdin=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: tracer_of(t.pid) == gdb.pid, what="gdb to attach")
+        r = attach(t.pid)
+        assert r.returncode == 1
+        assert r.stderr.startswith(f"goinspect: PID {t.pid} ({comm_name(t.exe)}) is already traced by "
+                                   f"process {gdb.pid} (gdb)"), r.stderr
+        # --nonstop never traces: it still reads the goroutines
+        doc = attach_json(t.pid, "goroutines", opts=("--nonstop",))
+        assert doc["nonstop"] and doc["pause_ns"] == 0
+        assert sorted(g["id"] for g in doc["goroutines"]) == sorted(w.id for w in t.who)
+        assert tracer_of(t.pid) == gdb.pid
+    finally:
+        os.killpg(gdb.pid, signal.SIGKILL)
+        gdb.wait(timeout=10)
+
+
+def test_zombie(targets, program):
+    exe = program("insp_park.c")
+    p = targets.start([exe, "exit"])
+    wait_until(lambda: stat_state(p.pid) == "Z", what="the program to become a zombie")
+    r = attach(p.pid)
+    assert r.returncode == 1
+    assert r.stderr.startswith(f"goinspect: PID {p.pid} ({comm_name(exe)}) is a zombie"), r.stderr
+
+
+def under_gdb(break_on, actions, pid, *args, timeout=60):
+    """Runs `goinspect attach --json PID ARGS` under gdb, stopped at its first
+    ptrace(BREAK_ON, ...) call; then runs ACTIONS (gdb commands).  Returns
+    gdb's output (goinspect's own output is in it)."""
+    argv = ["gdb", "-q", "-nx", "-batch",
+            "-ex", "set breakpoint pending on", "-ex", "set confirm off",
+            "-ex", "handle SIGINT SIGTERM nostop noprint pass",
+            "-ex", f"break ptrace if $rdi == {break_on}", "-ex", "run"]
+    for a in actions:
+        argv += ["-ex", a]
+    argv += ["--args", goinspect(), "attach", "--json", str(pid), *args]
+    r = run(argv, timeout=timeout, stdin=subprocess.DEVNULL)
+    assert "Breakpoint 1, " in r.stdout, f"goinspect never reached the breakpoint:\n{r.stdout}\n{r.stderr}"
+    return r.stdout + r.stderr
+
+
+def test_target_exits_during_the_snapshot(targets, program):
+    t = start(targets, program, "insp_park.c", "park")
+    out = under_gdb(PTRACE_GETREGS, ["delete", f"shell kill -9 {t.pid}", "continue"], t.pid)
+    assert f"goinspect: PID {t.pid} ({comm_name(t.exe)}) exited during the snapshot" in out, out
+    assert "exited with code 01" in out, out
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_signal_mid_attach_detaches(targets, program, sig):
+    t = start(targets, program, "insp_park.c", "park")
+    out = under_gdb(PTRACE_GETREGS, ["delete", f"signal {sig}"], t.pid)
+    # every thread was stopped when the signal came
+    assert f"goinspect: interrupted by {sig}: detached from PID {t.pid}, which runs on" in out, out
+    assert "exited with code 01" in out, out
+    assert tracer_of(t.pid) == 0
+    t.assert_progress()
+
+
+def test_threads_created_during_the_attach(targets, program):
+    t = start(targets, program, "insp_churn.c", "run")
+    # stopped before its first interrupt: the program makes new threads
+    # meanwhile, which the next rounds must find and stop
+    out = under_gdb(PTRACE_INTERRUPT, ["delete", "shell sleep 0.3", "continue"], t.pid,
+                    "summary")
+    doc = None
+    for line in out.splitlines():
+        if line.startswith("{"):
+            import json
+            doc = json.loads(line)
+    assert doc is not None, out
+    assert doc["stop_rounds"] >= 2, doc
+    assert tracer_of(t.pid) == 0
+    t.assert_progress()
+    # and attaching again and again while threads come and go
+    for _ in range(8):
+        doc = attach_json(t.pid, "threads")
+        tids = [th["tid"] for th in doc["threads"]]
+        assert t.pid in tids and len(tids) == len(set(tids))
+        assert all(th["pc"] for th in doc["threads"]), "a thread without registers"
+    t.assert_progress()
+
+
+@pytest.mark.parametrize("mode", ["badptr", "badstatus", "badstack", "badrsp", "badframe",
+                                  "hugelen"])
+def test_corrupt_goroutine_table(targets, program, mode):
+    t = start(targets, program, "insp_corrupt.c", mode)
+    victim = int(t.facts["VICTIM"])
+    r = attach(t.pid, "goroutines", timeout=60)
+    assert r.returncode == 0, r.stderr
+    lines = [l for l in r.stdout.splitlines() if "Goroutine " in l]
+    others = [w.id for w in t.who]
+    for gid in others:          # every healthy goroutine is still shown
+        (line,) = [l for l in lines if line_id(l) == str(gid)]
+        assert " - error:" not in line, line
+    errors = [l for l in lines if " - error:" in l]
+    expect = {
+        "badptr": "(G at 0x10000) is not in readable memory",
+        "badstatus": "status 77 is not a goroutine state",
+        "badstack": "are invalid",
+        "badrsp": "saved stack pointer 0x20 is outside its stack",
+        "badframe": "stack walk stopped",
+    }
+    if mode == "hugelen":
+        assert not errors and str(victim) in [line_id(l) for l in lines]
+        assert "claims 1099511627776 entries" in r.stderr
+    else:
+        assert len(errors) == 1 and expect[mode] in errors[0], errors
+        if mode != "badptr":
+            assert line_id(errors[0]) == str(victim)
+    doc = attach_json(t.pid, "goroutines", "-t")
+    assert {w.id for w in t.who} <= {g["id"] for g in doc["goroutines"]}
+    t.assert_progress()
