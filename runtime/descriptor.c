@@ -99,6 +99,7 @@ static const struct gort_desc_field mheap_fields[] = {
     FIELD(mheap, allspans, "allspans"),
     FIELD(mheap, nspans, "nspans"),
     FIELD(mheap, sweepgen, "sweepgen"),
+    FIELD(mheap, generation, "generation"),
     FIELD(mheap, pages_inuse, "pages_inuse"),
     FIELD(mheap, pages_stack, "pages_stack"),
     FIELD(mheap, pages_free, "pages_free"),

@@ -137,6 +137,7 @@ struct central {
 
 struct mheap {
     struct rtlock lock;
+    uint64_t generation;               /* odd while the span tables change */
     struct arena **arenas;             /* MAX_ARENAS entries, in address order of creation */
     uint32_t narenas;
     uint32_t sweepgen;                 /* += 2 every collection */

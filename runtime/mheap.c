@@ -27,6 +27,24 @@ void mheap_init(void)
     mheap_.sweepgen = 2;
 }
 
+/* ---- The heap lock --------------------------------------------------------- */
+
+/* Structural changes (spans split, merged, created, changing state; arenas
+ * added) happen under the heap lock, inside an odd generation, so a tool
+ * that reads the span tables without stopping the process can tell a torn
+ * read (docs/metadata.md). */
+static void heap_lock(void)
+{
+    lock_acquire(&mheap_.lock);
+    xadd64(&mheap_.generation, 1);
+}
+
+static void heap_unlock(void)
+{
+    xadd64(&mheap_.generation, 1);
+    lock_release(&mheap_.lock);
+}
+
 /* ---- Lists ------------------------------------------------------------------ */
 
 void span_list_insert(struct span_list *l, struct span *s)
@@ -173,7 +191,7 @@ static struct span *find_fit(struct span_list *lists, uintptr_t npages)
 
 struct span *mheap_alloc(uintptr_t npages, uint8_t state)
 {
-    lock_acquire(&mheap_.lock);
+    heap_lock();
     struct span *s = find_fit(mheap_.free, npages);
     if (!s)
         s = find_fit(mheap_.released, npages);
@@ -199,7 +217,7 @@ struct span *mheap_alloc(uintptr_t npages, uint8_t state)
     t->state = state;
     t->needzero = was == SPAN_FREE;
     *state_pages(state) += npages;
-    lock_release(&mheap_.lock);
+    heap_unlock();
     return t;
 }
 
@@ -237,7 +255,7 @@ void mheap_free_locked(struct span *s)
 
 void mheap_free(struct span *s)
 {
-    lock_acquire(&mheap_.lock);
+    heap_lock();
     *state_pages(s->state) -= s->npages;
     if (s->allocbits) {
         uint32_t words = span_bitmap_words(s->nelems);
@@ -254,7 +272,7 @@ void mheap_free(struct span *s)
     s->freed_at = nanotime();
     mheap_.pages_free += s->npages;
     mheap_free_locked(s);
-    lock_release(&mheap_.lock);
+    heap_unlock();
 }
 
 /* ---- Returning memory to the OS ------------------------------------------------------ */
@@ -262,7 +280,7 @@ void mheap_free(struct span *s)
 uintptr_t mheap_scavenge(int64_t before)
 {
     uintptr_t released = 0;
-    lock_acquire(&mheap_.lock);
+    heap_lock();
     for (int i = 0; i < NFREELISTS; i++) {
         struct span *s = mheap_.free[i].first;
         while (s) {
@@ -279,6 +297,6 @@ uintptr_t mheap_scavenge(int64_t before)
             s = next;
         }
     }
-    lock_release(&mheap_.lock);
+    heap_unlock();
     return released;
 }
