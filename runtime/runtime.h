@@ -88,6 +88,8 @@ struct gctx {
 /* Save the current context into *from and resume *to.  Returns (into
  * *from's caller) when something switches back to from. */
 void gort_switch(struct gctx *from, const struct gctx *to);
+/* Save into *from, move to to's stack, call fn(arg) there, then resume to. */
+void gort_switch_call(struct gctx *from, const struct gctx *to, void (*fn)(void *), void *arg);
 /* First frame of every goroutine: calls goroutine_main; its CFI marks the
  * return address undefined (the end of the goroutine's stack). */
 void gort_gostart(void);
@@ -198,6 +200,7 @@ struct m {
     uint32_t suspended;       /* the stop it obeys in the signal handler (signal_stop.c) */
     uint64_t sregs[23];       /* its registers then (ucontext gregs) */
     void *sigstack;           /* alternate signal stack */
+    struct g *parked;         /* direct hand-off: the goroutine being parked */
     bool gcforced;            /* AFTER_GC: requested by gort_gc */
     bool gcresult;            /* AFTER_GC: the cycle ran */
 };
@@ -307,7 +310,6 @@ void env_init(void);
 
 /* timeutil.c */
 int64_t nanotime(void);
-int64_t coarse_nanotime(void);            /* same clock, ~4 ms resolution, cheaper */
 void osyield(void);
 void usleep_ns(int64_t ns);
 

@@ -14,6 +14,7 @@
 #include "heap.h"
 
 struct schedt sched;
+static uint32_t dying_freeze;     /* a fatal error is being printed */
 __thread struct m *tls_m __attribute__((tls_model("initial-exec")));
 
 uint32_t readgstatus(struct g *gp)
@@ -160,18 +161,69 @@ static struct g *after_switch(struct m *m, struct g *gp)
     throw_("switch to scheduler without a reason");
 }
 
-/* Park the current goroutine.  On g0, after it is marked waiting,
- * unlockf(gp, lock) runs (if given): it typically releases the lock that
- * made the decision to wait; returning false cancels the park. */
+/* Finish a direct hand-off (park_direct): runs on the next goroutine's
+ * stack, once the parked goroutine's context is saved. */
+static void park_commit(void *arg)
+{
+    struct m *m = arg;
+    struct g *gp = m->parked;
+    bool (*unlockf)(struct g *, void *) = m->waitunlockf;
+    void *lockp = m->waitlock;
+    m->parked = NULL;
+    m->waitunlockf = NULL;
+    m->waitlock = NULL;
+    stack_check(gp);
+    if (unlockf && !unlockf(gp, lockp)) {
+        /* The park was cancelled: gp runs again after the one we switched to. */
+        casgstatus(gp, G_WAITING, G_RUNNABLE);
+        runq_put(m->p, gp, false);
+    }
+}
+
+/* The common case of a park: the goroutine this one just made ready sits
+ * in the P's runnext (a channel hand-off, a mutex hand-off).  Switch to it
+ * directly instead of through the scheduler: one context switch instead of
+ * two.  Returns false when the scheduler must decide. */
+static bool park_direct(struct m *m, struct g *gp, bool (*unlockf)(struct g *, void *), void *lock)
+{
+    struct p *pp = m->p;
+    struct g *next = loadp((void *const *)&pp->runnext);
+    if (!next || next->lockedm || m->lockedg || load32(&sched.gcwaiting) ||
+        load32(&dying_freeze) || (pp->schedtick % 61 == 0 && load_i32(&sched.runqsize) > 0))
+        return false;
+    if (!casp((void **)&pp->runnext, next, NULL))
+        return false;
+    /* gp is marked waiting before its context is saved: no one can make it
+     * ready until unlockf releases the lock its waker needs. */
+    casgstatus(gp, G_RUNNING, G_WAITING);
+    m->parked = gp;
+    m->waitunlockf = unlockf;
+    m->waitlock = lock;
+    gp->m = NULL;
+    m->curg = next;
+    next->m = m;
+    casgstatus(next, G_RUNNABLE, G_RUNNING);
+    pp->schedtick++;
+    if (next->stacklo == 0)
+        g_init_stack(pp, next);
+    gort_switch_call(&gp->ctx, &next->ctx, park_commit, m);
+    return true;
+}
+
+/* Park the current goroutine.  After it is marked waiting and its context
+ * saved, unlockf(gp, lock) runs (if given): it typically releases the lock
+ * that made the decision to wait; returning false cancels the park. */
 void park(uint32_t reason, bool (*unlockf)(struct g *, void *), void *lock)
 {
     struct m *m = getm();
     struct g *gp = m->curg;
     gp->waitreason = reason;
-    gp->waitsince = coarse_nanotime();
-    m->waitunlockf = unlockf;
-    m->waitlock = lock;
-    switch_to_g0(AFTER_PARK);
+    gp->waitsince = nanotime();
+    if (!park_direct(m, gp, unlockf, lock)) {
+        m->waitunlockf = unlockf;
+        m->waitlock = lock;
+        switch_to_g0(AFTER_PARK);
+    }
     gp->waitreason = WR_NONE;
 }
 
@@ -294,7 +346,6 @@ static bool work_anywhere(void)
     return false;
 }
 
-static uint32_t dying_freeze;
 
 /* Find a goroutine to run; blocks (giving up the P) until there is one. */
 static struct g *find_runnable(struct m *m)
@@ -399,7 +450,9 @@ NORETURN void mstart_loop(struct m *m)
         }
         while (gp) {
             execute(m, gp);
-            gp = after_switch(m, gp);
+            /* Whoever switched back: direct hand-offs (park_direct) may
+             * have run other goroutines since execute. */
+            gp = after_switch(m, m->curg);
         }
     }
 }

@@ -43,6 +43,18 @@
     fnstcw CTX_FPUCW(\base)
 .endm
 
+/* Load the callee-saved registers of the struct gctx at base (not rsp). */
+.macro RESTORE_CTX base
+    movq CTX_RBP(\base), %rbp
+    movq CTX_RBX(\base), %rbx
+    movq CTX_R12(\base), %r12
+    movq CTX_R13(\base), %r13
+    movq CTX_R14(\base), %r14
+    movq CTX_R15(\base), %r15
+    ldmxcsr CTX_MXCSR(\base)
+    fldcw CTX_FPUCW(\base)
+.endm
+
     .text
 
 /* void gort_switch(struct gctx *from, const struct gctx *to) */
@@ -54,19 +66,59 @@ gort_switch:
     .cfi_startproc
     SAVE_CTX %rdi, 0
 
-    movq CTX_RSP(%rsi), %rsp
-    subq $8, %rsp                   /* the return-address slot of 'to' */
-    movq CTX_RBP(%rsi), %rbp
-    movq CTX_RBX(%rsi), %rbx
-    movq CTX_R12(%rsi), %r12
-    movq CTX_R13(%rsi), %r13
-    movq CTX_R14(%rsi), %r14
-    movq CTX_R15(%rsi), %r15
-    ldmxcsr CTX_MXCSR(%rsi)
-    fldcw CTX_FPUCW(%rsi)
+    movq CTX_RSP(%rsi), %rax
+    leaq -8(%rax), %rsp             /* to's return-address slot, in one step */
+    RESTORE_CTX %rsi
     ret
     .cfi_endproc
     .size gort_switch, .-gort_switch
+
+/* void gort_switch_call(struct gctx *from, const struct gctx *to,
+ *                       void (*fn)(void *), void *arg)
+ * Like gort_switch, but once on to's stack (below its saved stack pointer,
+ * where nothing lives) call fn(arg) before resuming to.  The scheduler uses
+ * it to hand the thread straight from a parking goroutine to the next one,
+ * finishing the park (releasing the parked goroutine's lock) only after the
+ * parked goroutine's context is saved.  While fn runs, the CFA is rsp+16,
+ * so an unwinder sees fn called from to's frames. */
+    .globl gort_switch_call
+    .hidden gort_switch_call
+    .type gort_switch_call, @function
+    .p2align 4
+gort_switch_call:
+    .cfi_startproc
+    movq %rdx, %r8                  /* fn and arg: SAVE_CTX clobbers rax and rcx */
+    movq %rcx, %r9
+    SAVE_CTX %rdi, 0
+    movq %rsi, %rbx                 /* to: callee-saved across fn */
+    movq %r9, %rdi                  /* arg */
+    movq CTX_RSP(%rsi), %rax
+    leaq -16(%rax), %rsp            /* aligned; to's return-address slot stays intact */
+    .cfi_adjust_cfa_offset 8
+    /* From here the frames above are to's, whose callee-saved registers
+     * are in its context at rbx: DW_CFA_expression reg, DW_OP_breg3 off. */
+    .cfi_escape 0x10, 0x06, 0x02, 0x73, CTX_RBP
+    .cfi_escape 0x10, 0x03, 0x02, 0x73, CTX_RBX
+    .cfi_escape 0x10, 0x0c, 0x02, 0x73, CTX_R12
+    .cfi_escape 0x10, 0x0d, 0x02, 0x73, CTX_R13
+    .cfi_escape 0x10, 0x0e, 0x02, 0x73, CTX_R14
+    .cfi_escape 0x10, 0x0f, 0x02, 0x73, CTX_R15
+    call *%r8
+    addq $8, %rsp                   /* the return-address slot of 'to' */
+    .cfi_adjust_cfa_offset -8
+    movq %rbx, %rsi
+    /* The same rules, now based on rsi (DW_OP_breg4), which the restore
+     * below leaves alone. */
+    .cfi_escape 0x10, 0x06, 0x02, 0x74, CTX_RBP
+    .cfi_escape 0x10, 0x03, 0x02, 0x74, CTX_RBX
+    .cfi_escape 0x10, 0x0c, 0x02, 0x74, CTX_R12
+    .cfi_escape 0x10, 0x0d, 0x02, 0x74, CTX_R13
+    .cfi_escape 0x10, 0x0e, 0x02, 0x74, CTX_R14
+    .cfi_escape 0x10, 0x0f, 0x02, 0x74, CTX_R15
+    RESTORE_CTX %rsi
+    ret
+    .cfi_endproc
+    .size gort_switch_call, .-gort_switch_call
 
 /* void gort_savectx(struct gctx *out): the caller's context, as gort_switch
  * would save it (used to unwind the current goroutine in crash dumps). */

@@ -13,15 +13,6 @@ int64_t nanotime(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* A clock read in a few nanoseconds, with the kernel tick's resolution
- * (about 4 ms): for timestamps like "waiting since". */
-int64_t coarse_nanotime(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 int64_t gort_nanotime(void)
 {
     return nanotime();
