@@ -64,6 +64,19 @@ void gd_hint_huge(void *p, size_t bytes)
 #endif
 }
 
+void *gd_alloc_lines(size_t n, size_t elem)
+{
+    if (n == 0)
+        n = 1;
+    if (n > (SIZE_MAX - 63) / elem)
+        return NULL;
+    size_t bytes = (n * elem + 63) & ~(size_t)63;
+    void *p = aligned_alloc(64, bytes);
+    if (p && bytes >= (4u << 20))
+        gd_hint_huge(p, bytes);
+    return p;
+}
+
 bool gd_reserve(void **v, size_t *cap, size_t len, size_t n, size_t elem)
 {
     if (n <= *cap - len)

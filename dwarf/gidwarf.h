@@ -207,6 +207,41 @@ struct gd_function {
 size_t gd_function_count(const gd_binary *b);
 int gd_function(const gd_binary *b, uint32_t id, struct gd_function *out);
 
+/* ---- Many pcs at once ------------------------------------------------- */
+
+#define GD_NO_FILE UINT32_MAX
+
+/* A frame as gd_lookup_each reports it: gd_frame's facts in the form a
+ * symbolizer prints them, with string lengths and, for source files, ids
+ * (equal ids, equal paths) so that a caller can keep text per file. */
+struct gd_sym_frame {
+    const char *name;       /* the linkage name if any, else DW_AT_name (what
+                               addr2line prints); the ELF symbol when
+                               from_symbol; NULL when nothing is known */
+    size_t name_len;
+    const char *file;       /* NULL if unknown */
+    size_t file_len;
+    uint32_t file_id;       /* below gd_file_count(), or GD_NO_FILE (file
+                               unknown, or not from DWARF) */
+    uint32_t line, column, discriminator;
+    uint32_t func;          /* function id, GD_NO_FUNC if none */
+    bool inlined, from_symbol, has_line;
+};
+
+/* Called by gd_lookup_each with the frames of pcs[i]: n in all, as
+ * gd_lookup counts them, of which the first max are filled. */
+typedef void (*gd_frames_fn)(void *ctx, size_t i, const struct gd_sym_frame *frames, int n);
+
+/* gd_lookup for each of pcs[0..n), in order: fn gets the frames of each in
+ * frames[0..max) (the array is reused for the next pc).  The pcs are looked
+ * up in groups whose memory reads overlap, so on a binary whose index does
+ * not fit in the caches this is several times faster than a loop of
+ * gd_lookup calls.  Never allocates. */
+void gd_lookup_each(const gd_binary *b, const uint64_t *pcs, size_t n,
+                    struct gd_sym_frame *frames, int max, gd_frames_fn fn, void *ctx);
+/* The number of distinct source paths of the index (file ids). */
+size_t gd_file_count(const gd_binary *b);
+
 /* ---- Call-frame information and unwinding ----------------------------- */
 
 /* The FDE covering pc, from .eh_frame (through the sorted index libgidwarf

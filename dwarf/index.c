@@ -8,9 +8,11 @@
  *  - function intervals: the address space cut into pieces, each labelled
  *    with the innermost function there — the function whose range holding
  *    the address is smallest, the later DIE on ties (binutils' lookup_
- *    address_in_function_table) — by one sweep with a heap.
- *
- * A lookup is then one binary search in each array.
+ *    address_in_function_table) — by one sweep with a heap;
+ *  - both merged into one sorted array of intervals, with a bucket table
+ *    over the code's span that narrows a search to a few entries;
+ *  - per function node, the 32-byte record a lookup reads (struct fhot),
+ *    its name interned among the others'.
  */
 #include <stdlib.h>
 
@@ -240,10 +242,9 @@ static bool build_functions(struct halves *ix, struct index_build *b)
 
 static bool merge(struct dwarf_index *ix, const struct halves *h)
 {
-    ix->iv = malloc((h->nl + h->nf + 1) * sizeof *ix->iv);
+    ix->iv = gd_alloc_lines(h->nl + h->nf + 1, sizeof *ix->iv);
     if (!ix->iv)
         return false;
-    gd_hint_huge(ix->iv, (h->nl + h->nf + 1) * sizeof *ix->iv);
     size_t i = 0, j = 0, n = 0;
     const struct lrow *row = NULL;
     uint32_t node = GD_NO_FUNC;
@@ -277,32 +278,62 @@ static bool merge(struct dwarf_index *ix, const struct halves *h)
     return true;
 }
 
+/* ---- What lookups read of the nodes ------------------------------------ */
+
+/* Nodes with the same name often point at the same string (one entry of
+ * .debug_str, or the abstract DIE they all come from): a small cache by
+ * address spares hashing it again. */
+#define NAME_CACHE 4096
+
+struct name_cache {
+    const char *str[NAME_CACHE];
+    uint32_t id[NAME_CACHE];
+};
+
+static uint32_t intern_name(struct strtab *names, struct name_cache *nc, const char *s)
+{
+    size_t slot = ((uintptr_t)s * 0x9e3779b97f4a7c15ull) >> 52;
+    if (nc->str[slot] == s)
+        return nc->id[slot];
+    uint32_t id = strtab_intern(names, s, strlen(s));
+    nc->str[slot] = s;
+    nc->id[slot] = id;
+    return id;
+}
+
+static bool build_hot(struct dwarf_index *ix)
+{
+    struct name_cache *nc = calloc(1, sizeof *nc);
+    ix->hot = gd_alloc_lines(ix->nnodes, sizeof *ix->hot);
+    if (!ix->hot || !nc) {
+        free(nc);
+        return false;
+    }
+    for (size_t i = 0; i < ix->nnodes; i++) {
+        const struct fnode *fn = &ix->nodes[i];
+        struct fhot *h = &ix->hot[i];
+        const char *name = fn->linkage ? fn->linkage : fn->name;
+        memset(h, 0, sizeof *h);
+        if (name) {
+            uint32_t id = intern_name(&ix->names, nc, name);
+            if (id == UINT32_MAX) {
+                free(nc);
+                return false;
+            }
+            h->name = strtab_get(&ix->names, id);
+            h->name_len = ix->names.lens[id];
+        }
+        h->inlined = fn->inlined && fn->parent != GD_NO_FUNC;
+        h->parent = fn->inlined && fn->parent < i ? fn->parent : GD_NO_FUNC;
+        h->call_file = fn->call_file;
+        h->call_line = fn->call_line;
+        h->call_col = fn->call_col;
+    }
+    free(nc);
+    return true;
+}
+
 /* ---- Lookup accelerators ----------------------------------------------- */
-
-static size_t upper_bound(const struct ival *v, size_t lo, size_t hi, uint64_t pc)
-{
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (v[mid].addr <= pc)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-const struct ival *index_find(const struct dwarf_index *ix, uint64_t pc)
-{
-    const struct accel *a = &ix->acc;
-    size_t k;
-    if (a->nb && pc >= a->base && ((pc - a->base) >> a->shift) + 1 < a->nb) {
-        size_t b = (size_t)((pc - a->base) >> a->shift);
-        k = upper_bound(ix->iv, a->first[b], a->first[b + 1], pc);
-    } else {
-        k = upper_bound(ix->iv, 0, ix->niv, pc);
-    }
-    return k ? &ix->iv[k - 1] : NULL;
-}
 
 static void accel_build(struct accel *a, const struct ival *v, size_t n, uint64_t lo, uint64_t hi)
 {
@@ -313,7 +344,7 @@ static void accel_build(struct accel *a, const struct ival *v, size_t n, uint64_
     while (shift < 63 && ((hi - lo) >> shift) > n)
         shift++;
     size_t nb = (size_t)((hi - lo) >> shift) + 2;
-    a->first = malloc(nb * sizeof *a->first);
+    a->first = gd_alloc_lines(nb, sizeof *a->first);
     if (!a->first)
         return;
     size_t i = 0;
@@ -338,7 +369,9 @@ void index_free(struct dwarf_index *ix)
     free(ix->acc.first);
     free(ix->iv);
     free(ix->nodes);
+    free(ix->hot);
     strtab_free(&ix->files);
+    strtab_free(&ix->names);
     memset(ix, 0, sizeof *ix);
 }
 
@@ -353,6 +386,7 @@ int index_build(struct dwarf_index *ix, const struct dw *dw, const struct gd_war
     memset(&b, 0, sizeof b);
     memset(&h, 0, sizeof h);
     strtab_init(&ix->files);
+    strtab_init(&ix->names);
     b.files = &ix->files;
     rc = inline_tree_build(&b, dw, w, err);
     if (rc == GD_OK && (!build_lines(&h, &b) || !build_functions(&h, &b) || !merge(ix, &h)))
@@ -367,6 +401,8 @@ int index_build(struct dwarf_index *ix, const struct dw *dw, const struct gd_war
         b.nodes.v = NULL;
         ix->units = b.good_units;
         ix->bad_units = b.bad_units;
+        if (!build_hot(ix))
+            rc = gd_fail(err, GD_ENOMEM, "out of memory while building the index");
     }
     VEC_FREE(b.rows);
     VEC_FREE(b.seqs);

@@ -33,6 +33,10 @@ void gd_warn(const struct gd_warner *w, const char *fmt, ...)
 bool gd_reserve(void **v, size_t *cap, size_t len, size_t n, size_t elem);
 /* Asks for transparent huge pages over a large block (a hint only). */
 void gd_hint_huge(void *p, size_t bytes);
+/* An array that lookups read: aligned to a cache line (so that records of
+ * 32 bytes never straddle two), huge pages asked for when large; NULL when
+ * out of memory.  Freed with free(). */
+void *gd_alloc_lines(size_t n, size_t elem);
 
 #define VEC(T) struct { T *v; size_t n, cap; }
 #define VEC_RESERVE(vec, more) \
@@ -453,6 +457,21 @@ struct ival {
     uint8_t pad[5];
 };
 
+/* What a lookup reads of a function node, in one 32-byte record per node
+ * (the cold rest stays in struct fnode): the name addr2line prints,
+ * interned with the other names so that the names of a lookup share a few
+ * cache lines, and the call site and caller of an inlined call. */
+struct fhot {
+    const char *name;           /* linkage name, else name; NULL */
+    uint32_t name_len;
+    uint32_t parent;            /* the caller of an inlined call (always a lower
+                                   id, so a chain ends), else GD_NO_FUNC */
+    uint32_t call_file;
+    uint32_t call_line;
+    uint32_t call_col;
+    bool inlined;               /* gd_frame.inlined */
+};
+
 /* Buckets over [base, base + (nb - 1) << shift): first[b] is the first
  * element >= the bucket's start, so a search looks at one bucket only. */
 struct accel {
@@ -467,8 +486,10 @@ struct dwarf_index {
     size_t niv;
     size_t nrows;               /* line rows that went into it */
     struct fnode *nodes;
+    struct fhot *hot;           /* one per node */
     size_t nnodes;
     struct strtab files;
+    struct strtab names;        /* of the hot records */
     size_t units, bad_units;
     struct accel acc;
 };
@@ -477,9 +498,38 @@ int index_build(struct dwarf_index *ix, const struct dw *dw, const struct gd_war
                 struct gd_error *err);
 /* Adds bucket accelerators for lookups in [lo, hi) (the code's span). */
 void index_accelerate(struct dwarf_index *ix, uint64_t lo, uint64_t hi);
-/* The interval holding pc, or NULL. */
-const struct ival *index_find(const struct dwarf_index *ix, uint64_t pc);
 void index_free(struct dwarf_index *ix);
+
+/* index_find in two steps, for a caller that overlaps the memory accesses
+ * of several lookups: the bucket of pc (NULL: the whole array is searched),
+ * whose two entries bound the search, then the search itself. */
+static inline const uint32_t *index_bucket(const struct dwarf_index *ix, uint64_t pc)
+{
+    const struct accel *a = &ix->acc;
+    if (a->nb && pc >= a->base && ((pc - a->base) >> a->shift) + 1 < a->nb)
+        return &a->first[(pc - a->base) >> a->shift];
+    return NULL;
+}
+
+/* The interval holding pc, or NULL. */
+static inline const struct ival *index_search(const struct dwarf_index *ix,
+                                              const uint32_t *bucket, uint64_t pc)
+{
+    size_t lo = bucket ? bucket[0] : 0, hi = bucket ? bucket[1] : ix->niv;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ix->iv[mid].addr <= pc)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo ? &ix->iv[lo - 1] : NULL;
+}
+
+static inline const struct ival *index_find(const struct dwarf_index *ix, uint64_t pc)
+{
+    return index_search(ix, index_bucket(ix, pc), pc);
+}
 
 /* ---- Call-frame information (frames.c) ------------------------------- */
 

@@ -1,8 +1,9 @@
 /*
- * lookup.c — pc to frames: a binary search in the line rows, one in the
- * function intervals, then the chain of inlined calls from the innermost
+ * lookup.c — pc to frames: the interval holding pc (a bucket, then a short
+ * binary search), then the chain of inlined calls from the innermost
  * function outwards, each outer frame at the call site of the one inside
- * it.  Nothing is allocated.
+ * it; one pc at a time, or many with their memory reads overlapped.
+ * Nothing is allocated.
  */
 #include <gelf.h>
 
@@ -28,72 +29,206 @@ int gd_lookup_line(const gd_binary *b, uint64_t pc, struct gd_line *out)
     return GD_OK;
 }
 
-/* The innermost frame's line: the row of interval li, if any. */
-static void set_line(struct gd_frame *f, const struct dwarf_index *ix, const struct ival *li)
+/* The frames of a pc, innermost first: the function of its interval at
+ * the interval's line row, then each caller at the call site of the frame
+ * inside it.  gd_lookup and gd_lookup_each walk this and each reports it in
+ * its own form. */
+struct chain {
+    const struct fhot *hot;     /* the index's */
+    uint32_t node;              /* the frame's function, GD_NO_FUNC (then the
+                                   only frame) */
+    uint32_t file, line, col, disc;
+    bool has_line;              /* the innermost frame, at a line row */
+};
+
+static inline void chain_start(struct chain *c, const struct dwarf_index *ix,
+                               const struct ival *v)
 {
-    if (!li)
-        return;
-    f->file = strtab_get(&ix->files, li->file);
-    f->line = li->line;
-    f->column = li->col;
-    f->discriminator = li->disc;
-    f->has_line = true;
+    const struct ival *li = v && !(v->flags & LROW_END) ? v : NULL;
+    c->hot = ix->hot;
+    c->node = v ? v->node : GD_NO_FUNC;
+    c->file = li ? li->file : GD_NOFILE;
+    c->line = li ? li->line : 0;
+    c->col = li ? li->col : 0;
+    c->disc = li ? li->disc : 0;
+    c->has_line = li != NULL;
+}
+
+/* To the caller of an inlined frame; false at the outermost (parents have
+ * lower ids, so a chain ends). */
+static inline bool chain_next(struct chain *c)
+{
+    if (c->node == GD_NO_FUNC)
+        return false;
+    const struct fhot *h = &c->hot[c->node];
+    if (h->parent == GD_NO_FUNC)
+        return false;
+    c->node = h->parent;
+    c->file = h->call_file;
+    c->line = h->call_line;
+    c->col = h->call_col;
+    c->disc = 0;
+    c->has_line = false;
+    return true;
+}
+
+/* Where DWARF knows no function, the frame is named after the ELF symbol
+ * holding pc: *s, NULL if none.  False when nothing at all is known. */
+static bool chain_known(const gd_binary *b, const struct chain *c, uint64_t pc,
+                        const struct gd_symbol **s)
+{
+    *s = NULL;
+    return c->node != GD_NO_FUNC || (*s = symtab_containing(&b->syms, pc)) || c->has_line;
+}
+
+static void put_frame(struct gd_frame *f, const struct dwarf_index *ix, const struct chain *c,
+                      const struct gd_symbol *s)
+{
+    memset(f, 0, sizeof *f);
+    if (c->node == GD_NO_FUNC) {
+        f->function = s ? s->name : NULL;
+        f->from_symbol = s != NULL;
+    } else {
+        const struct fnode *fn = &ix->nodes[c->node];
+        f->function = fn->name ? fn->name : fn->linkage;
+        f->linkage_name = fn->linkage;
+        f->inlined = c->hot[c->node].inlined;
+    }
+    f->file = strtab_get(&ix->files, c->file);
+    f->line = c->line;
+    f->column = c->col;
+    f->discriminator = c->disc;
+    f->has_line = c->has_line;
+    f->func = c->node;
 }
 
 int gd_lookup(const gd_binary *b, uint64_t pc, struct gd_frame *frames, int max)
 {
-    const struct dwarf_index *ix = &b->ix;
-    const struct ival *v = index_find(ix, pc);
-    const struct ival *li = v && !(v->flags & LROW_END) ? v : NULL;
-    uint32_t node = v ? v->node : GD_NO_FUNC;
+    struct chain c;
+    const struct gd_symbol *s;
     int n = 0;
 
-    if (max < 0)
-        max = 0;
-    if (node == GD_NO_FUNC) {
-        const struct gd_symbol *s = symtab_containing(&b->syms, pc);
-        if (!li && !s)
-            return 0;
-        if (max > 0) {
-            struct gd_frame *f = &frames[0];
-            memset(f, 0, sizeof *f);
-            f->function = s ? s->name : NULL;
-            f->from_symbol = s != NULL;
-            f->func = GD_NO_FUNC;
-            set_line(f, ix, li);
-        }
-        return 1;
-    }
+    chain_start(&c, &b->ix, index_find(&b->ix, pc));
+    if (!chain_known(b, &c, pc, &s))
+        return 0;
+    do {
+        if (n < max)
+            put_frame(&frames[n], &b->ix, &c, s);
+        n++;
+    } while (chain_next(&c));
+    return n;
+}
 
-    /* The innermost frame, at the line row; then each caller at the call
-     * site of the frame inside it.  The chain is bounded by the node count
-     * (parents always come earlier in DIE order, so it cannot loop). */
-    uint32_t cur = node, prev = GD_NO_FUNC;
-    for (size_t guard = 0; cur != GD_NO_FUNC && guard <= ix->nnodes; guard++) {
-        const struct fnode *fn = &ix->nodes[cur];
-        if (n < max) {
-            struct gd_frame *f = &frames[n];
-            memset(f, 0, sizeof *f);
-            f->function = fn->name ? fn->name : fn->linkage;
-            f->linkage_name = fn->linkage;
-            f->func = cur;
-            f->inlined = fn->inlined && fn->parent != GD_NO_FUNC;
-            if (n == 0) {
-                set_line(f, ix, li);
-            } else {
-                const struct fnode *inner = &ix->nodes[prev];
-                f->file = strtab_get(&ix->files, inner->call_file);
-                f->line = inner->call_line;
-                f->column = inner->call_col;
+/* ---- Many pcs at once --------------------------------------------------- */
+
+static void put_sym_frame(struct gd_sym_frame *f, const struct strtab *files,
+                          const struct chain *c, const struct gd_symbol *s)
+{
+    if (c->node == GD_NO_FUNC) {
+        f->name = s ? s->name : NULL;
+        f->name_len = s ? strlen(s->name) : 0;
+        f->inlined = false;
+        f->from_symbol = s != NULL;
+    } else {
+        const struct fhot *h = &c->hot[c->node];
+        f->name = h->name;
+        f->name_len = h->name_len;
+        f->inlined = h->inlined;
+        f->from_symbol = false;
+    }
+    if (c->file < files->n) {
+        f->file = files->strs[c->file];
+        f->file_len = files->lens[c->file];
+        f->file_id = c->file;
+    } else {
+        f->file = NULL;
+        f->file_len = 0;
+        f->file_id = GD_NO_FILE;
+    }
+    f->line = c->line;
+    f->column = c->col;
+    f->discriminator = c->disc;
+    f->has_line = c->has_line;
+    f->func = c->node;
+}
+
+/* gd_lookup in the form of gd_lookup_each, for pc in interval v. */
+static int sym_frames(const gd_binary *b, uint64_t pc, const struct ival *v,
+                      struct gd_sym_frame *frames, int max)
+{
+    struct chain c;
+    const struct gd_symbol *s;
+    int n = 0;
+
+    chain_start(&c, &b->ix, v);
+    if (!chain_known(b, &c, pc, &s))
+        return 0;
+    do {
+        if (n < max)
+            put_sym_frame(&frames[n], &b->ix.files, &c, s);
+        n++;
+    } while (chain_next(&c));
+    return n;
+}
+
+/* gd_lookup_each takes the pcs in groups and each step of a lookup for the
+ * whole group before the next step: the buckets are fetched, then the
+ * intervals they point to, then the innermost nodes, then CALLERS levels
+ * of the nodes they are inlined into.  The memory reads of a group
+ * overlap, and by the time a pc is reported what it reads has arrived. */
+#define GROUP 32
+#define CALLERS 2
+
+static inline void prefetch(const void *p)
+{
+    __builtin_prefetch(p, 0, 3);
+}
+
+void gd_lookup_each(const gd_binary *b, const uint64_t *pcs, size_t n,
+                    struct gd_sym_frame *frames, int max, gd_frames_fn fn, void *ctx)
+{
+    const struct dwarf_index *ix = &b->ix;
+    const uint32_t *bucket[GROUP];
+    const struct ival *v[GROUP];
+    uint32_t node[GROUP];
+
+    for (size_t g = 0; g < n; g += GROUP) {
+        const uint64_t *pc = pcs + g;
+        size_t m = n - g < GROUP ? n - g : GROUP;
+        for (size_t i = 0; i < m; i++) {
+            bucket[i] = index_bucket(ix, pc[i]);
+            if (bucket[i]) {
+                prefetch(bucket[i]);
+                prefetch(bucket[i] + 1);
             }
         }
-        n++;
-        if (!fn->inlined || fn->parent >= cur)
-            break;
-        prev = cur;
-        cur = fn->parent;
+        for (size_t i = 0; i < m; i++) {
+            if (bucket[i]) {
+                uint32_t lo = bucket[i][0], hi = bucket[i][1];
+                prefetch(&ix->iv[lo ? lo - 1 : 0]);
+                prefetch(&ix->iv[hi ? hi - 1 : 0]);
+            }
+        }
+        for (size_t i = 0; i < m; i++) {
+            v[i] = index_search(ix, bucket[i], pc[i]);
+            node[i] = v[i] ? v[i]->node : GD_NO_FUNC;
+            if (node[i] != GD_NO_FUNC)
+                prefetch(&ix->hot[node[i]]);
+        }
+        for (int k = 0; k < CALLERS; k++) {
+            for (size_t i = 0; i < m; i++) {
+                if (node[i] != GD_NO_FUNC && (node[i] = ix->hot[node[i]].parent) != GD_NO_FUNC)
+                    prefetch(&ix->hot[node[i]]);
+            }
+        }
+        for (size_t i = 0; i < m; i++)
+            fn(ctx, g + i, frames, sym_frames(b, pc[i], v[i], frames, max));
     }
-    return n;
+}
+
+size_t gd_file_count(const gd_binary *b)
+{
+    return b->ix.files.n;
 }
 
 size_t gd_function_count(const gd_binary *b)

@@ -63,28 +63,35 @@ void out_mem_slow(struct out *o, const char *s, size_t n)
     o->len += n;
 }
 
+char *out_reserve_slow(struct out *o, size_t n)
+{
+    if (o->failed || !out_flush(o))
+        return NULL;
+    if (n > o->cap) {
+        /* more than the buffer holds: grow it (a very long name) */
+        char *b = realloc(o->buf, n);
+        if (!b) {
+            o->failed = true;
+            return NULL;
+        }
+        o->buf = b;
+        o->cap = n;
+    }
+    return o->buf;
+}
+
 void out_u64(struct out *o, uint64_t v)
 {
-    char tmp[24];
-    size_t i = sizeof tmp;
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    out_mem(o, tmp + i, sizeof tmp - i);
+    char *p = out_reserve(o, 20);
+    if (p)
+        out_commit(o, put_u64(p, v));
 }
 
 void out_addr16(struct out *o, uint64_t v)
 {
-    static const char hex[] = "0123456789abcdef";
-    char tmp[18];
-    tmp[0] = '0';
-    tmp[1] = 'x';
-    for (int i = 17; i >= 2; i--) {
-        tmp[i] = hex[v & 15];
-        v >>= 4;
-    }
-    out_mem(o, tmp, sizeof tmp);
+    char *p = out_reserve(o, 18);
+    if (p)
+        out_commit(o, put_addr16(p, v));
 }
 
 void out_json_str(struct out *o, const char *s)

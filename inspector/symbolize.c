@@ -9,6 +9,11 @@
  * addresses are read from stdin and each answer is flushed before the next
  * read can block, so it works as a co-process.  --json prints one object
  * per address.
+ *
+ * Addresses are answered in batches — the ones a read of stdin completed,
+ * or the arguments — through gd_lookup_each, which overlaps the memory
+ * reads of neighbouring lookups; the text is built in the output buffer
+ * with known string lengths and no printf.
  */
 #include <dlfcn.h>
 #include <elf.h>
@@ -24,6 +29,10 @@
 
 #define MAX_FRAMES 256
 #define LINE_MAX_BYTES 100      /* addr2line reads stdin with fgets(buf, 100) */
+#define BATCH 4096              /* addresses looked up together */
+#define IN_CAP (1 << 16)        /* bytes of stdin read at once */
+#define LINE_TAIL 64            /* bytes after a frame's name and file: separators,
+                                   line, discriminator */
 
 struct opts {
     const char *exe;
@@ -32,23 +41,19 @@ struct opts {
     bool addresses, functions, inlines, pretty, basenames, demangle, json, stats;
 };
 
-/* A frame as addr2line prints it. */
-struct pframe {
-    const char *name;           /* NULL: "??" */
-    const char *file;           /* NULL: "??" */
-    uint32_t line;              /* 0: "?" */
-    uint32_t column;
-    uint32_t disc;
-    bool inlined;
-};
-
 struct ctx {
     struct opts o;
     gd_binary *b;
     const struct gd_section *section;   /* -j */
     const struct gd_section *last_sec;  /* the section of the previous address */
     struct out out;
-    struct gd_frame frames[MAX_FRAMES];
+    /* a batch: the addresses as read, what is looked up, and whether the
+     * address is in a section at all */
+    uint64_t addrs[BATCH];
+    uint64_t pcs[BATCH];
+    bool in_section[BATCH];
+    struct gd_sym_frame frames[MAX_FRAMES];
+    uint32_t *base_off;                 /* -s: file id -> offset of the basename + 1 */
     char *(*cxa_demangle)(const char *, char *, size_t *, int *);
     bool demangler_loaded;
 };
@@ -105,168 +110,232 @@ static const char *demangled(struct ctx *c, const char *name, char **to_free)
     return d;
 }
 
-/* binutils prefers the linkage name of a DWARF function. */
-static const char *frame_name(const struct gd_frame *f)
+/* The name printed for a frame, demangled with -C: NULL for none. */
+static inline const char *frame_name(struct ctx *c, const struct gd_sym_frame *f, size_t *len,
+                                     char **to_free)
 {
-    return f->linkage_name ? f->linkage_name : f->function;
+    *to_free = NULL;
+    *len = 0;
+    if (!f->name || !*f->name)
+        return NULL;
+    *len = f->name_len;
+    if (!c->o.demangle)
+        return f->name;
+    const char *d = demangled(c, f->name, to_free);
+    if (*to_free)
+        *len = strlen(d);
+    return d;
 }
 
-/* Resolves pc the way addr2line does; returns the number of frames, 0
- * when nothing is known (addr2line's "??" / "??:0"). */
-static int resolve(struct ctx *c, uint64_t pc, struct pframe *pf)
+/* The file printed for a frame (its basename with -s), NULL when unknown. */
+static inline const char *frame_file(struct ctx *c, const struct gd_sym_frame *f, size_t *len)
+{
+    const char *file = f->file;
+    *len = f->file_len;
+    if (!c->o.basenames || !file)
+        return file;
+    size_t off;
+    if (c->base_off && f->file_id != GD_NO_FILE && c->base_off[f->file_id]) {
+        off = c->base_off[f->file_id] - 1;
+    } else {
+        const char *slash = strrchr(file, '/');
+        off = slash ? (size_t)(slash + 1 - file) : 0;
+        if (c->base_off && f->file_id != GD_NO_FILE)
+            c->base_off[f->file_id] = (uint32_t)off + 1;
+    }
+    *len -= off;
+    return file + off;
+}
+
+/* ---- Where an answer comes from ---------------------------------------- */
+
+/* The pc to look up for an address as read, and whether it is in a
+ * section at all (addr2line answers "??" otherwise). */
+static uint64_t locate(struct ctx *c, uint64_t addr, bool *found)
 {
     const struct gd_section *sec;
+    *found = true;
     if (c->section) {
-        if (pc >= c->section->size)
-            return 0;
-        sec = c->section;
-        pc += sec->addr;
-    } else if (c->last_sec && pc >= c->last_sec->addr && pc - c->last_sec->addr < c->last_sec->size) {
-        sec = c->last_sec;
-    } else if (!(sec = gd_section_containing(c->b, pc))) {
-        return 0;
-    } else if (sec->flags & SHF_EXECINSTR) {
+        *found = addr < c->section->size;
+        return addr + c->section->addr;
+    }
+    if (c->last_sec && addr >= c->last_sec->addr && addr - c->last_sec->addr < c->last_sec->size)
+        return addr;
+    if (!(sec = gd_section_containing(c->b, addr)))
+        *found = false;
+    else if (sec->flags & SHF_EXECINSTR)
         c->last_sec = sec;      /* code sections do not overlap */
-    }
+    return addr;
+}
 
-    int n = gd_lookup(c->b, pc, c->frames, MAX_FRAMES);
-    if (n > MAX_FRAMES)
-        n = MAX_FRAMES;
-    bool have_line = n > 0 && c->frames[0].has_line;
-    if (n > 0 && c->frames[0].func != GD_NO_FUNC) {
-        for (int i = 0; i < n; i++) {
-            const struct gd_frame *f = &c->frames[i];
-            pf[i].name = frame_name(f);
-            pf[i].file = f->file;
-            pf[i].line = f->line;
-            pf[i].column = f->column;
-            pf[i].disc = i == 0 ? f->discriminator : 0;
-            pf[i].inlined = f->inlined;
-        }
-        if (!have_line) {
-            pf[0].file = NULL;
-            pf[0].line = 0;
-        }
-        return n;
-    }
-    /* No DWARF function here: the nearest preceding symbol of the section
-     * names it (also in padding after a function); the line table, or the
-     * symbol's STT_FILE, gives the file. */
+/* Without a DWARF function at pc, addr2line names it after the nearest
+ * preceding symbol of the section (also in padding after a function); the
+ * line table, or the symbol's STT_FILE, gives the file.  frame is the
+ * line-table frame, or NULL. */
+static int by_symbol(struct ctx *c, uint64_t pc, const struct gd_sym_frame *frame,
+                     struct gd_sym_frame *out)
+{
+    bool have_line = frame && frame->has_line;
     const struct gd_symbol *s = gd_symbol_nearest(c->b, pc);
     if (!have_line && !s)
         return 0;
-    memset(&pf[0], 0, sizeof pf[0]);
-    pf[0].name = s ? s->name : NULL;
+    memset(out, 0, sizeof *out);
+    out->func = GD_NO_FUNC;
+    out->file_id = GD_NO_FILE;
+    if (s) {
+        out->name = s->name;
+        out->name_len = strlen(s->name);
+    }
     if (have_line) {
-        pf[0].file = c->frames[0].file;
-        pf[0].line = c->frames[0].line;
-        pf[0].column = c->frames[0].column;
-        pf[0].disc = c->frames[0].discriminator;
-    } else {
-        pf[0].file = s->file;
+        out->file = frame->file;
+        out->file_len = frame->file_len;
+        out->file_id = frame->file_id;
+        out->line = frame->line;
+        out->column = frame->column;
+        out->discriminator = frame->discriminator;
+    } else if (s->file) {
+        out->file = s->file;
+        out->file_len = strlen(s->file);
     }
     return 1;
 }
 
 /* ---- Printing ----------------------------------------------------------- */
 
-static void print_text(struct ctx *c, const struct pframe *pf, int n)
+static void print_text(struct ctx *c, const struct gd_sym_frame *f, int n)
 {
     struct out *o = &c->out;
+    /* the options in locals: stores through char pointers below would make
+     * the compiler read them again from *c for every frame */
+    const bool functions = c->o.functions, pretty = c->o.pretty;
+    const bool plain = !c->o.demangle && !c->o.basenames;
     if (n == 0) {
-        if (c->o.functions)
-            out_str(o, c->o.pretty ? "?? " : "??\n");
+        if (functions)
+            out_str(o, pretty ? "?? " : "??\n");
         out_str(o, "??:0\n");
         return;
     }
     if (!c->o.inlines)
         n = 1;
+    /* addr2line prints the innermost row's discriminator on every line of
+     * the chain */
+    const uint32_t disc = f[0].discriminator;
     for (int i = 0; i < n; i++) {
-        if (c->o.functions) {
-            char *tofree;
-            const char *name = pf[i].name && *pf[i].name ? demangled(c, pf[i].name, &tofree)
-                                                          : (tofree = NULL, "??");
-            out_str(o, name);
+        const struct gd_sym_frame *fr = &f[i];
+        const char *name = fr->name, *file = fr->file;
+        size_t name_len = fr->name_len, file_len = fr->file_len;
+        char *tofree = NULL;
+        if (!plain) {
+            name = frame_name(c, fr, &name_len, &tofree);
+            file = frame_file(c, fr, &file_len);
+        }
+        if (!name_len) {
+            name = "??";
+            name_len = 2;
+        }
+        if (!file) {
+            file = "??";
+            file_len = 2;
+        }
+        char *p = out_reserve(o, name_len + file_len + LINE_TAIL);
+        if (p && functions) {
+            p = put_mem(p, name, name_len);
+            if (pretty)
+                p = put_mem(p, " at ", 4);
+            else
+                *p++ = '\n';
+        }
+        if (tofree)
             free(tofree);
-            out_str(o, c->o.pretty ? " at " : "\n");
-        }
-        const char *file = pf[i].file;
-        if (c->o.basenames && file) {
-            const char *slash = strrchr(file, '/');
-            if (slash)
-                file = slash + 1;
-        }
-        out_str(o, file ? file : "??");
-        out_char(o, ':');
-        if (pf[i].line) {
-            out_u64(o, pf[i].line);
-            /* addr2line prints the innermost row's discriminator on every
-             * line of the chain. */
-            if (pf[0].disc) {
-                out_str(o, " (discriminator ");
-                out_u64(o, pf[0].disc);
-                out_char(o, ')');
+        if (!p)
+            return;
+        p = put_mem(p, file, file_len);
+        *p++ = ':';
+        if (fr->line) {
+            p = put_u64(p, fr->line);
+            if (disc) {
+                p = put_mem(p, " (discriminator ", 16);
+                p = put_u64(p, disc);
+                *p++ = ')';
             }
         } else {
-            out_char(o, '?');
+            *p++ = '?';
         }
-        out_char(o, '\n');
-        if (c->o.pretty && i + 1 < n)
-            out_str(o, " (inlined by) ");
+        *p++ = '\n';
+        if (pretty && i + 1 < n)
+            p = put_mem(p, " (inlined by) ", 14);
+        out_commit(o, p);
     }
 }
 
-static void print_json(struct ctx *c, uint64_t addr, const struct pframe *pf, int n)
+static void print_json(struct ctx *c, uint64_t addr, const struct gd_sym_frame *f, int n)
 {
     struct out *o = &c->out;
-    char hex[19];
-    snprintf(hex, sizeof hex, "0x%016llx", (unsigned long long)addr);
     out_str(o, "{\"address\":\"");
-    out_str(o, hex);
+    out_addr16(o, addr);
     out_str(o, "\",\"frames\":[");
     for (int i = 0; i < n; i++) {
         char *tofree;
-        const char *name = pf[i].name && *pf[i].name ? demangled(c, pf[i].name, &tofree)
-                                                      : (tofree = NULL, NULL);
+        size_t len;
         out_str(o, i ? ",{\"function\":" : "{\"function\":");
-        out_json_str(o, name);
+        out_json_str(o, frame_name(c, &f[i], &len, &tofree));
         free(tofree);
         out_str(o, ",\"file\":");
-        out_json_str(o, pf[i].file);
+        out_json_str(o, f[i].file);
         out_str(o, ",\"line\":");
-        out_u64(o, pf[i].line);
+        out_u64(o, f[i].line);
         out_str(o, ",\"column\":");
-        out_u64(o, pf[i].column);
+        out_u64(o, f[i].column);
         out_str(o, ",\"discriminator\":");
-        out_u64(o, pf[i].disc);
-        out_str(o, pf[i].inlined ? ",\"inlined\":true}" : ",\"inlined\":false}");
+        out_u64(o, f[i].discriminator);
+        out_str(o, f[i].inlined ? ",\"inlined\":true}" : ",\"inlined\":false}");
     }
     out_str(o, "]}\n");
 }
+
+/* gd_lookup_each's callback: the answer for address i of the batch. */
+static void answer(void *ctx, size_t i, const struct gd_sym_frame *frames, int n)
+{
+    struct ctx *c = ctx;
+    struct gd_sym_frame sym;
+
+    if (n > MAX_FRAMES)
+        n = MAX_FRAMES;
+    if (!c->in_section[i]) {
+        n = 0;
+    } else if (n == 0 || frames[0].func == GD_NO_FUNC) {
+        n = by_symbol(c, c->pcs[i], n ? &frames[0] : NULL, &sym);
+        frames = &sym;
+    }
+    if (c->o.json) {
+        print_json(c, c->addrs[i], frames, n);
+        return;
+    }
+    if (c->o.addresses) {
+        char *p = out_reserve(&c->out, 20);
+        if (!p)
+            return;
+        p = put_addr16(p, c->addrs[i]);
+        out_commit(&c->out, c->o.pretty ? put_mem(p, ": ", 2) : put_mem(p, "\n", 1));
+    }
+    print_text(c, frames, n);
+}
+
+/* Answers c->addrs[0..n), in order. */
+static void symbolize_batch(struct ctx *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        c->pcs[i] = locate(c, c->addrs[i], &c->in_section[i]);
+    gd_lookup_each(c->b, c->pcs, n, c->frames, MAX_FRAMES, answer, c);
+}
+
+/* ---- Reading addresses --------------------------------------------------- */
 
 /* How addr2line reads an address (measured against binutils 2.40): blanks,
  * then a '-' reads as 0, a '+' is skipped, and the rest is strtoul(…, 16)
  * (its own blanks and sign, optional 0x, saturating on overflow). */
 static uint64_t scan_vma(const char *s)
 {
-    /* the common case, [0x]hex digits then a newline, without strtoull */
-    const char *p = s + (s[0] == '0' && (s[1] == 'x' || s[1] == 'X') ? 2 : 0);
-    uint64_t v = 0;
-    int k = 0;
-    for (; k < 16; k++, p++) {
-        unsigned d;
-        if (*p >= '0' && *p <= '9')
-            d = (unsigned)(*p - '0');
-        else if (*p >= 'a' && *p <= 'f')
-            d = (unsigned)(*p - 'a' + 10);
-        else if (*p >= 'A' && *p <= 'F')
-            d = (unsigned)(*p - 'A' + 10);
-        else
-            break;
-        v = v << 4 | d;
-    }
-    if (k > 0 && (*p == '\n' || *p == 0))
-        return v;
     while (*s == ' ' || (*s >= '\t' && *s <= '\r'))
         s++;
     if (*s == '-')
@@ -276,60 +345,108 @@ static uint64_t scan_vma(const char *s)
     return strtoull(s, NULL, 16);
 }
 
-static void symbolize_one(struct ctx *c, const char *text)
+/* The hex digits that start p[0..8) (all 8 bytes are read): how many,
+ * and their value in *v.  Eight bytes at once: each byte is classified as
+ * a digit or a letter a-f/A-F by carry-free range checks on its low 7 bits
+ * (bytes of 0x80 and up are neither), turned into its nibble, and the
+ * nibbles are gathered pairwise into a number. */
+static unsigned hex_word(const char *p, uint64_t *v)
 {
-    struct pframe pf[MAX_FRAMES];
-    uint64_t addr = scan_vma(text);
-    int n = resolve(c, addr, pf);
-
-    if (c->o.json) {
-        print_json(c, addr, pf, n);
-        return;
-    }
-    if (c->o.addresses) {
-        out_addr16(&c->out, addr);
-        out_str(&c->out, c->o.pretty ? ": " : "\n");
-    }
-    print_text(c, pf, n);
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t x;
+    memcpy(&x, p, 8);
+    uint64_t ascii = ~x & high;
+    uint64_t x7 = x & ~high, l7 = (x | 0x2020202020202020ull) & ~high;
+    uint64_t digit = (x7 + ones * (0x80 - '0')) & (ones * (0x80 + '9') - x7) & ascii;
+    uint64_t letter = (l7 + ones * (0x80 - 'a')) & (ones * (0x80 + 'f') - l7) & ascii;
+    uint64_t other = ~(digit | letter) & high;
+    unsigned k = other ? (unsigned)__builtin_ctzll(other) / 8 : 8;
+    uint64_t t = (x & 0x0f0f0f0f0f0f0f0full) + (letter >> 7) * 9;
+    t = (t << 4 | t >> 8) & 0x00ff00ff00ff00ffull;
+    t = (t << 8 | t >> 16) & 0x0000ffff0000ffffull;
+    t = (t << 16 | t >> 32) & 0xffffffffull;
+    *v = t >> (4 * (8 - k));
+    return k;
 }
 
-/* Reads stdin in pieces the way fgets(buf, 100, stdin) does (a longer line
- * is several addresses, as with addr2line), flushing the output whenever
- * the next read could block. */
+/* The next address of s[0..avail) as fgets(buf, 100) pieces the input (a
+ * longer line is several pieces): the bytes it takes, 0 when the piece is
+ * not complete yet (more input may follow unless eof).  s[avail] must be a
+ * NUL, and the 7 bytes after it readable. */
+static size_t next_piece(const char *s, size_t avail, bool eof, uint64_t *addr)
+{
+    if (avail == 0)
+        return 0;
+    /* the common case, [0x]hex digits then a newline */
+    const char *p = s + (s[0] == '0' && (s[1] == 'x' || s[1] == 'X') ? 2 : 0);
+    uint64_t v, w;
+    unsigned k = hex_word(p, &v);
+    if (k == 8) {
+        unsigned k2 = hex_word(p + 8, &w);
+        v = v << (4 * k2) | w;
+        k += k2;
+    }
+    if (k > 0 && p[k] == '\n') {
+        *addr = v;
+        return (size_t)(p + k + 1 - s);
+    }
+    size_t lim = avail < LINE_MAX_BYTES - 1 ? avail : LINE_MAX_BYTES - 1;
+    const char *nl = memchr(s, '\n', lim);
+    if (!nl && lim < LINE_MAX_BYTES - 1 && !eof)
+        return 0;
+    size_t len = nl ? (size_t)(nl + 1 - s) : lim;
+    char piece[LINE_MAX_BYTES];
+    memcpy(piece, s, len);
+    piece[len] = 0;
+    *addr = scan_vma(piece);
+    return len;
+}
+
+/* Reads stdin in large blocks, answering every address they complete
+ * before the next read; the output is flushed whenever that read could
+ * block, so a co-process reader gets each answer. */
 static void symbolize_stdin(struct ctx *c)
 {
-    static char buf[1 << 16];
+    static char buf[IN_CAP + 32];      /* a NUL after the data, and room to read past it */
     size_t len = 0, pos = 0;
     bool eof = false;
 
+    buf[0] = 0;
     for (;;) {
-        char piece[LINE_MAX_BYTES];
-        size_t k = 0;
-        bool got = false;
-        while (!got) {
-            if (pos == len) {
-                if (eof)
-                    break;
-                out_flush(&c->out);
-                ssize_t r = read(0, buf, sizeof buf);
-                if (r <= 0) {
-                    eof = true;
-                    break;
-                }
-                len = (size_t)r;
-                pos = 0;
-            }
-            char ch = buf[pos++];
-            piece[k++] = ch;
-            if (ch == '\n' || k == LINE_MAX_BYTES - 1)
-                got = true;
+        size_t n = 0, used;
+        while (n < BATCH && (used = next_piece(buf + pos, len - pos, eof, &c->addrs[n])) > 0) {
+            pos += used;
+            n++;
         }
-        if (k == 0)
-            break;
-        piece[k] = 0;
-        symbolize_one(c, piece);
-        if (c->out.failed)
-            break;
+        if (n > 0) {
+            symbolize_batch(c, n);
+            if (c->out.failed)
+                return;
+            continue;
+        }
+        if (eof)
+            return;
+        memmove(buf, buf + pos, len - pos);
+        len -= pos;
+        pos = 0;
+        out_flush(&c->out);
+        ssize_t r = read(0, buf + len, IN_CAP - len);
+        if (r <= 0)
+            eof = true;
+        else
+            len += (size_t)r;
+        buf[len] = 0;
+    }
+}
+
+/* The addresses given as arguments, in batches. */
+static void symbolize_args(struct ctx *c, char **args, int n)
+{
+    for (int i = 0; i < n && !c->out.failed; i += BATCH) {
+        int k = n - i < BATCH ? n - i : BATCH;
+        for (int j = 0; j < k; j++)
+            c->addrs[j] = scan_vma(args[i + j]);
+        symbolize_batch(c, (size_t)k);
     }
 }
 
@@ -413,18 +530,19 @@ static int run(const struct global_opts *g, int argc, char **argv)
         free(c);
         return EXIT_FAIL;
     }
+    if (c->o.basenames)
+        c->base_off = calloc(gd_file_count(c->b) + 1, sizeof *c->base_off);
     out_init(&c->out, STDOUT_FILENO);
-    if (optind < argc) {
-        for (int i = optind; i < argc && !c->out.failed; i++)
-            symbolize_one(c, argv[i]);
-    } else {
+    if (optind < argc)
+        symbolize_args(c, argv + optind, argc - optind);
+    else
         symbolize_stdin(c);
-    }
     if (!out_flush(&c->out)) {
         die_msg("symbolize: write error on standard output");
         rc = EXIT_FAIL;
     }
     out_free(&c->out);
+    free(c->base_off);
     gd_close(c->b);
     free(c);
     return rc;

@@ -175,18 +175,40 @@ def load_base(pid, path):
     raise AssertionError(f"{path} is not mapped in {pid}")
 
 
+def _frames(argv):
+    r = run(argv, timeout=30)
+    assert r.returncode == 0, r.stderr
+    out = [line for line in r.stdout.splitlines() if line]
+    frames = []
+    for fn, loc in zip(out[0::2], out[1::2]):
+        file, _, line = loc.split(" ")[0].rpartition(":")
+        if file.count(":") and line.isdigit() and file.rpartition(":")[2].isdigit():
+            file, _, line = file.rpartition(":")      # llvm's file:line:column
+        frames.append((fn, file, int(line) if line.isdigit() else 0))
+    return frames
+
+
 def addr2line(module, addr):
     """[(function, file, line)] for ADDR in MODULE, innermost first, from
     binutils addr2line -f -i."""
-    r = run(["addr2line", "-f", "-i", "-e", module, hex(addr)], timeout=30)
-    assert r.returncode == 0, r.stderr
-    out = r.stdout.splitlines()
-    frames = []
-    for fn, loc in zip(out[0::2], out[1::2]):
-        file, _, line = loc.rpartition(":")
-        line = line.split()[0]
-        frames.append((fn, file, int(line) if line.isdigit() else 0))
-    return frames
+    return _frames(["addr2line", "-f", "-i", "-e", module, hex(addr)])
+
+
+def llvm_symbolizer(module, addr):
+    """The same from llvm-symbolizer, the second oracle."""
+    return _frames(["llvm-symbolizer", "-f", "-i", f"--obj={module}", hex(addr)])
+
+
+def symbolizer_oracle(module, addr, got, norm=lambda frames: frames):
+    """The frames a symbolizer nobody here wrote gives for ADDR: addr2line's;
+    where they differ from GOT (compared through NORM), llvm-symbolizer's.
+    addr2line drops inlined frames whose ranges use DW_FORM_rnglistx
+    (clang's DWARF 5), a binutils bug docs/symbolize.md describes;
+    llvm-symbolizer reads them."""
+    want = norm(addr2line(module, addr))
+    if want != got:
+        want = norm(llvm_symbolizer(module, addr))
+    return want
 
 
 BT_THREAD = re.compile(r'^Thread \d+ \(.*?LWP (\d+)\)')

@@ -6,7 +6,8 @@ llvm-symbolizer --inlines:
   - load: the run with one address (building the index included);
   - all:  the run with N addresses, end to end;
 and derives the throughput once loaded, (N - 1) / (all - load).  Peak RSS
-comes from /usr/bin/time -v.  Each run is repeated and the fastest kept."""
+and CPU time come from the child's rusage.  Each run is repeated, in rounds
+that run every tool in turn, and the least time kept."""
 import os
 import random
 import re
@@ -14,7 +15,7 @@ import subprocess
 import sys
 import time
 
-REPEAT = 3
+REPEAT = 5
 
 
 def func_ranges(binary):
@@ -28,22 +29,46 @@ def func_ranges(binary):
     return res
 
 
-def timed(cmd, stdin_path, out_path):
-    best = None
+def run_once(cmd, stdin_path, out_path):
+    """(wall s, peak RSS KiB, CPU s) of one run of cmd; CPU time (user +
+    sys) and RSS come from the child's rusage (wait4), to the microsecond."""
+    err_path = out_path + ".err"
+    with open(stdin_path) as fi, open(out_path, "w") as fo, open(err_path, "w") as fe:
+        t0 = time.monotonic()
+        p = subprocess.Popen(cmd, stdin=fi, stdout=fo, stderr=fe)
+        _, status, ru = os.wait4(p.pid, 0)
+        wall = time.monotonic() - t0
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"{cmd[0]} failed: {open(err_path).read()[-2000:]}")
+    return wall, ru.ru_maxrss, ru.ru_utime + ru.ru_stime
+
+
+def timed(tools, inputs):
+    """{(tool, input): (wall, RSS, CPU)} over REPEAT rounds, each round
+    running every tool on every input, so that a burst of load from other
+    jobs on the machine does not fall on one tool's runs only: the least
+    wall and CPU time of the rounds, the largest RSS."""
+    runs = {}
     for _ in range(REPEAT):
-        with open(stdin_path) as fi, open(out_path, "w") as fo:
-            t0 = time.monotonic()
-            r = subprocess.run(["/usr/bin/time", "-v", *cmd], stdin=fi, stdout=fo,
-                               stderr=subprocess.PIPE, text=True)
-            t = time.monotonic() - t0
-        if r.returncode != 0:
-            sys.exit(f"{cmd[0]} failed: {r.stderr[-2000:]}")
-        rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", r.stderr).group(1))
-        cpu = sum(float(re.search(rf"{k} time \(seconds\): ([\d.]+)", r.stderr).group(1))
-                  for k in ("User", "System"))
-        if best is None or t < best[0]:
-            best = (t, rss, cpu)
-    return best
+        for name, cmd in tools.items():
+            for tag, (path, out) in inputs.items():
+                runs.setdefault((name, tag), []).append(run_once(cmd, path, out(name)))
+    return {k: (min(r[0] for r in v), max(r[1] for r in v), min(r[2] for r in v))
+            for k, v in runs.items()}
+
+
+def once_loaded(n, load, total):
+    """Addresses per second once loaded, or None when the difference of the
+    two runs is lost in the noise of a loaded machine."""
+    return (n - 1) / (total - load) if total > load else None
+
+
+def num(x):
+    return "n/a" if x is None else f"{x:,.0f}"
+
+
+def times(x, y):
+    return "n/a" if x is None or y is None else f"{x / y:.1f}x"
 
 
 def blocks(path):
@@ -76,32 +101,36 @@ def main():
         "addr2line": ["addr2line", "-a", "-f", "-i", "-e", binary],
         "llvm-symbolizer": ["llvm-symbolizer", "--inlines", f"--obj={binary}"],
     }
+    t = timed(tools, {"one": (one, lambda name: os.path.join(work, f"{name}.one")),
+                      "all": (inp, lambda name: os.path.join(work, f"{name}.out"))})
     res = {}
     cpu = {}
-    for name, cmd in tools.items():
-        load, _, load_cpu = timed(cmd, one, os.path.join(work, f"{name}.one"))
-        total, rss, total_cpu = timed(cmd, inp, os.path.join(work, f"{name}.out"))
-        res[name] = (load, total, rss, (n - 1) / max(total - load, 1e-9))
-        cpu[name] = (load_cpu, total_cpu, (n - 1) / max(total_cpu - load_cpu, 1e-3))
+    for name in tools:
+        load, _, load_cpu = t[name, "one"]
+        total, rss, total_cpu = t[name, "all"]
+        res[name] = (load, total, rss, once_loaded(n, load, total))
+        cpu[name] = (load_cpu, total_cpu, once_loaded(n, load_cpu, total_cpu))
     stats = subprocess.run([gi, "symbolize", "--stats", "-e", binary], stdin=subprocess.DEVNULL,
                            capture_output=True, text=True).stderr.strip()
 
     print(f"{'tool':16} {'load s':>8} {'all s':>8} {'addr/s loaded':>14} {'addr/s e2e':>11} "
           f"{'peak RSS MB':>12}")
     for name, (load, total, rss, tput) in res.items():
-        print(f"{name:16} {load:8.3f} {total:8.3f} {tput:14,.0f} {n / total:11,.0f} "
+        print(f"{name:16} {load:8.3f} {total:8.3f} {num(tput):>14} {n / total:11,.0f} "
               f"{rss / 1024:12.1f}")
-    print(f"{'CPU (user+sys)':16} {'load s':>8} {'all s':>8} {'addr/s loaded':>14}")
+    print(f"{'CPU (user+sys)':16} {'load s':>8} {'all s':>8} {'addr/s loaded':>14} "
+          f"{'ns/addr':>8}")
     for name, (lc, tc, tp) in cpu.items():
-        print(f"{name:16} {lc:8.2f} {tc:8.2f} {tp:14,.0f}")
-    print(f"CPU time, once loaded: {cpu['goinspect'][2] / cpu['addr2line'][2]:.1f}x addr2line; "
+        print(f"{name:16} {lc:8.3f} {tc:8.3f} {num(tp):>14} {num(tp and 1e9 / tp):>8}")
+    print(f"CPU time, once loaded: {times(cpu['goinspect'][2], cpu['addr2line'][2])} addr2line "
+          "(goal: 20x); "
           f"end to end: {cpu['addr2line'][1] / max(cpu['goinspect'][1], 1e-3):.1f}x addr2line, "
           f"{cpu['llvm-symbolizer'][1] / max(cpu['goinspect'][1], 1e-3):.1f}x llvm-symbolizer")
     if stats:
         print(f"goinspect index: {stats}")
     g, a, l = res["goinspect"], res["addr2line"], res["llvm-symbolizer"]
-    print(f"throughput once loaded: {g[3] / a[3]:.1f}x addr2line, {g[3] / l[3]:.1f}x llvm-symbolizer"
-          " (goal: 20x addr2line)")
+    print(f"throughput once loaded (wall): {times(g[3], a[3])} addr2line, "
+          f"{times(g[3], l[3])} llvm-symbolizer (goal: 20x addr2line)")
     print(f"end to end: {a[1] / g[1]:.1f}x faster than addr2line, "
           f"{l[1] / g[1]:.1f}x faster than llvm-symbolizer (goal: faster than both)")
     print(f"peak RSS: {g[2] / 1024:.1f} MB vs addr2line {a[2] / 1024:.1f} MB "
