@@ -11,12 +11,13 @@ DW_LIBS := -lelf -ldwarf
 
 $(BUILD)/obj/dwarf/%.o: dwarf/%.c
 	@mkdir -p $(@D)
-	$(CC) $(DW_CFLAGS) -MF $(@:.o=.d) -MT $@ -c $< -o $@
+	$(call quiet,CC,$@)
+	$(Q)$(CC) $(DW_CFLAGS) -MF $(@:.o=.d) -MT $@ -c $< -o $@
 
 $(DW_LIB): $(DW_OBJS)
 	@mkdir -p $(@D)
-	rm -f $@
-	ar rcs $@ $^
+	$(call quiet,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 .PHONY: gidwarf
 gidwarf: $(DW_LIB)

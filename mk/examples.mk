@@ -4,7 +4,8 @@ EX_BINS := $(EX_SRCS:examples/%.c=$(BUILD)/examples/%)
 
 $(BUILD)/examples/%: examples/%.c $(RT_LIB) $(GORTCC)
 	@mkdir -p $(@D)
-	CC="$(CC)" $(GORTCC) -O2 -Wall -Wextra -Werror -o $@ $<
+	$(call quiet,GORTCC,$@)
+	$(Q)CC="$(CC)" $(GORTCC) -O2 -Wall -Wextra -Werror -o $@ $<
 
 .PHONY: examples
 examples: $(EX_BINS)

@@ -7,11 +7,13 @@ GI_CFLAGS := $(CFLAGS_COMMON) -Iinspector -Idwarf
 
 $(BUILD)/obj/inspector/%.o: inspector/%.c
 	@mkdir -p $(@D)
-	$(CC) $(GI_CFLAGS) -MF $(@:.o=.d) -MT $@ -c $< -o $@
+	$(call quiet,CC,$@)
+	$(Q)$(CC) $(GI_CFLAGS) -MF $(@:.o=.d) -MT $@ -c $< -o $@
 
 $(GI_BIN): $(GI_OBJS) $(DW_LIB)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $(GI_OBJS) $(DW_LIB) $(DW_LIBS) -lreadline
+	$(call quiet,LINK,$@)
+	$(Q)$(CC) -o $@ $(GI_OBJS) $(DW_LIB) $(DW_LIBS) -lreadline
 
 .PHONY: goinspect
 goinspect: $(GI_BIN)

@@ -48,8 +48,9 @@ $(RT_LIB): $(BUILD)/obj/libgort.o
 
 $(GORTCC): mk/gortcc.in mk/runtime.mk
 	@mkdir -p $(@D)
-	sed -e 's|@INCDIR@|$(ROOT)/runtime/include|' -e 's|@LIBDIR@|$(abspath $(BUILD))/lib|' $< > $@
-	chmod 755 $@
+	$(call quiet,GEN,$@)
+	$(Q)sed -e 's|@INCDIR@|$(ROOT)/runtime/include|' -e 's|@LIBDIR@|$(abspath $(BUILD))/lib|' $< > $@
+	$(Q)chmod 755 $@
 
 .PHONY: runtime gortcc
 runtime: $(RT_LIB)
