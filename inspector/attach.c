@@ -11,11 +11,13 @@
 #include <unistd.h>
 
 #include "command.h"
+#include "heapsnap.h"
 #include "session.h"
 #include "trace.h"
 
 const struct subcommand *const subcommands[] = {
-    &sub_summary, &sub_goroutines, &sub_goroutine, &sub_threads, &sub_maps, &sub_ptr, NULL,
+    &sub_summary, &sub_goroutines, &sub_goroutine, &sub_threads, &sub_maps, &sub_ptr,
+    &sub_heap, &sub_spans, &sub_memstats, NULL,
 };
 
 const struct subcommand *subcommand_find(const char *name)
@@ -79,7 +81,7 @@ static bool parse_pid(const char *s, pid_t *pid)
 
 static int run_attach(const struct global_opts *g, int argc, char **argv)
 {
-    struct snap_options so = {false, false};
+    struct snap_options so = {false, false, SNAP_G_STACKS, HEAP_NONE};
     bool json = g->json;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
@@ -125,6 +127,8 @@ static int run_attach(const struct global_opts *g, int argc, char **argv)
         free(opts);
     }
 
+    so.heap = interactive ? HEAP_BITMAPS : sc->heap;
+    so.goroutines = interactive ? SNAP_G_STACKS : sc->goroutines;
     trace_mark("start");
     struct session ss;
     memset(&ss, 0, sizeof ss);

@@ -1,8 +1,9 @@
 /*
- * cmd_ptr.c — `ptr ADDR`: what an address is: its mapping; on a goroutine's
- * or a thread's stack, which frame; inside a G, which goroutine's; in a
- * binary, which symbol (and source line for code).  Heap objects (span,
- * size class, object base) come with the runtime's heap description.
+ * cmd_ptr.c — `ptr ADDR`: what an address is: its mapping; in the heap, its
+ * span and, in a span of objects, the object (size class, base and offset,
+ * allocated or free); on a goroutine's or a thread's stack, which frame;
+ * inside a G, which goroutine's; in a binary, which symbol (and source line
+ * for code).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "gview.h"
+#include "hview.h"
 #include "memmap.h"
 #include "textfmt.h"
 
@@ -93,8 +95,43 @@ static struct hit find_frame(struct session *ss, const struct cfi_regs *regs,
     return h;
 }
 
+/* In the heap: the span holding the address and, in a span of objects,
+ * the object slot. */
+struct heap_hit {
+    const struct harena *arena;         /* NULL: not in the heap */
+    const struct hrun *pages;
+    const struct hspan *span;           /* NULL: its pages have no valid span */
+    bool slot;                          /* in an object slot */
+    uint32_t index;
+    uint64_t base, offset;
+    int allocated;                      /* 1, 0, -1: unknown */
+};
+
+static void find_heap(struct session *ss, uint64_t addr, struct heap_hit *hh)
+{
+    memset(hh, 0, sizeof *hh);
+    const struct heapsnap *h = ss->s.heap;
+    if (!h || !h->described || h->level < HEAP_SPANS ||
+        !(hh->arena = heapsnap_arena(h, addr)) || !(hh->pages = heapsnap_run(h, addr)))
+        return;
+    if (hh->pages->span == NO_SPAN)
+        return;
+    const struct hspan *sp = hh->span = &h->spans[hh->pages->span];
+    if ((int)sp->state != h->st_inuse || !sp->elemsize)
+        return;
+    uint64_t off = addr - sp->base;
+    if (off / sp->elemsize >= sp->nelems)
+        return;                         /* past the last slot */
+    hh->slot = true;
+    hh->index = (uint32_t)(off / sp->elemsize);
+    hh->base = sp->base + (uint64_t)hh->index * sp->elemsize;
+    hh->offset = addr - hh->base;
+    hh->allocated = hspan_allocated(h, sp, hh->index);
+}
+
 struct answer {
     const struct region *region;
+    struct heap_hit heap;
     const struct snap_g *g_stack;       /* a goroutine whose stack holds it */
     int thread_stack;                   /* a thread whose stack holds it, -1 */
     struct hit hit;
@@ -112,6 +149,7 @@ static void analyze(struct session *ss, const struct memmap *mm, uint64_t addr, 
     memset(a, 0, sizeof *a);
     a->thread_stack = -1;
     a->region = memmap_find(mm, addr);
+    find_heap(ss, addr, &a->heap);
     const struct snapshot *s = &ss->s;
     uint32_t gsize = 0;
     const struct rt_type *gt = rtdesc_type(&ss->d, "g");
@@ -167,6 +205,70 @@ static void analyze(struct session *ss, const struct memmap *mm, uint64_t addr, 
     }
 }
 
+static void text_heap(struct session *ss, const struct heap_hit *hh)
+{
+    struct out *o = &ss->out;
+    const struct heapsnap *h = ss->s.heap;
+    const struct hspan *sp = hh->span;
+    if (!sp) {
+        char why[400];
+        heapsnap_run_problem(h, hh->pages, why, sizeof why);
+        outf(o, "  span      error: %s\n", why);
+        return;
+    }
+    char sz[24], what[160], flags[160];
+    fmt_size(hspan_bytes(h, sp), sz, sizeof sz);
+    hview_span_what(ss, sp, what, sizeof what);
+    hview_span_flags(ss, sp, flags, sizeof flags);
+    outf(o, "  span      %012" PRIx64 "-%012" PRIx64 " (%s) %s%s%s%s\n", sp->base,
+         sp->base + hspan_bytes(h, sp), sz, what, flags[0] ? " [" : "", flags,
+         flags[0] ? "]" : "");
+    if ((int)sp->state != h->st_inuse)
+        return;
+    if (!hh->slot) {
+        outf(o, "  object    none: past the span's last slot (%" PRIu32 " slots of %" PRIu32
+             " bytes end at %#" PRIx64 ")\n", sp->nelems, sp->elemsize,
+             sp->base + (uint64_t)sp->nelems * sp->elemsize);
+        return;
+    }
+    static const char *const alloc[] = {"allocation unknown (no bitmap)", "free", "allocated"};
+    if (hspan_large(h, sp))
+        outf(o, "  object    %#" PRIx64 " + 0x%" PRIx64 " (a large object of %" PRIu32
+             " bytes): %s\n", hh->base, hh->offset, sp->elemsize, alloc[hh->allocated + 1]);
+    else
+        outf(o, "  object    %#" PRIx64 " + 0x%" PRIx64 " (slot %" PRIu32 " of %" PRIu32 ", %"
+             PRIu32 " bytes): %s\n", hh->base, hh->offset, hh->index, sp->nelems, sp->elemsize,
+             alloc[hh->allocated + 1]);
+}
+
+static void json_heap(struct session *ss, struct json *j, const struct heap_hit *hh)
+{
+    json_key(j, "heap");
+    if (!hh->arena) {
+        json_null(j);
+        return;
+    }
+    json_obj(j);
+    json_ku64(j, "arena", hh->arena->base);
+    json_key(j, "span");
+    hh->span ? hview_span_json(ss, j, hh->span) : json_null(j);
+    json_key(j, "object");
+    if (hh->slot) {
+        json_obj(j);
+        json_ku64(j, "index", hh->index);
+        json_ku64(j, "base", hh->base);
+        json_ku64(j, "offset", hh->offset);
+        json_ku64(j, "size", hh->span->elemsize);
+        json_key(j, "allocated");
+        hh->allocated < 0 ? json_null(j) : json_bool(j, hh->allocated);
+        json_obj_end(j);
+    } else {
+        json_null(j);
+    }
+    hview_run_problem_json(ss, j, hh->span ? NULL : hh->pages);
+    json_obj_end(j);
+}
+
 static void text_answer(struct session *ss, uint64_t addr, const struct answer *a)
 {
     struct out *o = &ss->out;
@@ -178,6 +280,8 @@ static void text_answer(struct session *ss, uint64_t addr, const struct answer *
     const struct mapping *mp = a->region->map;
     outf(o, "  mapping   %012" PRIx64 "-%012" PRIx64 " %s  %s (offset %#" PRIx64 ")\n",
          mp->start, mp->end, mp->perms, a->region->desc, addr - mp->start);
+    if (a->heap.arena)
+        text_heap(ss, &a->heap);
     const struct hit *h = &a->hit;
     if (a->g_stack || a->thread_stack >= 0) {
         char who[96];
@@ -280,8 +384,7 @@ static void json_answer(struct session *ss, uint64_t addr, const struct answer *
         json_frame(ss, &j, &a->code, false);
     else
         json_null(&j);
-    json_key(&j, "heap");
-    json_null(&j);
+    json_heap(ss, &j, &a->heap);
     json_obj_end(&j);
     json_end(&j);
 }
@@ -306,8 +409,9 @@ static int run(struct session *ss, void *opts)
 const struct subcommand sub_ptr = {
     .name = "ptr",
     .synopsis = "ADDR",
-    .help = "what an address is: mapping, stack frame, G, symbol",
+    .help = "what an address is: mapping, heap object, stack frame, G, symbol",
     .parse = parse,
     .run = run,
     .needs_stacks = true,
+    .heap = HEAP_BITMAPS,
 };

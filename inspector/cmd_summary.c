@@ -8,25 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "gview.h"
+#include "heapstats.h"
 #include "textfmt.h"
 
 enum { TOP_GROUPS = 5 };
-
-struct opts {
-    struct subopts common;
-};
-
-static int parse(int argc, char **argv, void **out)
-{
-    struct opts *o = xcalloc(1, sizeof *o);
-    if (parse_flags("summary", argc, argv, NULL, NULL, &o->common) < 0) {
-        free(o);
-        return -1;
-    }
-    *out = o;
-    return 0;
-}
 
 struct counts {
     size_t total, unreadable;
@@ -56,6 +43,74 @@ static void count(struct session *ss, struct counts *c)
         if ((int)g->status == ss->s.st_waiting && g->waitreason < c->nreason)
             c->by_reason[g->waitreason]++;
     }
+}
+
+/* The heap in use and its goal, collections and the last pause. */
+static const struct heapsnap *summary_heap(struct session *ss, struct memstats *ms)
+{
+    const struct heapsnap *h = ss->s.heap;
+    if (!h || !h->described)
+        return NULL;
+    memstats_compute(h, ms);
+    return h;
+}
+
+static void json_heap(struct session *ss, struct json *j)
+{
+    struct memstats ms;
+    const struct heapsnap *h = summary_heap(ss, &ms);
+    if (!h) {
+        json_null(j);
+        return;
+    }
+    json_obj(j);
+    const struct {
+        const char *name;
+        uint64_t v;
+    } f[] = {
+        {"heap_alloc", ms.heap_alloc}, {"heap_objects", ms.heap_objects},
+        {"next_gc", ms.next_gc}, {"heap_inuse", ms.heap_inuse},
+        {"stack_inuse", ms.stack_inuse}, {"heap_idle", ms.heap_idle},
+        {"heap_released", ms.heap_released}, {"sys", ms.sys}, {"num_gc", ms.num_gc},
+        {"last_gc", ms.last_gc}, {"last_pause_ns", ms.last_pause_ns},
+        {"pause_total_ns", ms.pause_total_ns},
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        json_ku64(j, f[i].name, f[i].v);
+    json_kbool(j, "gc_running", h->gc_running != 0);
+    json_obj_end(j);
+}
+
+static void text_heap(struct session *ss)
+{
+    struct out *o = &ss->out;
+    struct memstats ms;
+    const struct heapsnap *h = summary_heap(ss, &ms);
+    if (!h) {
+        outf(o, "heap         not described by this runtime (descriptor version %u)\n",
+             ss->d.version);
+        return;
+    }
+    char a[24], goal[24], inuse[24], st[24], idle[24], rel[24];
+    fmt_size(ms.heap_alloc, a, sizeof a);
+    fmt_size(ms.next_gc, goal, sizeof goal);
+    fmt_size(ms.heap_inuse, inuse, sizeof inuse);
+    fmt_size(ms.stack_inuse, st, sizeof st);
+    fmt_size(ms.heap_idle, idle, sizeof idle);
+    fmt_size(ms.heap_released, rel, sizeof rel);
+    outf(o, "heap         %s in %" PRIu64 " objects (goal %s); spans: %s of objects, %s of "
+         "stacks, %s idle (%s released)\n", a, ms.heap_objects, goal, inuse, st, idle, rel);
+    if (!ms.num_gc) {
+        outf(o, "collections  none yet%s\n", h->gc_running ? " (the first is running)" : "");
+        return;
+    }
+    uint64_t now_ns = wall_ns();
+    char ago[24], last[24], total[24];
+    fmt_duration(now_ns > ms.last_gc ? (int64_t)(now_ns - ms.last_gc) : 0, ago, sizeof ago);
+    fmt_pause(ms.last_pause_ns, last, sizeof last);
+    fmt_pause(ms.pause_total_ns, total, sizeof total);
+    outf(o, "collections  %" PRIu64 ", the last %s ago, paused %s (%s in all)%s\n", ms.num_gc,
+         ago, last, total, h->gc_running ? "; one is running" : "");
 }
 
 static void json_summary(struct session *ss, const struct counts *c, const struct ggroups *gg)
@@ -93,7 +148,7 @@ static void json_summary(struct session *ss, const struct counts *c, const struc
     json_obj_end(&j);
     json_obj_end(&j);
     json_key(&j, "heap");
-    json_null(&j);
+    json_heap(ss, &j);
     json_key(&j, "groups");
     json_arr(&j);
     for (size_t k = 0; k < gg->n && k < TOP_GROUPS; k++) {
@@ -157,8 +212,7 @@ static void text_summary(struct session *ss, const struct counts *c, const struc
     for (size_t i = 0; i < c->nreason; i++)
         if (c->by_reason[i] && er->values[i][0])
             outf(o, "  %-24s %zu\n", er->values[i], c->by_reason[i]);
-    outf(o, "heap         not described by this runtime (descriptor version %u)\n",
-         ss->d.version);
+    text_heap(ss);
     if (gg->n) {
         outf(o, "largest groups (goroutines with the same state and stack):\n");
         for (size_t k = 0; k < gg->n && k < TOP_GROUPS; k++) {
@@ -212,7 +266,8 @@ static int run(struct session *ss, void *opts)
 const struct subcommand sub_summary = {
     .name = "summary",
     .synopsis = "",
-    .help = "executable, runtime, threads, goroutines by state, pause",
-    .parse = parse,
+    .help = "executable, runtime, threads, goroutines by state, heap, pause",
+    .parse = parse_plain,
     .run = run,
+    .heap = HEAP_COUNTS,
 };

@@ -77,6 +77,18 @@ void json_i64(struct json *j, int64_t v)
     }
 }
 
+void json_f64(struct json *j, double v)
+{
+    value_start(j);
+    char buf[32];
+    if (v != v || v > 1e300 || v < -1e300) {    /* NaN and infinities are not JSON */
+        out_str(j->o, "null");
+        return;
+    }
+    snprintf(buf, sizeof buf, "%.6g", v);
+    out_str(j->o, buf);
+}
+
 void json_bool(struct json *j, bool v)
 {
     value_start(j);

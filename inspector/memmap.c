@@ -4,11 +4,13 @@
 #include "memmap.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bsearch.h"
+#include "bulkread.h"
 #include "textfmt.h"
 
 const char *const region_kind_names[RK_NKINDS] = {
@@ -24,19 +26,20 @@ const char *const region_kind_names[RK_NKINDS] = {
     [RK_VVAR] = "vvar",
     [RK_VSYSCALL] = "vsyscall",
     [RK_ANONYMOUS] = "anonymous",
+    [RK_ARENA] = "arena",
 };
 
-static void append(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void append(char *buf, size_t len, const char *fmt, ...)
-{
-    size_t n = strlen(buf);
-    if (n + 1 >= len)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf + n, len - n, fmt, ap);
-    va_end(ap);
-}
+const char *const run_kind_names[RUN_NKINDS] = {
+    [RUN_GOROUTINE_STACKS] = "goroutine_stacks",
+    [RUN_OTHER] = "other",
+    [RUN_CACHED_STACKS] = "cached_stacks",
+    [RUN_SMALL] = "small_objects",
+    [RUN_LARGE] = "large_objects",
+    [RUN_FREE] = "free",
+    [RUN_RELEASED] = "released",
+    [RUN_SPANS] = "spans",
+    [RUN_INVALID] = "invalid",
+};
 
 /* The names of a module's sections that overlap [start, end). */
 static void sections_in(struct session *ss, struct module *mod, uint64_t start, uint64_t end,
@@ -53,7 +56,7 @@ static void sections_in(struct session *ss, struct module *mod, uint64_t start, 
             continue;
         uint64_t lo = sec[i].addr + mod->bias, hi = lo + sec[i].size;
         if (lo < end && hi > start) {
-            append(buf, len, "%s%s", sep, sec[i].name);
+            str_append(buf, len, "%s%s", sep, sec[i].name);
             sep = " ";
         }
     }
@@ -99,8 +102,10 @@ static void stack_runs(struct memmap *mm, size_t *rcap, size_t *icap, struct reg
     size_t i = 0;
     while (i < n) {
         if (sp[i].lo > cur)
-            add_run(mm, rcap, r, (struct region_run){cur, sp[i].lo, RUN_OTHER, 0, 0});
-        struct region_run run = {sp[i].lo, sp[i].hi, RUN_GOROUTINE_STACKS, mm->nids, 0};
+            add_run(mm, rcap, r, (struct region_run){.start = cur, .end = sp[i].lo,
+                                                     .kind = RUN_OTHER});
+        struct region_run run = {.start = sp[i].lo, .end = sp[i].hi,
+                                 .kind = RUN_GOROUTINE_STACKS, .first_id = mm->nids};
         while (i < n && sp[i].lo <= run.end && sp[i].lo >= run.start) {
             if (sp[i].hi > run.end)
                 run.end = sp[i].hi;
@@ -115,7 +120,212 @@ static void stack_runs(struct memmap *mm, size_t *rcap, size_t *icap, struct reg
         cur = run.end;
     }
     if (cur < r->map->end)
-        add_run(mm, rcap, r, (struct region_run){cur, r->map->end, RUN_OTHER, 0, 0});
+        add_run(mm, rcap, r, (struct region_run){.start = cur, .end = r->map->end,
+                                                 .kind = RUN_OTHER});
+}
+
+/* ---- Heap arenas ----------------------------------------------------------- */
+
+/* The heap, when its arenas and span table were copied. */
+static const struct heapsnap *maps_heap(const struct session *ss)
+{
+    const struct heapsnap *h = ss->s.heap;
+    return h && h->described && h->level >= HEAP_SPANS ? h : NULL;
+}
+
+/* The first page-table run that ends after addr. */
+static size_t run_after(const struct heapsnap *h, uint64_t addr)
+{
+    return bsearch_upto(h->runs, h->nruns, sizeof *h->runs, offsetof(struct hrun, end), addr);
+}
+
+static bool holds_arena(const struct heapsnap *h, const struct mapping *mp)
+{
+    size_t k = run_after(h, mp->start);
+    return k < h->nruns && h->runs[k].start < mp->end;
+}
+
+static int page_kind(const struct heapsnap *h, const struct hrun *pr, const struct hspan **out)
+{
+    *out = NULL;
+    if (pr->span == NO_SPAN)
+        return RUN_INVALID;
+    const struct hspan *sp = *out = &h->spans[pr->span];
+    int st = sp->state;
+    if (st == h->st_inuse)
+        return sp->sizeclass ? RUN_SMALL : RUN_LARGE;
+    if (st == h->st_stack)
+        return sp->owner ? RUN_GOROUTINE_STACKS : RUN_CACHED_STACKS;
+    if (st == h->st_free)
+        return RUN_FREE;
+    if (st == h->st_released)
+        return RUN_RELEASED;
+    return RUN_SPANS;
+}
+
+/* Breaks a mapping holding (parts of) arenas into runs of spans of one
+ * kind, and the parts outside the arenas. */
+static void arena_runs(struct memmap *mm, size_t *rcap, size_t *icap, struct region *r,
+                       const struct heapsnap *h)
+{
+    const struct mapping *mp = r->map;
+    uint64_t cur = mp->start;
+    struct region_run run;
+    bool open = false;
+    uint32_t last = NO_SPAN;
+    for (size_t k = run_after(h, mp->start); k < h->nruns && h->runs[k].start < mp->end; k++) {
+        const struct hrun *pr = &h->runs[k];
+        uint64_t lo = pr->start > mp->start ? pr->start : mp->start;
+        uint64_t hi = pr->end < mp->end ? pr->end : mp->end;
+        const struct hspan *sp;
+        int kind = page_kind(h, pr, &sp);
+        bool same = open && run.kind == kind && run.end == lo &&
+                    (kind != RUN_SMALL ||
+                     (run.sizeclass == sp->sizeclass && run.noscan == (sp->noscan != 0))) &&
+                    (kind != RUN_SPANS || run.state == sp->state);
+        if (!same) {
+            if (open)
+                add_run(mm, rcap, r, run);
+            if (lo > cur)
+                add_run(mm, rcap, r, (struct region_run){.start = cur, .end = lo,
+                                                         .kind = RUN_OTHER});
+            run = (struct region_run){.start = lo, .end = hi, .kind = kind,
+                                      .first_id = mm->nids, .pages = pr};
+            if (sp) {
+                run.sizeclass = sp->sizeclass;
+                run.noscan = sp->noscan != 0;
+                run.state = sp->state;
+            }
+            open = true;
+            last = NO_SPAN;
+        }
+        run.end = hi;
+        if (sp && pr->span != last) {       /* a span starts (or crosses into this arena) */
+            last = pr->span;
+            run.nspans++;
+            if ((int)sp->state == h->st_inuse) {
+                run.objects += sp->alloccount;
+                run.bytes += (uint64_t)sp->alloccount * sp->elemsize;
+            }
+            if (kind == RUN_GOROUTINE_STACKS) {
+                xgrow(&mm->ids, icap, mm->nids + 1, sizeof *mm->ids);
+                mm->ids[mm->nids++] = sp->owner;
+                run.nids++;
+            }
+        }
+        cur = hi;
+    }
+    if (open)
+        add_run(mm, rcap, r, run);
+    if (cur < mp->end)
+        add_run(mm, rcap, r, (struct region_run){.start = cur, .end = mp->end,
+                                                 .kind = RUN_OTHER});
+}
+
+/* "heap arena 7f15cc000000 (64M): 23 goroutine stacks, 48K of objects..." */
+static void arena_desc(const struct memmap *mm, struct region *r, const struct heapsnap *h)
+{
+    const struct mapping *mp = r->map;
+    size_t n = 0;
+    uint64_t first = 0;
+    bool part = false;          /* the mapping holds only part of an arena */
+    for (size_t i = 0; i < h->narenas; i++) {
+        const struct harena *a = &h->arenas[i];
+        if (a->error || a->base >= mp->end || a->end <= mp->start)
+            continue;
+        if (n++ == 0)
+            first = a->base;
+        part |= a->base < mp->start || a->end > mp->end;
+    }
+    char sz[24];
+    fmt_size(h->arena_bytes, sz, sizeof sz);
+    const char *guard = strcmp(mp->perms, "---p") == 0 ? "guard page (no access), " : "";
+    if (n == 1)
+        snprintf(r->desc, sizeof r->desc, "%s%sheap arena %012" PRIx64 " (%s)", guard,
+                 part ? "part of " : "", first, sz);
+    else
+        snprintf(r->desc, sizeof r->desc, "%sheap arenas: %zu of %s from %012" PRIx64, guard,
+                 n, sz, first);
+    uint64_t bytes[RUN_NKINDS] = {0}, stacks = 0, bad = 0, obj = 0;
+    for (size_t k = 0; k < r->nruns; k++) {
+        const struct region_run *run = &mm->runs[r->first_run + k];
+        bytes[run->kind] += run->end - run->start;
+        stacks += run->nids;
+        bad += run->kind == RUN_INVALID;
+        obj += run->kind == RUN_SMALL || run->kind == RUN_LARGE ? run->end - run->start : 0;
+    }
+    const char *sep = ": ";
+    if (stacks) {
+        str_append(r->desc, sizeof r->desc, "%s%" PRIu64 " goroutine stack%s", sep, stacks,
+                   stacks == 1 ? "" : "s");
+        sep = ", ";
+    }
+    static const struct {
+        int kind;
+        const char *what;
+    } parts[] = {{-1, "of objects"}, {RUN_CACHED_STACKS, "of cached stacks"},
+                 {RUN_FREE, "free"}, {RUN_RELEASED, "released"}, {RUN_OTHER, "not heap"}};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        uint64_t b = parts[i].kind < 0 ? obj : bytes[parts[i].kind];
+        if (!b)
+            continue;
+        fmt_size(b, sz, sizeof sz);
+        str_append(r->desc, sizeof r->desc, "%s%s %s", sep, sz, parts[i].what);
+        sep = ", ";
+    }
+    if (bad)
+        str_append(r->desc, sizeof r->desc, "%s%" PRIu64 " run%s of bad spans", sep, bad,
+                   bad == 1 ? "" : "s");
+}
+
+/* Span records and arena records in a mapping of heap metadata. */
+struct metadata {
+    uint64_t *records;      /* span records (live and dead), sorted */
+    size_t n;
+};
+
+static void metadata_init(struct metadata *md, const struct heapsnap *h)
+{
+    md->n = 0;
+    md->records = NULL;
+    if (!h)
+        return;
+    struct bulk_item *v = xmalloc((h->nspans + h->ndead + 1) * sizeof *v);
+    for (size_t i = 0; i < h->nspans; i++)
+        v[md->n++] = (struct bulk_item){h->spans[i].addr, 0, 1};
+    for (size_t i = 0; i < h->ndead; i++)
+        v[md->n++] = (struct bulk_item){h->dead[i], 0, 1};
+    bulk_sort(v, md->n);
+    md->records = xmalloc((md->n + 1) * sizeof *md->records);
+    for (size_t i = 0; i < md->n; i++)
+        md->records[i] = v[i].addr;
+    free(v);
+}
+
+/* How many of v[0..n) (sorted) lie in [lo, hi) (lo > 0). */
+static size_t count_in(const uint64_t *v, size_t n, uint64_t lo, uint64_t hi)
+{
+    return bsearch_upto(v, n, 8, 0, hi - 1) - bsearch_upto(v, n, 8, 0, lo - 1);
+}
+
+static void metadata_desc(const struct metadata *md, const struct heapsnap *h, struct region *r)
+{
+    const struct mapping *mp = r->map;
+    size_t spans = count_in(md->records, md->n, mp->start, mp->end), arenas = 0;
+    for (size_t i = 0; h && i < h->narenas; i++)
+        arenas += h->arenas[i].addr >= mp->start && h->arenas[i].addr < mp->end;
+    if (!spans && !arenas)
+        return;
+    char what[128] = "heap metadata: ";
+    if (spans)
+        str_append(what, sizeof what, "%zu span record%s", spans, spans == 1 ? "" : "s");
+    if (arenas)
+        str_append(what, sizeof what, "%s%zu arena page table%s", spans ? ", " : "", arenas,
+                   arenas == 1 ? "" : "s");
+    if (strcmp(r->desc, "anonymous") == 0)
+        snprintf(r->desc, sizeof r->desc, "%s", what);
+    else
+        str_append(r->desc, sizeof r->desc, ", %s", what);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -152,6 +362,9 @@ void memmap_build(struct memmap *mm, struct session *ss)
     if (allgs_root)
         target_read_u64(ss->t, allgs_root->addr, &allgs);   /* only to name its mapping */
 
+    const struct heapsnap *heap = maps_heap(ss);
+    struct metadata md;
+    metadata_init(&md, heap);
     size_t rcap = 0, icap = 0, spi = 0, gai = 0;
     for (size_t i = 0; i < pm->n; i++) {
         const struct mapping *mp = &pm->v[i];
@@ -209,6 +422,11 @@ void memmap_build(struct memmap *mm, struct session *ss)
         } else if (mp->path[0] == '/') {
             r->kind = RK_FILE;
             snprintf(r->desc, sizeof r->desc, "file %s", mp->path);
+        } else if (heap && holds_arena(heap, mp)) {
+            r->kind = RK_ARENA;
+            r->thread = -1;
+            arena_runs(mm, &rcap, &icap, r, heap);
+            arena_desc(mm, r, heap);
         } else if (sp_end > spi) {
             r->kind = RK_GOROUTINE_STACKS;
             r->thread = -1;
@@ -254,12 +472,14 @@ void memmap_build(struct memmap *mm, struct session *ss)
         }
         if (r->kind == RK_ANONYMOUS || r->kind == RK_HEAP) {
             if (ga_end > gai)
-                append(r->desc, sizeof r->desc, ", holds %zu G%s", ga_end - gai,
+                str_append(r->desc, sizeof r->desc, ", holds %zu G%s", ga_end - gai,
                        ga_end - gai == 1 ? "" : "s");
             if (allgs >= mp->start && allgs < mp->end)
-                append(r->desc, sizeof r->desc, ", holds the all-G table");
+                str_append(r->desc, sizeof r->desc, ", holds the all-G table");
+            metadata_desc(&md, heap, r);
         }
     }
+    free(md.records);
     free(sp);
     free(gaddr);
 }
@@ -291,13 +511,13 @@ void format_ids(const uint64_t *ids, size_t n, size_t max, char *buf, size_t len
         while (j + 1 < n && v[j + 1] == v[j] + 1)
             j++;
         if (items == max) {
-            append(buf, len, ", ...");
+            str_append(buf, len, ", ...");
             break;
         }
         if (j > i)
-            append(buf, len, "%s%" PRIu64 "-%" PRIu64, items ? ", " : "", v[i], v[j]);
+            str_append(buf, len, "%s%" PRIu64 "-%" PRIu64, items ? ", " : "", v[i], v[j]);
         else
-            append(buf, len, "%s%" PRIu64, items ? ", " : "", v[i]);
+            str_append(buf, len, "%s%" PRIu64, items ? ", " : "", v[i]);
         items++;
         i = j + 1;
     }

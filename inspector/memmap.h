@@ -2,11 +2,13 @@
  * memmap.h — the target's mappings annotated with what each one is to the
  * runtime: the executable's and libraries' sections, the malloc heap, the
  * main thread's and each M's thread stack, guard pages, vdso, and the
- * goroutine stack chunks broken down into runs of stacks (with their
- * goroutine ids) and unused space.  Used by `maps` and `ptr`.
+ * heap's arenas broken down into runs of spans: objects of a size class,
+ * large objects, goroutine stacks (with their goroutine ids), free and
+ * released pages.  Used by `maps` and `ptr`.
  *
- * When the runtime describes its heap (descriptor version 2), arenas and
- * their runs of spans are added here as regions and runs of their own.
+ * When the heap was not copied (or the runtime does not describe it), the
+ * mappings holding goroutine stacks are broken into runs of stacks, from
+ * the goroutines' stack bounds, and the space between them.
  */
 #ifndef GOINSPECT_MEMMAP_H
 #define GOINSPECT_MEMMAP_H
@@ -14,22 +16,42 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "heapsnap.h"
 #include "session.h"
 
 enum region_kind {
     RK_EXECUTABLE, RK_LIBRARY, RK_FILE, RK_HEAP, RK_STACK, RK_THREAD_STACK,
-    RK_GOROUTINE_STACKS, RK_GUARD, RK_VDSO, RK_VVAR, RK_VSYSCALL, RK_ANONYMOUS, RK_NKINDS
+    RK_GOROUTINE_STACKS, RK_GUARD, RK_VDSO, RK_VVAR, RK_VSYSCALL, RK_ANONYMOUS, RK_ARENA,
+    RK_NKINDS
 };
 extern const char *const region_kind_names[RK_NKINDS];
 
-enum run_kind { RUN_GOROUTINE_STACKS, RUN_OTHER };
+enum run_kind {
+    RUN_GOROUTINE_STACKS,   /* stacks of goroutines */
+    RUN_OTHER,              /* not heap, or (without the heap) not a goroutine stack */
+    RUN_CACHED_STACKS,      /* goroutine stacks kept for reuse */
+    RUN_SMALL,              /* spans of objects of one size class */
+    RUN_LARGE,              /* spans of one large object each */
+    RUN_FREE, RUN_RELEASED,
+    RUN_SPANS,              /* spans in a state this reader has no name for */
+    RUN_INVALID,            /* pages of no valid span */
+    RUN_NKINDS
+};
+extern const char *const run_kind_names[RUN_NKINDS];
 
-/* A part of a mapping: consecutive goroutine stacks, or the space between
- * them (unused, or heap pages: told apart once the heap is read). */
+/* A part of a mapping: consecutive spans of one kind in an arena (or,
+ * without the heap, consecutive goroutine stacks and the space between
+ * them). */
 struct region_run {
     uint64_t start, end;
     int kind;               /* enum run_kind */
     size_t first_id, nids;  /* goroutine ids: memmap.ids[first_id ..] */
+    uint32_t nspans;
+    uint32_t sizeclass;     /* RUN_SMALL */
+    uint8_t state;          /* RUN_SPANS: the spans' state */
+    bool noscan;
+    uint64_t objects, bytes;/* allocated objects in its spans */
+    const struct hrun *pages;   /* RUN_INVALID, RUN_SPANS: the first pages */
 };
 
 struct region {

@@ -8,10 +8,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "bsearch.h"
 
 #define DELETED_SUFFIX " (deleted)"
 
@@ -130,14 +133,7 @@ void procmaps_free(struct procmaps *m)
 
 const struct mapping *procmaps_find(const struct procmaps *m, uint64_t addr)
 {
-    size_t lo = 0, hi = m->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (m->v[mid].end <= addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = bsearch_upto(m->v, m->n, sizeof *m->v, offsetof(struct mapping, end), addr);
     if (lo < m->n && m->v[lo].start <= addr && addr < m->v[lo].end)
         return &m->v[lo];
     return NULL;

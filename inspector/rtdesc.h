@@ -92,6 +92,35 @@ static inline uint64_t rt_get(const void *obj, uint32_t objsize, struct rt_field
     }
 }
 
+/* The field if it lies inside a structure of objsize bytes and is 1, 2, 4
+ * or 8 bytes long, else absent: what rt_get_fit may read unchecked. */
+static inline struct rt_field rt_field_fit(struct rt_field fl, uint32_t objsize)
+{
+    uint32_t sz = fl.size;
+    if (!fl.present || (sz != 1 && sz != 2 && sz != 4 && sz != 8) || fl.offset > objsize ||
+        sz > objsize - fl.offset)
+        return (struct rt_field){0, 0, false};
+    return fl;
+}
+
+/* The value of a field that rt_field_fit kept (0 when absent), without a
+ * bounds check: for the decoders of many records. */
+static inline uint64_t rt_get_fit(const void *obj, struct rt_field fl)
+{
+    const unsigned char *p = (const unsigned char *)obj + fl.offset;
+    uint8_t v8;
+    uint16_t v16;
+    uint32_t v32;
+    uint64_t v64;
+    switch (fl.size) {
+    case 1: memcpy(&v8, p, 1); return v8;
+    case 2: memcpy(&v16, p, 2); return v16;
+    case 4: memcpy(&v32, p, 4); return v32;
+    case 8: memcpy(&v64, p, 8); return v64;
+    default: return 0;     /* absent */
+    }
+}
+
 /* A signed field, sign-extended from its size. */
 static inline int64_t rt_get_signed(const void *obj, uint32_t objsize, struct rt_field fl)
 {

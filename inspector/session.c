@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "command.h"
+#include "heapsnap.h"
 #include "textfmt.h"
 #include "trace.h"
 
@@ -119,6 +120,22 @@ void session_notes(struct session *ss)
                         "may have moved while being read%s\n", (int)ss->t->pid,
                 s->inconsistent ? ", and the goroutine table changed during every read: it may "
                                   "be inconsistent" : "");
+    if (s->heap && s->heap->changing)
+        fprintf(stderr, "goinspect: note: %s\n",
+                s->nonstop ? "--nonstop: the heap's span table changed during every read: it "
+                             "may be inconsistent"
+                           : "the process stopped while its heap's span table was changing: "
+                             "the span being changed may show as an error");
+}
+
+const struct heapsnap *session_heap(struct session *ss, const char *cmd)
+{
+    const struct heapsnap *h = ss->s.heap;
+    if (h && h->described)
+        return h;
+    die_msg("%s: PID %d (%s): its runtime does not describe its heap (descriptor version %u)",
+            cmd, (int)ss->t->pid, ss->t->name, ss->d.version);
+    return NULL;
 }
 
 void session_json_common(struct session *ss, struct json *j)
@@ -128,6 +145,7 @@ void session_json_common(struct session *ss, struct json *j)
     json_ku64(j, "pause_ns", s->pause_ns);
     json_kbool(j, "nonstop", s->nonstop);
     json_kbool(j, "inconsistent", s->inconsistent);
+    json_kbool(j, "heap_inconsistent", s->heap && s->heap->changing);
     json_key(j, "warnings");
     json_arr(j);
     for (size_t i = 0; i < s->nwarnings; i++)
@@ -176,6 +194,17 @@ int usage_error(const char *cmd, const char *fmt, ...)
     va_end(ap);
     die_msg("%s: %s", cmd, buf);
     return -1;
+}
+
+int parse_plain(int argc, char **argv, void **out)
+{
+    struct subopts *o = xcalloc(1, sizeof *o);
+    if (parse_flags(argv[0], argc, argv, NULL, NULL, o) < 0) {
+        free(o);
+        return -1;
+    }
+    *out = o;
+    return 0;
 }
 
 int parse_flags(const char *cmd, int argc, char **argv, const char *const *flags, bool *values,

@@ -1,8 +1,9 @@
 /*
  * session.h — one attach: the target, its descriptor, modules, the current
  * snapshot and the model built from it; and the subcommands that print
- * views of it (summary, goroutines, goroutine, threads, maps, ptr), shared
- * by `goinspect attach PID COMMAND` and the interactive prompt.
+ * views of it (summary, goroutines, goroutine, threads, maps, ptr, heap,
+ * spans, memstats), shared by `goinspect attach PID COMMAND` and the
+ * interactive prompt.
  */
 #ifndef GOINSPECT_SESSION_H
 #define GOINSPECT_SESSION_H
@@ -34,7 +35,7 @@ struct session {
 };
 
 /* Opens process pid, finds and reads its runtime descriptor, and takes the
- * first snapshot. */
+ * first snapshot (so->heap says how much of the heap it copies). */
 int session_open(struct session *ss, pid_t pid, const struct snap_options *so, bool keep_stacks,
                  struct fail *f);
 /* A new snapshot (the prompt's refresh). */
@@ -57,10 +58,12 @@ struct subcommand {
     /* Prints the view; returns an exit code. */
     int (*run)(struct session *ss, void *opts);
     bool needs_stacks;      /* uses stack memory after unwinding */
+    int goroutines;         /* what of the goroutines it needs copied (enum snap_goroutines) */
+    int heap;               /* how much of the heap it needs copied (enum heap_level) */
 };
 
 extern const struct subcommand sub_summary, sub_goroutines, sub_goroutine, sub_threads, sub_maps,
-    sub_ptr;
+    sub_ptr, sub_heap, sub_spans, sub_memstats;
 extern const struct subcommand *const subcommands[];
 const struct subcommand *subcommand_find(const char *name);
 /* Prints each subcommand's synopsis and help (usage and the prompt's help). */
@@ -74,6 +77,9 @@ int session_run(struct session *ss, int argc, char **argv);
 /* Prints the header line of a snapshot in text mode (nonstop notes,
  * warnings go to stderr). */
 void session_notes(struct session *ss);
+/* The heap of the snapshot, or NULL after printing why there is none
+ * ("goinspect: CMD: ..." on stderr; the command then exits 1). */
+const struct heapsnap *session_heap(struct session *ss, const char *cmd);
 /* The common JSON members of every view: pid, pause_ns, nonstop, ... */
 void session_json_common(struct session *ss, struct json *j);
 /* Writes a frame object {function, file, line, module[, pc, inlined]}. */
@@ -84,6 +90,8 @@ void json_frame_members(struct session *ss, struct json *j, const struct xframe 
  * values[i]) and --json; -1 after a usage error. */
 int parse_flags(const char *cmd, int argc, char **argv, const char *const *flags, bool *values,
                 struct subopts *common);
+/* The parse of a subcommand that takes no argument but --json. */
+int parse_plain(int argc, char **argv, void **out);
 /* Parses a decimal count ("-n 10"); false when it is not one. */
 bool parse_count(const char *s, long *out);
 /* Prints a usage error "goinspect: CMD: fmt" (returns -1). */

@@ -1,10 +1,9 @@
 /*
  * snapshot.c — copying the runtime's state out of the target (snapshot.h).
  *
- * The all-G table: the array of G pointers is read, the pointers sorted and
- * coalesced into runs (Gs are allocated in slabs, so 100,000 Gs are a few
- * thousand runs), and the runs read with bulk reads into a bounded buffer
- * and decoded into compact records at once.  Stacks: one range per
+ * The all-G table: the array of G pointers is read and the Gs copied with
+ * bulkread.h (Gs are allocated in slabs, so 100,000 Gs are a few thousand
+ * runs) and decoded into compact records at once.  Stacks: one range per
  * goroutine, [saved rsp, stack top), batched.  Every count and pointer read
  * from the target is bounded or checked: a bad entry becomes an error on
  * that entry, and the rest is still copied.
@@ -18,7 +17,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "bulkread.h"
 #include "clock.h"
+#include "heapsnap.h"
 #include "trace.h"
 #include "u64map.h"
 
@@ -26,8 +27,6 @@ enum {
     MAX_G = 1 << 24,                /* entries of the all-G table */
     MAX_M = 4096,
     MAX_P = 4096,
-    RUN_GAP = 4096,                 /* bytes between Gs still read as one run */
-    BATCH_BYTES = 1 << 20,          /* buffer for G runs */
     RED_ZONE = 128,                 /* copied below a thread's stack pointer */
     MAX_STACK_COPY = 16 << 20,
     THREAD_STACK_COPY = 256 << 10,  /* of a thread stack that is not a goroutine's */
@@ -81,8 +80,23 @@ static void arena_free(struct snap_arena *a)
     }
 }
 
-static void warn(struct snapshot *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void warn(struct snapshot *s, const char *fmt, ...)
+uint64_t *snap_read_table(struct snapshot *s, uint64_t addr, uint64_t n, uint64_t max,
+                          const char *what, bool quiet, size_t *got)
+{
+    if (n > max && !quiet)
+        snap_warn(s, "the %s claims %" PRIu64 " entries (corrupt?); reading the first %" PRIu64,
+                  what, n, max);
+    size_t want = (size_t)(n > max ? max : n);
+    uint64_t *v = xmalloc((want ? want : 1) * sizeof *v);
+    *got = bulk_read_words(s->t, addr, v, want);
+    if (*got < want && !quiet)
+        snap_warn(s, "only %zu of the %" PRIu64 " entries of the %s at %#" PRIx64 " can be read",
+                  *got, n, what, addr);
+    s->bytes_copied += *got * 8;
+    return v;
+}
+
+void snap_warn(struct snapshot *s, const char *fmt, ...)
 {
     char buf[320];
     va_list ap;
@@ -112,7 +126,8 @@ struct layout {
     uint32_t gsize, msize, psize, schedsize;
     struct {
         struct rt_field goid, status, waitreason, waitsince, startpc, gopc, parentgoid;
-        struct rt_field stacklo, stackhi, m, lockedm, lockcount, system, ctx[CTX_NREGS];
+        struct rt_field stacklo, stackhi, m, lockedm, lockcount, system, stackspan;
+        struct rt_field ctx[CTX_NREGS];
     } g;
     struct {
         struct rt_field id, procid, curg, p, lockedg, spinning, blocked, alllink;
@@ -120,6 +135,7 @@ struct layout {
     } m;
     struct {
         struct rt_field id, status, m, runqhead, runqtail, runnext, schedtick, syscalltick;
+        struct rt_field mcache;
     } p;
     struct rt_field sched[8];
     const struct rt_root *allgs, *allglen, *allm, *allp, *gomaxprocs, *sched_root;
@@ -151,6 +167,7 @@ static int layout_init(struct layout *l, const struct rtdesc *d, struct fail *f)
     GF(lockedm, "lockedm");
     GF(lockcount, "lockcount");
     GF(system, "system");
+    GF(stackspan, "stackspan");
 #undef GF
     for (int i = 0; i < CTX_NREGS; i++)
         l->g.ctx[i] = rtdesc_field(d, "g", ctx_names[i]);
@@ -175,6 +192,7 @@ static int layout_init(struct layout *l, const struct rtdesc *d, struct fail *f)
     PF(runnext, "runnext");
     PF(schedtick, "schedtick");
     PF(syscalltick, "syscalltick");
+    PF(mcache, "mcache");
 #undef PF
     for (int i = 0; snap_sched_names[i]; i++)
         l->sched[i] = rtdesc_field(d, "sched", snap_sched_names[i]);
@@ -189,12 +207,8 @@ static int layout_init(struct layout *l, const struct rtdesc *d, struct fail *f)
     /* fields the G decoder reads: absent (size 0) unless they lie inside a
      * G and have an integer size */
     struct rt_field *gf = (struct rt_field *)&l->g;
-    for (size_t i = 0; i < sizeof l->g / sizeof *gf; i++) {
-        uint32_t sz = gf[i].size;
-        if (!gf[i].present || (sz != 1 && sz != 2 && sz != 4 && sz != 8) ||
-            gf[i].offset > l->gsize || sz > l->gsize - gf[i].offset)
-            gf[i] = (struct rt_field){0, 0, false};
-    }
+    for (size_t i = 0; i < sizeof l->g / sizeof *gf; i++)
+        gf[i] = rt_field_fit(gf[i], l->gsize);
     if (!l->allgs || !l->allglen)
         return fail_set(f, "the runtime descriptor has no root allgs or allglen");
     if (l->gsize == 0 || l->gsize > 1 << 20)
@@ -252,53 +266,38 @@ static bool status_live(const struct snapshot *s, uint32_t st)
     return (int)st != s->st_dead && (int)st != s->st_idle;
 }
 
-/* A field of a G, known to lie inside it (layout_init checked). */
-static inline uint64_t gget(const uint8_t *b, struct rt_field f)
-{
-    uint8_t v8;
-    uint16_t v16;
-    uint32_t v32;
-    uint64_t v64;
-    switch (f.size) {
-    case 1: memcpy(&v8, b + f.offset, 1); return v8;
-    case 2: memcpy(&v16, b + f.offset, 2); return v16;
-    case 4: memcpy(&v32, b + f.offset, 4); return v32;
-    case 8: memcpy(&v64, b + f.offset, 8); return v64;
-    default: return 0;      /* absent */
-    }
-}
-
 /* Decodes the G at addr from its bytes; adds it when it is live. */
 static void decode_g(struct snapshot *s, const struct layout *l, struct gcopy *c, uint64_t addr,
                      const uint8_t *b, size_t idx)
 {
-    uint32_t status = (uint32_t)gget(b, l->g.status);
+    uint32_t status = (uint32_t)rt_get_fit(b, l->g.status);
     bool known = status < s->nstatus;
     if (known && !status_live(s, status))
         return;
     struct snap_g scratch, *g = gcopy_slot(c, &scratch);
     g->addr = addr;
-    g->goid = gget(b, l->g.goid);
-    g->parentgoid = gget(b, l->g.parentgoid);
-    g->startpc = gget(b, l->g.startpc);
-    g->gopc = gget(b, l->g.gopc);
-    g->stacklo = gget(b, l->g.stacklo);
-    g->stackhi = gget(b, l->g.stackhi);
-    g->m = gget(b, l->g.m);
-    g->lockedm = gget(b, l->g.lockedm);
-    uint64_t ws = gget(b, l->g.waitsince);
+    g->goid = rt_get_fit(b, l->g.goid);
+    g->parentgoid = rt_get_fit(b, l->g.parentgoid);
+    g->startpc = rt_get_fit(b, l->g.startpc);
+    g->gopc = rt_get_fit(b, l->g.gopc);
+    g->stacklo = rt_get_fit(b, l->g.stacklo);
+    g->stackhi = rt_get_fit(b, l->g.stackhi);
+    g->m = rt_get_fit(b, l->g.m);
+    g->lockedm = rt_get_fit(b, l->g.lockedm);
+    g->stackspan = rt_get_fit(b, l->g.stackspan);
+    uint64_t ws = rt_get_fit(b, l->g.waitsince);
     if (l->g.waitsince.size == 4)
         ws = (uint64_t)(int64_t)(int32_t)ws;
     g->waitsince = (int64_t)ws;
     g->status = status;
-    g->waitreason = (uint32_t)gget(b, l->g.waitreason);
-    g->lockcount = (uint32_t)gget(b, l->g.lockcount);
+    g->waitreason = (uint32_t)rt_get_fit(b, l->g.waitreason);
+    g->lockcount = (uint32_t)rt_get_fit(b, l->g.lockcount);
     g->regs_from = REGS_NONE;
     g->readable = true;
-    g->system = gget(b, l->g.system) != 0;
+    g->system = rt_get_fit(b, l->g.system) != 0;
     g->thread = -1;
     for (int i = 0; i < CTX_NREGS; i++)
-        g->ctx[i] = gget(b, l->g.ctx[i]);
+        g->ctx[i] = rt_get_fit(b, l->g.ctx[i]);
     g->stack = (struct unwind_mem){0, 0, NULL};
     g->error = NULL;
     if (!known) {
@@ -328,54 +327,19 @@ static void bad_entry(struct gcopy *c, uint64_t addr, size_t idx, const char *wh
     gcopy_commit(c, g);
 }
 
-struct gptr {
-    uint64_t addr;
-    size_t idx;
+struct gread {
+    struct snapshot *s;
+    const struct layout *l;
+    struct gcopy *c;
 };
 
-static int cmp_gptr(const void *a, const void *b)
+static void g_item(void *ctx, const struct bulk_item *it, const uint8_t *bytes, const char *why)
 {
-    const struct gptr *x = a, *y = b;
-    if (x->addr != y->addr)
-        return (x->addr > y->addr) - (x->addr < y->addr);
-    return (x->idx > y->idx) - (x->idx < y->idx);
-}
-
-struct run {
-    uint64_t start, end;
-    size_t first, last;         /* entries [first, last) of the sorted pointers */
-};
-
-/* Reads runs[0..nr) (total bytes <= BATCH_BYTES) and decodes their Gs;
- * the Gs of a run that cannot be read whole are read one by one. */
-static void read_runs(struct snapshot *s, const struct layout *l, struct gcopy *c,
-                      const struct gptr *p, const struct run *runs, size_t nr, uint8_t *buf)
-{
-    struct target_range rg[64];
-    size_t off = 0;
-    for (size_t i = 0; i < nr; i++) {
-        rg[i] = (struct target_range){runs[i].start, buf + off, runs[i].end - runs[i].start, 0};
-        off += rg[i].len;
-    }
-    target_read_ranges(s->t, rg, nr);
-    s->bytes_copied += off;
-    for (size_t i = 0; i < nr; i++) {
-        const struct run *r = &runs[i];
-        if (rg[i].got == rg[i].len) {
-            for (size_t k = r->first; k < r->last; k++)
-                decode_g(s, l, c, p[k].addr, (uint8_t *)rg[i].buf + (p[k].addr - r->start),
-                         p[k].idx);
-            continue;
-        }
-        uint8_t *one = xmalloc(l->gsize);
-        for (size_t k = r->first; k < r->last; k++) {
-            if (target_read(s->t, p[k].addr, one, l->gsize) == l->gsize)
-                decode_g(s, l, c, p[k].addr, one, p[k].idx);
-            else
-                bad_entry(c, p[k].addr, p[k].idx, "cannot be read");
-        }
-        free(one);
-    }
+    struct gread *r = ctx;
+    if (bytes)
+        decode_g(r->s, r->l, r->c, it->addr, bytes, it->idx);
+    else
+        bad_entry(r->c, it->addr, it->idx, why);
 }
 
 static int read_gtable(struct snapshot *s, const struct layout *l, struct gcopy *c, bool warnings,
@@ -388,23 +352,8 @@ static int read_gtable(struct snapshot *s, const struct layout *l, struct gcopy 
         return fail_set(f, "the runtime's allgs and allglen at %#" PRIx64 " and %#" PRIx64
                            " cannot be read", l->allgs->addr, l->allglen->addr);
     c->allglen = len;
-    size_t n = len > MAX_G ? MAX_G : (size_t)len;
-    if (len > MAX_G && warnings)
-        warn(s, "the goroutine table claims %" PRIu64 " entries (corrupt?); reading the "
-                "first %d", len, MAX_G);
-    uint64_t *ptrs = xmalloc((n ? n : 1) * sizeof *ptrs);
-    size_t got = 0;
-    while (got < n) {
-        size_t k = n - got > 65536 ? 65536 : n - got;
-        size_t r = target_read(s->t, allgs + got * 8, ptrs + got, k * 8) / 8;
-        got += r;
-        if (r < k)
-            break;
-    }
-    if (got < n && warnings)
-        warn(s, "only %zu of the %" PRIu64 " entries of the goroutine table at %#" PRIx64
-                " can be read", got, len, allgs);
-    s->bytes_copied += got * 8;
+    size_t got;
+    uint64_t *ptrs = snap_read_table(s, allgs, len, MAX_G, "goroutine table", !warnings, &got);
     if (!c->sink && got > c->cap)
         xgrow(&c->gs, &c->cap, got, sizeof *c->gs);
     if (len > MAX_G) {
@@ -415,61 +364,32 @@ static int read_gtable(struct snapshot *s, const struct layout *l, struct gcopy 
                 break;
             }
         if (warnings)
-            warn(s, "the table's readable entries end at entry %zu", got);
+            snap_warn(s, "the table's readable entries end at entry %zu", got);
     }
-    struct gptr *p = xmalloc((got ? got : 1) * sizeof *p);
+    struct bulk_item *p = xmalloc((got ? got : 1) * sizeof *p);
     size_t np = 0;
     c->nbad = 0;
     for (size_t i = 0; i < got; i++) {
         if (ptrs[i] == 0 || ptrs[i] % 8 != 0 || ptrs[i] > UINT64_MAX - l->gsize)
             bad_entry(c, ptrs[i], i, ptrs[i] ? "is misaligned" : "is NULL");
         else
-            p[np++] = (struct gptr){ptrs[i], i};
+            p[np++] = (struct bulk_item){ptrs[i], (uint32_t)i, l->gsize};
     }
     free(ptrs);
     /* Gs are allocated in slabs, so the table is usually sorted already */
-    bool sorted = true;
-    for (size_t i = 1; i < np && sorted; i++)
-        sorted = cmp_gptr(&p[i - 1], &p[i]) <= 0;
-    if (!sorted)
-        qsort(p, np, sizeof *p, cmp_gptr);
-
-    uint8_t *buf = xmalloc(BATCH_BYTES);
-    struct run runs[64];
-    size_t nr = 0, batch = 0;
-    for (size_t i = 0; i < np;) {
-        if (i > 0 && p[i].addr == p[i - 1].addr) {
+    bulk_sort(p, np);
+    size_t nu = 0;
+    for (size_t i = 0; i < np; i++) {
+        if (nu > 0 && p[i].addr == p[nu - 1].addr)
             bad_entry(c, p[i].addr, p[i].idx, "appears twice in the table");
-            i++;
-            continue;
-        }
-        const struct mapping *mp = procmaps_find(&s->t->maps, p[i].addr);
-        if (!mp || !mapping_readable(mp) || p[i].addr + l->gsize > mp->end) {
-            bad_entry(c, p[i].addr, p[i].idx, "is not in readable memory");
-            i++;
-            continue;
-        }
-        struct run r = {p[i].addr, p[i].addr + l->gsize, i, i + 1};
-        while (r.last < np && p[r.last].addr != p[r.last - 1].addr &&
-               p[r.last].addr <= r.end + RUN_GAP && p[r.last].addr + l->gsize <= mp->end &&
-               p[r.last].addr + l->gsize - r.start <= BATCH_BYTES) {
-            r.end = p[r.last].addr + l->gsize;
-            r.last++;
-        }
-        if (nr == 64 || batch + (r.end - r.start) > BATCH_BYTES) {
-            read_runs(s, l, c, p, runs, nr, buf);
-            nr = batch = 0;
-        }
-        runs[nr++] = r;
-        batch += r.end - r.start;
-        i = r.last;
+        else
+            p[nu++] = p[i];
     }
-    if (nr)
-        read_runs(s, l, c, p, runs, nr, buf);
-    free(buf);
+    struct gread r = {s, l, c};
+    s->bytes_copied += bulk_read(s->t, p, nu, g_item, &r);
     free(p);
     if (c->nbad > MAX_BAD && warnings)
-        warn(s, "%zu bad entries in the goroutine table; the first %d are shown", c->nbad,
+        snap_warn(s, "%zu bad entries in the goroutine table; the first %d are shown", c->nbad,
              MAX_BAD);
     return 0;
 }
@@ -488,15 +408,16 @@ static void read_ms(struct snapshot *s, const struct layout *l)
     while (addr) {
         uint32_t dummy;
         if (u64map_get(&seen, addr, &dummy)) {
-            warn(s, "the list of Ms loops back to the M at %#" PRIx64, addr);
+            snap_warn(s, "the list of Ms loops back to the M at %#" PRIx64, addr);
             break;
         }
         if (s->nms == MAX_M) {
-            warn(s, "more than %d Ms; the rest are not shown", MAX_M);
+            snap_warn(s, "more than %d Ms; the rest are not shown", MAX_M);
             break;
         }
         if (!target_read_full(s->t, addr, b, l->msize)) {
-            warn(s, "the M at %#" PRIx64 " cannot be read; the Ms after it are not shown", addr);
+            snap_warn(s, "the M at %#" PRIx64 " cannot be read; the Ms after it are not shown",
+                      addr);
             break;
         }
         u64map_put(&seen, addr, 0);
@@ -534,12 +455,12 @@ static void read_ps(struct snapshot *s, const struct layout *l)
     if (!l->allp || !l->psize || !target_read_u64(s->t, l->allp->addr, &allp) || !allp)
         return;
     if (n < 0 || n > MAX_P) {
-        warn(s, "GOMAXPROCS is %d (corrupt?); no P is shown", (int)n);
+        snap_warn(s, "GOMAXPROCS is %d (corrupt?); no P is shown", (int)n);
         return;
     }
     uint64_t *ptrs = xmalloc((size_t)(n ? n : 1) * 8);
     if (!target_read_full(s->t, allp, ptrs, (size_t)n * 8)) {
-        warn(s, "the P array at %#" PRIx64 " cannot be read", allp);
+        snap_warn(s, "the P array at %#" PRIx64 " cannot be read", allp);
         free(ptrs);
         return;
     }
@@ -547,7 +468,7 @@ static void read_ps(struct snapshot *s, const struct layout *l)
     s->ps = xcalloc((size_t)(n ? n : 1), sizeof *s->ps);
     for (int32_t i = 0; i < n; i++) {
         if (!ptrs[i] || !target_read_full(s->t, ptrs[i], b, l->psize)) {
-            warn(s, "P %d at %#" PRIx64 " cannot be read", (int)i, ptrs[i]);
+            snap_warn(s, "P %d at %#" PRIx64 " cannot be read", (int)i, ptrs[i]);
             continue;
         }
         struct snap_p *p = &s->ps[s->nps++];
@@ -561,6 +482,7 @@ static void read_ps(struct snapshot *s, const struct layout *l)
         p->runnext = rt_get(b, sz, l->p.runnext);
         p->schedtick = (uint32_t)rt_get(b, sz, l->p.schedtick);
         p->syscalltick = (uint32_t)rt_get(b, sz, l->p.syscalltick);
+        p->mcache = rt_get(b, sz, l->p.mcache);
     }
     s->bytes_copied += s->nps * l->psize;
     free(b);
@@ -828,26 +750,31 @@ static void adopt(struct snapshot *s, struct gcopy *c)
     memset(c, 0, sizeof *c);
 }
 
-/* Everything but the G table, and then the stacks. */
-static void copy_rest(struct snapshot *s, const struct layout *l, struct precopy *pre)
+/* Everything but the G table, and then the stacks (unless the command
+ * shows none). */
+static void copy_rest(struct snapshot *s, const struct layout *l, const struct snap_options *o,
+                      struct precopy *pre)
 {
     read_ms(s, l);
     read_ps(s, l);
     read_sched(s, l);
+    if (o->goroutines != SNAP_G_STACKS)
+        return;
     struct plan pl = {0};
     plan_goroutine_stacks(s, &pl, pre);
     plan_thread_stacks(s, &pl);
     plan_read(s, &pl);
 }
 
-static int take_nonstop(struct snapshot *s, const struct layout *l, struct fail *f)
+static int take_nonstop(struct snapshot *s, const struct layout *l, const struct snap_options *o,
+                        struct fail *f)
 {
     if (target_threads(s->t, f) < 0 || target_mappings(s->t, f) < 0)
         return -1;
     struct gcopy c;
     memset(&c, 0, sizeof c);
-    bool stable = false;
-    for (s->tries = 1; s->tries <= NONSTOP_TRIES; s->tries++) {
+    bool stable = o->goroutines == SNAP_G_NONE;
+    for (s->tries = 1; s->tries <= NONSTOP_TRIES && !stable; s->tries++) {
         uint64_t g1 = 0, g2 = 1;
         if (!target_read_u64(s->t, s->d->generation_addr, &g1))
             return fail_set(f, "the runtime descriptor's generation cannot be read");
@@ -867,12 +794,13 @@ static int take_nonstop(struct snapshot *s, const struct layout *l, struct fail 
     }
     if (s->tries > NONSTOP_TRIES)
         s->tries = NONSTOP_TRIES;
-    if (!c.gs && read_gtable(s, l, &c, false, f) < 0)
+    if (!c.gs && o->goroutines != SNAP_G_NONE && read_gtable(s, l, &c, false, f) < 0)
         return -1;
     s->inconsistent = !stable;
     adopt(s, &c);
     s->taken_ns = mono_ns();
-    copy_rest(s, l, NULL);
+    copy_rest(s, l, o, NULL);
+    heapsnap_copy(s, o->heap);
     return 0;
 }
 
@@ -882,15 +810,22 @@ static int take_stopped(struct snapshot *s, const struct layout *l, const struct
     struct precopy pre;
     memset(&pre, 0, sizeof pre);
     trace_mark("before the snapshot");
-    if (!o->no_precopy)
+    uint64_t ngs = 0;
+    if (o->goroutines == SNAP_G_STACKS && !o->no_precopy) {
         precopy(s, l, &pre);
+        ngs = pre.ngs;
+    } else if (o->goroutines != SNAP_G_NONE && target_read_u64(s->t, l->allglen->addr, &ngs) &&
+               ngs > MAX_G) {
+        ngs = 0;                    /* the copy says what is wrong with it */
+    }
     /* The records of the stopped copy, allocated and touched now so that
      * no page fault happens during the pause. */
     struct gcopy c;
     memset(&c, 0, sizeof c);
-    c.cap = pre.ngs + 1024;
+    c.cap = ngs + 1024;
     c.gs = xmalloc(c.cap * sizeof *c.gs);
     memset(c.gs, 0, c.cap * sizeof *c.gs);
+    heapsnap_prepare(s, o->heap);
     trace_mark("pre-copy");
     if (target_stop(s->t, f) < 0) {
         precopy_free(&pre);
@@ -903,13 +838,17 @@ static int take_stopped(struct snapshot *s, const struct layout *l, const struct
         rc = -1;
     } else {
         trace_mark("stop");
-        rc = read_gtable(s, l, &c, true, f);
+        rc = o->goroutines == SNAP_G_NONE ? 0 : read_gtable(s, l, &c, true, f);
         trace_mark("copy the G table");
         if (rc == 0) {
             adopt(s, &c);
-            copy_rest(s, l, &pre);
+            copy_rest(s, l, o, &pre);
         }
         trace_mark("copy Ms, Ps, stacks");
+        if (rc == 0) {
+            heapsnap_copy(s, o->heap);
+            trace_mark("copy the heap");
+        }
     }
     target_release(s->t);
     trace_mark("release");
@@ -935,9 +874,11 @@ int snapshot_take(struct snapshot *s, struct target *t, const struct rtdesc *d,
     struct layout l;
     if (layout_init(&l, d, f) < 0)
         return -1;
-    int rc = o->nonstop ? take_nonstop(s, &l, f) : take_stopped(s, &l, o, f);
+    int rc = o->nonstop ? take_nonstop(s, &l, o, f) : take_stopped(s, &l, o, f);
     if (rc < 0)
         snapshot_free(s);
+    else if (s->heap)
+        heapsnap_check(s);
     return rc;
 }
 
@@ -963,6 +904,9 @@ void snapshot_free(struct snapshot *s)
     free(s->warnings);
     arena_free(s->arena);
     free(s->arena);
+    if (s->heap)
+        heapsnap_free(s->heap);
+    free(s->heap);
     struct target *t = s->t;
     const struct rtdesc *d = s->d;
     memset(s, 0, sizeof *s);

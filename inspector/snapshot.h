@@ -14,6 +14,9 @@
  * With --nonstop nothing is stopped: the G table is copied between two
  * reads of the descriptor's generation counter, retried while they differ,
  * and the result is marked as possibly inconsistent.
+ *
+ * The heap (heapsnap.h) is copied in the same stop, as far as the command
+ * needs it (snap_options.heap).
  */
 #ifndef GOINSPECT_SNAPSHOT_H
 #define GOINSPECT_SNAPSHOT_H
@@ -45,6 +48,7 @@ struct snap_g {
     uint64_t goid, parentgoid, startpc, gopc;
     uint64_t stacklo, stackhi;
     uint64_t m, lockedm;
+    uint64_t stackspan;     /* the heap span of its stack (descriptor version 2), else 0 */
     int64_t waitsince;
     uint32_t status, waitreason;
     uint32_t lockcount;
@@ -73,14 +77,25 @@ struct snap_p {
     uint64_t m;
     uint32_t runqhead, runqtail, schedtick, syscalltick;
     uint64_t runnext;
+    uint64_t mcache;        /* its allocation cache (descriptor version 2), else 0 */
+};
+
+/* How much of the goroutines a command needs copied. */
+enum snap_goroutines {
+    SNAP_G_STACKS,          /* the G table and every stack (the default) */
+    SNAP_G_TABLE,           /* the G table, no stack: the command shows none */
+    SNAP_G_NONE,            /* neither: the command shows no goroutine */
 };
 
 struct snap_options {
     bool nonstop;
     bool no_precopy;        /* copy every stack during the stop */
+    int goroutines;         /* enum snap_goroutines */
+    int heap;               /* how much of the heap to copy (enum heap_level, heapsnap.h) */
 };
 
 struct snap_arena;
+struct heapsnap;
 
 struct snapshot {
     struct target *t;
@@ -113,6 +128,7 @@ struct snapshot {
     char **warnings;        /* problems with the tables as a whole */
     size_t nwarnings;
     struct snap_arena *arena;
+    struct heapsnap *heap;  /* the heap (heapsnap.h), NULL when not copied */
 };
 
 extern const char *const snap_sched_names[8];
@@ -121,6 +137,13 @@ extern const char *const snap_sched_names[8];
  * always releasing it before returning). */
 int snapshot_take(struct snapshot *s, struct target *t, const struct rtdesc *d,
                   const struct snap_options *o, struct fail *f);
+/* Reads a table of n 64-bit words (pointers) at addr: at most max of them
+ * (a larger n is corrupt), as many as can be read (*got), with a warning
+ * about either (unless quiet) naming the table what. */
+uint64_t *snap_read_table(struct snapshot *s, uint64_t addr, uint64_t n, uint64_t max,
+                          const char *what, bool quiet, size_t *got);
+/* Adds a problem with the runtime's tables as a whole. */
+void snap_warn(struct snapshot *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Frees the goroutines' stack copies (after unwinding) to lower the peak
  * memory; the threads' stay. */
 void snapshot_drop_stacks(struct snapshot *s);

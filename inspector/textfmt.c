@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "fail.h"
 
@@ -90,6 +91,10 @@ void fmt_pause(uint64_t ns, char *buf, size_t len)
 void fmt_size(uint64_t bytes, char *buf, size_t len)
 {
     static const char units[] = "KMGTP";
+    if (bytes < 1024) {
+        snprintf(buf, len, "%" PRIu64 "B", bytes);
+        return;
+    }
     double v = (double)bytes / 1024;
     int u = 0;
     while (v >= 1024 && u < 4) {
@@ -100,4 +105,15 @@ void fmt_size(uint64_t bytes, char *buf, size_t len)
         snprintf(buf, len, "%.1f%c", v, units[u]);
     else
         snprintf(buf, len, "%.0f%c", v, units[u]);
+}
+
+void str_append(char *buf, size_t len, const char *fmt, ...)
+{
+    size_t n = strlen(buf);
+    if (n + 1 >= len)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + n, len - n, fmt, ap);
+    va_end(ap);
 }

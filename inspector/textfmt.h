@@ -17,7 +17,9 @@ void fmt_duration(int64_t ns, char *buf, size_t len);
 void out_duration(struct out *o, int64_t ns);
 /* A pause, with more precision: "1.53ms", "420us" */
 void fmt_pause(uint64_t ns, char *buf, size_t len);
-/* "4.0K", "64K", "1.5M", "2.0G" */
+/* "288B", "4.0K", "64K", "1.5M", "2.0G" */
 void fmt_size(uint64_t bytes, char *buf, size_t len);
+/* Appends to the NUL-terminated text in buf (of len bytes), truncating. */
+void str_append(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -1,16 +1,18 @@
 #!/bin/sh
-# demo.sh BUILD_DIR — start BUILD_DIR/examples/demo in the background, show
-# what its runtime descriptor says about it, and leave it running.
+# demo.sh BUILD_DIR — start BUILD_DIR/examples/demo in the background, inspect
+# it with goinspect attach, and leave it running.
 set -eu
 build=${1:-build}
-root=$(cd "$(dirname "$0")/.." && pwd)
 demo=$build/examples/demo
+gi=$build/bin/goinspect
 log=$build/demo.log
 
-if [ ! -x "$demo" ]; then
-    echo "demo.sh: $demo not built (run make)" >&2
-    exit 1
-fi
+for f in "$demo" "$gi"; do
+    if [ ! -x "$f" ]; then
+        echo "demo.sh: $f not built (run make)" >&2
+        exit 1
+    fi
+done
 
 "$demo" >"$log" 2>&1 &
 pid=$!
@@ -24,18 +26,15 @@ fi
 
 echo "=== the demo says ($log)"
 cat "$log"
-echo
-echo "=== what its runtime descriptor says (tests/gortdesc.py $pid)"
-/usr/bin/python3 "$root/tests/gortdesc.py" "$pid" || true
-if [ -x "$build/bin/goinspect" ]; then
-    for cmd in summary goroutines; do
-        echo
-        echo "=== goinspect attach $pid $cmd"
-        "$build/bin/goinspect" attach "$pid" $cmd </dev/null || true
-    done
-fi
+for cmd in summary "goroutines -g" threads heap; do
+    echo
+    echo "=== goinspect attach $pid $cmd"
+    # shellcheck disable=SC2086
+    "$gi" attach "$pid" $cmd </dev/null || true
+done
 echo
 echo "The demo is still running as PID $pid (output in $log)."
-echo "Look again with:  /usr/bin/python3 tests/gortdesc.py $pid"
-[ -x "$build/bin/goinspect" ] && echo "             or:  $build/bin/goinspect attach $pid"
-echo "Stop it with:     kill $pid"
+echo "Explore it:   $gi attach $pid            (interactive; 'help' lists the commands)"
+echo "              $gi attach $pid goroutine 1"
+echo "              $gi --json attach $pid goroutines -t"
+echo "Stop it with: kill $pid"

@@ -122,6 +122,8 @@ static const struct gort_desc_field gcstate_fields[] = {
     FIELD(gcstate, percent, "percent"),
     FIELD(gcstate, running, "running"),
     FIELD(gcstate, num_gc, "num_gc"),
+    FIELD(gcstate, num_forced_gc, "num_forced_gc"),
+    FIELD(gcstate, total_ns, "total_ns"),
     FIELD(gcstate, pause_total_ns, "pause_total_ns"),
     FIELD(gcstate, pause_ns, "pause_ns"),
     FIELD(gcstate, pause_end, "pause_end"),

@@ -224,6 +224,8 @@ struct gcstate {
     int32_t percent;            /* GORT_GC; < 0: off */
     uint32_t running;           /* atomic: a collection is in progress */
     uint32_t num_gc;
+    uint32_t num_forced_gc;     /* of which by gort_gc */
+    uint64_t total_ns;          /* wall time spent in cycles (for gc_cpu_fraction) */
     uint64_t pause_total_ns;
     uint64_t pause_ns[256];
     uint64_t pause_end[256];

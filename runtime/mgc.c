@@ -28,9 +28,6 @@ enum { MIN_HEAP_GOAL = 4 << 20 };
 
 struct gcstate gc = {.percent = 100, .next_gc = MIN_HEAP_GOAL};
 
-static uint64_t gc_total_ns;       /* time spent in cycles, for the CPU fraction */
-static uint32_t num_forced_gc;
-
 static uint64_t unix_nanos(void)
 {
     struct timespec ts;
@@ -72,7 +69,7 @@ static void gctrace(bool forced, int64_t t0, int64_t t1, int64_t t2, int64_t t3,
                     uint64_t heap0, uint64_t heap1)
 {
     int64_t since = t3 - runtime_start;
-    int pct = since > 0 ? (int)(gc_total_ns * 100 / (uint64_t)since) : 0;
+    int pct = since > 0 ? (int)(gc.total_ns * 100 / (uint64_t)since) : 0;
     print_fmt("gc %u @%.3fs %d%%: %.3f+%.3f+%.3f ms clock, %llu->%llu->%llu MB, %llu MB goal, "
               "%d P%s\n",
               gc.num_gc, (double)since / 1e9, pct, (double)(t1 - t0) / 1e6,
@@ -117,7 +114,7 @@ bool gc_run(bool forced)
     sweep_start_cycle();
     store32(&gc.num_gc, gc.num_gc + 1);
     if (forced)
-        num_forced_gc++;
+        gc.num_forced_gc++;
     start_the_world(STW_GC);
     int64_t t3 = nanotime();
 
@@ -126,7 +123,7 @@ bool gc_run(bool forced)
     gc.pause_ns[(gc.num_gc + 255) % 256] = pause;
     gc.last_gc = unix_nanos();
     gc.pause_end[(gc.num_gc + 255) % 256] = gc.last_gc;
-    gc_total_ns += (uint64_t)(t3 - t0);
+    gc.total_ns += (uint64_t)(t3 - t0);
     if (debug.gctrace)
         gctrace(forced, tstop, t1, t2, t3, heap0, heap0);
     bgsweep_start();
@@ -137,12 +134,12 @@ bool gc_run(bool forced)
 
 uint32_t gc_num_forced(void)
 {
-    return num_forced_gc;
+    return gc.num_forced_gc;
 }
 
 uint64_t gc_total_time(void)
 {
-    return gc_total_ns;
+    return gc.total_ns;
 }
 
 void gc_trigger_from_alloc(void)

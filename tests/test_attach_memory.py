@@ -68,10 +68,10 @@ def test_maps_are_proc_maps_annotated(targets, program):
             if th["m"] is not None:
                 assert r["description"].startswith(f"thread stack of M{th['m']} (tid {tid}")
 
-    # every goroutine's stack: a run of stacks naming it holds its variable
+    # every goroutine's stack: in a heap arena, a run of stacks naming it holds its variable
     for w in t.who:
         r = region(doc, w.local)
-        assert r["kind"] == "goroutine_stacks", (w, r)
+        assert r["kind"] == "arena", (w, r)
         (run,) = [x for x in r["runs"] if x["start"] <= w.local < x["end"]]
         assert run["kind"] == "goroutine_stacks" and w.id in run["goroutines"], (w, run)
 
@@ -100,7 +100,8 @@ def test_ptr_on_a_goroutine_stack_names_the_frame(targets, program):
         if kind == "deep_waiter":
             # the innermost call of deep() holds it: the deepest deep frame
             assert frames[st["frame"]["index"] - 1]["function"] != "deep"
-        assert doc["mapping"]["kind"] == "goroutine_stacks"
+        assert doc["mapping"]["kind"] == "arena"
+        assert doc["heap"]["span"]["goroutine"] == w.id
     t.assert_progress()
 
 

@@ -89,6 +89,9 @@ def test_interactive_prompt(targets, program):
         os.write(master, b"summ\t\n")       # completion of the command name
         out = read_until(master, "goinspect> ")
         assert "GOMAXPROCS" in out, out
+        os.write(master, b"heap\n")          # the prompt's snapshot holds the heap too
+        out = read_until(master, "goinspect> ")
+        assert "CLASS" in out and "the runtime's statistics" in out, out
         os.write(master, b"refresh\n")
         assert "new snapshot:" in read_until(master, "goinspect> ")
         os.write(master, b"help\n")

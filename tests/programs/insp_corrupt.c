@@ -19,43 +19,7 @@
  * "G ..." lines of the others, READY, then TICK lines.
  */
 #include "insp_common.h"
-
-/* The descriptor's documented layout (docs/metadata.md, "Layout"). */
-struct desc_field { const char *name; uint32_t offset, size; };
-struct desc_type { const char *name; uint32_t size, nfields; const struct desc_field *fields; };
-struct desc_root { const char *name; uint64_t addr, size; };
-struct descriptor {
-    char magic[8];
-    uint32_t version, size, ptr_size, ntypes, nenums, nroots;
-    const struct desc_type *types;
-    const void *enums;
-    const struct desc_root *roots;
-    const char *runtime_version;
-    uint64_t generation;
-};
-extern struct descriptor gort_runtime_descriptor;
-
-static uint32_t g_field(const char *name)
-{
-    const struct descriptor *d = &gort_runtime_descriptor;
-    for (uint32_t i = 0; i < d->ntypes; i++) {
-        if (strcmp(d->types[i].name, "g") != 0)
-            continue;
-        for (uint32_t k = 0; k < d->types[i].nfields; k++)
-            if (strcmp(d->types[i].fields[k].name, name) == 0)
-                return d->types[i].fields[k].offset;
-    }
-    FAIL("no field g.%s", name);
-}
-
-static uint64_t root(const char *name)
-{
-    const struct descriptor *d = &gort_runtime_descriptor;
-    for (uint32_t i = 0; i < d->nroots; i++)
-        if (strcmp(d->roots[i].name, name) == 0)
-            return d->roots[i].addr;
-    FAIL("no root %s", name);
-}
+#include "insp_desc.h"
 
 static gort_chan *never;
 static struct who victim = {"victim", 0, 0, 0, 0}, bystander = {"bystander", 0, 0, 0, 0};
@@ -71,9 +35,9 @@ static void parked(void *arg)
 /* The G of goroutine id, found in the all-G table. */
 static char *find_g(uint64_t id, uint64_t *index)
 {
-    char **allgs = *(char ***)(uintptr_t)root("allgs");
-    uint64_t n = *(uint64_t *)(uintptr_t)root("allglen");
-    uint32_t goid = g_field("goid"), status = g_field("status");
+    char **allgs = *(char ***)(uintptr_t)desc_root("allgs");
+    uint64_t n = *(uint64_t *)(uintptr_t)desc_root("allglen");
+    uint32_t goid = desc_field("g", "goid"), status = desc_field("g", "status");
     for (uint64_t i = 0; i < n; i++)
         if (*(uint64_t *)(allgs[i] + goid) == id && *(uint32_t *)(allgs[i] + status) != 5) {
             *index = i;
@@ -87,26 +51,26 @@ static void damage(const char *mode)
     uint64_t idx;
     char *g = find_g(victim.id, &idx);
     if (strcmp(mode, "badptr") == 0) {
-        char **allgs = *(char ***)(uintptr_t)root("allgs");
+        char **allgs = *(char ***)(uintptr_t)desc_root("allgs");
         allgs[idx] = (char *)(uintptr_t)0x10000;       /* never mapped */
     } else if (strcmp(mode, "badstatus") == 0) {
-        *(uint32_t *)(g + g_field("status")) = 77;
+        *(uint32_t *)(g + desc_field("g", "status")) = 77;
     } else if (strcmp(mode, "badstack") == 0) {
-        uint64_t *lo = (uint64_t *)(g + g_field("stacklo"));
-        uint64_t *hi = (uint64_t *)(g + g_field("stackhi"));
+        uint64_t *lo = (uint64_t *)(g + desc_field("g", "stacklo"));
+        uint64_t *hi = (uint64_t *)(g + desc_field("g", "stackhi"));
         uint64_t t = *lo;
         *lo = *hi;
         *hi = t;
     } else if (strcmp(mode, "badrsp") == 0) {
-        *(uint64_t *)(g + g_field("ctx.rsp")) = 0x20;
+        *(uint64_t *)(g + desc_field("g", "ctx.rsp")) = 0x20;
     } else if (strcmp(mode, "badframe") == 0) {
         /* every word between the saved stack pointer and the victim's own
          * frame: return addresses and saved registers become garbage */
-        uint64_t *sp = (uint64_t *)(uintptr_t)*(uint64_t *)(g + g_field("ctx.rsp"));
+        uint64_t *sp = (uint64_t *)(uintptr_t)*(uint64_t *)(g + desc_field("g", "ctx.rsp"));
         while ((uintptr_t)sp < victim.local)
             *sp++ = 0xdeadbeefdeadbeefull;
     } else if (strcmp(mode, "hugelen") == 0) {
-        *(uint64_t *)(uintptr_t)root("allglen") = 1ull << 40;
+        *(uint64_t *)(uintptr_t)desc_root("allglen") = 1ull << 40;
     } else {
         FAIL("unknown mode %s", mode);
     }
