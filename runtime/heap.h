@@ -251,8 +251,9 @@ void gc_mark_object_root(uintptr_t p);             /* mark the object containing
 void gc_mark_range(uintptr_t lo, uintptr_t hi);    /* scan [lo, hi) as roots */
 void gc_drain(void);                               /* finish marking queued work */
 bool sweep_span(struct span *s);                  /* true: the span is still in use */
-bool sweep_one(void);                              /* sweep some span; false when none left */
-void sweep_finish(void);
+enum { SWEEP_NONE_LEFT, SWEEP_DONE_ONE, SWEEP_PAUSED };
+int sweep_one(void);                               /* sweep some span (SWEEP_*) */
+bool sweep_finish(void);                           /* false: on g0 while another stop holds the world */
 void sweep_start_cycle(void);
 void bgsweep_start(void);
 void finalizers_mark(void);                        /* world stopped, after the main mark */

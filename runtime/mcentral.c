@@ -103,12 +103,19 @@ void central_add_large(struct span *s)
 }
 
 /* Background sweeping: take one unswept span of any class, sweep it and
- * file it.  Returns false when no unswept span is left. */
-bool sweep_one(void)
+ * file it.  Returns SWEEP_NONE_LEFT when no unswept span is left, and
+ * SWEEP_PAUSED, without sweeping, while the world is stopped (the world's
+ * statistics must not change under a stop). */
+int sweep_one(void)
 {
     /* Counted before looking, so that sweep_finish, seeing the lists empty,
-     * also sees this sweep in progress. */
+     * also sees this sweep in progress; and a stop of the world, seeing the
+     * count, waits for it (sequentially consistent with gcwaiting). */
     xadd32(&gc.sweepers, 1);
+    if (load32(&sched.gcwaiting)) {
+        xadd32(&gc.sweepers, (uint32_t)-1);
+        return SWEEP_PAUSED;
+    }
     bool found = false;
     uint32_t sg = load32(&mheap_.sweepgen);
     int sw = swept_set(sg), un = 1 - sw;
@@ -133,5 +140,5 @@ bool sweep_one(void)
             break;
     }
     xadd32(&gc.sweepers, (uint32_t)-1);
-    return found;
+    return found ? SWEEP_DONE_ONE : SWEEP_NONE_LEFT;
 }

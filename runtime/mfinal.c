@@ -224,6 +224,21 @@ void finalizers_wake(void)
         ready(gp, false);
 }
 
+/* Run the finalizer of r (taken off the queue) in a frame of its own: the
+ * object's address then lives only in this frame and in fn's, so once they
+ * return no register or stack slot of the finalizer goroutine still holds
+ * it (which would keep the object alive, conservatively, one cycle more).
+ * The caller must not load it either: it could sit in a callee-saved
+ * register until the goroutine next parks, and be scanned from there. */
+__attribute__((noinline)) static void run_finalizer(struct finrec *r)
+{
+    void *obj = (void *)r->obj;
+    void (*fn)(void *) = r->fn;
+    r->obj = 0;
+    fn(obj);
+    gort_keepalive(obj);       /* alive until fn returns */
+}
+
 static void fing_loop(void *arg)
 {
     (void)arg;
@@ -236,6 +251,9 @@ static void fing_loop(void *arg)
         struct finrec *r = fin.head;
         if (!r) {
             fin.fing_waiting = 1;
+            /* The finalizers just run left their objects' addresses below
+             * this frame, where park's frames are about to sit. */
+            stack_scrub();
             park_unlock(WR_FINALIZER, &fin.lock);
             lock_acquire(&fin.lock);
             continue;
@@ -243,13 +261,10 @@ static void fing_loop(void *arg)
         fin.head = r->next;
         if (!fin.head)
             fin.tail = NULL;
-        void *obj = (void *)r->obj;
-        void (*fn)(void *) = r->fn;
+        lock_release(&fin.lock);
+        run_finalizer(r);          /* r is off the queue: only this loop has it */
+        lock_acquire(&fin.lock);
         r->next = fin.free;
         fin.free = r;
-        lock_release(&fin.lock);
-        fn(obj);                        /* obj is on this stack: alive until fn returns */
-        gort_keepalive(obj);
-        lock_acquire(&fin.lock);
     }
 }

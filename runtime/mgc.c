@@ -89,7 +89,10 @@ bool gc_run(bool forced)
     if (!cas32(&gc.running, 0, 1))
         return false;
     int64_t t0 = nanotime();
-    sweep_finish();
+    if (!sweep_finish()) {
+        store32(&gc.running, 0);        /* another stop holds the world: later */
+        return false;
+    }
     roots_collect_modules();
     uint64_t heap0 = load64(&gc.heap_live);
 
@@ -158,9 +161,12 @@ void gort_gc(void)
     for (;;) {
         gc_switch(true);
         if (gc_switch_result())
-            return;
+            break;
         do
             gort_yield();
         while (load32(&gc.running));
     }
+    /* As Go's runtime.GC: return with the cycle's sweeping done, so its
+     * frees show in the statistics. */
+    sweep_finish();
 }

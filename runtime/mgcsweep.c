@@ -62,14 +62,24 @@ void sweep_start_cycle(void)
     store32(&gc.sweep_pending, mheap_.sweepgen);   /* the cycle to sweep for */
 }
 
-/* Before a cycle: sweep what is left and wait for sweeps in progress. */
-void sweep_finish(void)
+/* Before a cycle: sweep what is left and wait for sweeps in progress.
+ * While another stop of the world is under way nothing can be swept: a
+ * goroutine yields to it; on the scheduler stack (a collection starting)
+ * this returns false and the collection is retried later. */
+bool sweep_finish(void)
 {
-    while (sweep_one())
-        ;
+    int r;
+    while ((r = sweep_one()) != SWEEP_NONE_LEFT) {
+        if (r != SWEEP_PAUSED)
+            continue;
+        if (!getg_maybe())
+            return false;
+        gort_yield();
+    }
     while (load32(&gc.sweepers) > 0)
         osyield();
     store32(&gc.sweep_pending, 0);
+    return true;
 }
 
 /* ---- The background sweeper ----------------------------------------------------- */
@@ -83,8 +93,10 @@ static void *bgsweep(void *arg)
         uint32_t cycle;
         while ((cycle = load32(&gc.sweep_pending)) == 0)
             futex_wait(&gc.sweep_pending, 0, -1);
-        while (sweep_one())
-            ;
+        int r;
+        while ((r = sweep_one()) != SWEEP_NONE_LEFT)
+            if (r == SWEEP_PAUSED)
+                usleep_ns(100000);      /* the world is stopped: wait it out */
         cas32(&gc.sweep_pending, cycle, 0);   /* unless a new cycle began meanwhile */
     }
     return NULL;

@@ -8,7 +8,9 @@
 #include "heap.h"
 
 
-static void compute(gort_memstats *ms)
+/* locked: take the heap lock for consistent page counts (not when printing
+ * a fatal error: the failing thread may hold it). */
+static void compute(gort_memstats *ms, bool locked)
 {
     uint64_t mallocs = 0, frees = 0, total_alloc = 0, freed_bytes = 0;
     for (int c = 0; c < NUM_SIZE_CLASSES; c++) {
@@ -26,13 +28,15 @@ static void compute(gort_memstats *ms)
     total_alloc += load64(&mstats_largealloc_bytes);
     freed_bytes += load64(&mstats_largefree_bytes);
 
-    lock_acquire(&mheap_.lock);
+    if (locked)
+        lock_acquire(&mheap_.lock);
     ms->heap_inuse = mheap_.pages_inuse << PAGE_SHIFT;
     ms->stack_inuse = mheap_.pages_stack << PAGE_SHIFT;
     ms->heap_released = mheap_.pages_released << PAGE_SHIFT;
     ms->heap_idle = (mheap_.pages_free + mheap_.pages_released) << PAGE_SHIFT;
     ms->gc_sys = persistent_bytes + mheap_.sys_bytes;
-    lock_release(&mheap_.lock);
+    if (locked)
+        lock_release(&mheap_.lock);
 
     ms->mallocs = mallocs;
     ms->frees = frees;
@@ -59,7 +63,7 @@ static void compute(gort_memstats *ms)
 void gort_read_memstats(gort_memstats *ms)
 {
     if (!getg_maybe() || !getm()->p) {
-        compute(ms);            /* not a goroutine: counters in caches are not flushed */
+        compute(ms, true);      /* not a goroutine: counters in caches are not flushed */
         return;
     }
     /* Stop the world so every P's counters can be flushed. */
@@ -67,14 +71,14 @@ void gort_read_memstats(gort_memstats *ms)
     for (int32_t i = 0; i < gomaxprocs; i++)
         mcache_flush_stats(allp[i]->mcache);
     /* Bytes still free in cached spans do not count as allocated. */
-    compute(ms);
+    compute(ms, true);
     start_the_world(STW_GC);
 }
 
 void mstats_print(void)
 {
-    gort_memstats ms;
-    compute(&ms);
+    static gort_memstats ms;   /* fatal path: keep it off a small stack */
+    compute(&ms, false);
     print_fmt("\nruntime: memory statistics:\n"
               "  heap_alloc=%llu heap_sys=%llu heap_inuse=%llu heap_idle=%llu heap_released=%llu\n"
               "  heap_objects=%llu mallocs=%llu frees=%llu total_alloc=%llu\n"

@@ -201,6 +201,10 @@ bool stop_the_world(enum stw_mode mode)
         else
             usleep_ns(20000);
     }
+    /* The background sweeper is not a thread the stop suspends: wait for a
+     * sweep in progress; it starts no other while gcwaiting is set. */
+    while (load32(&gc.sweepers) > 0)
+        osyield();
     return true;
 }
 

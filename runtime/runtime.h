@@ -332,6 +332,7 @@ void stack_alloc(struct p *pp, struct g *gp);   /* sets gp's stack */
 void stack_free(struct p *pp, struct g *gp);
 void stack_check(struct g *gp);          /* fatal if gp overflowed its stack */
 void stack_cache_flush(struct p *pp);
+void stack_scrub(void);                 /* clear stale words below the caller's frame */
 
 /* runq.c — run queues */
 void runq_put(struct p *pp, struct g *gp, bool next);

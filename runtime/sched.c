@@ -41,26 +41,36 @@ NORETURN void goroutine_main(void)
 }
 
 /* Give gp a stack the first time it runs, with a context that enters
- * gort_gostart at the stack's top. */
+ * gort_gostart near the stack's top.  Runs on the scheduler stack only, so
+ * no goroutine frame keeps another goroutine's stack address.  The first
+ * frame starts 16 bytes below the top: no address a goroutine computes for
+ * its own frames then equals the end of its stack span, which is the
+ * address of the first object of the span that may follow (a conservative
+ * pointer to it). */
 static void g_init_stack(struct p *pp, struct g *gp)
 {
     stack_alloc(pp, gp);
-    uintptr_t hi = gp->stackhi;
+    uintptr_t top = gp->stackhi - 16;
     memset(&gp->ctx, 0, sizeof gp->ctx);
-    gp->ctx.rsp = hi;
+    gp->ctx.rsp = top;
     gp->ctx.rip = (uintptr_t)gort_gostart;
     gp->ctx.mxcsr = 0x1f80;       /* ABI defaults: all exceptions masked, round to nearest */
     gp->ctx.fpucw = 0x037f;
-    ((uintptr_t *)hi)[-1] = (uintptr_t)gort_gostart;
+    ((uintptr_t *)top)[-1] = (uintptr_t)gort_gostart;
 }
 
-static void execute(struct m *m, struct g *gp)
+/* Run gp on this M.  A goroutine taken from a run queue starts a new time
+ * slice (schedtick, which sysmon watches to ask long runners to yield); one
+ * resumed at once (after a collection it ran, or a cancelled park) inherits
+ * the current slice. */
+static void execute(struct m *m, struct g *gp, bool inherit)
 {
     struct p *pp = m->p;
     m->curg = gp;
     gp->m = m;
     casgstatus(gp, G_RUNNABLE, G_RUNNING);
-    pp->schedtick++;
+    if (!inherit)
+        pp->schedtick++;
     if (gp->stacklo == 0)
         g_init_stack(pp, gp);
     gort_switch(&m->g0ctx, &gp->ctx);
@@ -188,7 +198,8 @@ static bool park_direct(struct m *m, struct g *gp, bool (*unlockf)(struct g *, v
 {
     struct p *pp = m->p;
     struct g *next = loadp((void *const *)&pp->runnext);
-    if (!next || next->lockedm || m->lockedg || load32(&sched.gcwaiting) ||
+    /* A goroutine that never ran gets its stack on the scheduler stack. */
+    if (!next || next->stacklo == 0 || next->lockedm || m->lockedg || load32(&sched.gcwaiting) ||
         load32(&dying_freeze) || (pp->schedtick % 61 == 0 && load_i32(&sched.runqsize) > 0))
         return false;
     if (!casp((void **)&pp->runnext, next, NULL))
@@ -203,9 +214,8 @@ static bool park_direct(struct m *m, struct g *gp, bool (*unlockf)(struct g *, v
     m->curg = next;
     next->m = m;
     casgstatus(next, G_RUNNABLE, G_RUNNING);
-    pp->schedtick++;
-    if (next->stacklo == 0)
-        g_init_stack(pp, next);
+    /* next inherits the time slice (no schedtick): goroutines handing the
+     * thread back and forth share one, so sysmon can ask them to yield. */
     gort_switch_call(&gp->ctx, &next->ctx, park_commit, m);
     return true;
 }
@@ -219,6 +229,16 @@ void park(uint32_t reason, bool (*unlockf)(struct g *, void *), void *lock)
     struct g *gp = m->curg;
     gp->waitreason = reason;
     gp->waitsince = nanotime();
+    struct p *pp = m->p;
+    if (unlikely(loadrelaxed32(&pp->preempt))) {
+        /* The slice is used up (sysmon): let the run queue go before
+         * runnext, or two goroutines handing off to each other would
+         * starve it. */
+        store32(&pp->preempt, 0);
+        struct g *next = xchgp((void **)&pp->runnext, NULL);
+        if (next)
+            runq_put(pp, next, false);
+    }
     if (!park_direct(m, gp, unlockf, lock)) {
         m->waitunlockf = unlockf;
         m->waitlock = lock;
@@ -448,8 +468,8 @@ NORETURN void mstart_loop(struct m *m)
                 continue;
             }
         }
-        while (gp) {
-            execute(m, gp);
+        for (bool inherit = false; gp; inherit = true) {
+            execute(m, gp, inherit);
             /* Whoever switched back: direct hand-offs (park_direct) may
              * have run other goroutines since execute. */
             gp = after_switch(m, m->curg);

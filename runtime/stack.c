@@ -27,7 +27,7 @@
 size_t stack_size = 64 * 1024;
 static bool stack_guard;
 
-enum { CANARY_BYTES = 16 };
+enum { CANARY_BYTES = 16, SCRUB_BYTES = 2048 };
 
 void stack_init(void)
 {
@@ -49,6 +49,11 @@ void stack_alloc(struct p *pp, struct g *gp)
     struct span *s;
     if (pp && pp->nstackcache > 0) {
         s = pp->stackcache[--pp->nstackcache];
+        /* A reused stack holds its last goroutine's words.  The new
+         * goroutine's frames near the top would leave some of them in
+         * uninitialised slots that the collector scans (conservatively),
+         * keeping dead objects alive: clear where those frames go. */
+        memset((void *)(span_limit(s) - SCRUB_BYTES), 0, SCRUB_BYTES);
     } else {
         s = mheap_alloc(stack_size >> PAGE_SHIFT, SPAN_STACK);
         if (stack_guard && mprotect((void *)s->base, PAGE_SIZE, PROT_NONE) != 0)
@@ -60,8 +65,23 @@ void stack_alloc(struct p *pp, struct g *gp)
     gp->stackhi = span_limit(s);
     /* Memory from the OS is zero; reused memory may not be (and is resident
      * then, so clearing it costs no page fault). */
-    if (!stack_guard && s->needzero)
-        memset((void *)s->base, 0, CANARY_BYTES);
+    if (s->needzero) {
+        if (!stack_guard)
+            memset((void *)s->base, 0, CANARY_BYTES);
+        memset((void *)(span_limit(s) - SCRUB_BYTES), 0, SCRUB_BYTES);
+        s->needzero = 0;
+    }
+}
+
+/* Overwrite the stack just below the caller's frame, where the frames of
+ * what it calls next will sit, so that no stale pointer there outlives its
+ * object (the collector scans live frames conservatively, uninitialised
+ * slots included). */
+__attribute__((noinline)) void stack_scrub(void)
+{
+    volatile char buf[SCRUB_BYTES];
+    memset((char *)buf, 0, sizeof buf);
+    __asm__ volatile("" : : "r"(buf) : "memory");
 }
 
 static void stack_release(struct span *s)
