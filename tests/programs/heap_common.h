@@ -19,7 +19,7 @@
 
 #include "rt_common.h"
 
-/* ---- Patterns --------------------------------------------------------- */
+/* ---- Patterns ------------------------------------------------------------ */
 
 static inline uint64_t pattern_word(uint64_t seed, size_t i)
 {
@@ -56,7 +56,7 @@ static inline long check(const void *p, size_t n, uint64_t seed)
                  ((const uint64_t *)(p))[bad_], pattern_word((seed), (size_t)bad_)); \
     } while (0)
 
-/* ---- Hidden pointers ------------------------------------------------------ */
+/* ---- Hidden pointers ----------------------------------------------------- */
 
 #define HIDE_KEY 0xa5a5000000000000ull     /* sets high bits: never an address */
 
@@ -76,7 +76,7 @@ NOINLINE void opaque_use(void *p);
 #define HEAP_DEFINE_OPAQUE \
     NOINLINE void opaque_use(void *p) { __asm__ volatile("" : : "r"(p) : "memory"); }
 
-/* ---- Finalizers, counted per object id ------------------------------------ */
+/* ---- Finalizers, counted per object id ----------------------------------- */
 
 /* Every finalizable test object starts with this header. */
 struct tobj {
@@ -200,7 +200,7 @@ static inline uint64_t rng_next(uint64_t *s)
     return x * 0x2545f4914f6cdd1dull;
 }
 
-/* ---- Garbage ------------------------------------------------------------------ */
+/* ---- Garbage ------------------------------------------------------------- */
 
 /* Allocate about `bytes` of garbage in random sizes (mostly small, some
  * large; scan and noscan), each filled with a pattern: slots freed by a
@@ -225,7 +225,7 @@ static inline uint64_t churn(uint64_t *rng, size_t bytes)
     return n;
 }
 
-/* ---- Memory statistics ------------------------------------------------------ */
+/* ---- Memory statistics --------------------------------------------------- */
 
 static inline uint64_t unix_ns(void)
 {
