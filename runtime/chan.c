@@ -183,11 +183,15 @@ void gort_chan_send(gort_chan *c, const void *elem)
         return;
     }
     struct g *gp = getg();
-    struct sudog s = {.g = gp, .elem = (void *)elem, .c = c};
+    struct sudog *s = sudog_acquire(gp);
+    s->elem = (void *)elem;
+    s->c = c;
     gp->param = NULL;
-    waitq_enqueue(&c->sendq, &s);
+    waitq_enqueue(&c->sendq, s);
     park(WR_CHAN_SEND, unlock_chan, c);
-    if (!s.success)
+    bool sent = s->success;
+    sudog_release(s);
+    if (!sent)
         panic_("send on closed channel");
 }
 
@@ -215,11 +219,15 @@ bool gort_chan_recv(gort_chan *c, void *elem)
         return true;
     }
     struct g *gp = getg();
-    struct sudog s = {.g = gp, .elem = elem, .c = c};
+    struct sudog *s = sudog_acquire(gp);
+    s->elem = elem;
+    s->c = c;
     gp->param = NULL;
-    waitq_enqueue(&c->recvq, &s);
+    waitq_enqueue(&c->recvq, s);
     park(WR_CHAN_RECV, unlock_chan, c);
-    return s.success;
+    bool ok = s->success;
+    sudog_release(s);
+    return ok;
 }
 
 void gort_chan_close(gort_chan *c)
@@ -250,12 +258,7 @@ void gort_chan_close(gort_chan *c)
         wake = sg->g;
     }
     lock_release(&c->lock);
-    while (wake) {
-        struct g *gp = wake;
-        wake = gp->schedlink;
-        gp->schedlink = NULL;
-        ready(gp, true);
-    }
+    ready_list(wake);
 }
 
 /* A send that never blocks, from the timer thread (no goroutine): a value

@@ -79,7 +79,7 @@ struct span {
     uint8_t needzero;           /* freed objects may hold old data */
     uint8_t incache;            /* owned by a P's cache */
     uint8_t onlist;             /* on a free or central list */
-    uint8_t pad;
+    uint8_t used;               /* stack span: a goroutine has run on it since it was zero */
     uint32_t elemsize;          /* object size (the span size for a large object) */
     uint32_t nelems;
     uint32_t alloccount;        /* allocated objects */
@@ -144,8 +144,11 @@ struct mheap {
     struct span **allspans;            /* every span struct ever created */
     uint32_t nspans;
     uint32_t spanscap;
+    struct span *spanfree;             /* dead span records for reuse */
     struct span_list free[NFREELISTS];
     struct span_list released[NFREELISTS];
+    uint64_t free_nonempty[NFREELISTS / 64];       /* bit n: free[n] has a span */
+    uint64_t released_nonempty[NFREELISTS / 64];
     struct span_list large;            /* in-use large-object spans */
     struct central central[NUM_SPAN_CLASSES];
     /* page counts by state, for the statistics */
@@ -169,8 +172,11 @@ struct span *span_list_pop(struct span_list *l);
 void mheap_init(void);
 /* Allocate npages in state (SPAN_INUSE or SPAN_STACK); heap lock not held. */
 struct span *mheap_alloc(uintptr_t npages, uint8_t state);
+/* The same for n spans of npages each, under one acquisition of the lock. */
+void mheap_alloc_n(uintptr_t npages, uint8_t state, struct span **out, int n);
 /* Return a span's pages to the heap (coalescing); heap lock not held. */
 void mheap_free(struct span *s);
+void mheap_free_n(struct span **spans, int n);
 void mheap_free_locked(struct span *s);
 /* Release free spans unused since before `before` to the OS; returns bytes. */
 uintptr_t mheap_scavenge(int64_t before);
@@ -190,8 +196,8 @@ static inline struct span *span_of(uintptr_t p)
 void *persistent_alloc(size_t size);           /* zeroed, 16-byte aligned */
 uint64_t *bitmap_alloc(uint32_t words);        /* zeroed */
 void bitmap_free(uint64_t *bits, uint32_t words);
-struct span *span_struct_alloc(void);
-void span_struct_free(struct span *s);
+struct span *span_struct_alloc(void);              /* heap lock held */
+void span_struct_free(struct span *s);             /* heap lock held */
 extern uintptr_t persistent_bytes;
 
 /* ---- Per-P cache (mcache.c) --------------------------------------------------- */

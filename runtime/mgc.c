@@ -131,6 +131,8 @@ bool gc_run(bool forced)
         gctrace(forced, tstop, t1, t2, t3, heap0, heap0);
     bgsweep_start();
     finalizers_wake();
+    /* Free stacks pooled since before this cycle go back to the heap. */
+    stack_pool_trim(t0);
     store32(&gc.running, 0);
     return true;
 }

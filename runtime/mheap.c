@@ -85,6 +85,38 @@ static struct span_list *idle_list(struct span *s)
     return &lists[s->npages < NFREELISTS ? s->npages : 0];
 }
 
+/* The non-empty bitmap of an idle list. */
+static uint64_t *nonempty_bits(const struct span_list *l)
+{
+    if (l >= mheap_.free && l < mheap_.free + NFREELISTS)
+        return mheap_.free_nonempty;
+    return mheap_.released_nonempty;
+}
+
+static size_t idle_index(const struct span_list *l)
+{
+    return l >= mheap_.free && l < mheap_.free + NFREELISTS ? (size_t)(l - mheap_.free)
+                                                           : (size_t)(l - mheap_.released);
+}
+
+static void idle_insert(struct span *s)
+{
+    struct span_list *l = idle_list(s);
+    size_t i = idle_index(l);
+    span_list_insert(l, s);
+    nonempty_bits(l)[i / 64] |= 1ull << (i % 64);
+}
+
+static void idle_remove(struct span *s)
+{
+    struct span_list *l = idle_list(s);
+    span_list_remove(l, s);
+    if (!l->first) {
+        size_t i = idle_index(l);
+        nonempty_bits(l)[i / 64] &= ~(1ull << (i % 64));
+    }
+}
+
 static uintptr_t *state_pages(uint8_t state)
 {
     switch (state) {
@@ -175,12 +207,19 @@ static void grow(uintptr_t npages)
 
 /* ---- Allocation ------------------------------------------------------------------ */
 
-/* lock held: the smallest idle span of at least npages in lists, or NULL. */
-static struct span *find_fit(struct span_list *lists, uintptr_t npages)
+/* lock held: the smallest idle span of at least npages in lists, or NULL.
+ * The exact-size lists are found through their non-empty bitmap. */
+static struct span *find_fit(struct span_list *lists, const uint64_t *nonempty, uintptr_t npages)
 {
-    for (uintptr_t n = npages; n < NFREELISTS; n++)
-        if (lists[n].first)
-            return lists[n].first;
+    for (uintptr_t w = npages / 64; npages < NFREELISTS && w < NFREELISTS / 64; w++) {
+        uint64_t bits = nonempty[w];
+        if (w == npages / 64)
+            bits &= ~0ull << (npages % 64);
+        if (w == 0)
+            bits &= ~1ull;                  /* list 0 holds the large spans */
+        if (bits)
+            return lists[w * 64 + (uintptr_t)__builtin_ctzll(bits)].first;
+    }
     struct span *best = NULL;
     for (struct span *s = lists[0].first; s; s = s->next)
         if (s->npages >= npages && (!best || s->npages < best->npages ||
@@ -189,19 +228,19 @@ static struct span *find_fit(struct span_list *lists, uintptr_t npages)
     return best;
 }
 
-struct span *mheap_alloc(uintptr_t npages, uint8_t state)
+/* lock held: allocate npages in state. */
+static struct span *alloc_locked(uintptr_t npages, uint8_t state)
 {
-    heap_lock();
-    struct span *s = find_fit(mheap_.free, npages);
+    struct span *s = find_fit(mheap_.free, mheap_.free_nonempty, npages);
     if (!s)
-        s = find_fit(mheap_.released, npages);
+        s = find_fit(mheap_.released, mheap_.released_nonempty, npages);
     if (!s) {
         grow(npages);
-        s = find_fit(mheap_.released, npages);
+        s = find_fit(mheap_.released, mheap_.released_nonempty, npages);
         if (!s)
             throw_("mheap: no span after growing");
     }
-    span_list_remove(idle_list(s), s);
+    idle_remove(s);
     uint8_t was = s->state;
     *state_pages(was) -= npages;
     struct span *t;
@@ -212,13 +251,29 @@ struct span *mheap_alloc(uintptr_t npages, uint8_t state)
         s->npages -= npages;
         t = new_span(s->base + (s->npages << PAGE_SHIFT), npages, state);
         set_pages(t, t->base, npages);
-        span_list_insert(idle_list(s), s);
+        idle_insert(s);
     }
     t->state = state;
     t->needzero = was == SPAN_FREE;
+    t->used = 0;
     *state_pages(state) += npages;
+    return t;
+}
+
+struct span *mheap_alloc(uintptr_t npages, uint8_t state)
+{
+    heap_lock();
+    struct span *t = alloc_locked(npages, state);
     heap_unlock();
     return t;
+}
+
+void mheap_alloc_n(uintptr_t npages, uint8_t state, struct span **out, int n)
+{
+    heap_lock();
+    for (int i = 0; i < n; i++)
+        out[i] = alloc_locked(npages, state);
+    heap_unlock();
 }
 
 /* ---- Freeing ---------------------------------------------------------------------- */
@@ -231,7 +286,7 @@ void mheap_free_locked(struct span *s)
     if (s->base > 0) {
         struct span *b = span_of(s->base - 1);
         if (b && b->state == s->state && b->onlist) {
-            span_list_remove(idle_list(b), b);
+            idle_remove(b);
             set_pages(b, s->base, s->npages);
             b->npages += s->npages;
             if (s->freed_at > b->freed_at)
@@ -243,19 +298,19 @@ void mheap_free_locked(struct span *s)
     /* Merge with the span after. */
     struct span *a = span_of(span_limit(s));
     if (a && a->state == s->state && a->onlist) {
-        span_list_remove(idle_list(a), a);
+        idle_remove(a);
         set_pages(s, a->base, a->npages);
         s->npages += a->npages;
         if (a->freed_at > s->freed_at)
             s->freed_at = a->freed_at;
         span_struct_free(a);
     }
-    span_list_insert(idle_list(s), s);
+    idle_insert(s);
 }
 
-void mheap_free(struct span *s)
+/* lock held */
+static void free_locked(struct span *s)
 {
-    heap_lock();
     *state_pages(s->state) -= s->npages;
     if (s->allocbits) {
         uint32_t words = span_bitmap_words(s->nelems);
@@ -272,6 +327,20 @@ void mheap_free(struct span *s)
     s->freed_at = nanotime();
     mheap_.pages_free += s->npages;
     mheap_free_locked(s);
+}
+
+void mheap_free(struct span *s)
+{
+    heap_lock();
+    free_locked(s);
+    heap_unlock();
+}
+
+void mheap_free_n(struct span **spans, int n)
+{
+    heap_lock();
+    for (int i = 0; i < n; i++)
+        free_locked(spans[i]);
     heap_unlock();
 }
 
@@ -286,7 +355,7 @@ uintptr_t mheap_scavenge(int64_t before)
         while (s) {
             struct span *next = s->next;
             if (s->freed_at <= before) {
-                span_list_remove(&mheap_.free[i], s);
+                idle_remove(s);
                 madvise((void *)s->base, s->npages << PAGE_SHIFT, MADV_DONTNEED);
                 mheap_.pages_free -= s->npages;
                 mheap_.pages_released += s->npages;

@@ -18,7 +18,6 @@ uintptr_t persistent_bytes;
 static struct {
     struct rtlock lock;
     uintptr_t next, end;
-    struct span *free_spans;
     uint64_t *free_bitmaps[MAX_BITMAP_WORDS + 1];
 } pa;
 
@@ -78,28 +77,26 @@ void bitmap_free(uint64_t *bits, uint32_t words)
     lock_release(&pa.lock);
 }
 
+/* Span records are taken and given back with the heap lock held (mheap.c),
+ * which also guards their free list: no second lock on the hot path. */
 struct span *span_struct_alloc(void)
 {
-    lock_acquire(&pa.lock);
-    struct span *s = pa.free_spans;
+    struct span *s = mheap_.spanfree;
     if (s) {
-        pa.free_spans = s->next;
+        mheap_.spanfree = s->next;
         uint32_t index = s->index;
         memset(s, 0, sizeof *s);
         s->index = index;
     } else {
-        s = bump(sizeof *s);
+        s = persistent_alloc(sizeof *s);
         s->index = UINT32_MAX;
     }
-    lock_release(&pa.lock);
     return s;
 }
 
 void span_struct_free(struct span *s)
 {
     s->state = SPAN_DEAD;
-    lock_acquire(&pa.lock);
-    s->next = pa.free_spans;
-    pa.free_spans = s;
-    lock_release(&pa.lock);
+    s->next = mheap_.spanfree;
+    mheap_.spanfree = s;
 }

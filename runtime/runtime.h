@@ -96,8 +96,7 @@ void gort_gostart(void);
 
 /* ---- Wait queue entries ------------------------------------------------ */
 
-/* A goroutine waiting on a channel or a semaphore.  Lives on the waiting
- * goroutine's stack (stacks never move). */
+/* A goroutine waiting on a channel or a semaphore (sudog.c). */
 struct sudog {
     struct g *g;
     struct sudog *next, *prev;     /* channel wait queue / semaphore queue */
@@ -114,6 +113,10 @@ struct sudog {
 struct waitq {
     struct sudog *first, *last;
 };
+
+/* sudog.c: waiting records, from per-P caches */
+struct sudog *sudog_acquire(struct g *gp);   /* zeroed but for g */
+void sudog_release(struct sudog *s);
 
 /* ---- Timers -------------------------------------------------------------- */
 
@@ -225,6 +228,8 @@ struct p {
     int32_t nstackcache;
     struct span *stackcache[16];
     struct mcache *mcache;    /* heap allocation cache */
+    int32_t nsudog;
+    struct sudog *sudogcache[64];
     uint32_t preempt;         /* sysmon: the running goroutine has had its turn */
     /* sysmon's view of this P */
     uint32_t sysmon_schedtick;
@@ -332,6 +337,7 @@ void stack_alloc(struct p *pp, struct g *gp);   /* sets gp's stack */
 void stack_free(struct p *pp, struct g *gp);
 void stack_check(struct g *gp);          /* fatal if gp overflowed its stack */
 void stack_cache_flush(struct p *pp);
+size_t stack_pool_trim(int64_t idle_since); /* free pooled stacks unused since then */
 void stack_scrub(void);                 /* clear stale words below the caller's frame */
 
 /* runq.c — run queues */
@@ -349,6 +355,7 @@ NORETURN void mstart_loop(struct m *m);
 void park(uint32_t reason, bool (*unlockf)(struct g *, void *), void *lock);
 void park_unlock(uint32_t reason, struct rtlock *l);   /* park, releasing l */
 void ready(struct g *gp, bool next);
+void ready_list(struct g *list);         /* many at once, linked by schedlink */
 void yield_local(void);                  /* give the P to runnext */
 bool casgstatus(struct g *gp, uint32_t old, uint32_t new_);
 uint32_t readgstatus(struct g *gp);

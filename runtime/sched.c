@@ -275,6 +275,43 @@ void ready(struct g *gp, bool next)
     wakep();
 }
 
+/* Make a list of waiting goroutines (linked by schedlink) runnable at once,
+ * as closing a channel does: as many as fit in half of this P's queue go
+ * there, the rest onto the global queue in one batch, and an M is started
+ * for each idle P that can take some (Go's injectglist). */
+void ready_list(struct g *list)
+{
+    struct m *m = getm();
+    struct p *pp = m ? m->p : NULL;
+    struct g *head = NULL, *tail = NULL;
+    int32_t nglobal = 0, n = 0;
+    while (list) {
+        struct g *gp = list;
+        list = gp->schedlink;
+        gp->schedlink = NULL;
+        casgstatus(gp, G_WAITING, G_RUNNABLE);
+        n++;
+        if (pp && runq_len(pp) < RUNQ_LEN / 2) {
+            runq_put(pp, gp, false);
+            continue;
+        }
+        if (tail)
+            tail->schedlink = gp;
+        else
+            head = gp;
+        tail = gp;
+        nglobal++;
+    }
+    if (head) {
+        lock_acquire(&sched.lock);
+        globrunq_put_batch(head, tail, nglobal);
+        lock_release(&sched.lock);
+    }
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    for (; n > 0 && load32(&sched.npidle) > 0; n--)
+        startm(NULL, false);
+}
+
 NORETURN void goexit(void)
 {
     switch_to_g0(AFTER_EXIT);

@@ -133,12 +133,12 @@ int gort_select(gort_select_case *cases, int ncases, bool has_default)
         throw_("unreachable: woke from select with no cases");
     }
     uint32_t small_poll[STACK_CASES], small_lock[STACK_CASES];
-    struct sudog small_sg[STACK_CASES];
+    struct sudog *small_sg[STACK_CASES];
     uint32_t *pollorder = small_poll, *lockorder = small_lock;
-    struct sudog *sgs = small_sg;
+    struct sudog **sgs = small_sg;
     void *heap = NULL;
     if (ncases > STACK_CASES) {
-        size_t bytes = (size_t)ncases * (2 * sizeof(uint32_t) + sizeof(struct sudog));
+        size_t bytes = (size_t)ncases * (2 * sizeof(uint32_t) + sizeof(struct sudog *));
         heap = malloc(bytes);
         if (!heap)
             throw_("out of memory in select");
@@ -193,9 +193,7 @@ int gort_select(gort_select_case *cases, int ncases, bool has_default)
     struct sudog *list = NULL, **tail = &list;
     for (int k = 0; k < n; k++) {
         int i = (int)lockorder[k];
-        struct sudog *s = &sgs[i];
-        memset(s, 0, sizeof *s);
-        s->g = gp;
+        struct sudog *s = sgs[i] = sudog_acquire(gp);
         s->isselect = true;
         s->elem = cases[i].elem;
         s->c = cases[i].chan;
@@ -212,7 +210,7 @@ int gort_select(gort_select_case *cases, int ncases, bool has_default)
     int chosen = -1;
     for (int k = 0; k < n; k++) {
         int i = (int)lockorder[k];
-        struct sudog *s = &sgs[i];
+        struct sudog *s = sgs[i];
         if (s == won) {
             chosen = i;
             continue;
@@ -225,6 +223,8 @@ int gort_select(gort_select_case *cases, int ncases, bool has_default)
         throw_("select: woken without a case");
     bool ok = won->success;
     selunlock(&st);
+    for (int k = 0; k < n; k++)
+        sudog_release(sgs[lockorder[k]]);
     free(heap);
     if (cases[chosen].dir == GORT_SELECT_SEND) {
         if (!ok)

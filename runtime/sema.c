@@ -102,21 +102,22 @@ void semacquire(uint32_t *addr, bool lifo, uint32_t reason)
         return;
     struct g *gp = getg();
     struct semroot *root = semroot_of(addr);
-    struct sudog s = {.g = gp};
+    struct sudog *s = sudog_acquire(gp);
     for (;;) {
         lock_acquire(&root->lock);
         xadd32(&root->nwait, 1);
         if (cansemacquire(addr)) {
             xadd32(&root->nwait, (uint32_t)-1);
             lock_release(&root->lock);
-            return;
+            break;
         }
-        sem_queue(root, addr, &s, lifo);
+        sem_queue(root, addr, s, lifo);
         park(reason, unlock_semroot, root);
-        if (s.ticket != 0 || cansemacquire(addr))
-            return;
+        if (s->ticket != 0 || cansemacquire(addr))
+            break;
         lifo = true;            /* woken but beaten to it: go first next time */
     }
+    sudog_release(s);
 }
 
 void semrelease(uint32_t *addr, bool handoff)

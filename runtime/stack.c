@@ -4,9 +4,13 @@
  * A stack is a span of its own in state "stack" (GORT_STACK_KB, default 64
  * KiB, rounded up to whole 8 KiB pages), so the process's goroutine stacks
  * live in its arenas and a tool can attribute every page: the span records
- * the goroutine using it.  A goroutine gets its stack when it first runs
- * and gives it back when it exits; its P keeps a few for reuse, the rest go
- * back to the page heap (and, if they stay unused, to the OS).
+ * the goroutine using it (owner 0: a free stack kept for reuse).  A
+ * goroutine gets its stack when it first runs and gives it back when it
+ * exits.  Free stacks are kept at two levels, as Go keeps its stack pools:
+ * a few in each P, and a global pool the Ps exchange half-caches with.
+ * Each collection gives the global pool back to the page heap, and so does
+ * the scavenger for stacks left there unused for a while; from the page
+ * heap, unused memory goes back to the OS.
  *
  * Overflow: the lowest 16 bytes of every stack are a canary that must stay
  * zero (a goroutine reaching them has overflowed).  It is checked whenever a
@@ -29,6 +33,14 @@ static bool stack_guard;
 
 enum { CANARY_BYTES = 16, SCRUB_BYTES = 2048 };
 
+/* The global pool of free stacks (SPAN_STACK spans with owner 0). */
+static struct {
+    struct rtlock lock;
+    struct span **spans;
+    size_t n, cap;
+    int64_t last_used;          /* nanotime of the last take */
+} pool;
+
 void stack_init(void)
 {
     const char *kb = getenv("GORT_STACK_KB");
@@ -44,22 +56,97 @@ void stack_init(void)
     stack_guard = g && *g == '1';
 }
 
+/* Take up to n stacks from the global pool into out; returns how many. */
+static int pool_take(struct span **out, int n)
+{
+    lock_acquire(&pool.lock);
+    int k = 0;
+    while (k < n && pool.n > 0)
+        out[k++] = pool.spans[--pool.n];
+    if (k)
+        pool.last_used = nanotime();
+    lock_release(&pool.lock);
+    return k;
+}
+
+static void pool_give(struct span **in, int n)
+{
+    lock_acquire(&pool.lock);
+    if (pool.n + (size_t)n > pool.cap) {
+        size_t cap = pool.cap ? pool.cap * 2 : 1024;
+        while (cap < pool.n + (size_t)n)
+            cap *= 2;
+        struct span **a = persistent_alloc(cap * sizeof *a);
+        if (pool.n)
+            memcpy(a, pool.spans, pool.n * sizeof *a);
+        pool.spans = a;         /* the old array is metadata: never reused */
+        pool.cap = cap;
+    }
+    memcpy(pool.spans + pool.n, in, (size_t)n * sizeof *in);
+    pool.n += (size_t)n;
+    lock_release(&pool.lock);
+}
+
+/* Give the global pool back to the page heap (at a collection, or when it
+ * has not been drawn from since before `idle_since`).  Returns stacks freed. */
+size_t stack_pool_trim(int64_t idle_since)
+{
+    enum { BATCH = 64 };
+    struct span *batch[BATCH];
+    size_t freed = 0;
+    for (;;) {
+        lock_acquire(&pool.lock);
+        if (pool.last_used > idle_since || pool.n == 0) {
+            lock_release(&pool.lock);
+            return freed;
+        }
+        int k = 0;
+        while (k < BATCH && pool.n > 0)
+            batch[k++] = pool.spans[--pool.n];
+        lock_release(&pool.lock);
+        if (stack_guard)
+            for (int i = 0; i < k; i++)
+                mprotect((void *)batch[i]->base, PAGE_SIZE, PROT_READ | PROT_WRITE);
+        mheap_free_n(batch, k);
+        freed += (size_t)k;
+    }
+}
+
 void stack_alloc(struct p *pp, struct g *gp)
 {
     struct span *s;
-    if (pp && pp->nstackcache > 0) {
+    if (pp && pp->nstackcache == 0) {
+        /* Refill half the cache: from the global pool, else in one trip
+         * to the page heap. */
+        int n = (int)ARRAY_LEN(pp->stackcache) / 2;
+        int k = pool_take(pp->stackcache, n);
+        if (k == 0) {
+            mheap_alloc_n(stack_size >> PAGE_SHIFT, SPAN_STACK, pp->stackcache, n);
+            for (int i = 0; i < n; i++) {
+                pp->stackcache[i]->owner = 0;
+                if (stack_guard &&
+                    mprotect((void *)pp->stackcache[i]->base, PAGE_SIZE, PROT_NONE) != 0)
+                    throw_("cannot protect a stack guard page (vm.max_map_count?)");
+            }
+            k = n;
+        }
+        pp->nstackcache = k;
+    }
+    if (pp) {
         s = pp->stackcache[--pp->nstackcache];
-        /* A reused stack holds its last goroutine's words.  The new
-         * goroutine's frames near the top would leave some of them in
-         * uninitialised slots that the collector scans (conservatively),
-         * keeping dead objects alive: clear where those frames go. */
-        memset((void *)(span_limit(s) - SCRUB_BYTES), 0, SCRUB_BYTES);
     } else {
         s = mheap_alloc(stack_size >> PAGE_SHIFT, SPAN_STACK);
         if (stack_guard && mprotect((void *)s->base, PAGE_SIZE, PROT_NONE) != 0)
             throw_("cannot protect a stack guard page (vm.max_map_count?)");
     }
+    /* A reused stack holds its last goroutine's words.  The new goroutine's
+     * frames near the top would leave some of them in uninitialised slots
+     * that the collector scans (conservatively), keeping dead objects
+     * alive: clear where those frames go. */
+    if (s->used)
+        memset((void *)(span_limit(s) - SCRUB_BYTES), 0, SCRUB_BYTES);
     s->owner = gp->goid;
+    s->used = 1;
     gp->stackspan = s;
     gp->stacklo = s->base;    /* with a guard, its lowest page is inaccessible */
     gp->stackhi = span_limit(s);
@@ -84,30 +171,32 @@ __attribute__((noinline)) void stack_scrub(void)
     __asm__ volatile("" : : "r"(buf) : "memory");
 }
 
-static void stack_release(struct span *s)
-{
-    if (stack_guard)
-        mprotect((void *)s->base, PAGE_SIZE, PROT_READ | PROT_WRITE);
-    mheap_free(s);
-}
-
 void stack_free(struct p *pp, struct g *gp)
 {
     struct span *s = gp->stackspan;
     gp->stackspan = NULL;
     gp->stacklo = gp->stackhi = 0;
     s->owner = 0;
-    if (pp && pp->nstackcache < (int32_t)ARRAY_LEN(pp->stackcache)) {
-        pp->stackcache[pp->nstackcache++] = s;
+    if (!pp) {
+        pool_give(&s, 1);
         return;
     }
-    stack_release(s);
+    if (pp->nstackcache == (int32_t)ARRAY_LEN(pp->stackcache)) {
+        /* Full: pass the older half to the global pool (keep the hottest). */
+        int n = (int)ARRAY_LEN(pp->stackcache) / 2;
+        pool_give(pp->stackcache, n);
+        memmove(pp->stackcache, pp->stackcache + n,
+                (size_t)(pp->nstackcache - n) * sizeof *pp->stackcache);
+        pp->nstackcache -= n;
+    }
+    pp->stackcache[pp->nstackcache++] = s;
 }
 
 void stack_cache_flush(struct p *pp)
 {
-    while (pp->nstackcache > 0)
-        stack_release(pp->stackcache[--pp->nstackcache]);
+    if (pp->nstackcache > 0)
+        pool_give(pp->stackcache, pp->nstackcache);
+    pp->nstackcache = 0;
 }
 
 static bool canary_intact(const struct g *gp)

@@ -127,8 +127,10 @@ static void *sysmon(void *arg)
                               load32(&sched.npidle) == (uint32_t)load_i32(&gomaxprocs))) {
             /* Going to sleep: first give idle memory back, since nothing
              * will run to do it later. */
-            if (!load32(&gc.running))
+            if (!load32(&gc.running)) {
+                stack_pool_trim(now);
                 mheap_scavenge(now);
+            }
             lock_acquire(&sched.lock);
             if (sched.gcwaiting || load32(&sched.npidle) == (uint32_t)gomaxprocs) {
                 store32(&sched.sysmonwait, 1);
@@ -145,6 +147,7 @@ static void *sysmon(void *arg)
         else
             idle++;
         if (now - last_scavenge >= SCAVENGE_EVERY_NS && !load32(&gc.running)) {
+            stack_pool_trim(now - SCAVENGE_AFTER_NS);
             mheap_scavenge(now - SCAVENGE_AFTER_NS);
             last_scavenge = now;
         }

@@ -351,19 +351,21 @@ static int mode_unseen(void)
 
 /* ---- Right above a goroutine's stack ------------------------------------- */
 
-/* Stacks are spans of the heap too: an object allocated just before a
- * goroutine first runs sits right above that goroutine's stack (pages are
- * handed out from the top of a free run down).  Nothing refers to it, so
- * it must be freed while the goroutine is still alive. */
+/* Stacks are spans of the heap too: an object allocated just before
+ * goroutines first run can sit right above one of their stacks (pages are
+ * handed out from the top of a free run down, stacks a batch at a time).
+ * Nothing refers to it, so it must be freed while the goroutines live. */
+enum { PARKERS = 48 };
 static gort_chan *above_gate;
-static uintptr_t above_local;       /* an address in the parked goroutine's top frame */
+static uintptr_t above_local[PARKERS];   /* an address in each parker's top frame */
+static atomic_int above_started;
 static uint64_t above_hidden;
 
 static void above_parker(void *arg)
 {
-    (void)arg;
     volatile int local = 0;
-    above_local = (uintptr_t)&local;
+    above_local[(intptr_t)arg] = (uintptr_t)&local;
+    atomic_fetch_add(&above_started, 1);
     gort_chan_recv(above_gate, NULL);
     (void)local;
 }
@@ -375,6 +377,17 @@ static NOINLINE void make_above(void)
     above_hidden = hide(o);
 }
 
+/* In a frame of its own, so the object's address is gone from every
+ * register and live slot of mode_stacktop once it returns. */
+static NOINLINE int above_a_parker_stack(void)
+{
+    uintptr_t obj = (uintptr_t)unhide(above_hidden);
+    int adjacent = 0;
+    for (int i = 0; i < PARKERS; i++)
+        adjacent |= obj > above_local[i] && obj - above_local[i] < 1024;
+    return adjacent;
+}
+
 static int mode_stacktop(void)
 {
     above_gate = gort_chan_make(sizeof(int64_t), 0);
@@ -384,12 +397,11 @@ static int mode_stacktop(void)
     gort_set_finalizer(unhide(above_hidden), NULL);
     settle_finalizers();
     make_above();
-    gort_go(above_parker, NULL);
-    gort_yield();                   /* the parker runs: its stack is carved now */
-    while (!above_local)
-        gort_yield();
-    uintptr_t obj = (uintptr_t)unhide(above_hidden);
-    printf("above parker stack %d\n", obj > above_local && obj - above_local < 1024);
+    for (intptr_t i = 0; i < PARKERS; i++)
+        gort_go(above_parker, (void *)i);
+    while (atomic_load(&above_started) < PARKERS)
+        gort_yield();                   /* each parker runs: its stack is carved now */
+    printf("above parker stack %d\n", above_a_parker_stack());
     for (int i = 0; i < 5 && !atomic_load(&fin_runs[0]); i++) {
         gort_gc();
         settle_finalizers();
