@@ -947,20 +947,29 @@ const char *hspan_state_name(const struct snapshot *s, const struct hspan *sp)
     return n ? n : "?";
 }
 
+/* Whether slot i holds an object: the runtime's rule (docs/metadata.md) is
+ * that slots below freeindex are allocated, and above it those whose bit
+ * survived the last sweep. */
 int hspan_allocated(const struct heapsnap *h, const struct hspan *sp, uint32_t i)
 {
     if (sp->bits == NO_BITS || i >= sp->nelems)
         return -1;
+    if (i < sp->freeindex)
+        return 1;
     return (int)((h->bits[sp->bits + i / 64] >> (i % 64)) & 1);
 }
 
+/* Allocated slots by that rule: freeindex, plus the bits set above it. */
 int64_t hspan_bits_set(const struct heapsnap *h, const struct hspan *sp)
 {
     if (sp->bits == NO_BITS)
         return -1;
-    int64_t n = 0;
-    for (uint32_t w = 0; w * 64 < sp->nelems; w++) {
+    uint32_t from = sp->freeindex < sp->nelems ? sp->freeindex : sp->nelems;
+    int64_t n = from;
+    for (uint32_t w = from / 64; w * 64 < sp->nelems; w++) {
         uint64_t x = h->bits[sp->bits + w];
+        if (w == from / 64)
+            x &= ~0ull << (from % 64);
         if ((w + 1) * 64 > sp->nelems)
             x &= (1ull << (sp->nelems % 64)) - 1;
         n += __builtin_popcountll(x);

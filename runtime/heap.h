@@ -31,6 +31,7 @@
 #define MAX_ARENAS 16384                        /* 1 TiB of heap */
 
 #define NUM_SIZE_CLASSES 68
+#define MAX_BITMAP_WORDS 16                     /* 1024 slots: the 8-byte class */
 #define MAX_SMALL_SIZE 32768
 #define NUM_SPAN_CLASSES (NUM_SIZE_CLASSES * 2)
 
@@ -83,12 +84,14 @@ struct span {
     uint32_t elemsize;          /* object size (the span size for a large object) */
     uint32_t nelems;
     uint32_t alloccount;        /* allocated objects */
-    uint32_t freeindex;         /* slots below are allocated */
+    uint32_t freeindex;         /* slots below are allocated; allocation goes on from here */
     uint32_t divmul;            /* (offset * divmul) >> 32 == offset / elemsize */
     uint32_t sweepgen;          /* see mgcsweep.c */
     uint32_t index;             /* in allspans */
-    uint64_t *allocbits;        /* bit i: object i allocated */
+    uint64_t *allocbits;        /* bit i: object i was live at the last sweep */
     uint64_t *markbits;         /* bit i: object i marked this cycle */
+    uint64_t alloccache;        /* the free slots from freeindex to the end of its
+                                   bitmap word: bit k is slot freeindex + k */
     uint64_t owner;             /* stack span: goid of the goroutine using it, 0 if none */
     int64_t freed_at;           /* free span: nanotime it became free */
     struct special *specials;   /* finalizers, sorted by offset */
@@ -112,6 +115,22 @@ static inline uint32_t span_objindex(const struct span *s, uintptr_t p)
 static inline bool bit_get(const uint64_t *bits, uint32_t i)
 {
     return (bits[i >> 6] >> (i & 63)) & 1;
+}
+
+/* Whether slot i of an in-use span holds an object.  As in Go, allocation
+ * does not write the bitmap: it moves freeindex past the slots it hands
+ * out, skipping those whose bit says they survived the last sweep. */
+static inline bool span_slot_allocated(const struct span *s, uint32_t i)
+{
+    return i < s->freeindex || bit_get(s->allocbits, i);
+}
+
+/* Load alloccache for the bitmap word holding freeindex. */
+static inline void span_refill_cache(struct span *s)
+{
+    s->alloccache = s->freeindex < s->nelems
+                        ? ~s->allocbits[s->freeindex >> 6] >> (s->freeindex & 63)
+                        : 0;
 }
 
 /* ---- Arenas and the page heap (mheap.c) ------------------------------------ */
@@ -145,6 +164,7 @@ struct mheap {
     uint32_t nspans;
     uint32_t spanscap;
     struct span *spanfree;             /* dead span records for reuse */
+    uint64_t *free_bitmaps[MAX_BITMAP_WORDS + 1];  /* by size in words */
     struct span_list free[NFREELISTS];
     struct span_list released[NFREELISTS];
     uint64_t free_nonempty[NFREELISTS / 64];       /* bit n: free[n] has a span */
@@ -172,6 +192,9 @@ struct span *span_list_pop(struct span_list *l);
 void mheap_init(void);
 /* Allocate npages in state (SPAN_INUSE or SPAN_STACK); heap lock not held. */
 struct span *mheap_alloc(uintptr_t npages, uint8_t state);
+/* A span of objects: npages in use with allocation and mark bitmaps for
+ * nelems slots, taken under the same acquisition of the heap lock. */
+struct span *mheap_alloc_objects(uintptr_t npages, uint32_t nelems);
 /* The same for n spans of npages each, under one acquisition of the lock. */
 void mheap_alloc_n(uintptr_t npages, uint8_t state, struct span **out, int n);
 /* Return a span's pages to the heap (coalescing); heap lock not held. */
@@ -194,8 +217,8 @@ static inline struct span *span_of(uintptr_t p)
 /* ---- Persistent metadata (persistent.c): never freed, never scanned ------ */
 
 void *persistent_alloc(size_t size);           /* zeroed, 16-byte aligned */
-uint64_t *bitmap_alloc(uint32_t words);        /* zeroed */
-void bitmap_free(uint64_t *bits, uint32_t words);
+uint64_t *bitmap_alloc(uint32_t words);        /* zeroed; heap lock held */
+void bitmap_free(uint64_t *bits, uint32_t words); /* heap lock held */
 struct span *span_struct_alloc(void);              /* heap lock held */
 void span_struct_free(struct span *s);             /* heap lock held */
 extern uintptr_t persistent_bytes;

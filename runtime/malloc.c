@@ -22,25 +22,41 @@ NORETURN void throw_oom(size_t size)
     throw_("out of memory");
 }
 
-static inline uint32_t next_free_index(const struct span *s)
+/* The next free slot of s, taken (freeindex moves past it), or nelems if s
+ * is full.  alloccache always holds the free bits of the word freeindex is
+ * in, from freeindex on, so the fast case is one count of trailing zeros. */
+static inline uint32_t next_free(struct span *s)
 {
-    uint32_t i = s->freeindex, n = s->nelems;
-    while (i < n) {
-        uint64_t w = ~s->allocbits[i >> 6] >> (i & 63);
-        if (w) {
-            uint32_t j = i + (uint32_t)__builtin_ctzll(w);
-            return j < n ? j : n;
+    uint64_t c = s->alloccache;
+    while (unlikely(c == 0)) {
+        /* Nothing free in the rest of this word: the next one. */
+        uint32_t next = (s->freeindex | 63) + 1;
+        if (next >= s->nelems) {
+            s->freeindex = s->nelems;
+            return s->nelems;
         }
-        i = (i | 63) + 1;
+        s->freeindex = next;
+        c = ~s->allocbits[next >> 6];
     }
-    return n;
+    uint32_t b = (uint32_t)__builtin_ctzll(c);
+    uint32_t idx = s->freeindex + b;
+    if (unlikely(idx >= s->nelems)) {
+        s->freeindex = s->nelems;
+        s->alloccache = 0;
+        return s->nelems;
+    }
+    uint32_t fi = idx + 1;
+    s->freeindex = fi;
+    if (unlikely((fi & 63) == 0))
+        s->alloccache = fi < s->nelems ? ~s->allocbits[fi >> 6] : 0;
+    else
+        s->alloccache = c >> b >> 1;
+    return idx;
 }
 
 static inline void *take_slot(struct span *s, uint32_t idx)
 {
-    s->allocbits[idx >> 6] |= 1ull << (idx & 63);
     s->alloccount++;
-    s->freeindex = idx + 1;
     void *p = (void *)(s->base + (uintptr_t)idx * s->elemsize);
     if (s->needzero)
         memset(p, 0, s->elemsize);
@@ -52,19 +68,16 @@ static void *large_alloc(struct mcache *c, size_t size, bool noscan)
     if (size > ((uintptr_t)1 << ADDR_BITS))
         throw_oom(size);
     uintptr_t npages = (size + PAGE_SIZE - 1) >> PAGE_SHIFT;
-    struct span *s = mheap_alloc(npages, SPAN_INUSE);
+    struct span *s = mheap_alloc_objects(npages, 1);
     s->spanclass = spanclass_of(0, noscan);
     s->sizeclass = 0;
     s->noscan = noscan;
     s->elemsize = npages << PAGE_SHIFT;
-    s->nelems = 1;
     s->divmul = 0;
-    s->allocbits = bitmap_alloc(1);
-    s->markbits = bitmap_alloc(1);
     s->sweepgen = load32(&mheap_.sweepgen);
-    s->allocbits[0] = 1;
     s->alloccount = 1;
-    s->freeindex = 1;
+    s->freeindex = 1;               /* the one slot is below freeindex: allocated */
+    s->alloccache = 0;
     if (s->needzero)
         memset((void *)s->base, 0, s->elemsize);
     central_add_large(s);
@@ -93,7 +106,7 @@ static void *malloc_nop(size_t size, bool noscan)
         uint8_t spc = spanclass_of(sc, noscan);
         struct span *s = central_cache_span(spc);
         xadd64(&gc.heap_live, (uint64_t)(s->nelems - s->alloccount) * s->elemsize);
-        p = take_slot(s, next_free_index(s));
+        p = take_slot(s, next_free(s));
         xadd64(&gc.heap_live, -(uint64_t)(s->nelems - s->alloccount) * s->elemsize);
         central_uncache_span(s);
         xadd64(&mstats_nsmallalloc[sc], 1);
@@ -127,7 +140,7 @@ static void *mallocgc(size_t size, bool noscan)
         struct mcache *c = m->p->mcache;
         struct span *s = c->alloc[spc];
         uint32_t idx;
-        if (unlikely(!s || (idx = next_free_index(s)) == s->nelems)) {
+        if (unlikely(!s || (idx = next_free(s)) == s->nelems)) {
             /* Slow path: a new span, and maybe a collection first. */
             m->locks--;
             if (gc_should_start())
@@ -136,9 +149,9 @@ static void *mallocgc(size_t size, bool noscan)
             m->locks++;
             c = m->p->mcache;
             s = c->alloc[spc];
-            if (!s || (idx = next_free_index(s)) == s->nelems) {
+            if (!s || (idx = next_free(s)) == s->nelems) {
                 s = mcache_refill(c, spc);
-                idx = next_free_index(s);
+                idx = next_free(s);
             }
         }
         p = take_slot(s, idx);

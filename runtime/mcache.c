@@ -42,7 +42,13 @@ struct span *mcache_refill(struct mcache *c, uint8_t spanclass)
         central_uncache_span(s);
         c->alloc[spanclass] = NULL;
     }
-    mcache_flush_stats(c);
+    /* This class's count; the others are flushed when they refill or the
+     * world stops. */
+    uint8_t sc = spanclass >> 1;
+    if (c->local_nsmallalloc[sc]) {
+        xadd64(&mstats_nsmallalloc[sc], c->local_nsmallalloc[sc]);
+        c->local_nsmallalloc[sc] = 0;
+    }
     s = central_cache_span(spanclass);
     xadd64(&gc.heap_live, (uint64_t)(s->nelems - s->alloccount) * s->elemsize);
     c->alloc[spanclass] = s;

@@ -13,7 +13,7 @@ static inline int swept_set(uint32_t sg)
     return (sg >> 1) & 1;
 }
 
-/* Prepare a fresh span for objects of spanclass. */
+/* Prepare a fresh span (bitmaps and nelems set) for objects of spanclass. */
 static void span_init_class(struct span *s, uint8_t spanclass, uint32_t sg)
 {
     uint8_t sc = spanclass >> 1;
@@ -21,13 +21,10 @@ static void span_init_class(struct span *s, uint8_t spanclass, uint32_t sg)
     s->sizeclass = sc;
     s->noscan = spanclass & 1;
     s->elemsize = class_to_size_table[sc];
-    s->nelems = (uint32_t)((s->npages << PAGE_SHIFT) / s->elemsize);
     s->divmul = class_to_divmul[sc];
-    uint32_t words = span_bitmap_words(s->nelems);
-    s->allocbits = bitmap_alloc(words);
-    s->markbits = bitmap_alloc(words);
     s->alloccount = 0;
     s->freeindex = 0;
+    span_refill_cache(s);
     s->sweepgen = sg;
 }
 
@@ -68,7 +65,8 @@ struct span *central_cache_span(uint8_t spanclass)
 
     /* Nothing reusable: a fresh span from the page heap. */
     uint8_t sc = spanclass >> 1;
-    s = mheap_alloc(class_to_npages_table[sc], SPAN_INUSE);
+    uintptr_t npages = class_to_npages_table[sc];
+    s = mheap_alloc_objects(npages, (uint32_t)((npages << PAGE_SHIFT) / class_to_size_table[sc]));
     span_init_class(s, spanclass, sg);
     s->incache = 1;
     return s;

@@ -200,7 +200,7 @@ static inline void mark_word(struct gcworker *w, uintptr_t p)
     if (!s || s->state != SPAN_INUSE)
         return;
     uint32_t idx = s->sizeclass ? span_objindex(s, p) : 0;
-    if (idx >= s->nelems || !bit_get(s->allocbits, idx))
+    if (idx >= s->nelems || !span_slot_allocated(s, idx))
         return;                         /* tail of the span, or a free slot */
     uint64_t bit = 1ull << (idx & 63);
     uint64_t *word = &s->markbits[idx >> 6];

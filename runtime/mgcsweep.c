@@ -47,6 +47,7 @@ bool sweep_span(struct span *s)
     memset(s->markbits, 0, words * sizeof(uint64_t));
     s->alloccount = live;
     s->freeindex = 0;
+    span_refill_cache(s);
     store32(&s->sweepgen, sg);
     if (live == 0) {
         mheap_free(s);

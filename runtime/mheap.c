@@ -268,6 +268,18 @@ struct span *mheap_alloc(uintptr_t npages, uint8_t state)
     return t;
 }
 
+struct span *mheap_alloc_objects(uintptr_t npages, uint32_t nelems)
+{
+    heap_lock();
+    struct span *t = alloc_locked(npages, SPAN_INUSE);
+    uint32_t words = span_bitmap_words(nelems);
+    t->allocbits = bitmap_alloc(words);
+    t->markbits = bitmap_alloc(words);
+    t->nelems = nelems;
+    heap_unlock();
+    return t;
+}
+
 void mheap_alloc_n(uintptr_t npages, uint8_t state, struct span **out, int n)
 {
     heap_lock();
@@ -324,7 +336,7 @@ static void free_locked(struct span *s)
     s->divmul = 0;
     s->owner = 0;
     s->specials = NULL;
-    s->freed_at = nanotime();
+    s->freed_at = coarse_nanotime();   /* the scavenger works in seconds */
     mheap_.pages_free += s->npages;
     mheap_free_locked(s);
 }

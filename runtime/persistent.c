@@ -11,14 +11,13 @@
 
 #include "heap.h"
 
-enum { CHUNK = 256 * 1024, MAX_BITMAP_WORDS = 16 };
+enum { CHUNK = 256 * 1024 };
 
 uintptr_t persistent_bytes;
 
 static struct {
     struct rtlock lock;
     uintptr_t next, end;
-    uint64_t *free_bitmaps[MAX_BITMAP_WORDS + 1];
 } pa;
 
 static void *sysalloc(size_t size)
@@ -53,28 +52,26 @@ void *persistent_alloc(size_t size)
     return p;
 }
 
+/* Bitmaps, like span records, are taken and given back with the heap lock
+ * held, which guards their free lists. */
 uint64_t *bitmap_alloc(uint32_t words)
 {
     if (words > MAX_BITMAP_WORDS)
         throw_("bitmap_alloc: bitmap too large");
-    lock_acquire(&pa.lock);
-    uint64_t *b = pa.free_bitmaps[words];
+    uint64_t *b = mheap_.free_bitmaps[words];
     if (b) {
-        pa.free_bitmaps[words] = *(uint64_t **)b;
+        mheap_.free_bitmaps[words] = *(uint64_t **)b;
         memset(b, 0, words * sizeof *b);
     } else {
-        b = bump(words * sizeof *b);
+        b = persistent_alloc(words * sizeof *b);
     }
-    lock_release(&pa.lock);
     return b;
 }
 
 void bitmap_free(uint64_t *bits, uint32_t words)
 {
-    lock_acquire(&pa.lock);
-    *(uint64_t **)bits = pa.free_bitmaps[words];
-    pa.free_bitmaps[words] = bits;
-    lock_release(&pa.lock);
+    *(uint64_t **)bits = mheap_.free_bitmaps[words];
+    mheap_.free_bitmaps[words] = bits;
 }
 
 /* Span records are taken and given back with the heap lock held (mheap.c),

@@ -315,6 +315,7 @@ void env_init(void);
 
 /* timeutil.c */
 int64_t nanotime(void);
+int64_t coarse_nanotime(void);            /* same clock, tick resolution */
 void osyield(void);
 void usleep_ns(int64_t ns);
 

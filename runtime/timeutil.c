@@ -13,6 +13,15 @@ int64_t nanotime(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* The same clock at the kernel tick's resolution (a few ms), for a few
+ * nanoseconds: for times that only need to be roughly right. */
+int64_t coarse_nanotime(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 int64_t gort_nanotime(void)
 {
     return nanotime();
