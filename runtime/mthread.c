@@ -68,6 +68,12 @@ void m_new(struct p *pp, bool spinning, struct g *unused)
     m->nextp = pp;
     m->spinning = spinning;
     m->rand = fastrand64() | 1;
+    /* Not to be suspended by a stop of the world (signal_stop.c) from here
+     * until the thread exists: the stop waits for pp, which only the new
+     * thread can give up. */
+    struct m *self = getm();
+    if (self)
+        self->locks++;
     lock_acquire(&sched.lock);
     m->id = sched.mnext++;
     m->alllink = allm;
@@ -86,6 +92,8 @@ void m_new(struct p *pp, bool spinning, struct g *unused)
     }
     /* Named from here too, so the thread never shows its creator's name. */
     m_name_pthread(m->thread, m->id);
+    if (self)
+        self->locks--;
 }
 
 void runtime_thread_start(const char *name, void *(*fn)(void *), void *arg, size_t stack_bytes)
