@@ -1,7 +1,8 @@
 /*
  * pool.c — gort_pool, after Go's sync.Pool: each P has a private slot and a
  * shared stack; get takes from its own P, then steals from the others, then
- * tries the victim cache, then calls the constructor.  Every collection
+ * tries the victim cache (all of it: unlike Go's, where another P's private
+ * victim is out of reach), then calls the constructor.  Every collection
  * (with the world stopped) moves each pool's caches to its victim and drops
  * the old victim, so a pooled object survives one collection unused and is
  * freed by the next.
@@ -73,19 +74,30 @@ static void *pop_shared(struct poollocal *l)
     return x;
 }
 
-static void *take_from(struct poollocal *ls, uint32_t n, int32_t self)
+/* From a cache array: this P's private slot, then every shared stack
+ * starting with this P's.  In the victim array (no longer any P's own, and
+ * only ever emptied) every private slot is taken too, by exchange: an
+ * object that survived a collection comes back to whichever P asks, not
+ * only to the one that put it. */
+static void *take_from(struct poollocal *ls, uint32_t n, int32_t self, bool victim)
 {
     if (!ls)
         return NULL;
+    uint32_t first = self < 0 ? 0 : (uint32_t)self % n;
     if (self >= 0 && (uint32_t)self < n) {
-        void *x = ls[self].private;
+        void *x = victim ? xchgp(&ls[self].private, NULL) : ls[self].private;
         if (x) {
             ls[self].private = NULL;
             return x;
         }
     }
     for (uint32_t i = 0; i < n; i++) {
-        void *x = pop_shared(&ls[((uint32_t)(self < 0 ? 0 : self) + i) % n]);
+        void *x = pop_shared(&ls[(first + i) % n]);
+        if (x)
+            return x;
+    }
+    for (uint32_t i = 0; victim && i < n; i++) {
+        void *x = xchgp(&ls[(first + i) % n].private, NULL);
         if (x)
             return x;
     }
@@ -101,9 +113,9 @@ void *gort_pool_get(gort_pool *p)
         l->private = NULL;
         return x;
     }
-    x = take_from(p->local, p->localsize, id);
+    x = take_from(p->local, p->localsize, id, false);
     if (!x)
-        x = take_from(p->victim, p->victimsize, id);
+        x = take_from(p->victim, p->victimsize, id, true);
     if (!x && p->new_fn)
         x = p->new_fn();
     return x;
