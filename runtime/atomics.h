@@ -22,6 +22,7 @@
                                            __ATOMIC_ACQUIRE);                      \
     }
 
+ATOMIC_OPS(uint8_t, 8)
 ATOMIC_OPS(uint32_t, 32)
 ATOMIC_OPS(uint64_t, 64)
 ATOMIC_OPS(int32_t, _i32)

@@ -128,6 +128,8 @@ static const struct gort_desc_field gcstate_fields[] = {
     FIELD(gcstate, pause_ns, "pause_ns"),
     FIELD(gcstate, pause_end, "pause_end"),
     FIELD(gcstate, last_gc, "last_gc"),
+    FIELD(gcstate, trigger, "trigger"),
+    FIELD(gcstate, marking, "marking"),
 };
 
 static const struct gort_desc_field sched_fields[] = {
@@ -179,6 +181,7 @@ const char *const waitreason_names[WR_NREASONS] = {
     [WR_SEMACQUIRE] = "semacquire",
     [WR_GC] = "garbage collection",
     [WR_FINALIZER] = "finalizer wait",
+    [WR_GC_ASSIST] = "GC assist wait",
 };
 
 static const char *const pstatus_names[P_NSTATUS] = {

@@ -2,7 +2,9 @@
  * env.c — the runtime's environment variables:
  *   GORT_MAXPROCS   number of Ps (default: CPUs available to the process)
  *   GORT_STACK_KB   goroutine stack size (stack.c)
- *   GORT_DEBUG      comma-separated name=value: schedtrace=MS, gctrace=1
+ *   GORT_DEBUG      comma-separated name=value: schedtrace=MS, gctrace=1,
+ *                   gcstoptheworld=1 (never mark concurrently), gcconcurrent=1
+ *                   (mark every cycle concurrently when the kernel can)
  *   GORT_TRACEBACK  system: crash dumps show the runtime's own frames too
  */
 #include <sched.h>
@@ -38,6 +40,10 @@ static void parse_debug(const char *s)
                 debug.schedtrace_ms = v;
             else if (klen == 7 && memcmp(s, "gctrace", 7) == 0)
                 debug.gctrace = (int)v;
+            else if (klen == 14 && memcmp(s, "gcstoptheworld", 14) == 0)
+                debug.gcstoptheworld = v != 0;
+            else if (klen == 12 && memcmp(s, "gcconcurrent", 12) == 0)
+                debug.gcconcurrent = v != 0;
         }
         s = end ? end + 1 : NULL;
     }

@@ -81,6 +81,7 @@ struct span {
     uint8_t incache;            /* owned by a P's cache */
     uint8_t onlist;             /* on a free or central list */
     uint8_t used;               /* stack span: a goroutine has run on it since it was zero */
+    uint8_t markable;           /* in-use span set up (atomic): concurrent markers may use it */
     uint32_t elemsize;          /* object size (the span size for a large object) */
     uint32_t nelems;
     uint32_t alloccount;        /* allocated objects */
@@ -231,6 +232,7 @@ struct mcache {
     uint64_t local_largealloc;                      /* bytes */
     uint64_t local_nlargealloc;
     uint64_t local_heap_live;                       /* bytes not yet added to heap_live */
+    uint64_t local_black;                           /* bytes allocated marked (mark phase) */
 };
 
 struct mcache *mcache_of(struct p *pp);
@@ -249,32 +251,52 @@ void central_add_large(struct span *s);
 struct gcstate {
     uint64_t heap_live;         /* atomic: bytes in use or handed to caches */
     uint64_t heap_marked;       /* live bytes found by the last mark */
+    uint64_t cycle_marked;      /* bytes marked so far by the cycle under way */
     uint64_t next_gc;           /* heap goal */
     int32_t percent;            /* GORT_GC; < 0: off */
     uint32_t running;           /* atomic: a collection is in progress */
-    uint32_t num_gc;
+    uint32_t num_gc;            /* atomic: cycles completed */
     uint32_t num_forced_gc;     /* of which by gort_gc */
     uint64_t total_ns;          /* wall time spent in cycles (for gc_cpu_fraction) */
     uint64_t pause_total_ns;
     uint64_t pause_ns[256];
     uint64_t pause_end[256];
     uint64_t last_gc;           /* unix ns */
-    uint32_t marking;           /* atomic: in the mark phase (new objects are born marked) */
     uint32_t sweep_pending;     /* atomic: spans not yet swept this cycle */
     uint32_t sweepers;          /* atomic: sweeps in progress */
+    uint64_t trigger;           /* atomic: heap_live that starts the next cycle */
+    uint64_t hard_goal;         /* atomic: past it, allocation waits for the cycle */
+    uint64_t black_bytes;       /* atomic: allocated marked without a P's cache */
+    /* requests to the collector thread (mgc.c) */
+    struct rtlock waitlock;     /* guards the fields below and waiters */
+    uint32_t cycles_started;    /* atomic */
+    uint32_t want;              /* atomic: run cycles up to this number (futex) */
+    uint32_t want_forced;       /* cycles up to this one serve gort_gc */
+    uint32_t want_alloc;        /* the last cycle asked for by allocation first */
+    uint32_t last_concurrent;   /* the last cycle marked concurrently */
+    uint32_t cur_concurrent;    /* atomic: the running cycle marks concurrently */
+    uint32_t stw1_done;         /* atomic: the last cycle whose first stop is over */
+    uint32_t cycles_done;       /* waitlock: the last cycle wholly over (traced, waiters woken) */
+    struct g *waiters;          /* parked until a cycle completes (schedlink) */
+    /* read on every goroutine state change and allocation: a line of its own */
+    uint32_t marking __attribute__((aligned(64)));  /* atomic: new objects are born marked */
+    uint32_t flagging;          /* atomic: goroutines flag themselves (gc_flag_g) */
+    char pad[56];
 };
 extern struct gcstate gc;
 
 void gc_init(void);
 void heap_init_once(void);
-bool gc_should_start(void);
-void gc_trigger_from_alloc(void);
-bool gc_run(bool forced);                          /* on g0; false if a cycle was running */
+void gc_alloc_slow(void);                          /* allocation slow path: start a cycle, or wait */
 uint32_t gc_num_forced(void);
 uint64_t gc_total_time(void);                      /* ns spent in cycles */
-void gc_switch(bool forced);                       /* sched.c: run a cycle on g0 for this goroutine */
-bool gc_switch_result(void);
-void gc_mark(void);                                /* world stopped */
+void gc_mark(void);                                /* world stopped: the whole mark */
+void gc_mark_begin(void);                          /* world stopped: a concurrent mark starts */
+void gc_mark_concurrent(void);                     /* world running: roots, then drain */
+void gc_mark_preclean(void);                       /* world running: rescan what changed */
+void gc_mark_terminate(void);                      /* world stopped: the rest of the mark */
+void gc_mark_abandon(void);                        /* world stopped: no concurrent mark after all */
+void gc_flag_g_slow(struct g *gp);                 /* gp changed since it was scanned */
 void gc_mark_init(void);
 void gc_mark_object_root(uintptr_t p);             /* mark the object containing p (world stopped) */
 void gc_mark_range(uintptr_t lo, uintptr_t hi);    /* scan [lo, hi) as roots */
@@ -291,6 +313,25 @@ void pool_cleanup(void);                           /* world stopped */
 void pool_scan_roots(void);
 void timers_scan_roots(void);
 
+
+/* mgcdirty.c: pages written during a concurrent mark, recorded by the kernel */
+bool dirty_available(void);
+bool dirty_unavailable(void);                     /* tried, and not available */
+bool dirty_arm(void);
+void dirty_disarm(void);
+bool dirty_tracking(void);                         /* heap lock held for a stable answer */
+void dirty_arena_added(uintptr_t base);            /* heap lock held */
+#define DIRTY_MAX_WORKERS 64
+long dirty_collect_arena(uint32_t worker, uintptr_t base, bool rearm,
+                         void (*fn)(void *ctx, uintptr_t lo, uintptr_t hi), void *ctx);
+
+/* A goroutine about to run or be made runnable while the collector marks
+ * concurrently: its stack and saved registers must be scanned again. */
+static inline void gc_flag_g(struct g *gp)
+{
+    if (unlikely(loadrelaxed32(&gc.flagging)) && !load32(&gp->gcflag))
+        gc_flag_g_slow(gp);
+}
 
 /* mstats.c: cumulative counters (small allocations are counted in each P's
  * cache and flushed here; frees are counted by sweeping) */

@@ -54,12 +54,26 @@ static inline uint32_t next_free(struct span *s)
     return idx;
 }
 
-static inline void *take_slot(struct span *s, uint32_t idx)
+/* While the collector marks concurrently, new objects are born marked
+ * (black): its tracing never has to find them, and what they come to point
+ * to is caught by rescanning the pages written since (mgcdirty.c).
+ * Returns the bytes newly marked. */
+static uint64_t mark_new(struct span *s, uint32_t idx)
+{
+    uint64_t bit = 1ull << (idx & 63);
+    if (__atomic_fetch_or(&s->markbits[idx >> 6], bit, __ATOMIC_RELAXED) & bit)
+        return 0;               /* a marker got to it first, and counted it */
+    return s->elemsize;
+}
+
+static inline void *take_slot(struct span *s, uint32_t idx, uint64_t *black)
 {
     s->alloccount++;
     void *p = (void *)(s->base + (uintptr_t)idx * s->elemsize);
     if (s->needzero)
         memset(p, 0, s->elemsize);
+    if (unlikely(loadrelaxed32(&gc.marking)))
+        *black += mark_new(s, idx);
     return p;
 }
 
@@ -80,6 +94,16 @@ static void *large_alloc(struct mcache *c, size_t size, bool noscan)
     s->alloccache = 0;
     if (s->needzero)
         memset((void *)s->base, 0, s->elemsize);
+    uint64_t black = 0;
+    if (load32(&gc.marking))
+        black = mark_new(s, 0);
+    store8(&s->markable, 1);
+    if (black) {
+        if (c)
+            c->local_black += black;
+        else
+            xadd64(&gc.black_bytes, black);
+    }
     central_add_large(s);
     xadd64(&gc.heap_live, s->elemsize);
     if (c) {
@@ -106,7 +130,10 @@ static void *malloc_nop(size_t size, bool noscan)
         uint8_t spc = spanclass_of(sc, noscan);
         struct span *s = central_cache_span(spc);
         xadd64(&gc.heap_live, (uint64_t)(s->nelems - s->alloccount) * s->elemsize);
-        p = take_slot(s, next_free(s));
+        uint64_t black = 0;
+        p = take_slot(s, next_free(s), &black);
+        if (black)
+            xadd64(&gc.black_bytes, black);
         xadd64(&gc.heap_live, -(uint64_t)(s->nelems - s->alloccount) * s->elemsize);
         central_uncache_span(s);
         xadd64(&mstats_nsmallalloc[sc], 1);
@@ -141,10 +168,11 @@ static void *mallocgc(size_t size, bool noscan)
         struct span *s = c->alloc[spc];
         uint32_t idx;
         if (unlikely(!s || (idx = next_free(s)) == s->nelems)) {
-            /* Slow path: a new span, and maybe a collection first. */
+            /* Slow path: a new span; maybe a collection starts, or this
+             * goroutine waits for the one running (it may come back on
+             * another thread). */
             m->locks--;
-            if (gc_should_start())
-                gc_trigger_from_alloc();   /* may move this goroutine to another P */
+            gc_alloc_slow();
             m = getm();
             m->locks++;
             c = m->p->mcache;
@@ -154,13 +182,12 @@ static void *mallocgc(size_t size, bool noscan)
                 idx = next_free(s);
             }
         }
-        p = take_slot(s, idx);
+        p = take_slot(s, idx, &c->local_black);
         c->local_nsmallalloc[sc]++;
         m->locks--;
         return p;
     }
-    if (gc_should_start())
-        gc_trigger_from_alloc();
+    gc_alloc_slow();
     m = getm();
     m->locks++;
     p = large_alloc(m->p->mcache, size, noscan);

@@ -29,6 +29,10 @@ void mcache_flush_stats(struct mcache *c)
         c->local_nlargealloc = 0;
         c->local_largealloc = 0;
     }
+    if (c->local_black) {
+        xadd64(&gc.black_bytes, c->local_black);
+        c->local_black = 0;
+    }
 }
 
 /* The cached span of spanclass is full: swap it for one with room.  The

@@ -26,6 +26,7 @@ static void span_init_class(struct span *s, uint8_t spanclass, uint32_t sg)
     s->freeindex = 0;
     span_refill_cache(s);
     s->sweepgen = sg;
+    store8(&s->markable, 1);          /* published last: markers read it first */
 }
 
 /* central lock held: sweep s (claimed by the caller).  Returns false if the

@@ -1,5 +1,5 @@
 /*
- * mgcmark.c — marking, with the world stopped.
+ * mgcmark.c — marking.
  *
  * Tri-colour marking over per-span mark bits: an object is grey once its
  * mark bit is set and it is queued, black once scanned.  Everything is
@@ -13,10 +13,28 @@
  * registers and the stack from its stack pointer (less the 128-byte red
  * zone); queued timers; queued finalizers.
  *
- * Work is shared among min(GOMAXPROCS, CPUs) marking threads (the
- * collecting thread and helpers): root jobs are claimed by index, grey
- * objects move through per-worker blocks and a global list of full blocks,
- * and marking ends when every worker is idle and no block is left.
+ * A mark runs in one of two ways (mgc.c picks):
+ *
+ *  - with the world stopped throughout (gc_mark);
+ *  - mostly concurrently, as Boehm, Demers and Shenker's mostly-parallel
+ *    collector: the kernel records which heap pages are written
+ *    (mgcdirty.c); the roots are scanned and the heap traced while the
+ *    program runs (gc_mark_concurrent), objects allocated meanwhile are born
+ *    marked, and goroutines that run or are made runnable put themselves on
+ *    a list (gc_flag_g).  Rounds of "precleaning" (gc_mark_preclean) rescan,
+ *    still concurrently, the marked objects on pages written since they
+ *    were scanned and the listed goroutines that are not running.  Then,
+ *    with the world stopped (gc_mark_terminate), the last written pages,
+ *    the listed goroutines, the data segments and the runtime's roots are
+ *    scanned again and the marking finished: whatever a reachable object
+ *    came to point to after it was scanned lies on a written page, in a
+ *    listed goroutine, or in a root rescanned then.
+ *
+ * A phase's work is shared among marking threads (the collector's thread
+ * and helpers): jobs (root ranges, written-page runs, goroutine batches,
+ * the runtime's roots) are claimed by index, grey objects move through
+ * per-worker blocks and a global list of full blocks, and the phase ends
+ * when every worker is idle and no block is left.
  */
 #include <link.h>
 #include <string.h>
@@ -34,6 +52,10 @@ enum {
     G_BATCH = 16,                      /* goroutines per root job */
 };
 
+struct root_range {
+    uintptr_t lo, hi;
+};
+
 struct wblock {
     struct wblock *next;
     uint32_t n;
@@ -44,6 +66,7 @@ struct wblock {
 struct gcworker {
     struct wblock *cur;
     uint64_t marked;                   /* bytes marked by this worker */
+    uint64_t written;                  /* written pages it rescanned */
 } __attribute__((aligned(64)));        /* one cache line each: no false sharing */
 
 static struct {
@@ -54,17 +77,25 @@ static struct {
     struct wblock *full;
     struct wblock *empty;
     uint32_t nfull;                    /* atomic */
-    /* root jobs */
-    struct root_range *ranges;
+    /* root jobs, in this order: data ranges, arenas (their written pages),
+     * goroutine batches, the runtime's roots */
+    struct root_range *ranges;         /* data segments of loaded objects */
     uint64_t nranges, capranges;
+    uint64_t phase_nranges;            /* of which this phase scans (0 or all) */
+    uint64_t ndirty;                   /* arenas whose written pages to rescan */
+    bool rearm;                        /* and protect again as they are listed */
+    struct g **gs;                     /* goroutines to scan */
+    uint64_t ngs;
+    struct g **glist;                  /* the collected list of flagged goroutines */
+    uint64_t capglist;
+    bool runtime_roots;                /* this phase scans timers and finalizers */
+    bool concurrent;                   /* the world runs during this phase */
     uint64_t njobs;
     uint64_t nextjob;                  /* atomic */
-    struct g **gs;
-    uint64_t ngs;
     /* termination */
     uint32_t nworkers;                 /* workers in this mark phase */
     char pad1[60];
-    uint32_t nidle;                    /* atomic */
+    uint32_t nbusy;                    /* atomic: workers that may hold work */
     uint32_t done;                     /* atomic */
     /* helper threads */
     uint32_t nhelpers;
@@ -74,9 +105,6 @@ static struct {
     struct gcworker workers[MAX_WORKERS];
 } work;
 
-struct root_range {
-    uintptr_t lo, hi;
-};
 
 /* ---- Module roots (collected before the world stops) ----------------------- */
 
@@ -180,7 +208,7 @@ static inline void push(struct gcworker *w, uintptr_t base, uintptr_t len)
 static void balance(struct gcworker *w)
 {
     struct wblock *b = w->cur;
-    if (b->n < 8 || load32(&work.nfull) != 0 || load32(&work.nidle) == 0)
+    if (b->n < 8 || load32(&work.nfull) != 0 || load32(&work.nbusy) >= work.nworkers)
         return;
     struct wblock *half = block_get_empty();
     uint32_t k = b->n / 2;
@@ -197,7 +225,8 @@ static inline void mark_word(struct gcworker *w, uintptr_t p)
     if (p < work.heap_lo || p >= work.heap_hi)
         return;
     struct span *s = span_of(p);
-    if (!s || s->state != SPAN_INUSE)
+    /* markable: a span being set up while the world runs is not yet. */
+    if (!s || s->state != SPAN_INUSE || !load8(&s->markable))
         return;
     uint32_t idx = s->sizeclass ? span_objindex(s, p) : 0;
     if (idx >= s->nelems || !span_slot_allocated(s, idx))
@@ -250,8 +279,14 @@ static void scan_goroutine(struct gcworker *w, struct g *gp)
     uint32_t status = readgstatus(gp);
     if (status == G_DEAD || status == G_IDLE)
         return;
+    /* While the world runs, a running goroutine's stack and registers are
+     * moving: it is on the rescan list (gc_flag_g) and scanned when the
+     * world stops. */
+    if (work.concurrent && (status == G_RUNNING || status == G_SYSCALL))
+        return;
     scan_block(w, (uintptr_t)gp, (uintptr_t)gp + G_SCAN_END);
-    if (!gp->stacklo)
+    uintptr_t lo = gp->stacklo, hi = gp->stackhi;
+    if (!lo)
         return;
     uintptr_t sp = gp->ctx.rsp;
     struct m *mp = gp->m;
@@ -260,11 +295,11 @@ static void scan_goroutine(struct gcworker *w, struct g *gp)
         scan_block(w, (uintptr_t)mp->sregs, (uintptr_t)(mp->sregs + ARRAY_LEN(mp->sregs)));
         sp = mp->sregs[REG_RSP] - RED_ZONE;
     } else if (status == G_RUNNING) {
-        sp = gp->stacklo;               /* unknown: take the whole stack */
+        sp = lo;                        /* unknown: take the whole stack */
     }
-    if (sp < gp->stacklo || sp > gp->stackhi)
-        sp = gp->stacklo;
-    scan_block(w, sp, gp->stackhi);
+    if (sp < lo || sp > hi)
+        sp = lo;
+    scan_block(w, sp, hi);
 }
 
 /* A batch of goroutines: each one's G and live stack are in cache lines of
@@ -287,21 +322,80 @@ static void scan_goroutines(struct gcworker *w, uint64_t first, uint64_t n)
         scan_goroutine(w, gs[i]);
 }
 
+/* The part of one heap page [lo, hi) of s that was written: what marked
+ * objects hold there may be new.  A stack page is scanned whole. */
+static void rescan_page(struct gcworker *w, struct span *s, uintptr_t lo, uintptr_t hi)
+{
+    uint8_t state = load8(&s->state);
+    if (state == SPAN_STACK) {
+        scan_block(w, lo, hi);
+        return;
+    }
+    if (state != SPAN_INUSE || !load8(&s->markable) || s->noscan)
+        return;
+    if (s->sizeclass == 0) {
+        if (__atomic_load_n(&s->markbits[0], __ATOMIC_RELAXED) & 1)
+            scan_block(w, lo, hi);
+        return;
+    }
+    uintptr_t size = s->elemsize;
+    uint32_t i = span_objindex(s, lo);
+    uintptr_t obj = s->base + (uintptr_t)i * size;
+    for (; i < s->nelems && obj < hi; i++, obj += size) {
+        if (!((__atomic_load_n(&s->markbits[i >> 6], __ATOMIC_RELAXED) >> (i & 63)) & 1))
+            continue;
+        scan_block(w, obj > lo ? obj : lo, obj + size < hi ? obj + size : hi);
+    }
+}
+
+static void rescan_written(struct gcworker *w, uintptr_t lo, uintptr_t hi)
+{
+    while (lo < hi) {
+        uintptr_t end = (lo | (PAGE_SIZE - 1)) + 1;     /* the heap page's end */
+        if (end > hi)
+            end = hi;
+        struct span *s = span_of(lo);
+        if (s)
+            rescan_page(w, s, lo, end);
+        lo = end;
+    }
+}
+
+static void rescan_cb(void *ctx, uintptr_t lo, uintptr_t hi)
+{
+    rescan_written(ctx, lo, hi);
+}
+
 static void root_job(struct gcworker *w, uint64_t j)
 {
-    if (j < work.nranges) {
+    if (j < work.phase_nranges) {
         scan_block(w, work.ranges[j].lo, work.ranges[j].hi);
         return;
     }
-    j -= work.nranges;
+    j -= work.phase_nranges;
+    if (j < work.ndirty) {
+        uintptr_t base = mheap_.arenas[j]->base;
+        long pages = dirty_collect_arena((uint32_t)(w - work.workers), base, work.rearm,
+                                         rescan_cb, w);
+        if (pages < 0) {
+            /* The kernel failed us: every page counts as written. */
+            rescan_written(w, base, base + ARENA_BYTES);
+            pages = (long)(ARENA_BYTES / 4096);
+        }
+        w->written += (uint64_t)pages;
+        return;
+    }
+    j -= work.ndirty;
     uint64_t gjobs = (work.ngs + G_BATCH - 1) / G_BATCH;
     if (j < gjobs) {
         uint64_t first = j * G_BATCH;
         scan_goroutines(w, first, work.ngs - first < G_BATCH ? work.ngs - first : G_BATCH);
         return;
     }
-    timers_scan_roots_with(mark_cb, w);
-    finalizers_scan_roots_with(mark_cb, w);
+    if (work.runtime_roots) {
+        timers_scan_roots_with(mark_cb, w);
+        finalizers_scan_roots_with(mark_cb, w);
+    }
 }
 
 /* ---- Workers ---------------------------------------------------------------------- */
@@ -318,67 +412,123 @@ static bool pop(struct gcworker *w, uintptr_t *base, uintptr_t *len)
     return true;
 }
 
+/* Whether worker id may mark now.  While the world runs, the collector's
+ * thread always does, and helper i only while at least i Ps are idle: the
+ * helpers use CPUs the program leaves free, and step aside when it wants
+ * them back. */
+static bool may_work(uint32_t id)
+{
+    return id == 0 || !work.concurrent || id <= load32(&sched.npidle);
+}
+
 /* Grey objects pass through a short queue before they are scanned: each is
  * prefetched when it enters, so by the time it is scanned its first cache
- * line has usually arrived (marking is bound by memory latency). */
+ * line has usually arrived (marking is bound by memory latency).
+ * Returns false when out of work, true when it stepped aside (its work is
+ * then on the global list). */
 enum { PREFETCH_DEPTH = 16 };
 
-static void drain(struct gcworker *w)
+static bool drain_some(struct gcworker *w, uint32_t id)
 {
     uint32_t tick = 0;
     uintptr_t qbase[PREFETCH_DEPTH], qlen[PREFETCH_DEPTH];
     unsigned head = 0, n = 0;
     for (;;) {
-        for (;;) {
-            uintptr_t base, len;
-            if (n < PREFETCH_DEPTH && pop(w, &base, &len)) {
-                __builtin_prefetch((const void *)base);
-                unsigned i = (head + n++) % PREFETCH_DEPTH;
-                qbase[i] = base;
-                qlen[i] = len;
-                continue;
-            }
-            if (n == 0)
-                break;
-            base = qbase[head];
-            len = qlen[head];
-            head = (head + 1) % PREFETCH_DEPTH;
-            n--;
-            scan_object(w, base, len);
-            if ((++tick & 63) == 0)
-                balance(w);
+        uintptr_t base, len;
+        if (n < PREFETCH_DEPTH && pop(w, &base, &len)) {
+            __builtin_prefetch((const void *)base);
+            unsigned i = (head + n++) % PREFETCH_DEPTH;
+            qbase[i] = base;
+            qlen[i] = len;
+            continue;
         }
-        /* Out of work: done when everyone is, and nothing is queued. */
-        uint32_t idle = xadd32(&work.nidle, 1);
-        for (;;) {
-            if (idle == work.nworkers && load32(&work.nfull) == 0) {
-                store32(&work.done, 1);
-                return;
+        if (n == 0)
+            return false;
+        base = qbase[head];
+        len = qlen[head];
+        head = (head + 1) % PREFETCH_DEPTH;
+        n--;
+        scan_object(w, base, len);
+        if ((++tick & 63) == 0) {
+            balance(w);
+            if (!may_work(id)) {
+                /* Hand everything over: the queue back into the block, and
+                 * the block to the global list. */
+                for (; n > 0; n--, head = (head + 1) % PREFETCH_DEPTH)
+                    push(w, qbase[head], qlen[head]);
+                if (w->cur->n > 0) {
+                    block_put_full(w->cur);
+                    w->cur = block_get_empty();
+                }
+                return true;
             }
-            if (load32(&work.done))
-                return;
-            if (load32(&work.nfull) != 0) {
-                xadd32(&work.nidle, (uint32_t)-1);
-                break;
-            }
-            cpu_relax();
-            idle = load32(&work.nidle);
         }
     }
 }
 
-static void mark_worker(struct gcworker *w)
+/* Wait for work, or for the end of the phase (true). */
+static bool wait_for_work(uint32_t id)
+{
+    for (uint32_t spins = 0;; spins++) {
+        if (load32(&work.done))
+            return true;
+        if ((load32(&work.nfull) != 0 || load64(&work.nextjob) < work.njobs) && may_work(id))
+            return false;
+        /* While the world runs, a waiting marker must not take a CPU from
+         * the program (another may be deep in a long list). */
+        if (work.concurrent && spins > 256)
+            usleep_ns(20000);
+        else
+            cpu_relax();
+    }
+}
+
+/* Mark until the phase is done: claim root jobs, drain grey objects, and
+ * when out of work, end the phase if no one has any left.  nbusy counts the
+ * workers that may hold work; it is raised before work is taken and
+ * lowered after a worker's own is gone, so nbusy == 0 with no full block
+ * and every job claimed means no work anywhere. */
+static void mark_worker(struct gcworker *w, uint32_t id)
 {
     if (!w->cur)
         w->cur = block_get_empty();
     w->marked = 0;
     for (;;) {
-        uint64_t j = xadd64(&work.nextjob, 1) - 1;
-        if (j >= work.njobs)
+        if (!may_work(id)) {
+            if (wait_for_work(id))
+                break;
+            continue;
+        }
+        xadd32(&work.nbusy, 1);
+        if (load32(&work.done)) {
+            xadd32(&work.nbusy, (uint32_t)-1);
             break;
-        root_job(w, j);
+        }
+        bool stepped_aside = false;
+        for (;;) {
+            if (!may_work(id)) {
+                stepped_aside = true;
+                break;
+            }
+            uint64_t j = xadd64(&work.nextjob, 1) - 1;
+            if (j >= work.njobs)
+                break;
+            root_job(w, j);
+        }
+        if (!stepped_aside)
+            stepped_aside = drain_some(w, id);
+        else if (w->cur->n > 0) {
+            block_put_full(w->cur);
+            w->cur = block_get_empty();
+        }
+        uint32_t busy = xadd32(&work.nbusy, (uint32_t)-1);
+        if (busy == 0 && load32(&work.nfull) == 0 && load64(&work.nextjob) >= work.njobs) {
+            store32(&work.done, 1);
+            break;
+        }
+        if (wait_for_work(id))
+            break;
     }
-    drain(w);
     xadd64(&work.marked, w->marked);
 }
 
@@ -388,11 +538,16 @@ static void *helper_thread(void *arg)
     uint32_t seen = 0;
     for (;;) {
         uint32_t seq;
+        /* Phases come in quick succession at the end of a concurrent mark
+         * (the last one with the world stopped): wait a moment before
+         * sleeping, to start at once. */
+        for (int i = 0; i < 2000 && load32(&work.seq) == seen; i++)
+            cpu_relax();
         while ((seq = load32(&work.seq)) == seen)
             futex_wait(&work.seq, seen, -1);
         seen = seq;
         if (id < work.nworkers)
-            mark_worker(&work.workers[id]);
+            mark_worker(&work.workers[id], (uint32_t)id);
         xadd32(&work.finished, 1);
         futex_wake(&work.finished, 1);
     }
@@ -407,34 +562,40 @@ static void helpers_ensure(uint32_t n)
     }
 }
 
-/* Run a mark phase over njobs root jobs with up to `want` workers. */
+/* Run a mark phase over the jobs set up in work with up to `want` workers. */
 static void mark_phase(uint32_t want)
 {
+    uint64_t gjobs = (work.ngs + G_BATCH - 1) / G_BATCH;
+    work.njobs = work.phase_nranges + work.ndirty + gjobs + (work.runtime_roots ? 1 : 0);
     if (want > MAX_WORKERS)
         want = MAX_WORKERS;
     if (want < 1)
         want = 1;
     helpers_ensure(want - 1);
     work.nworkers = want;
-    store32(&work.nidle, 0);
+    store32(&work.nbusy, 0);
     store32(&work.done, 0);
     store64(&work.nextjob, 0);
     store64(&work.marked, 0);
     store32(&work.finished, 0);
     /* Every helper wakes; those beyond nworkers just report finished. */
-    xadd32(&work.seq, 1);
-    futex_wake(&work.seq, INT32_MAX);
-    mark_worker(&work.workers[0]);
+    if (want > 1) {
+        xadd32(&work.seq, 1);
+        futex_wake(&work.seq, INT32_MAX);
+    }
+    mark_worker(&work.workers[0], 0);
     uint32_t f;
-    while ((f = load32(&work.finished)) < work.nhelpers)
-        futex_wait(&work.finished, f, -1);
-    gc.heap_marked += load64(&work.marked);
+    if (want > 1)
+        while ((f = load32(&work.finished)) < work.nhelpers)
+            futex_wait(&work.finished, f, -1);
+    gc.cycle_marked += load64(&work.marked);
 }
 
 static void heap_bounds(void)
 {
     uintptr_t lo = UINTPTR_MAX, hi = 0;
-    for (uint32_t i = 0; i < mheap_.narenas; i++) {
+    uint32_t n = load32(&mheap_.narenas);
+    for (uint32_t i = 0; i < n; i++) {
         struct arena *a = mheap_.arenas[i];
         if (a->base < lo)
             lo = a->base;
@@ -445,15 +606,183 @@ static void heap_bounds(void)
     work.heap_hi = hi;
 }
 
+static uint32_t all_workers(void)
+{
+    int32_t n = gomaxprocs < ncpu ? gomaxprocs : ncpu;
+    return n > 0 ? (uint32_t)n : 1;
+}
+
+static void phase_reset(bool concurrent)
+{
+    work.concurrent = concurrent;
+    work.phase_nranges = 0;
+    work.ndirty = 0;
+    work.gs = NULL;
+    work.ngs = 0;
+    work.runtime_roots = false;
+    heap_bounds();
+}
+
 void gc_mark(void)
 {
-    heap_bounds();
+    phase_reset(false);
+    work.phase_nranges = work.nranges;
     work.gs = allgs;
     work.ngs = allglen;
-    work.njobs = work.nranges + (work.ngs + G_BATCH - 1) / G_BATCH + 1;
-    gc.heap_marked = 0;
-    int32_t n = gomaxprocs < ncpu ? gomaxprocs : ncpu;
-    mark_phase((uint32_t)n);
+    work.runtime_roots = true;
+    gc.cycle_marked = 0;
+    mark_phase(all_workers());
+}
+
+/* ---- Concurrent marking --------------------------------------------------------- */
+
+/* Goroutines that ran or were made runnable since the collector last
+ * looked at them: a lock-free stack through g.gclink. */
+static struct g *flagged;
+
+void gc_flag_g_slow(struct g *gp)
+{
+    if (!cas32(&gp->gcflag, 0, 1))
+        return;
+    struct g *head;
+    do {
+        head = loadp((void *const *)&flagged);
+        gp->gclink = head;
+    } while (!casp((void **)&flagged, head, gp));
+}
+
+static void glist_add(struct g *gp, uint64_t *n)
+{
+    if (*n == work.capglist) {
+        uint64_t cap = work.capglist ? work.capglist * 2 : 1024;
+        struct g **a = persistent_alloc(cap * sizeof *a);
+        if (*n)
+            memcpy(a, work.glist, *n * sizeof *a);
+        work.glist = a;         /* metadata: the old array is simply left */
+        work.capglist = cap;
+    }
+    work.glist[(*n)++] = gp;
+}
+
+/* Take the flagged goroutines into work.gs.  With the world running, each
+ * is unflagged before its state is looked at: one that runs or is made
+ * runnable after that flags itself again.  Those running now stay flagged
+ * (they are scanned when the world stops).  With the world stopped, all
+ * are taken. */
+static void take_flagged(bool world_stopped)
+{
+    struct g *list = xchgp((void **)&flagged, NULL);
+    uint64_t n = 0;
+    while (list) {
+        struct g *gp = list;
+        list = gp->gclink;
+        gp->gclink = NULL;
+        store32(&gp->gcflag, 0);
+        if (!world_stopped) {
+            __atomic_thread_fence(__ATOMIC_SEQ_CST);
+            uint32_t st = readgstatus(gp);
+            if (st == G_RUNNING || st == G_SYSCALL) {
+                gc_flag_g_slow(gp);
+                continue;
+            }
+        }
+        glist_add(gp, &n);
+    }
+    work.gs = work.glist;
+    work.ngs = n;
+}
+
+/* The arenas' written pages join the phase's jobs. */
+static void with_written(bool rearm)
+{
+    work.ndirty = load32(&mheap_.narenas);
+    work.rearm = rearm;
+}
+
+/* Written pages the workers of the last phase rescanned. */
+static uint64_t written_pages(uint32_t nworkers)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < nworkers; i++) {
+        n += work.workers[i].written;
+        work.workers[i].written = 0;
+    }
+    return n;
+}
+
+/* World stopped: a concurrent mark starts.  Goroutines flag themselves
+ * from now on, and those running now are flagged; the rest of the world is
+ * scanned while it runs, once write tracking is armed. */
+void gc_mark_begin(void)
+{
+    gc.cycle_marked = 0;
+    store64(&gc.black_bytes, 0);
+    store32(&gc.flagging, 1);
+    for (struct m *mp = loadp((void *const *)&allm); mp; mp = mp->alllink) {
+        struct g *gp = loadp((void *const *)&mp->curg);
+        if (gp)
+            gc_flag_g_slow(gp);
+    }
+    /* The goroutines that exist now; later ones are flagged when made
+     * runnable. */
+    work.gs = allgs;
+    work.ngs = allglen;
+}
+
+void gc_mark_concurrent(void)
+{
+    struct g **gs = work.gs;
+    uint64_t ngs = work.ngs;
+    phase_reset(true);
+    work.phase_nranges = work.nranges;
+    work.gs = gs;
+    work.ngs = ngs;
+    work.runtime_roots = true;
+    mark_phase(all_workers());     /* helpers only on idle Ps: may_work */
+}
+
+/* Rounds of rescanning, with the world running, what changed since: the
+ * written pages (protected again as they are listed) and the flagged
+ * goroutines not running.  Stops when a round finds little, so that the
+ * final stop has little left. */
+void gc_mark_preclean(void)
+{
+    enum { ROUNDS = 6, FEW_PAGES = 64, FEW_GS = 64 };
+    for (int round = 0; round < ROUNDS; round++) {
+        phase_reset(true);
+        with_written(true);
+        take_flagged(false);
+        uint64_t ngs = work.ngs;
+        mark_phase(all_workers());      /* helpers only on idle Ps: may_work */
+        uint64_t pages = written_pages(work.nworkers);
+        if (pages <= FEW_PAGES && ngs <= FEW_GS)
+            break;
+    }
+}
+
+void gc_mark_abandon(void)
+{
+    take_flagged(true);
+    work.gs = NULL;
+    work.ngs = 0;
+}
+
+/* World stopped: the last written pages, every flagged goroutine, the
+ * data segments and the runtime's roots, then marking to the end. */
+void gc_mark_terminate(void)
+{
+    phase_reset(false);
+    with_written(false);
+    take_flagged(true);
+    work.phase_nranges = work.nranges;
+    work.runtime_roots = true;
+    /* The arenas' page tables are walked in parallel; a small heap is not
+     * worth waking the helpers for. */
+    uint32_t n = all_workers();
+    mark_phase(work.ndirty > 1 || work.ngs > 1024 ? n : 1);
+    written_pages(work.nworkers);
+    work.gs = NULL;
+    work.ngs = 0;
 }
 
 /* ---- Single-threaded marking from given roots (finalizers) ------------------------ */
@@ -479,11 +808,11 @@ void gc_drain(void)
 {
     struct gcworker *w = &work.workers[0];
     work.nworkers = 1;
-    store32(&work.nidle, 0);
+    store32(&work.nbusy, 1);
     store32(&work.done, 0);
     w->marked = 0;
-    drain(w);
-    gc.heap_marked += w->marked;
+    drain_some(w, 0);
+    gc.cycle_marked += w->marked;
 }
 
 bool gc_is_marked(uintptr_t p)

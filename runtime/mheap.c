@@ -177,17 +177,31 @@ static void grow(uintptr_t npages)
     uintptr_t bytes = narenas * ARENA_BYTES;
     if (mheap_.narenas + narenas > MAX_ARENAS)
         throw_oom(npages << PAGE_SHIFT);
-    /* Over-reserve, then trim to ARENA_BYTES alignment. */
-    uint8_t *p = mmap(NULL, bytes + ARENA_BYTES, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED)
-        throw_oom(npages << PAGE_SHIFT);
-    uintptr_t base = ((uintptr_t)p + ARENA_BYTES - 1) & ~(ARENA_BYTES - 1);
-    if (base > (uintptr_t)p)
-        munmap(p, base - (uintptr_t)p);
-    uintptr_t end = (uintptr_t)p + bytes + ARENA_BYTES;
-    if (end > base + bytes)
-        munmap((void *)(base + bytes), end - (base + bytes));
+    /* Next to the last arena if that address is free (no more address
+     * space than needed: a process under RLIMIT_AS gets more heap);
+     * otherwise over-reserve and trim to ARENA_BYTES alignment. */
+    uintptr_t base = 0;
+    if (mheap_.narenas > 0) {
+        uintptr_t hint = mheap_.arenas[mheap_.narenas - 1]->base - bytes;
+        void *p = mmap((void *)hint, bytes, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+        if (p == (void *)hint)
+            base = hint;
+        else if (p != MAP_FAILED)
+            munmap(p, bytes);           /* a kernel that ignores the flag */
+    }
+    if (!base) {
+        uint8_t *p = mmap(NULL, bytes + ARENA_BYTES, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED)
+            throw_oom(npages << PAGE_SHIFT);
+        base = ((uintptr_t)p + ARENA_BYTES - 1) & ~(ARENA_BYTES - 1);
+        if (base > (uintptr_t)p)
+            munmap(p, base - (uintptr_t)p);
+        uintptr_t end = (uintptr_t)p + bytes + ARENA_BYTES;
+        if (end > base + bytes)
+            munmap((void *)(base + bytes), end - (base + bytes));
+    }
     if ((base + bytes - 1) >> ADDR_BITS)
         throw_("mheap: arena beyond the 47-bit address space");
 
@@ -197,6 +211,7 @@ static void grow(uintptr_t npages)
         arena_index[a->base >> ARENA_SHIFT] = a;
         mheap_.arenas[mheap_.narenas] = a;
         store32(&mheap_.narenas, mheap_.narenas + 1);
+        dirty_arena_added(a->base);
     }
     /* Fresh pages are not backed yet: they start out released. */
     struct span *s = new_span(base, narenas * ARENA_PAGES, SPAN_RELEASED);
@@ -323,6 +338,7 @@ void mheap_free_locked(struct span *s)
 /* lock held */
 static void free_locked(struct span *s)
 {
+    store8(&s->markable, 0);
     *state_pages(s->state) -= s->npages;
     if (s->allocbits) {
         uint32_t words = span_bitmap_words(s->nelems);
@@ -362,6 +378,11 @@ uintptr_t mheap_scavenge(int64_t before)
 {
     uintptr_t released = 0;
     heap_lock();
+    if (dirty_tracking()) {
+        /* A released page would lose its write protection (mgcdirty.c). */
+        heap_unlock();
+        return 0;
+    }
     for (int i = 0; i < NFREELISTS; i++) {
         struct span *s = mheap_.free[i].first;
         while (s) {

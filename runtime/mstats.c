@@ -9,12 +9,16 @@
 
 
 /* locked: take the heap lock for consistent page counts (not when printing
- * a fatal error: the failing thread may hold it). */
+ * a fatal error: the failing thread may hold it; the P caches' unflushed
+ * counts are then added as they stand). */
 static void compute(gort_memstats *ms, bool locked)
 {
     uint64_t mallocs = 0, frees = 0, total_alloc = 0, freed_bytes = 0;
     for (int c = 0; c < NUM_SIZE_CLASSES; c++) {
         uint64_t a = load64(&mstats_nsmallalloc[c]), f = load64(&mheap_.nsmallfree[c]);
+        if (!locked)            /* a fatal error: also what the caches hold, unflushed */
+            for (int32_t i = 0; i < gomaxprocs; i++)
+                a += loadrelaxed64(&allp[i]->mcache->local_nsmallalloc[c]);
         ms->by_size[c].size = class_to_size_table[c];
         ms->by_size[c].mallocs = a;
         ms->by_size[c].frees = f;
@@ -26,6 +30,12 @@ static void compute(gort_memstats *ms, bool locked)
     mallocs += load64(&mstats_nlargealloc);
     frees += load64(&mstats_nlargefree);
     total_alloc += load64(&mstats_largealloc_bytes);
+    if (!locked) {
+        for (int32_t i = 0; i < gomaxprocs; i++) {
+            mallocs += loadrelaxed64(&allp[i]->mcache->local_nlargealloc);
+            total_alloc += loadrelaxed64(&allp[i]->mcache->local_largealloc);
+        }
+    }
     freed_bytes += load64(&mstats_largefree_bytes);
 
     if (locked)

@@ -159,10 +159,19 @@ static bool all_ps_stopped(enum stw_mode mode)
 static bool worldsema_acquire(void)
 {
     struct m *m = getm();
-    for (;;) {
+    for (int i = 0;; i++) {
         if (lock_try(&worldsema)) {
-            m->locks++;         /* as lock_acquire does; lock_release undoes it */
+            if (m)
+                m->locks++;     /* as lock_acquire does; lock_release undoes it */
             return true;
+        }
+        if (!m) {
+            /* The collector's thread: nothing waits on it, so it waits. */
+            if (i < 10)
+                osyield();
+            else
+                usleep_ns(20000);
+            continue;
         }
         if (!m->curg)
             return false;
@@ -175,10 +184,11 @@ bool stop_the_world(enum stw_mode mode)
 {
     if (!worldsema_acquire())
         return false;
-    struct m *self = getm();
+    struct m *self = getm();            /* NULL on the collector's thread */
     lock_acquire(&sched.lock);
     store32(&sched.gcwaiting, 1);
-    store32(&self->p->status, P_GCSTOP);
+    if (self)
+        store32(&self->p->status, P_GCSTOP);
     for (int32_t i = 0; i < gomaxprocs; i++) {
         struct p *pp = allp[i];
         if (load32(&pp->status) == P_SYSCALL && cas32(&pp->status, P_SYSCALL, P_GCSTOP))
@@ -211,10 +221,11 @@ bool stop_the_world(enum stw_mode mode)
 void start_the_world(enum stw_mode mode)
 {
     struct m *m = getm();
+    struct p *own = m ? m->p : NULL;    /* no P on the collector's thread */
     if (mode == STW_GC)
         sigstop_end();
     lock_acquire(&sched.lock);
-    if (newprocs) {
+    if (newprocs && own) {
         procresize(newprocs);
         newprocs = 0;
         if (m->p->id >= gomaxprocs) {
@@ -224,12 +235,14 @@ void start_the_world(enum stw_mode mode)
             p0->m = m;
             m->p = p0;
         }
+        own = m->p;
     }
-    store32(&m->p->status, P_RUNNING);
+    if (own)
+        store32(&own->status, P_RUNNING);
     struct p *runnable = NULL;
     for (int32_t i = gomaxprocs - 1; i >= 0; i--) {
         struct p *pp = allp[i];
-        if (pp == m->p || load32(&pp->status) != P_GCSTOP)
+        if (pp == own || load32(&pp->status) != P_GCSTOP)
             continue;           /* ours, or held by a thread that was suspended */
         pp->m = NULL;
         if (runq_empty(pp)) {

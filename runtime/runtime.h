@@ -53,8 +53,9 @@ enum waitreason {
     WR_WAITGROUP,
     WR_ONCE,
     WR_SEMACQUIRE,
-    WR_GC,                    /* "garbage collection": the goroutine that runs a collection */
+    WR_GC,                    /* "garbage collection": waiting for a collection (gort_gc) */
     WR_FINALIZER,             /* "finalizer wait" */
+    WR_GC_ASSIST,             /* "GC assist wait": allocation waits for the collector */
     WR_NREASONS
 };
 
@@ -158,6 +159,8 @@ struct g {
     struct timer sleeptimer;  /* gort_sleep */
     struct span *stackspan;   /* the heap span holding the stack */
     bool system;              /* a runtime goroutine (finalizers) */
+    uint32_t gcflag;          /* atomic: on the collector's list of goroutines to rescan */
+    struct g *gclink;         /* that list */
 };
 
 /* The part of a G that may hold pointers into the heap. */
@@ -172,7 +175,6 @@ enum m_after {                /* what the scheduler does when a goroutine switch
     AFTER_YIELD_LOCAL,        /* g yields to runnext: on the local queue */
     AFTER_EXIT,               /* g returned from its function */
     AFTER_EXITSYSCALL,        /* g left a syscall and found no P */
-    AFTER_GC,                 /* g asked for a collection: run it on g0 */
 };
 
 struct p;
@@ -204,8 +206,6 @@ struct m {
     uint64_t sregs[23];       /* its registers then (ucontext gregs) */
     void *sigstack;           /* alternate signal stack */
     struct g *parked;         /* direct hand-off: the goroutine being parked */
-    bool gcforced;            /* AFTER_GC: requested by gort_gc */
-    bool gcresult;            /* AFTER_GC: the cycle ran */
 };
 
 /* ---- P: a processor ---------------------------------------------------- */
@@ -308,6 +308,8 @@ static inline struct g *getg_maybe(void)
 struct debugvars {
     int64_t schedtrace_ms;    /* GORT_DEBUG=schedtrace=MS */
     int gctrace;              /* GORT_DEBUG=gctrace=1 (heap) */
+    bool gcstoptheworld;      /* GORT_DEBUG=gcstoptheworld=1: never mark concurrently */
+    bool gcconcurrent;        /* GORT_DEBUG=gcconcurrent=1: always, when the kernel can */
     bool traceback_system;    /* GORT_TRACEBACK=system: show runtime frames */
 };
 extern struct debugvars debug;
@@ -361,6 +363,7 @@ void yield_local(void);                  /* give the P to runnext */
 bool casgstatus(struct g *gp, uint32_t old, uint32_t new_);
 uint32_t readgstatus(struct g *gp);
 void checkdead(void);                    /* sched.lock held */
+bool gc_busy(void);                      /* mgc.c: a collection is running or asked for */
 NORETURN void goexit(void);
 
 /* mthread.c — Ms */
@@ -384,7 +387,9 @@ void pidleput(struct p *pp);             /* sched.lock held */
 void acquirep(struct p *pp);
 struct p *releasep(void);
 enum stw_mode { STW_COOPERATIVE, STW_GC };
-bool stop_the_world(enum stw_mode mode);   /* false: on g0 and another stop holds the world */
+/* From a goroutine, or from the collector's thread (which has no P and
+ * waits for the world lock).  False: on g0 and another stop holds it. */
+bool stop_the_world(enum stw_mode mode);
 void start_the_world(enum stw_mode mode);
 extern struct rtlock worldsema;
 

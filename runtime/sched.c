@@ -24,8 +24,13 @@ uint32_t readgstatus(struct g *gp)
 
 bool casgstatus(struct g *gp, uint32_t old, uint32_t new_)
 {
-    if (likely(cas32(&gp->status, old, new_)))
+    if (likely(cas32(&gp->status, old, new_))) {
+        /* About to run, or made runnable (with a new argument, or a value
+         * handed over): the collector must look at it again. */
+        if (new_ == G_RUNNING || new_ == G_RUNNABLE)
+            gc_flag_g(gp);
         return true;
+    }
     print_fmt("runtime: goroutine %llu status %u, want %u -> %u\n",
               (unsigned long long)gp->goid, readgstatus(gp), old, new_);
     throw_("bad goroutine status transition");
@@ -155,16 +160,6 @@ static struct g *after_switch(struct m *m, struct g *gp)
         lock_release(&sched.lock);
         return NULL;
     }
-    case AFTER_GC:
-        /* Run a collection on this thread's stack while gp waits. */
-        drop_g(m, gp);
-        gp->waitreason = WR_GC;
-        gp->waitsince = nanotime();
-        casgstatus(gp, G_RUNNING, G_WAITING);
-        m->gcresult = gc_run(m->gcforced);
-        gp->waitreason = WR_NONE;
-        casgstatus(gp, G_WAITING, G_RUNNABLE);
-        return gp;
     case AFTER_NONE:
         break;
     }
@@ -332,17 +327,6 @@ void exitsyscall_slow(void);
 void exitsyscall_slow(void)
 {
     switch_to_g0(AFTER_EXITSYSCALL);
-}
-
-void gc_switch(bool forced)
-{
-    getm()->gcforced = forced;
-    switch_to_g0(AFTER_GC);
-}
-
-bool gc_switch_result(void)
-{
-    return getm()->gcresult;
 }
 
 /* ---- Stopping for the world ------------------------------------------------ */
@@ -521,8 +505,8 @@ NORETURN void mstart_loop(struct m *m)
  * blocked forever. */
 void checkdead(void)
 {
-    if (load32(&sched.main_done))
-        return;
+    if (load32(&sched.main_done) || gc_busy())
+        return;                 /* the collector will wake its waiters */
     int32_t run = mcount() - sched.nmidle - sched.nmidlelocked;
     if (run > 0)
         return;
