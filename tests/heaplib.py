@@ -5,6 +5,10 @@ print facts as rtlib does ("KEY rest" lines), and memory statistics
 snapshots as "MS tag field=value ..." lines; the gctrace lines come on
 stderr.
 """
+import ctypes
+import functools
+import mmap
+import os
 import re
 
 import pytest
@@ -13,7 +17,56 @@ from rtlib import COMPILERS, run_rt
 
 # GOMAXPROCS 1 and 2 (the machine has 2 CPUs).
 HEAP_PROCS = (1, 2)
-HEAP_MATRIX = [pytest.param(c, p, id=f"{c}-procs{p}") for c in COMPILERS for p in HEAP_PROCS]
+
+# The two ways a cycle marks (runtime/mgc.c), forced with GORT_DEBUG: with
+# the world stopped throughout, or concurrently (where the kernel can track
+# writes: otherwise the runtime falls back to the first, and
+# concurrent_marking_available() says so).
+COLLECTORS = {"stw": "gcstoptheworld=1", "concurrent": "gcconcurrent=1"}
+
+HEAP_MATRIX = [pytest.param(c, p, k, id=f"{c}-procs{p}-{k}")
+               for c in COMPILERS for p in HEAP_PROCS for k in COLLECTORS]
+
+
+
+@functools.lru_cache(maxsize=None)
+def concurrent_marking_available():
+    """Whether this kernel lets a process record which of its pages were
+    written: a userfaultfd in asynchronous write-protect mode (Linux 6.7)
+    and the PAGEMAP_SCAN ioctl on /proc/self/pagemap.  Asked of the kernel
+    here, not of the runtime: where this is true, gcconcurrent=1 must mark
+    concurrently; where false, the runtime must fall back to stopping the
+    world."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    libc.ioctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p)
+    SYS_userfaultfd, UFFD_USER_MODE_ONLY = 323, 1
+    fd = libc.syscall(SYS_userfaultfd, os.O_CLOEXEC | UFFD_USER_MODE_ONLY)
+    if fd < 0:
+        fd = libc.syscall(SYS_userfaultfd, os.O_CLOEXEC)
+    if fd < 0:
+        return False
+    try:
+        # struct uffdio_api {api, features, ioctls}; UFFDIO_API is
+        # _IOWR(0xAA, 0x3F, 24 bytes); features WP_ASYNC | WP_UNPOPULATED
+        api = (ctypes.c_uint64 * 3)(0xAA, (1 << 15) | (1 << 13), 0)
+        if libc.ioctl(fd, 0xC018AA3F, ctypes.addressof(api)) != 0:
+            return False
+    finally:
+        os.close(fd)
+    # PAGEMAP_SCAN (_IOWR('f', 16, 96 bytes)) over one page of ours, for
+    # its written pages: an older kernel says ENOTTY
+    page = mmap.mmap(-1, mmap.PAGESIZE)
+    start = ctypes.addressof(ctypes.c_char.from_buffer(page))
+    vec = (ctypes.c_uint64 * 3)()
+    arg = (ctypes.c_uint64 * 12)(96, 0, start, start + mmap.PAGESIZE, 0,
+                                 ctypes.addressof(vec), 1, 0, 0, 0, 2, 2)
+    pm = os.open("/proc/self/pagemap", os.O_RDONLY)
+    try:
+        return libc.ioctl(pm, 0xC0606610, ctypes.addressof(arg)) >= 0
+    finally:
+        os.close(pm)
+
 
 MIB = 1 << 20
 MIN_HEAP_GOAL = 4 * MIB
@@ -22,8 +75,14 @@ NUM_SIZE_CLASSES = 68
 RING_FIELDS = ("pause_ns", "pause_end")
 
 
-def run_heap(program, src, mode, compiler="gcc", procs=None, env=None, timeout=60, **kw):
-    """run_rt for the heap programs (a longer default timeout)."""
+def run_heap(program, src, mode, compiler="gcc", procs=None, env=None, timeout=60,
+             collector=None, **kw):
+    """run_rt for the heap programs (a longer default timeout); collector: a
+    key of COLLECTORS, or None for the runtime's own choice."""
+    env = dict(env or {})
+    if collector:
+        debug = [d for d in (env.get("GORT_DEBUG"), COLLECTORS[collector]) if d]
+        env["GORT_DEBUG"] = ",".join(debug)
     return run_rt(program, src, mode, compiler, procs, env=env, timeout=timeout, **kw)
 
 
@@ -156,13 +215,14 @@ def size_class_of(by_size, size):
 
 GCTRACE = re.compile(
     r"^gc (\d+) @(\d+\.\d{3})s (\d+)%: (\d+\.\d{3})\+(\d+\.\d{3})\+(\d+\.\d{3}) ms clock, "
-    r"(\d+)->(\d+)->(\d+) MB, (\d+) MB goal, (\d+) P( \(forced\))?$")
+    r"(\d+)->(\d+)->(\d+) MB, (\d+) MB goal, (\d+) P( \(stw\))?( \(forced\))?$")
 
 
 def gctrace_lines(stderr):
-    """Parsed gctrace lines: dicts with n, at (s), pct, stop/mark/restart (ms),
-    before/after/live/goal (MB), procs, forced.  Fails on a line that starts
-    like one but does not match the format."""
+    """Parsed gctrace lines: dicts with n, at (s), pct, stw1/mark/stw2 (ms),
+    before/after/live/goal (MB), procs, stw (the whole cycle stopped the
+    world), forced.  Fails on a line that starts like one but does not match
+    the format.  The pause is stw1 + stw2, and also mark for an stw cycle."""
     out = []
     for line in stderr.splitlines():
         if not line.startswith("gc "):
@@ -170,11 +230,13 @@ def gctrace_lines(stderr):
         m = GCTRACE.match(line)
         assert m, f"malformed gctrace line: {line!r}"
         g = m.groups()
-        out.append({"n": int(g[0]), "at": float(g[1]), "pct": int(g[2]),
-                    "stop": float(g[3]), "mark": float(g[4]), "restart": float(g[5]),
-                    "before": int(g[6]), "after": int(g[7]), "live": int(g[8]),
-                    "goal": int(g[9]), "procs": int(g[10]), "forced": bool(g[11]),
-                    "line": line})
+        d = {"n": int(g[0]), "at": float(g[1]), "pct": int(g[2]),
+             "stw1": float(g[3]), "mark": float(g[4]), "stw2": float(g[5]),
+             "before": int(g[6]), "after": int(g[7]), "live": int(g[8]),
+             "goal": int(g[9]), "procs": int(g[10]), "stw": bool(g[11]),
+             "forced": bool(g[12]), "line": line}
+        d["pause"] = d["stw1"] + d["stw2"] + (d["mark"] if d["stw"] else 0)
+        out.append(d)
     return out
 
 

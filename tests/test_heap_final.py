@@ -12,9 +12,9 @@ from rtlib import COMPILERS, all_facts, facts, words
 SRC = "heap_final.c"
 
 
-@pytest.mark.parametrize("compiler,procs", HEAP_MATRIX)
-def test_unreachable_objects_are_finalized_once_then_freed(program, compiler, procs):
-    f = facts(run_heap(program, SRC, "unreachable", compiler, procs).stdout)
+@pytest.mark.parametrize("compiler,procs,collector", HEAP_MATRIX)
+def test_unreachable_objects_are_finalized_once_then_freed(program, compiler, procs, collector):
+    f = facts(run_heap(program, SRC, "unreachable", compiler, procs, collector=collector).stdout)
     # 1,000 dropped objects (small and large, scan and noscan), one gort_gc:
     # every finalizer ran, exactly once, on a whole object, and three more
     # collections ran none of them again
@@ -28,9 +28,9 @@ def test_unreachable_objects_are_finalized_once_then_freed(program, compiler, pr
         f"collections: {f['freed']}")
 
 
-@pytest.mark.parametrize("compiler,procs", HEAP_MATRIX)
-def test_an_object_lives_until_its_finalizer_has_run(program, compiler, procs):
-    f = facts(run_heap(program, SRC, "resurrect", compiler, procs).stdout)
+@pytest.mark.parametrize("compiler,procs,collector", HEAP_MATRIX)
+def test_an_object_lives_until_its_finalizer_has_run(program, compiler, procs, collector):
+    f = facts(run_heap(program, SRC, "resurrect", compiler, procs, collector=collector).stdout)
     # the finalizer saw its object, and the object it references (reachable
     # from nothing else), whole
     assert f["first"] == "finalizer ran 1 link intact 1"
@@ -42,13 +42,13 @@ def test_an_object_lives_until_its_finalizer_has_run(program, compiler, procs):
     assert f["second"] == "finalizer runs 1, first 1"
 
 
-@pytest.mark.parametrize("compiler,procs", HEAP_MATRIX)
-def test_finalizers_of_a_chain_run_one_cycle_at_a_time(program, compiler, procs):
+@pytest.mark.parametrize("compiler,procs,collector", HEAP_MATRIX)
+def test_finalizers_of_a_chain_run_one_cycle_at_a_time(program, compiler, procs, collector):
     # A -> B -> C, all finalizable and dropped together (two such chains:
     # small objects 1->2->3, large objects 4->5->6).  As in Go, only A's
     # finalizer runs in the first cycle; once A is freed, B's can run; then
     # C's: one per gort_gc, the finalizers having run in between.
-    out = run_heap(program, SRC, "order", compiler, procs).stdout
+    out = run_heap(program, SRC, "order", compiler, procs, collector=collector).stdout
     got = {int(rest.split()[1]): [int(x) for x in rest.split()[3:]]
            for rest in all_facts(out, "after")}
     want = {1: [1, 0, 0, 1, 0, 0], 2: [1, 1, 0, 1, 1, 0], 3: [1, 1, 1, 1, 1, 1],
@@ -59,9 +59,9 @@ def test_finalizers_of_a_chain_run_one_cycle_at_a_time(program, compiler, procs)
     assert got == want, f"finalizer runs of ids 1..6 after each cycle:\n{out}"
 
 
-@pytest.mark.parametrize("compiler,procs", HEAP_MATRIX)
-def test_reference_cycles_with_a_finalizer_are_not_finalized(program, compiler, procs):
-    f = facts(run_heap(program, SRC, "cycle", compiler, procs).stdout)
+@pytest.mark.parametrize("compiler,procs,collector", HEAP_MATRIX)
+def test_reference_cycles_with_a_finalizer_are_not_finalized(program, compiler, procs, collector):
+    f = facts(run_heap(program, SRC, "cycle", compiler, procs, collector=collector).stdout)
     # a <-> b with a finalizable, s -> s finalizable: never finalized (as in
     # Go); the control next to them is
     assert f["finalized"] == "cycle 0 self 0 control 1"

@@ -183,6 +183,7 @@ static int mode_pacing(void)
     report_memstats("percent300");
     prev = gort_set_gc_percent(-1);
     printf("SETPERCENT -1 prev=%d\n", prev);
+    report_memstats("disabled");        /* a cycle under way has finished */
     garbage(128 << 20);
     report_memstats("off");
     prev = gort_set_gc_percent(100);

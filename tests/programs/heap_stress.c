@@ -17,6 +17,11 @@
  *   heap_stress starve    GOMAXPROCS=1: a goroutine that allocates without
  *                         pause, and goroutine 1 yielding to it: goroutine
  *                         1 must get its turn again
+ *   heap_stress shuffle   nodes on the move while cycles run back to back:
+ *                         swapped between tables, hung under other nodes
+ *                         and taken back, handed through unbuffered
+ *                         channels, replaced by new ones; every node is
+ *                         checked on every move and all at the end
  */
 #include "heap_common.h"
 
@@ -127,7 +132,7 @@ static void stress_collector(void *arg)
     (void)arg;
     while (atomic_load(&workers_left) > 0) {
         gort_gc();
-        gort_sleep(MSEC(3));
+        gort_sleep(MSEC(30));
     }
     gort_waitgroup_done(&stress_wg);
 }
@@ -308,8 +313,185 @@ static int mode_starve(void)
     return 0;
 }
 
+/* ---- shuffle ------------------------------------------------------------- */
+
+/* What a concurrent mark must not lose: a pointer that leaves a place the
+ * collector has not scanned yet for one it has (a table already scanned, a
+ * node already marked, another goroutine's stack), with the old place
+ * cleared.  Each worker owns TABLES tables of SLOTS node pointers (heap
+ * objects reachable only from its stack) and, per move: swaps two slots,
+ * hangs a node under another (the slot is cleared: the node is then
+ * reachable only through the other), takes a hung node back into an empty
+ * slot, hands a node to its relay goroutine through an unbuffered channel
+ * and gets it back through another (in flight, it is only on the two
+ * stacks), or replaces a node by a new one.  A collector goroutine runs
+ * cycles back to back.  A node freed while reachable is found broken (its
+ * memory reused) or finalized (its finalizer records its id). */
+enum { SHUF_WORKERS = 4, SHUF_TABLES = 4, SHUF_SLOTS = 256, SHUF_NODE = 96,
+       SHUF_MAX_IDS = 1 << 20 };
+
+static long shuffle_iters = 150000;
+static atomic_uchar shuf_finalized[SHUF_MAX_IDS];
+static atomic_long shuf_next_id, shuf_bad, shuf_checks, shuf_moves[5];
+static atomic_int shuf_workers_left;
+static gort_waitgroup shuf_wg;
+
+static void shuf_finalizer(void *obj)
+{
+    struct tobj *o = obj;
+    if (o->id < SHUF_MAX_IDS)
+        atomic_store(&shuf_finalized[o->id], 1);
+}
+
+static struct tobj *shuf_new(void)
+{
+    long id = atomic_fetch_add(&shuf_next_id, 1);
+    if (id >= SHUF_MAX_IDS)
+        FAIL("shuffle: out of node ids");
+    struct tobj *o = tobj_new(SHUF_NODE, (uint64_t)id, false);
+    gort_set_finalizer(o, shuf_finalizer);
+    return o;
+}
+
+/* A node and what hangs under it must be whole and not finalized. */
+static void shuf_check(const struct tobj *o, const char *what)
+{
+    for (int depth = 0; o && depth < 8; depth++, o = o->link) {
+        atomic_fetch_add(&shuf_checks, 1);
+        if (o->size != SHUF_NODE || o->id >= SHUF_MAX_IDS || !tobj_intact(o)) {
+            if (atomic_fetch_add(&shuf_bad, 1) < 5)
+                printf("BROKEN %s: node %p size %" PRIu64 " id %" PRIu64 "\n", what, (void *)o,
+                       o->size, o->id);
+            return;
+        }
+        if (atomic_load(&shuf_finalized[o->id])) {
+            if (atomic_fetch_add(&shuf_bad, 1) < 5)
+                printf("FINALIZED %s: node %p id %" PRIu64 " is reachable\n", what, (void *)o,
+                       o->id);
+            return;
+        }
+    }
+}
+
+struct shuf_pair {
+    gort_chan *to_relay, *back;
+};
+
+static void shuf_relay(void *arg)
+{
+    struct shuf_pair *pr = arg;
+    struct tobj *o;
+    while (gort_chan_recv(pr->to_relay, &o)) {
+        shuf_check(o, "at the relay");
+        gort_yield();           /* hold it a while: only this stack has it */
+        gort_chan_send(pr->back, &o);
+        o = NULL;
+    }
+}
+
+static void shuf_worker(void *arg)
+{
+    uint64_t rng = (uint64_t)(uintptr_t)arg * 0x9e3779b97f4a7c15ull + 3;
+    struct tobj **volatile tables[SHUF_TABLES];
+    for (int t = 0; t < SHUF_TABLES; t++) {
+        tables[t] = gort_alloc(SHUF_SLOTS * sizeof(struct tobj *));
+        for (int i = 0; i < SHUF_SLOTS; i++)
+            tables[t][i] = shuf_new();
+    }
+    struct shuf_pair pr = {gort_chan_make(sizeof(struct tobj *), 0),
+                           gort_chan_make(sizeof(struct tobj *), 0)};
+    gort_go(shuf_relay, &pr);
+    for (long it = 0; it < shuffle_iters; it++) {
+        uint64_t r = rng_next(&rng);
+        struct tobj **a = &tables[r % SHUF_TABLES][(r >> 8) % SHUF_SLOTS];
+        struct tobj **b = &tables[(r >> 20) % SHUF_TABLES][(r >> 28) % SHUF_SLOTS];
+        int op = (int)((r >> 40) % 16), kind = -1;
+        if (op < 7) {                           /* swap */
+            kind = 0;
+            struct tobj *x = *a, *y = *b;
+            *a = NULL;
+            *b = x;
+            *a = y;
+            shuf_check(x, "swapped");
+            shuf_check(y, "swapped");
+        } else if (op < 10) {                   /* hang b under a */
+            if (*a && *b && *a != *b && !(*a)->link) {
+                (*a)->link = *b;
+                *b = NULL;
+                shuf_check(*a, "hung");
+                kind = 1;
+            }
+        } else if (op < 13) {                   /* take a's node back */
+            if (*a && (*a)->link && !*b) {
+                struct tobj *x = (*a)->link;
+                (*a)->link = NULL;
+                *b = x;
+                shuf_check(x, "taken back");
+                kind = 2;
+            }
+        } else if (op < 15) {                   /* through the relay */
+            struct tobj *x = *a;
+            if (x) {
+                *a = NULL;
+                gort_chan_send(pr.to_relay, &x);
+                x = NULL;
+                gort_chan_recv(pr.back, &x);
+                shuf_check(x, "back from the relay");
+                *a = x;
+                kind = 3;
+            }
+        } else {                                /* replace */
+            if (*a)
+                shuf_check(*a, "replaced");
+            *a = shuf_new();
+            kind = 4;
+        }
+        if (kind >= 0)
+            atomic_fetch_add(&shuf_moves[kind], 1);
+        if (it % 1024 == 0)
+            gort_yield();
+    }
+    gort_chan_close(pr.to_relay);
+    for (int t = 0; t < SHUF_TABLES; t++)
+        for (int i = 0; i < SHUF_SLOTS; i++)
+            shuf_check(tables[t][i], "at the end");
+    atomic_fetch_sub(&shuf_workers_left, 1);
+    gort_waitgroup_done(&shuf_wg);
+}
+
+static void shuf_collector(void *arg)
+{
+    long *cycles = arg;
+    while (atomic_load(&shuf_workers_left) > 0) {
+        gort_gc();
+        (*cycles)++;
+    }
+    gort_waitgroup_done(&shuf_wg);
+}
+
+static int mode_shuffle(void)
+{
+    const char *it = getenv("SHUFFLE_ITERS");
+    if (it)
+        shuffle_iters = atol(it);
+    long cycles = 0;
+    atomic_store(&shuf_workers_left, SHUF_WORKERS);
+    gort_waitgroup_add(&shuf_wg, SHUF_WORKERS + 1);
+    for (int i = 0; i < SHUF_WORKERS; i++)
+        gort_go(shuf_worker, (void *)(uintptr_t)(i + 1));
+    gort_go(shuf_collector, &cycles);
+    gort_waitgroup_wait(&shuf_wg);
+    printf("shuffle checks=%ld bad=%ld cycles=%ld nodes=%ld swaps=%ld hangs=%ld takes=%ld "
+           "relays=%ld replaces=%ld\n",
+           atomic_load(&shuf_checks), atomic_load(&shuf_bad), cycles, atomic_load(&shuf_next_id),
+           atomic_load(&shuf_moves[0]), atomic_load(&shuf_moves[1]), atomic_load(&shuf_moves[2]),
+           atomic_load(&shuf_moves[3]), atomic_load(&shuf_moves[4]));
+    return 0;
+}
+
 static const struct mode modes[] = {
     {"stress", mode_stress},
+    {"shuffle", mode_shuffle},
     {"rss", mode_rss},
     {"parked", mode_parked},
     {"starve", mode_starve},
