@@ -7,8 +7,9 @@
 #          one), Go (escaping new).  ns per allocation, median of RUNS runs
 #          (default 3) alternating the three; ratios above 1: libgort faster.
 #   pause  a binary tree of 10,000,000 96-byte nodes (about 1 GiB live),
-#          then forced collections: the stop-the-world pause each runtime
-#          records (gort_memstats.pause_ns, Go's MemStats.PauseNs) and the
+#          then forced collections: the time the world was stopped that
+#          each runtime records (gort_memstats.pause_ns, Go's MemStats.PauseNs;
+#          both collect concurrently, so that is their two stops) and the
 #          wall time of the collection call (gort_gc, runtime.GC); each run
 #          reports the median of 3 collections, the table the median of
 #          RUNS runs alternating the two.
@@ -55,16 +56,18 @@ for size in 32 128; do
 done
 
 echo
-echo "stop-the-world pause, binary tree of $n_tree 96-byte nodes"
+echo "collector pause, binary tree of $n_tree 96-byte nodes"
 for t in gort go; do for k in pause gc heap build; do : >"$out/$k.$t"; done; done
 : >"$out/stw.gort"
 i=0
 while [ $i -lt "$runs" ]; do
     GORT_DEBUG=gctrace=1 "$out/heapbench-gort" pause "$n_tree" >"$out/pause-run.gort" \
         2>"$out/gctrace.gort"
-    # the 3 measured collections: "stop mark restart" (ms)
+    # the 3 measured collections: "first-stop mark second-stop" (ms), and
+    # whether the cycle marked with the world stopped
     grep '(forced)' "$out/gctrace.gort" | tail -3 |
-        sed 's/.*: \([0-9.]*\)+\([0-9.]*\)+\([0-9.]*\) ms clock.*/\1 \2 \3/' >>"$out/stw.gort"
+        sed 's/.*: \([0-9.]*\)+\([0-9.]*\)+\([0-9.]*\) ms clock.*/\1 \2 \3 &/' |
+        awk '{print $1, $2, $3, (/\(stw\)/ ? "stw" : "concurrent")}' >>"$out/stw.gort"
     "$out/heapbench-go" pause "$n_tree" >"$out/pause-run.go"
     for t in gort go; do
         for k in pause gc heap build; do
@@ -79,16 +82,17 @@ range() {
 gp=$(median "$out/pause.gort"); op=$(median "$out/pause.go")
 gw=$(median "$out/gc.gort"); ow=$(median "$out/gc.go")
 printf '%-34s %12s %12s %12s\n' "" libgort Go libgort/Go
-awk -v g="$gp" -v o="$op" 'BEGIN { printf "%-34s %9.2f ms %9.3f ms %11.0fx\n", "pause (world stopped)", g, o, g / o }'
+awk -v g="$gp" -v o="$op" 'BEGIN { printf "%-34s %9.2f ms %9.3f ms %11.1fx\n", "pause (world stopped)", g, o, g / o }'
 awk -v g="$gw" -v o="$ow" 'BEGIN { printf "%-34s %9.2f ms %9.2f ms %11.2fx\n", "whole forced collection (wall)", g, o, g / o }'
 printf '%-34s %9s MB %9s MB\n' "live heap" "$(median "$out/heap.gort")" "$(median "$out/heap.go")"
 printf '%-34s %10s s %10s s\n' "building the tree" "$(median "$out/build.gort")" "$(median "$out/build.go")"
 printf '%-34s %12s %12s\n' "pause range over the runs (ms)" "$(range "$out/pause.gort")" \
     "$(range "$out/pause.go")"
 echo
-echo "libgort's pause, from gctrace (median of the measured collections):"
+echo "libgort's collections, from gctrace (median of the measured collections):"
 for f in 1 2 3; do
     awk -v f=$f '{print $f}' "$out/stw.gort" >"$out/stw$f.gort"
 done
-printf '  stop the world %s ms, mark (roots + heap, in parallel) %s ms, restart %s ms\n' \
-    "$(median "$out/stw1.gort")" "$(median "$out/stw2.gort")" "$(median "$out/stw3.gort")"
+printf '  first stop %s ms, marking %s ms, second stop %s ms; %s of %s marked concurrently\n' \
+    "$(median "$out/stw1.gort")" "$(median "$out/stw2.gort")" "$(median "$out/stw3.gort")" \
+    "$(grep -c ' concurrent$' "$out/stw.gort" || true)" "$(wc -l <"$out/stw.gort")"
