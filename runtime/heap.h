@@ -113,9 +113,11 @@ static inline uint32_t span_objindex(const struct span *s, uintptr_t p)
     return (uint32_t)(((uint64_t)(p - s->base) * s->divmul) >> 32);
 }
 
+/* A relaxed atomic load (a plain load on x86-64): mark bits are also read
+ * while concurrent markers set them. */
 static inline bool bit_get(const uint64_t *bits, uint32_t i)
 {
-    return (bits[i >> 6] >> (i & 63)) & 1;
+    return (__atomic_load_n(&bits[i >> 6], __ATOMIC_RELAXED) >> (i & 63)) & 1;
 }
 
 /* Whether slot i of an in-use span holds an object.  As in Go, allocation
@@ -273,7 +275,6 @@ struct gcstate {
     uint32_t want;              /* atomic: run cycles up to this number (futex) */
     uint32_t want_forced;       /* cycles up to this one serve gort_gc */
     uint32_t want_alloc;        /* the last cycle asked for by allocation first */
-    uint32_t last_concurrent;   /* the last cycle marked concurrently */
     uint32_t cur_concurrent;    /* atomic: the running cycle marks concurrently */
     uint32_t stw1_done;         /* atomic: the last cycle whose first stop is over */
     uint32_t cycles_done;       /* waitlock: the last cycle wholly over (traced, waiters woken) */
@@ -304,7 +305,7 @@ void gc_drain(void);                               /* finish marking queued work
 bool sweep_span(struct span *s);                  /* true: the span is still in use */
 enum { SWEEP_NONE_LEFT, SWEEP_DONE_ONE, SWEEP_PAUSED };
 int sweep_one(void);                               /* sweep some span (SWEEP_*) */
-bool sweep_finish(void);                           /* false: on g0 while another stop holds the world */
+void sweep_finish(void);                           /* sweep all that is left */
 void sweep_start_cycle(void);
 void bgsweep_start(void);
 void finalizers_mark(void);                        /* world stopped, after the main mark */

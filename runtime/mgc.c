@@ -2,25 +2,26 @@
  * mgc.c — the collection cycle, its pacing, and gctrace.
  *
  * Cycles run on the collector's own thread ("gort-gc"), which has no P: an
- * allocation that takes the heap past the trigger asks for one and goes
- * on; gort_gc asks for one and waits for it (wait reason "garbage
- * collection").  A cycle:
+ * allocation that takes the heap past the trigger asks for one and waits
+ * until it has started (until it has ended, if it stops the world
+ * throughout); gort_gc asks for one and waits for its end (wait reason
+ * "garbage collection").  A cycle:
  *
  *   1. finishes sweeping the previous cycle (helping the background sweeper)
- *   2. if it marks concurrently: arms write tracking (mgcdirty.c)
- *   3. stops the world (signal_stop.c suspends threads in goroutine code),
- *      takes back every P's cached spans and empties the sync pools into
- *      their victims
- *   4. marks (mgcmark.c), either
+ *   2. stops the world (signal_stop.c suspends threads in goroutine code)
+ *      and empties the sync pools into their victims
+ *   3. marks (mgcmark.c), either
  *        - all of it with the world stopped, or
- *        - concurrently: the world restarts, roots and heap are traced while
- *          the program runs (new objects are born marked), what changed is
- *          rescanned in rounds, and the world stops again for the rest;
+ *        - concurrently: the goroutines then running are flagged and the
+ *          world restarts; write tracking is armed (mgcdirty.c); roots and
+ *          heap are traced while the program runs (new objects are born
+ *          marked), what changed is rescanned in rounds, and the world
+ *          stops again for the rest;
  *      then finalizers (mfinal.c): unreachable finalizable objects are kept
  *      and queued
- *   5. bumps the sweep generation (every span is now unswept) and restarts
- *      the world; spans are swept lazily by allocation and by the
- *      background sweeper (mgcsweep.c)
+ *   4. takes back every P's cached spans, bumps the sweep generation (every
+ *      span is now unswept) and restarts the world; spans are swept lazily
+ *      by allocation and by the background sweeper (mgcsweep.c)
  *
  * A cycle marks concurrently when the kernel can record writes and the
  * last cycle found at least CONCURRENT_MIN live bytes, unless
@@ -151,18 +152,6 @@ static void gctrace(bool forced, bool concurrent, int64_t stw1, int64_t mark, in
 void finalizers_wake(void);     /* mfinal.c */
 void roots_collect_modules(void);   /* mgcmark.c */
 
-/* On the collector's thread: finish the previous cycle's sweeping. */
-static void sweep_finish_here(void)
-{
-    int r;
-    while ((r = sweep_one()) != SWEEP_NONE_LEFT)
-        if (r == SWEEP_PAUSED)
-            usleep_ns(20000);           /* another stop holds the world */
-    while (load32(&gc.sweepers) > 0)
-        osyield();
-    store32(&gc.sweep_pending, 0);
-}
-
 static void release_caches(void)
 {
     for (int32_t i = 0; i < gomaxprocs; i++)
@@ -213,7 +202,7 @@ static void gc_cycle(void)
 
     int64_t t0 = nanotime();
     uint64_t heap0 = load64(&gc.heap_live);
-    sweep_finish_here();
+    sweep_finish();
     roots_collect_modules();
     bool concurrent = want_concurrent() && dirty_available();
     store32(&gc.cur_concurrent, concurrent);
@@ -281,7 +270,6 @@ static void gc_cycle(void)
     gc.last_gc = unix_nanos();
     gc.pause_end[(gc.num_gc + 255) % 256] = gc.last_gc;
     gc.total_ns += (uint64_t)(end - t0);
-    store32(&gc.last_concurrent, concurrent);
     start_the_world(STW_GC);
     if (debug.gctrace)
         gctrace(forced, concurrent, stw1, mark, stw2, heap0, heap1, end);

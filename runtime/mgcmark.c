@@ -334,7 +334,7 @@ static void rescan_page(struct gcworker *w, struct span *s, uintptr_t lo, uintpt
     if (state != SPAN_INUSE || !load8(&s->markable) || s->noscan)
         return;
     if (s->sizeclass == 0) {
-        if (__atomic_load_n(&s->markbits[0], __ATOMIC_RELAXED) & 1)
+        if (bit_get(s->markbits, 0))
             scan_block(w, lo, hi);
         return;
     }
@@ -342,7 +342,7 @@ static void rescan_page(struct gcworker *w, struct span *s, uintptr_t lo, uintpt
     uint32_t i = span_objindex(s, lo);
     uintptr_t obj = s->base + (uintptr_t)i * size;
     for (; i < s->nelems && obj < hi; i++, obj += size) {
-        if (!((__atomic_load_n(&s->markbits[i >> 6], __ATOMIC_RELAXED) >> (i & 63)) & 1))
+        if (!bit_get(s->markbits, i))
             continue;
         scan_block(w, obj > lo ? obj : lo, obj + size < hi ? obj + size : hi);
     }

@@ -63,24 +63,24 @@ void sweep_start_cycle(void)
     store32(&gc.sweep_pending, mheap_.sweepgen);   /* the cycle to sweep for */
 }
 
-/* Before a cycle: sweep what is left and wait for sweeps in progress.
- * While another stop of the world is under way nothing can be swept: a
- * goroutine yields to it; on the scheduler stack (a collection starting)
- * this returns false and the collection is retried later. */
-bool sweep_finish(void)
+/* Sweep what is left and wait for sweeps in progress (gort_gc, and the
+ * collector's thread before a cycle).  While another stop of the world is
+ * under way nothing can be swept: a goroutine yields to it, the collector's
+ * thread waits it out. */
+void sweep_finish(void)
 {
     int r;
     while ((r = sweep_one()) != SWEEP_NONE_LEFT) {
         if (r != SWEEP_PAUSED)
             continue;
-        if (!getg_maybe())
-            return false;
-        gort_yield();
+        if (getg_maybe())
+            gort_yield();
+        else
+            usleep_ns(20000);
     }
     while (load32(&gc.sweepers) > 0)
         osyield();
     store32(&gc.sweep_pending, 0);
-    return true;
 }
 
 /* ---- The background sweeper ----------------------------------------------------- */
