@@ -4,6 +4,7 @@ against /proc, the kernel's view of each thread's stack pointer, the
 program's own addresses (globals, functions, variables on goroutine stacks)
 and addr2line."""
 import os
+import time
 
 from attachlib import addr2line, attach, attach_json, load_base, start
 
@@ -20,10 +21,18 @@ def proc_maps(pid):
 
 
 def kernel_sp(pid, tid):
-    """The user stack pointer of a blocked thread, from /proc (the kernel)."""
-    with open(f"/proc/{pid}/task/{tid}/syscall") as f:
-        words = f.read().split()
-    return int(words[-2], 16)
+    """The user stack pointer of a thread, from /proc (the kernel).  The kernel
+    gives it only while the thread is blocked ("running" otherwise): the
+    runtime's own threads (sysmon, the collector, idle Ms) wake now and then,
+    so ask until it is."""
+    deadline = time.monotonic() + 10
+    while True:
+        with open(f"/proc/{pid}/task/{tid}/syscall") as f:
+            words = f.read().split()
+        if len(words) >= 3:
+            return int(words[-2], 16)
+        assert time.monotonic() < deadline, f"thread {tid} never blocked: {words}"
+        time.sleep(0.001)
 
 
 def region(doc, addr):

@@ -235,9 +235,12 @@ static inline uint64_t unix_ns(void)
 }
 
 /* Print ms as one line: "MS tag field=value ... pause_ns=a,b,... pause_end=...
- * by_size=size:mallocs:frees,...". */
+ * by_size=size:mallocs:frees,...".  The line takes many printf calls and is
+ * longer than stdout's buffer: the stream stays locked until its end, so a
+ * line another goroutine prints meanwhile (a TICK) cannot land inside it. */
 static inline void print_memstats(const char *tag, const gort_memstats *ms)
 {
+    flockfile(stdout);
     printf("MS %s alloc=%" PRIu64 " total_alloc=%" PRIu64 " sys=%" PRIu64 " mallocs=%" PRIu64
            " frees=%" PRIu64 " heap_alloc=%" PRIu64 " heap_sys=%" PRIu64 " heap_idle=%" PRIu64
            " heap_inuse=%" PRIu64 " heap_released=%" PRIu64 " heap_objects=%" PRIu64
@@ -259,6 +262,7 @@ static inline void print_memstats(const char *tag, const gort_memstats *ms)
         printf(i ? ",%u:%" PRIu64 ":%" PRIu64 : "%u:%" PRIu64 ":%" PRIu64, ms->by_size[i].size,
                ms->by_size[i].mallocs, ms->by_size[i].frees);
     printf("\n");
+    funlockfile(stdout);
 }
 
 static inline void report_memstats(const char *tag)
