@@ -96,12 +96,12 @@ def test_dropped_objects_show_in_frees_right_after_gort_gc(program, compiler, pr
 
 @pytest.mark.parametrize("compiler,procs,collector", HEAP_MATRIX)
 def test_memstats_identities_while_goroutines_allocate_and_collect(program, compiler, procs, collector):
-    # 300 snapshots taken while two goroutines allocate and a third calls
-    # gort_gc in a loop: gort_read_memstats stops the world, so each one is
-    # consistent.
+    # 300 snapshots or more (until 10 collections have finished) taken while
+    # two goroutines allocate and a third calls gort_gc in a loop:
+    # gort_read_memstats stops the world, so each one is consistent.
     r, t0, t1 = timed_run(program, "concurrent", compiler, procs, collector=collector)
     snaps = memstats(r.stdout)
-    assert len(snaps) == 301
+    assert len(snaps) >= 301
     assert_identities(snaps, t0, t1)
     assert snaps[-1][1]["num_gc"] >= 10
 

@@ -271,10 +271,17 @@ static NOINLINE void spinner(void *arg)
     gort_waitgroup_done(&spin_wg);
 }
 
+/* 4000 bytes in a 4096-byte slot: the spinner's check loop ends with a
+ * pointer one past the object's end in a register, and the collector, which
+ * takes any pointer into a slot for a reference to it, would keep the
+ * object in the next slot alive if that pointer fell there (a control,
+ * which must be collected). */
+enum { SPIN_SIZE = 4000 };
+
 static void make_spin_object(void *arg)
 {
     (void)arg;
-    struct tobj *o = tobj_new(4096, 0, false);
+    struct tobj *o = tobj_new(SPIN_SIZE, 0, false);
     gort_set_finalizer(o, count_finalizer);
     spin_hidden = hide(o);
 }

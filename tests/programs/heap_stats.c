@@ -12,7 +12,8 @@
  *                          snapshots and "DROP tag n=N" for those it dropped
  *                          before a gort_gc.
  *   heap_stats concurrent  snapshots taken while other goroutines allocate
- *                          and collect
+ *                          and collect: 300, and more until 10 collections
+ *                          have finished
  *   heap_stats pacing      a live set of LIVE_MB MiB: the heap goal after a
  *                          collection, gort_set_gc_percent, collections
  *                          triggered by allocation (run with GORT_GC and
@@ -133,11 +134,21 @@ static int mode_concurrent(void)
     gort_go(busy_allocator, (void *)3);
     gort_go(busy_allocator, (void *)4);
     gort_go(gc_loop, NULL);
+    /* At least 300 snapshots, and on until gc_loop has finished 10
+     * collections: how many finish during the first 300 depends on how the
+     * threads are scheduled (a concurrent cycle takes milliseconds), so
+     * later snapshots come a millisecond apart; give up after 20 s. */
     gort_memstats ms;
-    for (int i = 0; i < 300; i++) {
+    int64_t deadline = mono_ns() + SEC(20);
+    for (int i = 0;; i++) {
         gort_read_memstats(&ms);
         print_memstats("concurrent", &ms);
-        gort_yield();
+        if (i >= 299 && (ms.num_gc >= 10 || mono_ns() > deadline))
+            break;
+        if (i < 300)
+            gort_yield();
+        else
+            gort_sleep(MSEC(1));
     }
     atomic_store(&busy_stop, 1);
     gort_waitgroup_wait(&busy_wg);
