@@ -280,22 +280,31 @@ def test_demo_goroutines_wait_for_what_it_says(program, targets, compiler):
     proc = targets.start([exe], env={"GORT_MAXPROCS": "2"})
     lines = LiveLines(proc)
     lines.until(lambda line: line.startswith("demo: goroutine 1 waits"))
-    time.sleep(0.3)
     said = {}
     for line in lines.lines:
         m = re.match(r"^  goroutine (\d+) +.*\[([^\],]+)[^\]]*\]$", line)
         if m:
             said[int(m.group(1))] = m.group(2)
     said[1] = "chan receive"
-    rt = gortdesc.Runtime(proc.pid)
-    try:
-        gs = {g["goid"]: g for g in rt.goroutines()}
-    finally:
-        rt.close()
-    for gid, what in said.items():
-        g = gs[gid]
-        if what.startswith("syscall"):
-            assert g["status_name"] == "syscall", (gid, what, dict(g))
-        else:
-            assert (g["status_name"], g["reason_name"]) == ("waiting", what), (gid, what)
+
+    def state(what):
+        return ("syscall", None) if what.startswith("syscall") else ("waiting", what)
+
+    # the goroutines reach their waits in their own time: read the
+    # descriptor until they all have (or 10 s went by)
+    deadline = time.monotonic() + 10
+    while True:
+        rt = gortdesc.Runtime(proc.pid)
+        try:
+            gs = {g["goid"]: g for g in rt.goroutines()}
+        finally:
+            rt.close()
+        got = {gid: (gs[gid]["status_name"],
+                     None if state(what)[0] == "syscall" else gs[gid]["reason_name"])
+               for gid, what in said.items()}
+        want = {gid: state(what) for gid, what in said.items()}
+        if got == want or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert got == want
     assert set(WAITREASONS) <= set(said.values())

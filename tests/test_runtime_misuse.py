@@ -80,7 +80,10 @@ def test_no_deadlock_while_a_goroutine_is_in_a_syscall(program, targets, compile
                          stdin=subprocess.PIPE)
     lines = LiveLines(proc)
     lines.until(lambda line: line == "waiting")
-    time.sleep(0.6)                 # the sleeper's value comes first, at 300 ms
+    # the sleeper's value comes first, at 300 ms; from then on only the
+    # reader is left, blocked in read(2): give a false deadlock time to show
+    lines.until(lambda line: line == "got s")
+    time.sleep(0.3)
     assert proc.poll() is None, proc.stderr.read()
     proc.stdin.write("x")
     proc.stdin.flush()
