@@ -160,6 +160,17 @@ class LiveLines:
         return "\n".join(self.lines) + "\n"
 
 
+def wait_until(pred, timeout=20, what="condition"):
+    """Poll pred until it holds; fail the test after timeout seconds.  what
+    names the awaited state in the failure (a callable: asked then, so it
+    can say what was seen last)."""
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
+        time.sleep(0.02)
+
+
 def wait_for_line(proc, predicate, timeout=20):
     """Read proc's stdout until predicate(line) holds; returns the lines read."""
     return LiveLines(proc).until(predicate, timeout)

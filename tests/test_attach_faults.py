@@ -9,23 +9,14 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 
 import pytest
 
 from attachlib import attach, attach_json, goinspect, line_id, start
-from conftest import run
+from conftest import run, wait_until
 
 PTRACE_GETREGS = 12
 PTRACE_INTERRUPT = 0x4207
-
-
-def wait_until(pred, timeout=20, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def stat_state(pid):

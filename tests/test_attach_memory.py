@@ -4,9 +4,9 @@ against /proc, the kernel's view of each thread's stack pointer, the
 program's own addresses (globals, functions, variables on goroutine stacks)
 and addr2line."""
 import os
-import time
 
 from attachlib import addr2line, attach, attach_json, load_base, start
+from conftest import wait_until
 
 
 def proc_maps(pid):
@@ -25,14 +25,15 @@ def kernel_sp(pid, tid):
     gives it only while the thread is blocked ("running" otherwise): the
     runtime's own threads (sysmon, the collector, idle Ms) wake now and then,
     so ask until it is."""
-    deadline = time.monotonic() + 10
-    while True:
+    words = []
+
+    def blocked():
         with open(f"/proc/{pid}/task/{tid}/syscall") as f:
-            words = f.read().split()
-        if len(words) >= 3:
-            return int(words[-2], 16)
-        assert time.monotonic() < deadline, f"thread {tid} never blocked: {words}"
-        time.sleep(0.001)
+            words[:] = f.read().split()
+        return len(words) >= 3
+
+    wait_until(blocked, timeout=10, what=lambda: f"thread {tid} to block: {words}")
+    return int(words[-2], 16)
 
 
 def region(doc, addr):

@@ -15,7 +15,7 @@ import time
 import pytest
 
 import gortdesc
-from conftest import ROOT, run
+from conftest import ROOT, run, wait_until
 from rtlib import COMPILERS, PROCS, LiveLines, facts, goroutines, start_rt, thread_names
 
 # The fields and roots docs/metadata.md promises for version 1, with sizes.
@@ -287,24 +287,20 @@ def test_demo_goroutines_wait_for_what_it_says(program, targets, compiler):
             said[int(m.group(1))] = m.group(2)
     said[1] = "chan receive"
 
-    def state(what):
-        return ("syscall", None) if what.startswith("syscall") else ("waiting", what)
+    want = {gid: ("syscall", None) if what.startswith("syscall") else ("waiting", what)
+            for gid, what in said.items()}
 
-    # the goroutines reach their waits in their own time: read the
-    # descriptor until they all have (or 10 s went by)
-    deadline = time.monotonic() + 10
-    while True:
+    def seen():
         rt = gortdesc.Runtime(proc.pid)
         try:
             gs = {g["goid"]: g for g in rt.goroutines()}
         finally:
             rt.close()
-        got = {gid: (gs[gid]["status_name"],
-                     None if state(what)[0] == "syscall" else gs[gid]["reason_name"])
-               for gid, what in said.items()}
-        want = {gid: state(what) for gid, what in said.items()}
-        if got == want or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    assert got == want
+        return {gid: (gs[gid]["status_name"],
+                      None if gs[gid]["status_name"] == "syscall" else gs[gid]["reason_name"])
+                for gid in said}
+
+    # the goroutines reach their waits in their own time
+    wait_until(lambda: seen() == want, timeout=10,
+               what=lambda: f"the waits the demo named: want {want}, seen {seen()}")
     assert set(WAITREASONS) <= set(said.values())

@@ -138,17 +138,18 @@ static int mode_concurrent(void)
      * collections: how many finish during the first 300 depends on how the
      * threads are scheduled (a concurrent cycle takes milliseconds), so
      * later snapshots come a millisecond apart; give up after 20 s. */
+    enum { NSNAP = 300 };
     gort_memstats ms;
     int64_t deadline = mono_ns() + SEC(20);
-    for (int i = 0;; i++) {
+    for (int n = 1;; n++) {
         gort_read_memstats(&ms);
         print_memstats("concurrent", &ms);
-        if (i >= 299 && (ms.num_gc >= 10 || mono_ns() > deadline))
-            break;
-        if (i < 300)
+        if (n < NSNAP)
             gort_yield();
-        else
+        else if (ms.num_gc < 10 && mono_ns() < deadline)
             gort_sleep(MSEC(1));
+        else
+            break;
     }
     atomic_store(&busy_stop, 1);
     gort_waitgroup_wait(&busy_wg);
