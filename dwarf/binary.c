@@ -249,10 +249,10 @@ const struct gd_symbol *gd_symbol_containing(const gd_binary *b, uint64_t addr)
     return symtab_containing(&b->syms, addr);
 }
 
-const struct gd_symbol *gd_symbol_nearest(const gd_binary *b, uint64_t addr)
+const struct gd_symbol *gd_symbol_at(const gd_binary *b, uint64_t addr)
 {
     const struct gd_section *s = gd_section_containing(b, addr);
-    return s ? symtab_nearest(&b->syms, s->index, addr) : NULL;
+    return s ? symtab_at(&b->syms, s->index, addr) : NULL;
 }
 
 const struct gd_symbol *gd_symbol_by_name(const gd_binary *b, const char *name)

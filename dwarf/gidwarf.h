@@ -145,10 +145,12 @@ size_t gd_symbols(const gd_binary *b, const struct gd_symbol **out);
 /* A function or object symbol whose [value, value+size) holds addr (the
  * smallest; functions first); NULL if none. */
 const struct gd_symbol *gd_symbol_containing(const gd_binary *b, uint64_t addr);
-/* The nearest code symbol at or before addr in the section containing it,
- * chosen exactly as binutils' addr2line does (the symbol need not reach
- * addr: padding after a function belongs to it); NULL if none. */
-const struct gd_symbol *gd_symbol_nearest(const gd_binary *b, uint64_t addr);
+/* The code symbol that names addr, as gdb and eu-addr2line choose it: of
+ * the last symbols at or before addr in its section, one whose size holds
+ * addr, else a zero-size one (it reaches up to the next symbol); NULL when
+ * addr lies past the end of the nearest symbol (padding, or code that no
+ * symbol describes, such as a stripped library's static functions). */
+const struct gd_symbol *gd_symbol_at(const gd_binary *b, uint64_t addr);
 /* By name, in .symtab then .dynsym; NULL if absent. */
 const struct gd_symbol *gd_symbol_by_name(const gd_binary *b, const char *name);
 
@@ -160,8 +162,9 @@ const struct gd_symbol *gd_symbol_by_name(const gd_binary *b, const char *name);
  * gd_binary. */
 struct gd_frame {
     const char *function;   /* DW_AT_name (through abstract origins), or the
-                               ELF symbol when DWARF knows no function here;
-                               NULL when nothing is known */
+                               ELF symbol that names pc (gd_symbol_at) when
+                               DWARF knows no function here; NULL when
+                               nothing names it */
     const char *linkage_name; /* DW_AT_linkage_name, or NULL */
     const char *file;       /* source path (comp_dir/dir/name), NULL if unknown */
     uint32_t line;          /* 0 if unknown */

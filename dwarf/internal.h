@@ -243,6 +243,7 @@ struct symtab {
     struct gd_symbol *dyn;      /* .dynsym when syms came from .symtab */
     size_t ndyn;
     uint32_t *code;             /* code-symbol candidates by (shndx, value, order) */
+    uint32_t *prev_sized;       /* per code entry: the last sized one at or before it */
     size_t ncode;
     uint32_t *sized;            /* FUNC/OBJECT symbols with a size, by value */
     size_t nsized;
@@ -254,7 +255,7 @@ struct symtab {
 int symtab_load(struct symtab *t, struct elf_file *f, struct elf_file *dbg,
                 struct gd_error *err);
 void symtab_free(struct symtab *t);
-const struct gd_symbol *symtab_nearest(const struct symtab *t, uint32_t shndx, uint64_t addr);
+const struct gd_symbol *symtab_at(const struct symtab *t, uint32_t shndx, uint64_t addr);
 const struct gd_symbol *symtab_containing(const struct symtab *t, uint64_t addr);
 const struct gd_symbol *symtab_by_name(const struct symtab *t, const char *name);
 

@@ -73,12 +73,13 @@ static inline bool chain_next(struct chain *c)
 }
 
 /* Where DWARF knows no function, the frame is named after the ELF symbol
- * holding pc: *s, NULL if none.  False when nothing at all is known. */
+ * that names pc (gd_symbol_at): *s, NULL if none.  False when nothing at
+ * all is known. */
 static bool chain_known(const gd_binary *b, const struct chain *c, uint64_t pc,
                         const struct gd_symbol **s)
 {
     *s = NULL;
-    return c->node != GD_NO_FUNC || (*s = symtab_containing(&b->syms, pc)) || c->has_line;
+    return c->node != GD_NO_FUNC || (*s = gd_symbol_at(b, pc)) || c->has_line;
 }
 
 static void put_frame(struct gd_frame *f, const struct dwarf_index *ix, const struct chain *c,

@@ -1,8 +1,9 @@
 /*
- * symbols.c — the ELF symbol tables: loading .symtab/.dynsym, the nearest
- * code symbol before an address (binutils' rule, so that names printed for
- * addresses without DWARF match addr2line), the symbol containing an
- * address, and lookup by name.
+ * symbols.c — the ELF symbol tables: loading .symtab/.dynsym, the code
+ * symbol that names an address (gdb's and elfutils' rule: within its size,
+ * or up to the next symbol for a zero-size one; binutils' choice among
+ * symbols at one address), the symbol containing a data address, and
+ * lookup by name.
  */
 #include <gelf.h>
 #include <libelf.h>
@@ -136,6 +137,20 @@ static bool sized_data_or_code(const struct gd_symbol *s, size_t nsecs)
             s->type == STT_NOTYPE);
 }
 
+/* For each code symbol, the index (in code) of the last sized one at or
+ * before it, UINT32_MAX if none. */
+static uint32_t *prev_sized(const struct symtab *t)
+{
+    uint32_t *v = malloc((t->ncode ? t->ncode : 1) * sizeof *v);
+    uint32_t last = UINT32_MAX;
+    for (size_t i = 0; v && i < t->ncode; i++) {
+        if (t->syms[t->code[i]].size != 0)
+            last = (uint32_t)i;
+        v[i] = last;
+    }
+    return v;
+}
+
 int symtab_load(struct symtab *t, struct elf_file *f, struct elf_file *dbg,
                 struct gd_error *err)
 {
@@ -164,10 +179,11 @@ int symtab_load(struct symtab *t, struct elf_file *f, struct elf_file *dbg,
     }
     size_t nsecs = src->nsecs, dummy;
     t->code = sorted(t->syms, t->n, maybe_code, nsecs, by_code, &t->ncode);
+    t->prev_sized = t->code ? prev_sized(t) : NULL;
     t->sized = sorted(t->syms, t->n, sized_data_or_code, nsecs, by_value, &t->nsized);
     t->by_name = sorted(t->syms, t->n, NULL, 0, by_name, &dummy);
     t->dyn_by_name = sorted(t->dyn, t->ndyn, NULL, 0, by_name, &dummy);
-    if (!t->code || !t->sized || !t->by_name || !t->dyn_by_name)
+    if (!t->code || !t->prev_sized || !t->sized || !t->by_name || !t->dyn_by_name)
         return gd_fail(err, GD_ENOMEM, "out of memory");
     return GD_OK;
 }
@@ -177,6 +193,7 @@ void symtab_free(struct symtab *t)
     free(t->syms);
     free(t->dyn);
     free(t->code);
+    free(t->prev_sized);
     free(t->sized);
     free(t->by_name);
     free(t->dyn_by_name);
@@ -210,7 +227,48 @@ static bool better_fit(const struct gd_symbol *cur, const struct gd_symbol *s, u
     return false;
 }
 
-const struct gd_symbol *symtab_nearest(const struct symtab *t, uint32_t shndx, uint64_t addr)
+/* The best of the code symbols code[first..last] at one address that may
+ * name addr: those whose size holds it when sized, the zero-size ones when
+ * not; NULL if none qualifies. */
+static const struct gd_symbol *best_at(const struct symtab *t, size_t first, size_t last,
+                                       uint64_t addr, bool sized)
+{
+    const struct gd_symbol *best = NULL;
+    for (size_t i = first; i <= last; i++) {
+        const struct gd_symbol *s = &t->syms[t->code[i]];
+        if (sized ? s->size == 0 || addr - s->value >= s->size : s->size != 0)
+            continue;
+        if (!best || better_fit(best, s, addr))
+            best = s;
+    }
+    return best;
+}
+
+/* The first index of the run of code symbols that share code[i]'s section
+ * and address (bounded: a few hundred aliases at most are looked at). */
+static size_t run_start(const struct symtab *t, size_t i)
+{
+    const struct gd_symbol *s = &t->syms[t->code[i]];
+    size_t first = i;
+    while (first > 0 && i - first < 256) {
+        const struct gd_symbol *p = &t->syms[t->code[first - 1]];
+        if (p->shndx != s->shndx || p->value != s->value)
+            break;
+        first--;
+    }
+    return first;
+}
+
+/*
+ * The symbol that names addr, as gdb and elfutils choose it.  The last code
+ * symbols at or before addr in its section (all those at one address)
+ * name it when one of them has a size that reaches addr, or has no size at
+ * all (a zero-size symbol reaches up to the next symbol).  When all of them
+ * are zero-size, a sized symbol before them still names addr if it reaches
+ * it (labels inside a function).  Otherwise nothing names addr: a pc past
+ * the end of the nearest function is not that function's.
+ */
+const struct gd_symbol *symtab_at(const struct symtab *t, uint32_t shndx, uint64_t addr)
 {
     size_t lo = 0, hi = t->ncode;
 
@@ -223,20 +281,20 @@ const struct gd_symbol *symtab_nearest(const struct symtab *t, uint32_t shndx, u
         else
             hi = mid;
     }
-    if (lo == 0)
+    if (lo == 0 || t->syms[t->code[lo - 1]].shndx != shndx)
         return NULL;
-    const struct gd_symbol *last = &t->syms[t->code[lo - 1]];
-    if (last->shndx != shndx)
-        return NULL;
-    size_t first = lo - 1;
-    while (first > 0 && t->syms[t->code[first - 1]].shndx == shndx &&
-           t->syms[t->code[first - 1]].value == last->value)
-        first--;
-    const struct gd_symbol *best = &t->syms[t->code[first]];
-    for (size_t i = first + 1; i < lo; i++)
-        if (better_fit(best, &t->syms[t->code[i]], addr))
-            best = &t->syms[t->code[i]];
-    return best;
+    size_t last = lo - 1, first = run_start(t, last);
+    const struct gd_symbol *s = best_at(t, first, last, addr, true);
+    if (s)
+        return s;
+    const struct gd_symbol *zero = best_at(t, first, last, addr, false);
+    if (!zero)
+        return NULL;            /* sized symbols here, none reaching addr */
+    uint32_t k = first > 0 ? t->prev_sized[first - 1] : UINT32_MAX;
+    if (k != UINT32_MAX && t->syms[t->code[k]].shndx == shndx &&
+        (s = best_at(t, run_start(t, k), k, addr, true)))
+        return s;
+    return zero;
 }
 
 const struct gd_symbol *symtab_containing(const struct symtab *t, uint64_t addr)

@@ -168,15 +168,16 @@ static uint64_t locate(struct ctx *c, uint64_t addr, bool *found)
     return addr;
 }
 
-/* Without a DWARF function at pc, addr2line names it after the nearest
- * preceding symbol of the section (also in padding after a function); the
- * line table, or the symbol's STT_FILE, gives the file.  frame is the
+/* Without a DWARF function at pc, it is named after the symbol whose
+ * extent holds it (gd_symbol_at: not after a function it lies past, such
+ * as padding, where binutils' addr2line would still name the function);
+ * the line table, or the symbol's STT_FILE, gives the file.  frame is the
  * line-table frame, or NULL. */
 static int by_symbol(struct ctx *c, uint64_t pc, const struct gd_sym_frame *frame,
                      struct gd_sym_frame *out)
 {
     bool have_line = frame && frame->has_line;
-    const struct gd_symbol *s = gd_symbol_nearest(c->b, pc);
+    const struct gd_symbol *s = gd_symbol_at(c->b, pc);
     if (!have_line && !s)
         return 0;
     memset(out, 0, sizeof *out);

@@ -52,15 +52,10 @@ const struct sym_frame *symcache_lookup(struct symcache *c, uint64_t addr, uint3
                 add_frame(c, &f);
             }
             e.n = (uint32_t)(k > 0 ? k : 0);
-            if (e.n == 0) {
-                /* no DWARF function and no symbol containing it: the nearest
-                 * code symbol, as addr2line names it */
-                const struct gd_symbol *s = gd_symbol_nearest(b, addr - m->bias);
-                struct sym_frame f = {s ? s->name : NULL, NULL, 0, false, mod};
-                add_frame(c, &f);
-                e.n = 1;
-            }
-        } else {
+        }
+        if (e.n == 0) {
+            /* nothing names it: no module, or neither a DWARF function nor
+             * a symbol whose extent holds it (printed ?? (module+offset)) */
             struct sym_frame f = {NULL, NULL, 0, false, mod};
             add_frame(c, &f);
             e.n = 1;

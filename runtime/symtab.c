@@ -121,9 +121,12 @@ bool symtab_lookup(uintptr_t pc, const char **name, uintptr_t *start)
         else
             hi = mid;
     }
+    /* a function names pc only within its size (a zero-size one up to the
+     * next symbol): a pc past its end is not that function's, as gdb
+     * says; dladdr applies the same rule to the libraries' symbols */
     if (lo > 0) {
         const struct fsym *s = &exe.syms[lo - 1];
-        if (pc < s->addr + (s->size ? s->size : 1)) {
+        if (s->size == 0 || pc - s->addr < s->size) {
             *name = s->name;
             *start = s->addr;
             return true;

@@ -111,6 +111,53 @@ def exec_ranges(exe):
     return res
 
 
+def _symbol_table(exe):
+    """readelf's code symbols of EXE as {section index: [(value, size)]}:
+    from .symtab, or .dynsym when there is none (as both symbolizers
+    read them)."""
+    out = run(["readelf", "-Ws", exe]).stdout
+    tables, cur = {}, None
+    for line in out.splitlines():
+        m = re.match(r"Symbol table '(\S+)'", line)
+        if m:
+            cur = tables.setdefault(m.group(1), {})
+            continue
+        f = line.split()
+        if cur is None or len(f) < 7 or not f[0].endswith(":") or not f[6].isdigit():
+            continue
+        if f[3] in ("FUNC", "IFUNC", "NOTYPE"):
+            cur.setdefault(int(f[6]), []).append((int(f[1], 16), int(f[2], 0)))
+    return tables.get(".symtab") or tables.get(".dynsym") or {}
+
+
+def unnamed_addresses(exe, addrs):
+    """The addresses of ADDRS that no symbol names, by readelf's symbol
+    table: past the end of every sized symbol at the last address at or
+    before them in their section, with no zero-size symbol there (padding
+    after a function, or code of a stripped library's static functions).
+    gdb, eu-addr2line and llvm-symbolizer call them ??; binutils'
+    addr2line still names them after the preceding symbol."""
+    out = run(["readelf", "-SW", exe]).stdout
+    secs = []
+    for line in out.splitlines():
+        m = re.match(r"\s*\[\s*(\d+)\]\s+\S+\s+\S+\s+([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)", line)
+        if m:
+            secs.append((int(m.group(1)), int(m.group(2), 16), int(m.group(3), 16)))
+    table = _symbol_table(exe)
+    res = set()
+    for a in addrs:
+        idx = [i for i, lo, size in secs if lo <= a < lo + size and lo]
+        syms = table.get(idx[0], []) if idx else []
+        below = [v for v, _ in syms if v <= a]
+        if not below:
+            res.add(a)
+            continue
+        last = [size for v, size in syms if v == max(below)]
+        if not any(size == 0 or a < max(below) + size for size in last):
+            res.add(a)
+    return res
+
+
 def text_addresses(exe, stride):
     addrs = []
     for _, a, s in exec_ranges(exe):

@@ -5,7 +5,10 @@ here with gcc and clang, optimized and not, DWARF 4 and 5, PIE and not, a
 shared object, compressed debug sections, relative source paths) must give
 addr2line's output byte for byte.  Where binutils 2.40 is wrong (see
 docs/symbolize.md), our answer must be the one llvm-symbolizer and
-eu-addr2line give instead, and those cases are tested on their own.
+eu-addr2line give instead, and those cases are tested on their own.  One
+difference is by design: an address past the end of the nearest symbol
+(padding after a function) is named by no symbol, as gdb, eu-addr2line and
+llvm-symbolizer say, where binutils names the preceding function.
 """
 import json
 import os
@@ -19,7 +22,7 @@ import pytest
 from conftest import run
 from sym_helpers import (GOINSPECT, MAIN_SRCS, Builds, cc, eu_frames, exec_ranges, frames_of,
                          llvm_frames, need, need_tool, split_blocks, sym_src, symbolize,
-                         text_addresses)
+                         text_addresses, unnamed_addresses)
 
 # name -> (compiler, flags, kind)
 VARIANTS = {
@@ -75,11 +78,14 @@ def compare_with_addr2line(exe, addrs, flags="-afi"):
 
 def check_divergences(exe, addrs, ours, diff, compiler):
     """Every address where addr2line differs from us must agree with
-    llvm-symbolizer (and, for gcc, with eu-addr2line on a sample)."""
+    llvm-symbolizer (and, for gcc, with eu-addr2line on a sample); where no
+    symbol names the address (readelf's symbols), we agree with
+    llvm-symbolizer's "??" entirely."""
     if not diff:
         return
     need_tool("llvm-symbolizer")
     llvm = llvm_frames(exe, [addrs[i] for i in diff])
+    unnamed = unnamed_addresses(exe, [addrs[i] for i in diff])
     for i in diff:
         mine = frames_of(ours[i])
         other = llvm[addrs[i]]
@@ -88,8 +94,13 @@ def check_divergences(exe, addrs, ours, diff, compiler):
         # inlined frames are named from DWARF by both; the outermost may be
         # an ELF symbol name (.constprop clones) for llvm-symbolizer
         assert [n for n, _, _ in mine[:-1]] == [n for n, _, _ in other[:-1]]
+        if addrs[i] in unnamed:
+            assert mine[-1][0] == other[-1][0] == "??", f"{addrs[i]:#x}: {mine} {other}"
+    # eu-addr2line gives padding covered by a line row an inline chain of
+    # the function before it: it is compared where a symbol names the pc
+    named = [i for i in diff if addrs[i] not in unnamed]
     if compiler == "gcc":
-        for i in diff[:: max(1, len(diff) // 10)][:10]:
+        for i in named[:: max(1, len(named) // 10)][:10]:
             mine = frames_of(ours[i])
             eu = eu_frames(exe, addrs[i])
             assert [(f, ln) for _, f, ln in mine] == [(f, ln) for _, f, ln in eu], \
@@ -111,7 +122,12 @@ def test_every_text_address_matches_addr2line(builds, variant):
                                    "-aif", "-fp", "-sfi"])
 def test_flag_combinations(builds, flags):
     exe = build_variant(builds, "gcc-O2")
-    inp = "".join(f"{a:x}\n" for a in text_addresses(exe, 3))
+    # the output formats of every flag, on the addresses binutils names as
+    # we do (the others are compared in test_every_text_address...), and on
+    # addresses outside every section
+    addrs = text_addresses(exe, 3)
+    unnamed = unnamed_addresses(exe, addrs)
+    inp = "".join(f"{a:x}\n" for a in addrs + [0, 0x7fffffff] if a not in unnamed)
     theirs = run(["addr2line", flags, "-e", exe], input=inp).stdout
     ours = symbolize(exe, [flags], inp).stdout
     assert ours == theirs
@@ -119,7 +135,9 @@ def test_flag_combinations(builds, flags):
 
 def test_long_options_and_addresses_on_the_command_line(builds):
     exe = build_variant(builds, "gcc-O2")
-    addrs = [f"{a:#x}" for a in text_addresses(exe, 97)]
+    named = text_addresses(exe, 97)
+    unnamed = unnamed_addresses(exe, named)
+    addrs = [f"{a:#x}" for a in named if a not in unnamed]
     theirs = run(["addr2line", "--addresses", "--functions", "--inlines", f"--exe={exe}",
                   *addrs]).stdout
     r = run([need(GOINSPECT), "symbolize", "--addresses", "--functions", "--inlines",
@@ -129,7 +147,9 @@ def test_long_options_and_addresses_on_the_command_line(builds):
 
 def test_section_relative_offsets(builds):
     exe = build_variant(builds, "gcc-O2")
-    offs = [f"{o:x}" for o in range(0, 0x200, 7)] + ["ffffff"]
+    (text,) = [a for name, a, _ in exec_ranges(exe) if name == ".text"]
+    unnamed = unnamed_addresses(exe, [text + o for o in range(0, 0x200, 7)])
+    offs = [f"{o:x}" for o in range(0, 0x200, 7) if text + o not in unnamed] + ["ffffff"]
     theirs = run(["addr2line", "-afi", "-j", ".text", "-e", exe, *offs]).stdout
     r = run([need(GOINSPECT), "symbolize", "-afi", "-j", ".text", "-e", exe, *offs])
     assert r.returncode == 0 and r.stdout == theirs
@@ -215,13 +235,26 @@ def test_json_output(builds):
     assert saw_inline
 
 
+def assert_only_unnamed_differ(exe, addrs, ours, diff):
+    """Without DWARF, we differ from addr2line only where no symbol names
+    the address: there we give llvm-symbolizer's and eu-addr2line's ??."""
+    unnamed = unnamed_addresses(exe, [addrs[i] for i in diff])
+    assert [addrs[i] for i in diff if addrs[i] not in unnamed] == []
+    need_tool("llvm-symbolizer")
+    llvm = llvm_frames(exe, [addrs[i] for i in diff])
+    for i in diff:
+        assert frames_of(ours[i]) == llvm[addrs[i]] == [("??", "??", 0)], hex(addrs[i])
+    for i in diff[:: max(1, len(diff) // 10)][:10]:
+        assert [(f, ln) for f, _, ln in eu_frames(exe, addrs[i])] == [("??", 0)], hex(addrs[i])
+
+
 def test_no_dwarf_falls_back_to_symbols_like_addr2line(builds):
     def build(out):
         return cc("gcc", ["-O2", *[sym_src(f) for f in MAIN_SRCS]], out)
     exe = builds.get("nodwarf", build)
     addrs = text_addresses(exe, 1)
     ours, theirs, diff = compare_with_addr2line(exe, addrs)
-    assert not diff
+    assert_only_unnamed_differ(exe, addrs, ours, diff)
     assert any(b[2].endswith("sym_main.c:?") for b in ours)      # STT_FILE of a local
 
 
@@ -230,8 +263,8 @@ def test_stripped_binary_uses_dynamic_symbols_like_addr2line(builds, tmp_path):
     stripped = str(tmp_path / "stripped")
     run(["strip", "-s", exe, "-o", stripped])
     addrs = text_addresses(stripped, 3)
-    _, _, diff = compare_with_addr2line(stripped, addrs)
-    assert not diff
+    ours, _, diff = compare_with_addr2line(stripped, addrs)
+    assert_only_unnamed_differ(stripped, addrs, ours, diff)
 
 
 def test_separate_debug_file_by_debuglink(builds, tmp_path):
@@ -270,9 +303,55 @@ def test_separate_debug_file_by_build_id(builds, tmp_path):
     got = split_blocks(with_dir)
     kept = [i for i, b in enumerate(want) if not (b[-1].endswith(":?") and "/" not in b[-1])]
     assert len(kept) > len(want) // 2
-    assert [got[i] for i in kept] == [want[i] for i in kept]
+    ours, theirs = [got[i] for i in kept], [want[i] for i in kept]
+    diff = [k for k in range(len(kept)) if ours[k] != theirs[k]]
+    check_divergences(exe, [addrs[i] for i in kept], ours, diff, "gcc")
     without = symbolize(stripped, ["-afi", f"--debug-dir={tmp_path / 'nowhere'}"], inp).stdout
     assert without != with_dir and ".c:" not in without
+
+
+# ---- Which symbol names an address ----------------------------------------------
+
+def gdb_symbols(exe, addrs):
+    """gdb's `info symbol` for each address: the name, or "??" for "No
+    symbol matches"."""
+    args = []
+    for a in addrs:
+        args += ["-ex", f"info symbol {a:#x}"]
+    r = run(["gdb", "-q", "-nx", "-batch", exe, *args], timeout=120)
+    lines = [l for l in r.stdout.splitlines() if l.startswith("No symbol") or " in section " in l]
+    assert len(lines) == len(addrs), r.stdout + r.stderr
+    return ["??" if l.startswith("No symbol") else l.split()[0] for l in lines]
+
+
+@pytest.mark.parametrize("kind", ["symtab", "dynsym"])
+def test_symbol_extents_match_gdb(builds, tmp_path, kind):
+    """tests/programs/sym/sym_sizes.S has a sized function followed by
+    padding, a zero-size function, a zero-size label inside a sized
+    function (and past its end), and two aliases of different sizes at one
+    address.  Every address of .text is named as gdb's `info symbol` names
+    it: within a symbol's size, a zero-size one up to the next symbol, and
+    ?? past the end of the nearest sized one.  With only .dynsym (a stripped
+    binary, as a library without debug info) the same holds."""
+    def build(out):
+        return cc("gcc", ["-rdynamic", sym_src("sym_sizes.S")], out)
+    exe = builds.get("sizes", build)
+    if kind == "dynsym":
+        stripped = str(tmp_path / "sizes-stripped")
+        run(["strip", "-s", exe, "-o", stripped])
+        assert ".symtab" not in run(["readelf", "-SW", stripped]).stdout
+        exe = stripped
+    (lo, size), = [(a, s) for name, a, s in exec_ranges(exe) if name == ".text"]
+    addrs = list(range(lo, lo + size))
+    want = gdb_symbols(exe, addrs)
+    got = symbolize(exe, ["-f"], "".join(f"{a:x}\n" for a in addrs)).stdout.splitlines()[0::2]
+    assert got == want
+    # the cases are there: padding after sized_a, the label past sized_c's
+    # end, and each alias where it alone reaches
+    named = dict(zip(addrs, want))
+    assert {"sized_a", "zero_b", "sized_c", "label_in_c", "alias_short", "alias_long",
+            "??"} <= set(want)
+    assert named[min(a for a in addrs if named[a] == "label_in_c") - 1] == "sized_c"
 
 
 # ---- The documented binutils bugs ---------------------------------------------

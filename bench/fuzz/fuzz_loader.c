@@ -48,7 +48,7 @@ static void exercise(gd_binary *b, const uint8_t *data, size_t size)
             struct gd_line line;
             if (gd_lookup_line(b, a, &line) == 0 && line.file)
                 (void)strlen(line.file);
-            const struct gd_symbol *s = gd_symbol_nearest(b, a);
+            const struct gd_symbol *s = gd_symbol_at(b, a);
             if (s)
                 (void)strlen(s->name);
             gd_symbol_containing(b, a);
