@@ -352,8 +352,7 @@ void xframe_format(const struct model *m, const struct xframe *f, char *buf, siz
         snprintf(buf, len, "%s %s:%" PRIu32, fn, f->sym.file, f->sym.line);
     } else if (f->sym.module != SYM_NO_MODULE) {
         const struct module *mod = &m->mods->v[f->sym.module];
-        snprintf(buf, len, "%s (%s+%#" PRIx64 ")", fn, mod->base,
-                 f->pc - (mod->bin ? mod->bias : mod->lo));
+        snprintf(buf, len, "%s (%s+%#" PRIx64 ")", fn, mod->base, module_offset(mod, f->pc));
     } else {
         snprintf(buf, len, "%s (%#" PRIx64 ")", fn, f->pc);
     }

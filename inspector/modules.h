@@ -57,6 +57,13 @@ struct module *modules_find(struct modules *ms, uint64_t addr);
 /* Opens m on first use; NULL (with m->error set) when it cannot be. */
 gd_binary *module_binary(struct modules *ms, struct module *m);
 
+/* addr as an address of m's file, as addr2line -e FILE takes it: minus its
+ * load bias (from its lowest mapping when the file could not be opened). */
+static inline uint64_t module_offset(const struct module *m, uint64_t addr)
+{
+    return addr - (m->bin ? m->bias : m->lo);
+}
+
 static inline bool in_runtime_text(const struct modules *ms, uint64_t pc)
 {
     return pc >= ms->rt_text_lo && pc < ms->rt_text_hi;

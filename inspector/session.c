@@ -160,6 +160,8 @@ void json_frame_members(struct session *ss, struct json *j, const struct xframe 
     json_ku64(j, "line", f->sym.line);
     const struct module *m = f->sym.module != SYM_NO_MODULE ? &ss->mods.v[f->sym.module] : NULL;
     json_kstr(j, "module", m ? m->path : NULL);
+    json_key(j, "offset");
+    m ? json_u64(j, module_offset(m, f->pc)) : json_null(j);
     if (with_pc) {
         json_ku64(j, "pc", f->pc);
         json_kbool(j, "exact", f->exact);
