@@ -251,6 +251,22 @@ def proc_tids(pid):
     return sorted(int(t) for t in os.listdir(f"/proc/{pid}/task"))
 
 
+def attach_json_quiet(pid, *args, tries=10):
+    """attach_json while no thread comes or goes: /proc/PID/task holds the
+    same threads before and after the attach (the runtime starts an M
+    whenever it needs one), so what goinspect saw can be compared with
+    /proc.  Returns (doc, tids)."""
+    seen = []
+    for _ in range(tries):
+        before = proc_tids(pid)
+        doc = attach_json(pid, *args)
+        after = proc_tids(pid)
+        if before == after:
+            return doc, after
+        seen.append((before, after))
+    raise AssertionError(f"threads came or went during every attach: {seen}")
+
+
 def comm(pid, tid):
     with open(f"/proc/{pid}/task/{tid}/comm") as f:
         return f.read().strip()
