@@ -100,7 +100,9 @@ def test_every_frame_matches_addr2line(park):
             j += 1
             f = frames[i]
             module = f["module"]
-            addr = f["pc"] - (0 if f["exact"] else 1) - load_base(park.pid, module)
+            # offset: the pc in the module's own addresses (by /proc/PID/maps)
+            assert f["offset"] == f["pc"] - load_base(park.pid, module)
+            addr = f["offset"] - (0 if f["exact"] else 1)
             # a frame without a source file (a library without debug info)
             # is "??" to the symbolizers
             norm = lambda fr: [(fn or "??", os.path.normpath(fl) if fl else "??", ln)
