@@ -4,11 +4,22 @@
 #include "output.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "stdstreams.h"
+
 #define OUT_CAP (64 * 1024)
+
+static void failed(struct out *o, int err)
+{
+    o->failed = true;
+    o->err = err;
+    if (o->fd == STDOUT_FILENO)
+        stdout_write_failed(err);
+}
 
 void out_init(struct out *o, int fd)
 {
@@ -16,7 +27,10 @@ void out_init(struct out *o, int fd)
     o->buf = malloc(OUT_CAP);
     o->len = 0;
     o->cap = o->buf ? OUT_CAP : 0;
-    o->failed = o->buf == NULL;
+    o->failed = false;
+    o->err = 0;
+    if (!o->buf)
+        failed(o, ENOMEM);
 }
 
 void out_free(struct out *o)
@@ -26,15 +40,24 @@ void out_free(struct out *o)
     o->cap = o->len = 0;
 }
 
+/* A descriptor left non-blocking by whoever opened it: wait until it takes
+ * more. */
+static bool wait_writable(int fd)
+{
+    struct pollfd p = { fd, POLLOUT, 0 };
+    return poll(&p, 1, -1) >= 0 || errno == EINTR;
+}
+
 bool out_flush(struct out *o)
 {
     size_t off = 0;
     while (off < o->len && !o->failed) {
         ssize_t n = write(o->fd, o->buf + off, o->len - off);
         if (n < 0) {
-            if (errno == EINTR)
+            int e = errno;
+            if (e == EINTR || ((e == EAGAIN || e == EWOULDBLOCK) && wait_writable(o->fd)))
                 continue;
-            o->failed = true;
+            failed(o, e);
             break;
         }
         off += (size_t)n;
@@ -71,7 +94,7 @@ char *out_reserve_slow(struct out *o, size_t n)
         /* more than the buffer holds: grow it (a very long name) */
         char *b = realloc(o->buf, n);
         if (!b) {
-            o->failed = true;
+            failed(o, ENOMEM);
             return NULL;
         }
         o->buf = b;

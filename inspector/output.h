@@ -23,10 +23,13 @@ struct out {
     char *buf;
     size_t len, cap;
     bool failed;            /* a write failed (EPIPE...), or out of memory */
+    int err;                /* then the errno of that failure */
 };
 
 void out_init(struct out *o, int fd);
 void out_free(struct out *o);
+/* Writes what is buffered; false once a write has failed (a failure on
+ * standard output is also reported to stdstreams.h). */
 bool out_flush(struct out *o);
 void out_mem_slow(struct out *o, const char *s, size_t n);
 char *out_reserve_slow(struct out *o, size_t n);

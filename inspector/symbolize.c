@@ -26,6 +26,7 @@
 #include "command.h"
 #include "gidwarf.h"
 #include "output.h"
+#include "stdstreams.h"
 
 #define MAX_FRAMES 256
 #define LINE_MAX_BYTES 100      /* addr2line reads stdin with fgets(buf, 100) */
@@ -60,7 +61,8 @@ struct ctx {
 
 static void usage(void)
 {
-    printf("usage: goinspect [--json] symbolize [-e EXE] [-a] [-f] [-i] [-p] [-s] [-C]\n"
+    stdio_printf(stdout,
+           "usage: goinspect [--json] symbolize [-e EXE] [-a] [-f] [-i] [-p] [-s] [-C]\n"
            "                 [-j SECTION] [--debug-dir DIR] [--json] [ADDR...]\n\n"
            "Translates addresses of EXE (default a.out) into function names and source\n"
            "lines, as binutils' addr2line does and with the same output.  Without\n"
@@ -81,7 +83,7 @@ static void usage(void)
 static void warn_cb(void *ctx, const char *msg)
 {
     (void)ctx;
-    fflush(stdout);
+    stdout_flush();
     fprintf(stderr, "goinspect: warning: %s\n", msg);
 }
 
@@ -473,7 +475,7 @@ static int run(const struct global_opts *g, int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     struct ctx *c = calloc(1, sizeof *c);
-    int opt, rc = EXIT_OK;
+    int opt;
 
     if (!c) {
         die_msg("symbolize: out of memory");
@@ -496,7 +498,10 @@ static int run(const struct global_opts *g, int argc, char **argv)
         case 's': c->o.basenames = true; break;
         case 'r': case 'R': break;              /* demangler recursion limit */
         case 'H': case 'h': usage(); free(c); return EXIT_OK;
-        case 'V': case 'v': printf("goinspect symbolize (addr2line-compatible)\n"); free(c); return EXIT_OK;
+        case 'V': case 'v':
+            stdio_printf(stdout, "goinspect symbolize (addr2line-compatible)\n");
+            free(c);
+            return EXIT_OK;
         case OPT_JSON: c->o.json = true; break;
         case OPT_DEBUG_DIR: c->o.debug_dir = optarg; break;
         case OPT_STATS: c->o.stats = true; break;
@@ -537,15 +542,12 @@ static int run(const struct global_opts *g, int argc, char **argv)
         symbolize_args(c, argv + optind, argc - optind);
     else
         symbolize_stdin(c);
-    if (!out_flush(&c->out)) {
-        die_msg("symbolize: write error on standard output");
-        rc = EXIT_FAIL;
-    }
+    out_flush(&c->out);     /* main reports a write error */
     out_free(&c->out);
     free(c->base_off);
     gd_close(c->b);
     free(c);
-    return rc;
+    return EXIT_OK;
 }
 
 const struct command cmd_symbolize = {
