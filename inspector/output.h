@@ -163,7 +163,10 @@ static inline void out_char(struct out *o, char c)
 void out_u64(struct out *o, uint64_t v);
 /* "0x" and 16 lowercase hex digits, as binutils prints a 64-bit address. */
 void out_addr16(struct out *o, uint64_t v);
-/* A JSON string literal (with quotes), or null for NULL. */
+/* A JSON string literal (with quotes), or null for NULL.  Well-formed UTF-8
+ * is written as it is; '"', '\\' and control characters are escaped, and
+ * each byte of no well-formed UTF-8 sequence is written as \udcXX (the
+ * byte's value in XX; see docs/json.md). */
 void out_json_str(struct out *o, const char *s);
 
 #endif
