@@ -519,7 +519,8 @@ static int run(const struct global_opts *g, int argc, char **argv)
     struct gd_open_options oo = { c->o.debug_dir, warn_cb, NULL, 0 };
     struct gd_error err;
     if (gd_open(c->o.exe, &oo, &c->b, &err) != 0) {
-        die_msg("%s", err.msg);
+        /* addr2line: "'FILE' is not an ordinary file" (gd_open never opens one) */
+        die_msg("%s%s", err.code == GD_ENOTREG ? "symbolize: " : "", err.msg);
         free(c);
         return EXIT_FAIL;
     }

@@ -11,6 +11,7 @@ import json
 import os
 import selectors
 import shutil
+import socket
 import subprocess
 import time
 
@@ -342,6 +343,52 @@ def test_not_an_elf_file(tmp_path):
     assert r.returncode == 1 and "not an ELF file" in r.stderr
     r = goinspect("symbolize", "-e", str(tmp_path), "0x10")
     assert r.returncode == 1 and "is a directory" in r.stderr
+
+
+def special_files(tmp_path):
+    """name -> path of a file of each type that is not an ordinary file."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    link = tmp_path / "link-to-fifo"
+    link.symlink_to(fifo)
+    sock = tmp_path / "sock"
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(sock))
+    return {"fifo": str(fifo), "link": str(link), "dir": str(tmp_path), "zero": "/dev/zero",
+            "null": "/dev/null", "socket": str(sock)}, s
+
+
+def test_not_an_ordinary_file(tmp_path):
+    """A FIFO (nobody writes it: its open(2) would wait for good), a link to
+    one, a directory, devices, a socket: refused at once, as addr2line
+    refuses them ("is not an ordinary file", "is a directory")."""
+    files, sock = special_files(tmp_path)
+    kinds = {"fifo": "a FIFO", "link": "a FIFO", "dir": "a directory",
+             "zero": "a character device", "null": "a character device", "socket": "a socket"}
+    with sock:
+        for name, path in files.items():
+            theirs = run(["addr2line", "-e", path, "0x10"], timeout=10)
+            assert theirs.returncode == 1
+            assert "is not an ordinary file" in theirs.stderr or "is a directory" in theirs.stderr
+            r = goinspect("symbolize", "-e", path, "0x10", timeout=10)
+            assert (r.returncode, r.stdout) == (1, ""), name
+            assert r.stderr == (f"goinspect: symbolize: {path}: is not an ordinary file "
+                                f"(it is {kinds[name]})\n"), name
+
+
+def test_debug_file_that_is_a_fifo(builds, tmp_path):
+    """A FIFO where the build-id debug file would be is passed over, not
+    opened (this held before the FIFO checks of gd_open too)."""
+    exe = build_variant(builds, "gcc-O2")
+    bid = run(["readelf", "-n", exe]).stdout.split("Build ID:")[1].split()[0]
+    ddir = tmp_path / "debug" / ".build-id" / bid[:2]
+    ddir.mkdir(parents=True)
+    os.mkfifo(ddir / (bid[2:] + ".debug"))
+    stripped = str(tmp_path / "prog")
+    run(["objcopy", "--strip-debug", exe, stripped])
+    r = goinspect("symbolize", "-f", f"--debug-dir={tmp_path / 'debug'}", "-e", stripped,
+                  f"{text_addresses(stripped, 64)[3]:#x}", timeout=10)
+    assert r.returncode == 0 and ".c:" not in r.stdout, r.stderr
 
 
 @pytest.mark.parametrize("keep", [8, 40, 64, 1000, 0.5, 0.9])
