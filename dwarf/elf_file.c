@@ -3,13 +3,10 @@
  * usable, its section and PT_LOAD tables, build-id, .gnu_debuglink, and
  * section bytes (mapped, or decompressed for SHF_COMPRESSED and .zdebug_*).
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -77,7 +74,6 @@ static void read_dynamic(struct elf_file *f, Elf_Scn *scn, const GElf_Shdr *sh)
 
 int elf_file_open(struct elf_file *f, const char *path, struct gd_error *err)
 {
-    struct stat st;
     GElf_Ehdr eh;
     size_t shnum = 0, shstrndx = 0, phnum = 0;
 
@@ -86,15 +82,10 @@ int elf_file_open(struct elf_file *f, const char *path, struct gd_error *err)
     f->path = strdup(path);
     if (!f->path)
         return gd_fail(err, GD_ENOMEM, "out of memory");
-    f->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (f->fd < 0)
-        return gd_fail(err, GD_ENOENT, "%s: %s", path, strerror(errno));
-    if (fstat(f->fd, &st) != 0)
-        return gd_fail(err, GD_ENOENT, "%s: %s", path, strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return bad(f, err, GD_ENOTELF, S_ISDIR(st.st_mode) ? "is a directory"
-                                                          : "not a regular file");
-    f->file_size = (uint64_t)st.st_size;
+    int fd = regular_file_open(path, &f->file_size, err);
+    if (fd < 0)
+        return fd;
+    f->fd = fd;
 
     unsigned char ident[EI_NIDENT];
     ssize_t got = pread(f->fd, ident, sizeof ident, 0);

@@ -19,6 +19,7 @@ const char *gd_strerror(int code)
     case GD_ENOMEM: return "out of memory";
     case GD_ENOTFOUND: return "not found";
     case GD_EDWARF: return "corrupt DWARF";
+    case GD_ENOTREG: return "not an ordinary file";
     default: return "unknown error";
     }
 }

@@ -40,7 +40,8 @@ enum gd_status {
     GD_EUNSUP = -4,     /* an ELF this library does not handle (not x86-64 64-bit LE) */
     GD_ENOMEM = -5,
     GD_ENOTFOUND = -6,  /* the thing looked up does not exist */
-    GD_EDWARF = -7      /* corrupt DWARF */
+    GD_EDWARF = -7,     /* corrupt DWARF */
+    GD_ENOTREG = -8     /* not an ordinary file: a directory, a FIFO, a device... */
 };
 
 struct gd_error {

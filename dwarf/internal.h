@@ -26,6 +26,13 @@ struct gd_warner {
 void gd_warn(const struct gd_warner *w, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* ---- Opening files (regular_file.c) ---------------------------------- */
+
+/* Opens path for reading when it is an ordinary file (never blocking on a
+ * FIFO or a device, nor opening one): the descriptor, and the file's size
+ * in *size; a negative GD_E* code otherwise (GD_ENOTREG: another type). */
+int regular_file_open(const char *path, uint64_t *size, struct gd_error *err);
+
 /* ---- Growable arrays (error.c) --------------------------------------- */
 
 /* Makes room for n more elements of size elem in *v (capacity *cap, *len

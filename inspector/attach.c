@@ -13,6 +13,7 @@
 #include "command.h"
 #include "heapsnap.h"
 #include "session.h"
+#include "stdstreams.h"
 #include "trace.h"
 
 const struct subcommand *const subcommands[] = {
@@ -31,21 +32,26 @@ const struct subcommand *subcommand_find(const char *name)
 void subcommands_help(void)
 {
     for (int i = 0; subcommands[i]; i++)
-        printf("  %s%s%s\n        %s\n", subcommands[i]->name,
-               subcommands[i]->synopsis[0] ? " " : "", subcommands[i]->synopsis,
-               subcommands[i]->help);
+        stdio_printf(stdout, "  %s%s%s\n        %s\n", subcommands[i]->name,
+                     subcommands[i]->synopsis[0] ? " " : "", subcommands[i]->synopsis,
+                     subcommands[i]->help);
 }
 
 static void usage(void)
 {
-    printf("usage: goinspect [--json] attach [--nonstop] PID [COMMAND [ARGS]]\n\n"
-           "Stops every thread of process PID (a program linked with libgort) just long\n"
-           "enough to copy the runtime's state, lets it run again, and shows:\n\n");
+    stdio_printf(stdout,
+                 "usage: goinspect [--json] attach [--nonstop] PID [COMMAND [ARGS]]\n\n"
+                 "Stops every thread of process PID (a program linked with libgort) just long\n"
+                 "enough to copy the runtime's state, lets it run again, and shows:\n\n");
     subcommands_help();
-    printf("\nWith no COMMAND: summary, or an interactive prompt when stdin is a terminal.\n\n"
-           "  --json         machine-readable output (docs/json.md)\n"
-           "  --nonstop      never stop the process: read it while it runs (may be inconsistent)\n"
-           "  --no-precopy   copy every stack during the stop, none before (a longer pause)\n");
+    stdio_printf(stdout,
+                 "\nWith no COMMAND: summary, or an interactive prompt when stdin is a "
+                 "terminal.\n\n"
+                 "  --json         machine-readable output (docs/json.md)\n"
+                 "  --nonstop      never stop the process: read it while it runs (may be "
+                 "inconsistent)\n"
+                 "  --no-precopy   copy every stack during the stop, none before (a longer "
+                 "pause)\n");
 }
 
 int session_run(struct session *ss, int argc, char **argv)

@@ -1,13 +1,15 @@
 /*
  * main.c — the goinspect command line: global options, then a command from
  * the table below.  Usage errors exit 2, other errors print
- * "goinspect: WHAT: WHY" and exit 1.
+ * "goinspect: WHAT: WHY" and exit 1; so does a write error on standard
+ * output, whatever the command (stdstreams.h).
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "command.h"
+#include "stdstreams.h"
 
 #define GOINSPECT_VERSION "0.1.0"
 
@@ -22,7 +24,7 @@ static const struct command *const commands[] = {
 void die_msg(const char *fmt, ...)
 {
     va_list ap;
-    fflush(stdout);
+    stdout_flush();
     fputs("goinspect: ", stderr);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
@@ -32,11 +34,11 @@ void die_msg(const char *fmt, ...)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: goinspect [--json] COMMAND [ARGS...]\n"
-               "       goinspect --help | --version | help COMMAND\n\ncommands:\n");
+    stdio_printf(f, "usage: goinspect [--json] COMMAND [ARGS...]\n"
+                    "       goinspect --help | --version | help COMMAND\n\ncommands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(f, "  %-10s %-28s %s\n", commands[i]->name, commands[i]->args,
-                commands[i]->summary);
+        stdio_printf(f, "  %-10s %-28s %s\n", commands[i]->name, commands[i]->args,
+                     commands[i]->summary);
 }
 
 static const struct command *find(const char *name)
@@ -47,7 +49,7 @@ static const struct command *find(const char *name)
     return NULL;
 }
 
-int main(int argc, char **argv)
+static int dispatch(int argc, char **argv)
 {
     struct global_opts g = { false };
     int i = 1;
@@ -59,7 +61,7 @@ int main(int argc, char **argv)
             usage(stdout);
             return EXIT_OK;
         } else if (strcmp(argv[i], "--version") == 0) {
-            printf("goinspect %s\n", GOINSPECT_VERSION);
+            stdio_printf(stdout, "goinspect %s\n", GOINSPECT_VERSION);
             return EXIT_OK;
         } else {
             die_msg("unknown option '%s' (see goinspect --help)", argv[i]);
@@ -89,4 +91,10 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     return c->run(&g, argc - i, argv + i);
+}
+
+int main(int argc, char **argv)
+{
+    std_streams_init();
+    return std_streams_finish(dispatch(argc, argv));
 }

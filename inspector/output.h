@@ -23,10 +23,13 @@ struct out {
     char *buf;
     size_t len, cap;
     bool failed;            /* a write failed (EPIPE...), or out of memory */
+    int err;                /* then the errno of that failure */
 };
 
 void out_init(struct out *o, int fd);
 void out_free(struct out *o);
+/* Writes what is buffered; false once a write has failed (a failure on
+ * standard output is also reported to stdstreams.h). */
 bool out_flush(struct out *o);
 void out_mem_slow(struct out *o, const char *s, size_t n);
 char *out_reserve_slow(struct out *o, size_t n);
@@ -160,7 +163,10 @@ static inline void out_char(struct out *o, char c)
 void out_u64(struct out *o, uint64_t v);
 /* "0x" and 16 lowercase hex digits, as binutils prints a 64-bit address. */
 void out_addr16(struct out *o, uint64_t v);
-/* A JSON string literal (with quotes), or null for NULL. */
+/* A JSON string literal (with quotes), or null for NULL.  Well-formed UTF-8
+ * is written as it is; '"', '\\' and control characters are escaped, and
+ * each byte of no well-formed UTF-8 sequence is written as \udcXX (the
+ * byte's value in XX; see docs/json.md). */
 void out_json_str(struct out *o, const char *s);
 
 #endif

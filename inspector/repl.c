@@ -15,6 +15,7 @@
 
 #include "command.h"
 #include "session.h"
+#include "stdstreams.h"
 #include "textfmt.h"
 
 enum { MAX_ARGS = 64 };
@@ -42,12 +43,12 @@ static int split(char *line, char **argv)
 
 static void help(void)
 {
-    printf("commands (on the current snapshot):\n");
+    stdio_printf(stdout, "commands (on the current snapshot):\n");
     subcommands_help();
-    printf("  refresh\n        take a new snapshot\n"
-           "  help\n        this list\n"
-           "  quit\n        leave (also Ctrl-D); the process runs on\n");
-    printf("add --json to any command for JSON output\n");
+    stdio_printf(stdout, "  refresh\n        take a new snapshot\n"
+                         "  help\n        this list\n"
+                         "  quit\n        leave (also Ctrl-D); the process runs on\n"
+                         "add --json to any command for JSON output\n");
 }
 
 /* The k-th word the prompt completes, NULL past the last. */
@@ -100,8 +101,9 @@ int repl_run(struct session *ss)
 {
     char pause[32];
     fmt_pause(ss->s.pause_ns, pause, sizeof pause);
-    printf("attached to PID %d (%s): %zu goroutines, %zu threads; paused %s.  Type help.\n",
-           (int)ss->t->pid, ss->t->name, ss->s.ngs, ss->t->nthreads, pause);
+    stdio_printf(stdout,
+                 "attached to PID %d (%s): %zu goroutines, %zu threads; paused %s.  Type help.\n",
+                 (int)ss->t->pid, ss->t->name, ss->s.ngs, ss->t->nthreads, pause);
     rl_attempted_completion_function = complete;
     rl_catch_signals = 0;
     struct sigaction sa, old;
@@ -109,11 +111,11 @@ int repl_run(struct session *ss)
     sa.sa_handler = on_interrupt;
     sigaction(SIGINT, &sa, &old);
     int rc = 0;
-    for (;;) {
-        fflush(stdout);
+    /* a standard output that fails ends the prompt: nothing more can be shown */
+    while (stdout_flush()) {
         char *line = readline("goinspect> ");
         if (!line) {
-            printf("\n");
+            stdio_printf(stdout, "\n");
             break;
         }
         char *argv[MAX_ARGS];
@@ -144,15 +146,14 @@ int repl_run(struct session *ss)
                 }
             } else {
                 fmt_pause(ss->s.pause_ns, pause, sizeof pause);
-                printf("new snapshot: %zu goroutines, %zu threads; paused %s\n", ss->s.ngs,
-                       ss->t->nthreads, pause);
+                stdio_printf(stdout, "new snapshot: %zu goroutines, %zu threads; paused %s\n",
+                             ss->s.ngs, ss->t->nthreads, pause);
             }
         } else if (!subcommand_find(argv[0])) {
             die_msg("unknown command '%s' (type help)", argv[0]);
         } else {
             session_run(ss, argc, argv);
         }
-        fflush(stdout);
         free(copy);
     }
     sigaction(SIGINT, &old, NULL);

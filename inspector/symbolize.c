@@ -15,7 +15,6 @@
  * reads of neighbouring lookups; the text is built in the output buffer
  * with known string lengths and no printf.
  */
-#include <dlfcn.h>
 #include <elf.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -23,9 +22,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr_input.h"
 #include "command.h"
+#include "demangle.h"
 #include "gidwarf.h"
 #include "output.h"
+#include "stdstreams.h"
 
 #define MAX_FRAMES 256
 #define LINE_MAX_BYTES 100      /* addr2line reads stdin with fgets(buf, 100) */
@@ -47,6 +49,7 @@ struct ctx {
     const struct gd_section *section;   /* -j */
     const struct gd_section *last_sec;  /* the section of the previous address */
     struct out out;
+    struct addr_reader reader;          /* how an address is read */
     /* a batch: the addresses as read, what is looked up, and whether the
      * address is in a section at all */
     uint64_t addrs[BATCH];
@@ -54,17 +57,17 @@ struct ctx {
     bool in_section[BATCH];
     struct gd_sym_frame frames[MAX_FRAMES];
     uint32_t *base_off;                 /* -s: file id -> offset of the basename + 1 */
-    char *(*cxa_demangle)(const char *, char *, size_t *, int *);
-    bool demangler_loaded;
 };
 
 static void usage(void)
 {
-    printf("usage: goinspect [--json] symbolize [-e EXE] [-a] [-f] [-i] [-p] [-s] [-C]\n"
+    stdio_printf(stdout,
+           "usage: goinspect [--json] symbolize [-e EXE] [-a] [-f] [-i] [-p] [-s] [-C]\n"
            "                 [-j SECTION] [--debug-dir DIR] [--json] [ADDR...]\n\n"
            "Translates addresses of EXE (default a.out) into function names and source\n"
            "lines, as binutils' addr2line does and with the same output.  Without\n"
-           "ADDR, reads addresses from standard input, one per line.\n\n"
+           "ADDR, reads addresses from standard input, one per line.  An address is\n"
+           "hexadecimal or SYMBOL[+OFFSET], read as addr2line reads it.\n\n"
            "  -e, --exe=EXE         the executable or shared object\n"
            "  -a, --addresses       print each address before its frames\n"
            "  -f, --functions       print function names\n"
@@ -81,7 +84,7 @@ static void usage(void)
 static void warn_cb(void *ctx, const char *msg)
 {
     (void)ctx;
-    fflush(stdout);
+    stdout_flush();
     fprintf(stderr, "goinspect: warning: %s\n", msg);
 }
 
@@ -92,20 +95,9 @@ static const char *demangled(struct ctx *c, const char *name, char **to_free)
     *to_free = NULL;
     if (!c->o.demangle || !name || strncmp(name, "_Z", 2) != 0)
         return name;
-    if (!c->demangler_loaded) {
-        c->demangler_loaded = true;
-        void *h = dlopen("libstdc++.so.6", RTLD_NOW | RTLD_LOCAL);
-        if (h)
-            *(void **)&c->cxa_demangle = dlsym(h, "__cxa_demangle");
-    }
-    if (!c->cxa_demangle)
+    char *d = demangle_cxx(name);
+    if (!d)
         return name;
-    int status = 0;
-    char *d = c->cxa_demangle(name, NULL, NULL, &status);
-    if (!d || status != 0) {
-        free(d);
-        return name;
-    }
     *to_free = d;
     return d;
 }
@@ -332,20 +324,6 @@ static void symbolize_batch(struct ctx *c, size_t n)
 
 /* ---- Reading addresses --------------------------------------------------- */
 
-/* How addr2line reads an address (measured against binutils 2.40): blanks,
- * then a '-' reads as 0, a '+' is skipped, and the rest is strtoul(…, 16)
- * (its own blanks and sign, optional 0x, saturating on overflow). */
-static uint64_t scan_vma(const char *s)
-{
-    while (*s == ' ' || (*s >= '\t' && *s <= '\r'))
-        s++;
-    if (*s == '-')
-        return 0;
-    if (*s == '+')
-        s++;
-    return strtoull(s, NULL, 16);
-}
-
 /* The hex digits that start p[0..8) (all 8 bytes are read): how many,
  * and their value in *v.  Eight bytes at once: each byte is classified as
  * a digit or a letter a-f/A-F by carry-free range checks on its low 7 bits
@@ -374,11 +352,13 @@ static unsigned hex_word(const char *p, uint64_t *v)
  * longer line is several pieces): the bytes it takes, 0 when the piece is
  * not complete yet (more input may follow unless eof).  s[avail] must be a
  * NUL, and the 7 bytes after it readable. */
-static size_t next_piece(const char *s, size_t avail, bool eof, uint64_t *addr)
+static size_t next_piece(struct addr_reader *r, const char *s, size_t avail, bool eof,
+                         uint64_t *addr)
 {
     if (avail == 0)
         return 0;
-    /* the common case, [0x]hex digits then a newline */
+    /* the common case, [0x]hex digits then a newline (which addr_read
+     * reads as hex too) */
     const char *p = s + (s[0] == '0' && (s[1] == 'x' || s[1] == 'X') ? 2 : 0);
     uint64_t v, w;
     unsigned k = hex_word(p, &v);
@@ -399,7 +379,7 @@ static size_t next_piece(const char *s, size_t avail, bool eof, uint64_t *addr)
     char piece[LINE_MAX_BYTES];
     memcpy(piece, s, len);
     piece[len] = 0;
-    *addr = scan_vma(piece);
+    *addr = addr_read(r, piece);
     return len;
 }
 
@@ -415,7 +395,8 @@ static void symbolize_stdin(struct ctx *c)
     buf[0] = 0;
     for (;;) {
         size_t n = 0, used;
-        while (n < BATCH && (used = next_piece(buf + pos, len - pos, eof, &c->addrs[n])) > 0) {
+        while (n < BATCH &&
+               (used = next_piece(&c->reader, buf + pos, len - pos, eof, &c->addrs[n])) > 0) {
             pos += used;
             n++;
         }
@@ -446,7 +427,7 @@ static void symbolize_args(struct ctx *c, char **args, int n)
     for (int i = 0; i < n && !c->out.failed; i += BATCH) {
         int k = n - i < BATCH ? n - i : BATCH;
         for (int j = 0; j < k; j++)
-            c->addrs[j] = scan_vma(args[i + j]);
+            c->addrs[j] = addr_read(&c->reader, args[i + j]);
         symbolize_batch(c, (size_t)k);
     }
 }
@@ -474,7 +455,7 @@ static int run(const struct global_opts *g, int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     struct ctx *c = calloc(1, sizeof *c);
-    int opt, rc = EXIT_OK;
+    int opt;
 
     if (!c) {
         die_msg("symbolize: out of memory");
@@ -497,7 +478,10 @@ static int run(const struct global_opts *g, int argc, char **argv)
         case 's': c->o.basenames = true; break;
         case 'r': case 'R': break;              /* demangler recursion limit */
         case 'H': case 'h': usage(); free(c); return EXIT_OK;
-        case 'V': case 'v': printf("goinspect symbolize (addr2line-compatible)\n"); free(c); return EXIT_OK;
+        case 'V': case 'v':
+            stdio_printf(stdout, "goinspect symbolize (addr2line-compatible)\n");
+            free(c);
+            return EXIT_OK;
         case OPT_JSON: c->o.json = true; break;
         case OPT_DEBUG_DIR: c->o.debug_dir = optarg; break;
         case OPT_STATS: c->o.stats = true; break;
@@ -515,7 +499,8 @@ static int run(const struct global_opts *g, int argc, char **argv)
     struct gd_open_options oo = { c->o.debug_dir, warn_cb, NULL, 0 };
     struct gd_error err;
     if (gd_open(c->o.exe, &oo, &c->b, &err) != 0) {
-        die_msg("%s", err.msg);
+        /* addr2line: "'FILE' is not an ordinary file" (gd_open never opens one) */
+        die_msg("%s%s", err.code == GD_ENOTREG ? "symbolize: " : "", err.msg);
         free(c);
         return EXIT_FAIL;
     }
@@ -534,19 +519,18 @@ static int run(const struct global_opts *g, int argc, char **argv)
     if (c->o.basenames)
         c->base_off = calloc(gd_file_count(c->b) + 1, sizeof *c->base_off);
     out_init(&c->out, STDOUT_FILENO);
+    addr_reader_init(&c->reader, c->b);
     if (optind < argc)
         symbolize_args(c, argv + optind, argc - optind);
     else
         symbolize_stdin(c);
-    if (!out_flush(&c->out)) {
-        die_msg("symbolize: write error on standard output");
-        rc = EXIT_FAIL;
-    }
+    out_flush(&c->out);     /* main reports a write error */
     out_free(&c->out);
+    addr_reader_free(&c->reader);
     free(c->base_off);
     gd_close(c->b);
     free(c);
-    return rc;
+    return EXIT_OK;
 }
 
 const struct command cmd_symbolize = {

@@ -113,8 +113,9 @@ class Target:
         return w
 
     def state(self):
-        with open(f"/proc/{self.pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
+        # bytes: the name in parentheses may be anything (tests/test_json_utf8.py)
+        with open(f"/proc/{self.pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0].decode()
 
     def assert_progress(self, ticks=2):
         """The target runs on: it is not stopped, and makes TICK lines with

@@ -12,8 +12,10 @@ llvm-symbolizer say, where binutils names the preceding function.
 """
 import json
 import os
+import random
 import selectors
 import shutil
+import socket
 import subprocess
 import time
 
@@ -159,7 +161,41 @@ def test_section_relative_offsets(builds):
 
 ODD_INPUTS = ["+5", "0X1f", " 12", "\t0x12", "ffffffffffffffffff", "1g", "-1", "-0x10", "0x",
               "x12", "1234567890abcdef1", "+ 5", "++5", "+-5", "-+5", "- 5", " + + 5",
-              "+0x5", "5+", "", "zz", "  -1", "+  -1", "0" * 120 + "1", "1" * 99 + "2" * 10]
+              "+0x5", "5+", "", "zz", "  -1", "+  -1", "0" * 120 + "1", "1" * 99 + "2" * 10,
+              # a '+': SYMBOL+OFFSET, unless a digit comes first
+              "+1090", "b+1", "1090+x", "0x+1", "++1", "1+", "+0", "+", "+08", "+0x", "+-0x10",
+              # symbols, with offsets in hex, octal and decimal, signs, blanks
+              "main", "main+1", "main+0x10", "main+0X10", "main+010", "main+08", "main + 10",
+              " main+010", "main\t+\t4", "main+-1", "main+ -1", "main+", "main +", "main+0xg",
+              "sum_pair+3", "scale.constprop.0+2", "_start", "MAIN", "nosuch+5", "a+1", "ab c+1",
+              "main+ffffffffffffffffffff", "main+0xffffffffffffffffffffff",
+              "main+99999999999999999999999", "main+-99999999999999999999999",
+              "__libc_start_main", "printf", "main\r", "\x0bmain+1", "é+1", "main+1 junk",
+              # a hex letter first: a number unless the line has a '+'
+              "abc", "abc+", "ABC", "f", "face", "fade+1", "deadbeef x+", "cafe 1",
+              # case, zeros, spaces, overlong numbers
+              "0X", "0XABC", "0x0x1", "00x5", "000000000000000000000000000000000000abc",
+              "1 2", "12\t34", "   ", "\t", "\v7", "10000000000000000", "ffffffffffffffff",
+              "0xffffffffffffffff", "0x10000000000000000", "-ffffffffffffffffff"]
+
+
+def check_reads_like_addr2line(exe, inputs, flags="-afi"):
+    """inputs on stdin, one per line, and as arguments: byte for byte what
+    addr2line prints."""
+    inp = b"".join(s + b"\n" for s in inputs)
+    theirs = subprocess.run(["addr2line", flags, "-e", exe], input=inp, capture_output=True,
+                            timeout=120).stdout
+    ours = subprocess.run([need(GOINSPECT), "symbolize", flags, "-e", exe], input=inp,
+                          capture_output=True, timeout=120)
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout == theirs
+    args = [s for s in inputs if b"\0" not in s]
+    theirs = subprocess.run(["addr2line", flags, "-e", exe, "--", *args], capture_output=True,
+                            timeout=120).stdout
+    ours = subprocess.run([GOINSPECT, "symbolize", flags, "-e", exe, "--", *args],
+                          capture_output=True, timeout=120)
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout == theirs
 
 
 def test_odd_address_input_reads_like_addr2line(builds):
@@ -170,6 +206,57 @@ def test_odd_address_input_reads_like_addr2line(builds):
     # no final newline
     assert symbolize(exe, ["-a"], "0x10").stdout == run(["addr2line", "-a", "-e", exe],
                                                          input="0x10").stdout
+    check_reads_like_addr2line(exe, [s.encode() for s in ODD_INPUTS])
+    # offsets into a section: the symbol's value plus OFFSET is the offset
+    check_reads_like_addr2line(exe, [b"main+1", b"+10", b"b+1", b"10"], "-aj.text")
+
+
+def generated_inputs(exe, seed, n=3000):
+    """Lines made of pieces that matter to the reading: digits, hex letters,
+    0x, signs, blanks, names of the binary's symbols, a NUL, a byte that is
+    not ASCII; some longer than addr2line's 99-byte reads."""
+    # code symbols only: addr2line answers an address in data with the
+    # declaration of a DWARF variable there, which goinspect does not
+    names = [f[-1].encode() for f in map(str.split, run(["nm", exe]).stdout.splitlines())
+             if len(f) == 3 and f[1] in "tTW"]
+    atoms = [b"0", b"1", b"7", b"8", b"9", b"a", b"f", b"F", b"g", b"x", b"X", b"0x", b"0X",
+             b"+", b"-", b" ", b"\t", b"\r", b"\v", b"\0", b"\xc3\xa9", b"\xff",
+             b"f" * 16, b"0" * 30, b"9" * 25, b"010", *names]
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(n):
+        line = b"".join(rng.choice(atoms) for _ in range(rng.randrange(8)))
+        if rng.random() < 0.03:
+            line = b" " * rng.randrange(90, 100) + line
+        lines.append(line)
+    return lines
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_generated_address_input_reads_like_addr2line(builds, seed):
+    exe = build_variant(builds, "gcc-O2")
+    check_reads_like_addr2line(exe, generated_inputs(exe, seed), "-a")
+
+
+def test_symbol_names_in_a_shared_object(builds, tmp_path):
+    """Without .symtab, names are those of .dynsym, as in addr2line."""
+    lib = build_variant(builds, "gcc-O2-shared")
+    stripped = str(tmp_path / "lib.so")
+    run(["strip", "--strip-all", "-o", stripped, lib])
+    names = [line.split()[-1].encode() for line in run(["nm", "-D", stripped]).stdout.splitlines()]
+    inputs = [n + b"+2" for n in names] + names + [b"lib_static+1", b"+1"]
+    for exe in (lib, stripped):
+        check_reads_like_addr2line(exe, inputs)
+
+
+def test_cxx_names_in_address_input(builds):
+    """A name is looked up as it is, then demangled: 'ns::counter::add(int)+4'."""
+    need_tool("clang++")
+    exe = builds.get("cxx", lambda out: cc("clang++", ["-O0", "-g", sym_src("sym_cxx.cc")], out))
+    check_reads_like_addr2line(exe, [
+        b"ns::counter::add(int)+4", b"ns::counter::twice(char)", b"pick(double)+2",
+        b"pick(int)", b"_Z4picki+1", b"ns::counter::add", b"main+1", b"twice(char)+1",
+        b"ns::counter::add(int)+0x10", b" pick(double) + 3"])
 
 
 def read_lines(proc, n, timeout=20):
@@ -421,6 +508,52 @@ def test_not_an_elf_file(tmp_path):
     assert r.returncode == 1 and "not an ELF file" in r.stderr
     r = goinspect("symbolize", "-e", str(tmp_path), "0x10")
     assert r.returncode == 1 and "is a directory" in r.stderr
+
+
+def special_files(tmp_path):
+    """name -> path of a file of each type that is not an ordinary file."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    link = tmp_path / "link-to-fifo"
+    link.symlink_to(fifo)
+    sock = tmp_path / "sock"
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(sock))
+    return {"fifo": str(fifo), "link": str(link), "dir": str(tmp_path), "zero": "/dev/zero",
+            "null": "/dev/null", "socket": str(sock)}, s
+
+
+def test_not_an_ordinary_file(tmp_path):
+    """A FIFO (nobody writes it: its open(2) would wait for good), a link to
+    one, a directory, devices, a socket: refused at once, as addr2line
+    refuses them ("is not an ordinary file", "is a directory")."""
+    files, sock = special_files(tmp_path)
+    kinds = {"fifo": "a FIFO", "link": "a FIFO", "dir": "a directory",
+             "zero": "a character device", "null": "a character device", "socket": "a socket"}
+    with sock:
+        for name, path in files.items():
+            theirs = run(["addr2line", "-e", path, "0x10"], timeout=10)
+            assert theirs.returncode == 1
+            assert "is not an ordinary file" in theirs.stderr or "is a directory" in theirs.stderr
+            r = goinspect("symbolize", "-e", path, "0x10", timeout=10)
+            assert (r.returncode, r.stdout) == (1, ""), name
+            assert r.stderr == (f"goinspect: symbolize: {path}: is not an ordinary file "
+                                f"(it is {kinds[name]})\n"), name
+
+
+def test_debug_file_that_is_a_fifo(builds, tmp_path):
+    """A FIFO where the build-id debug file would be is passed over, not
+    opened (this held before the FIFO checks of gd_open too)."""
+    exe = build_variant(builds, "gcc-O2")
+    bid = run(["readelf", "-n", exe]).stdout.split("Build ID:")[1].split()[0]
+    ddir = tmp_path / "debug" / ".build-id" / bid[:2]
+    ddir.mkdir(parents=True)
+    os.mkfifo(ddir / (bid[2:] + ".debug"))
+    stripped = str(tmp_path / "prog")
+    run(["objcopy", "--strip-debug", exe, stripped])
+    r = goinspect("symbolize", "-f", f"--debug-dir={tmp_path / 'debug'}", "-e", stripped,
+                  f"{text_addresses(stripped, 64)[3]:#x}", timeout=10)
+    assert r.returncode == 0 and ".c:" not in r.stdout, r.stderr
 
 
 @pytest.mark.parametrize("keep", [8, 40, 64, 1000, 0.5, 0.9])
