@@ -54,8 +54,11 @@ def test_no_such_process():
 
 def test_process_without_libgort(targets):
     p = targets.start(["sleep", "60"])
+    # /proc/PID/exe names sleep as soon as execve switches images, before
+    # sleep is mapped; asleep, it is the whole program
     wait_until(lambda: os.path.exists(f"/proc/{p.pid}/exe") and
-               os.readlink(f"/proc/{p.pid}/exe").endswith("sleep"), what="sleep to start")
+               os.readlink(f"/proc/{p.pid}/exe").endswith("sleep") and
+               stat_state(p.pid) == "S", what="sleep to start")
     r = attach(p.pid)
     assert r.returncode == 1
     assert r.stderr == f"goinspect: PID {p.pid} (sleep) does not link libgort: no runtime descriptor\n"
