@@ -4,6 +4,7 @@
 #   make          build everything into build/
 #   make demo     build, start examples/demo and inspect it
 #   make check    build (gcc and clang) and run the whole test suite
+#   make sanitize goinspect built with ASan and UBSan into build/asan/
 #   make bench    run the benchmarks against their reference tools
 #   make install  install into $(PREFIX)
 #   make clean    remove build/
@@ -36,7 +37,7 @@ include mk/runtime.mk
 -include mk/inspector.mk
 -include mk/examples.mk
 
-.PHONY: all deps demo check test bench install install-components clean
+.PHONY: all deps demo check test bench install install-components clean sanitize
 
 all: $(ALL_TARGETS)
 
@@ -47,9 +48,19 @@ deps:
 # run against both.
 CLANG_BUILD := build/clang
 
+# goinspect with AddressSanitizer and UndefinedBehaviorSanitizer, every
+# report fatal (tests/test_sanitized.py runs the bad-input tests under it).
+SAN_BUILD := build/asan
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+sanitize:
+	@$(MAKE) --no-print-directory CC=clang BUILD=$(SAN_BUILD) OPT="-O1 -g $(SAN_FLAGS)" \
+	    LDFLAGS="$(SAN_FLAGS)" goinspect
+
 check: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory CC=clang BUILD=$(CLANG_BUILD) runtime gortcc
+	@$(MAKE) --no-print-directory sanitize
 	$(PYTHON) -m pytest -q -ra tests
 
 test:

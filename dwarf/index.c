@@ -59,7 +59,8 @@ static bool build_lines(struct halves *ix, struct index_build *b)
         return false;
     gd_hint_huge(ix->laddr, cap * sizeof *ix->laddr);
     gd_hint_huge(ix->lrow, cap * sizeof *ix->lrow);
-    qsort(b->seqs.v, b->seqs.n, sizeof *b->seqs.v, cmp_seq);
+    if (b->seqs.n)          /* an empty line table: b->seqs.v is NULL */
+        qsort(b->seqs.v, b->seqs.n, sizeof *b->seqs.v, cmp_seq);
 
     uint64_t last_hi = 0;
     bool have = false;

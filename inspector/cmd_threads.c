@@ -36,15 +36,11 @@ struct trow {
 
 static struct trow row_of(struct session *ss, size_t i)
 {
-    struct trow r = {NULL, NULL, NULL};
-    for (size_t k = 0; k < ss->s.nms; k++)
-        if (ss->s.ms[k].thread == (int32_t)i)
-            r.m = &ss->s.ms[k];
+    struct trow r = {snap_m_of_thread(&ss->s, i), NULL, NULL};
     if (!r.m)
         return r;
-    for (size_t k = 0; k < ss->s.nps && r.m->p; k++)
-        if (ss->s.ps[k].addr == r.m->p)
-            r.p = &ss->s.ps[k];
+    if (r.m->p)
+        r.p = snap_p_at(&ss->s, r.m->p);
     if (r.m->curg)
         r.g = model_g_at(&ss->m, r.m->curg);
     return r;

@@ -26,11 +26,13 @@ static uint32_t intern(struct model *m, const uint64_t *pcs, int n, int stop)
     for (uint32_t k = chained ? id : NO_STACK; k != NO_STACK; k = m->stacks[k].next) {
         const struct gstack *st = &m->stacks[k];
         if (st->hash == h && st->n == (uint32_t)n && st->stop == stop &&
-            memcmp(m->pcs + st->first, pcs, (size_t)n * sizeof *pcs) == 0)
+            (n == 0 || memcmp(m->pcs + st->first, pcs, (size_t)n * sizeof *pcs) == 0))
             return k;
     }
-    xgrow(&m->pcs, &m->cappcs, m->npcs + (size_t)n, sizeof *m->pcs);
-    memcpy(m->pcs + m->npcs, pcs, (size_t)n * sizeof *pcs);
+    if (n > 0) {            /* m->pcs is NULL until a stack has frames */
+        xgrow(&m->pcs, &m->cappcs, m->npcs + (size_t)n, sizeof *m->pcs);
+        memcpy(m->pcs + m->npcs, pcs, (size_t)n * sizeof *pcs);
+    }
     xgrow(&m->stacks, &m->capstacks, m->nstacks + 1, sizeof *m->stacks);
     uint32_t nid = (uint32_t)m->nstacks++;
     m->stacks[nid] = (struct gstack){(uint32_t)m->npcs, (uint32_t)n, (uint8_t)stop,
@@ -418,7 +420,8 @@ void model_group(struct model *m, const uint32_t *sel, size_t n, struct ggroups 
     }
     free(gi);
     u64map_free(&idx);
-    qsort_r(out->v, out->n, sizeof *out->v, cmp_group, m->s->gs);
+    if (out->n)             /* no goroutine selected: out->v is NULL */
+        qsort_r(out->v, out->n, sizeof *out->v, cmp_group, m->s->gs);
 }
 
 void ggroups_free(struct ggroups *g)

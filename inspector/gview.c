@@ -28,12 +28,8 @@ static const struct target_thread *g_thread(struct session *ss, const struct sna
 {
     if (g->thread >= 0)
         return &ss->t->threads[g->thread];
-    if (!g->m)
-        return NULL;
-    for (size_t i = 0; i < ss->s.nms; i++)
-        if (ss->s.ms[i].addr == g->m && ss->s.ms[i].thread >= 0)
-            return &ss->t->threads[ss->s.ms[i].thread];
-    return NULL;
+    const struct snap_m *m = g->m ? snap_m_at(&ss->s, g->m) : NULL;
+    return m && m->thread >= 0 ? &ss->t->threads[m->thread] : NULL;
 }
 
 void gview_state(struct session *ss, const struct snap_g *g, struct out *o)

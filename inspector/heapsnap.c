@@ -456,7 +456,8 @@ static void read_arenas(struct copy *c, uint64_t arenas)
 /* After the copy: the arenas by base, their runs in address order. */
 static void sort_arenas(struct snapshot *s, struct heapsnap *h)
 {
-    qsort(h->arenas, h->narenas, sizeof *h->arenas, cmp_arena);
+    if (h->narenas)         /* no arena: h->arenas may be NULL */
+        qsort(h->arenas, h->narenas, sizeof *h->arenas, cmp_arena);
     struct hrun *runs = xmalloc((h->nruns ? h->nruns : 1) * sizeof *runs);
     size_t n = 0;
     for (size_t i = 0; i < h->narenas; i++) {
@@ -472,7 +473,8 @@ static void sort_arenas(struct snapshot *s, struct heapsnap *h)
             a->nruns = 0;
             continue;
         }
-        memcpy(runs + n, h->runs + a->first_run, a->nruns * sizeof *runs);
+        if (a->nruns)
+            memcpy(runs + n, h->runs + a->first_run, a->nruns * sizeof *runs);
         a->first_run = (uint32_t)n;
         n += a->nruns;
     }

@@ -69,10 +69,51 @@ static const char *thread_name(struct session *ss, int32_t i)
 
 static const struct snap_m *m_of_thread(struct session *ss, int32_t th)
 {
-    for (size_t k = 0; k < ss->s.nms; k++)
-        if (ss->s.ms[k].thread == th)
-            return &ss->s.ms[k];
-    return NULL;
+    return snap_m_of_thread(&ss->s, (size_t)th);
+}
+
+/* For each mapping, the first thread (index in the target's threads) whose
+ * stack pointer is in it, and the first whose M's stack starts in it (-1:
+ * none). */
+struct thread_marks {
+    int32_t *by_sp, *by_m;
+};
+
+static void mark_first(int32_t *v, const struct procmaps *pm, uint64_t addr, int32_t th)
+{
+    const struct mapping *mp = procmaps_find(pm, addr);
+    if (mp && v[mp - pm->v] < 0)
+        v[mp - pm->v] = th;
+}
+
+static void thread_marks_init(struct thread_marks *tm, struct session *ss)
+{
+    const struct procmaps *pm = &ss->t->maps;
+    size_t n = pm->n ? pm->n : 1;
+    tm->by_sp = xmalloc(n * sizeof *tm->by_sp);
+    tm->by_m = xmalloc(n * sizeof *tm->by_m);
+    for (size_t i = 0; i < n; i++)
+        tm->by_sp[i] = tm->by_m[i] = -1;
+    for (size_t k = 0; k < ss->t->nthreads; k++) {
+        const struct target_thread *th = &ss->t->threads[k];
+        const struct snap_m *m = m_of_thread(ss, (int32_t)k);
+        if (th->has_regs)
+            mark_first(tm->by_sp, pm, th->regs.rsp, (int32_t)k);
+        if (m)
+            mark_first(tm->by_m, pm, m->stacklo, (int32_t)k);
+    }
+}
+
+static void thread_marks_free(struct thread_marks *tm)
+{
+    free(tm->by_sp);
+    free(tm->by_m);
+}
+
+/* The first of two thread indexes, -1 meaning none. */
+static int32_t first_thread(int32_t a, int32_t b)
+{
+    return a < 0 ? b : b < 0 ? a : a < b ? a : b;
 }
 
 struct gspan {
@@ -365,6 +406,8 @@ void memmap_build(struct memmap *mm, struct session *ss)
     const struct heapsnap *heap = maps_heap(ss);
     struct metadata md;
     metadata_init(&md, heap);
+    struct thread_marks marks;
+    thread_marks_init(&marks, ss);
     size_t rcap = 0, icap = 0, spi = 0, gai = 0;
     for (size_t i = 0; i < pm->n; i++) {
         const struct mapping *mp = &pm->v[i];
@@ -383,16 +426,9 @@ void memmap_build(struct memmap *mm, struct session *ss)
         size_t ga_end = gai;
         while (ga_end < nga && gaddr[ga_end] < mp->end)
             ga_end++;
-        /* a thread whose stack pointer is here */
-        for (size_t k = 0; k < ss->t->nthreads; k++) {
-            const struct target_thread *th = &ss->t->threads[k];
-            const struct snap_m *m = m_of_thread(ss, (int32_t)k);
-            bool here = (th->has_regs && th->regs.rsp >= mp->start && th->regs.rsp < mp->end &&
-                         !(sp_end > spi)) ||
-                        (m && m->stacklo >= mp->start && m->stacklo < mp->end);
-            if (here && r->thread < 0)
-                r->thread = (int32_t)k;
-        }
+        /* a thread whose stack pointer (outside goroutine stacks) or whose
+         * M's stack is here */
+        r->thread = first_thread(sp_end > spi ? -1 : marks.by_sp[i], marks.by_m[i]);
         struct module *mod = mp->path[0] == '/' ? modules_find(&ss->mods, mp->start) : NULL;
         if (strcmp(mp->path, "[heap]") == 0) {
             r->kind = RK_HEAP;
@@ -480,6 +516,7 @@ void memmap_build(struct memmap *mm, struct session *ss)
         }
     }
     free(md.records);
+    thread_marks_free(&marks);
     free(sp);
     free(gaddr);
 }

@@ -83,7 +83,8 @@ void modules_build(struct modules *ms, const struct procmaps *maps, pid_t pid,
         xgrow(&ms->ranges, &rcap, ms->nranges + 1, sizeof *ms->ranges);
         ms->ranges[ms->nranges++] = (struct modrange){mp->start, mp->end, (uint32_t)k};
     }
-    qsort(ms->ranges, ms->nranges, sizeof *ms->ranges, cmp_range);
+    if (ms->nranges)        /* no file mapped (between two images in execve): NULL */
+        qsort(ms->ranges, ms->nranges, sizeof *ms->ranges, cmp_range);
     if (ms->exe >= 0 && exe_open)
         ms->v[ms->exe].open_path = xstrdup(exe_open);
     for (size_t k = 0; prev && k < ms->n; k++)

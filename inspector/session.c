@@ -21,6 +21,9 @@
 static int find_descriptor(struct session *ss, uint64_t *addr, struct fail *f)
 {
     struct modules *ms = &ss->mods;
+    if (ms->n == 0)
+        return fail_set(f, "PID %d (%s) has no file mapped: it is between two programs in "
+                           "execve, or exiting", (int)ss->t->pid, ss->t->name);
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < ms->n; i++) {
             struct module *m = &ms->v[i];
@@ -133,6 +136,11 @@ const struct heapsnap *session_heap(struct session *ss, const char *cmd)
     const struct heapsnap *h = ss->s.heap;
     if (h && h->described)
         return h;
+    if (h && rtdesc_root(&ss->d, "mheap")) {
+        session_notes(ss);      /* the warnings say why */
+        die_msg("%s: PID %d (%s): its heap cannot be read", cmd, (int)ss->t->pid, ss->t->name);
+        return NULL;
+    }
     die_msg("%s: PID %d (%s): its runtime does not describe its heap (descriptor version %u)",
             cmd, (int)ss->t->pid, ss->t->name, ss->d.version);
     return NULL;

@@ -396,18 +396,26 @@ static int read_gtable(struct snapshot *s, const struct layout *l, struct gcopy 
 
 /* ---- Ms, Ps, the scheduler ------------------------------------------------------ */
 
+/* The target threads' tids to their index (the last, should a tid repeat). */
+static void index_tids(const struct target *t, struct u64map *tids)
+{
+    u64map_init(tids);
+    for (size_t i = 0; i < t->nthreads; i++)
+        u64map_put(tids, (uint64_t)(int64_t)t->threads[i].tid, (uint32_t)i);
+}
+
 static void read_ms(struct snapshot *s, const struct layout *l)
 {
     uint64_t addr;
     if (!l->allm || !l->msize || !target_read_u64(s->t, l->allm->addr, &addr))
         return;
-    struct u64map seen;
-    u64map_init(&seen);
+    struct u64map tids;
+    index_tids(s->t, &tids);
     uint8_t *b = xmalloc(l->msize);
     size_t cap = 0;
     while (addr) {
-        uint32_t dummy;
-        if (u64map_get(&seen, addr, &dummy)) {
+        uint32_t k;
+        if (u64map_get(&s->m_at, addr, &k)) {
             snap_warn(s, "the list of Ms loops back to the M at %#" PRIx64, addr);
             break;
         }
@@ -420,7 +428,7 @@ static void read_ms(struct snapshot *s, const struct layout *l)
                       addr);
             break;
         }
-        u64map_put(&seen, addr, 0);
+        u64map_put(&s->m_at, addr, (uint32_t)s->nms);
         xgrow(&s->ms, &cap, s->nms + 1, sizeof *s->ms);
         struct snap_m *m = &s->ms[s->nms++];
         uint32_t sz = l->msize;
@@ -435,14 +443,21 @@ static void read_ms(struct snapshot *s, const struct layout *l)
         m->stacklo = rt_get(b, sz, l->m.stacklo);
         m->stackhi = rt_get(b, sz, l->m.stackhi);
         m->thread = -1;
-        for (size_t i = 0; i < s->t->nthreads; i++)
-            if (s->t->threads[i].tid == m->procid)
-                m->thread = (int32_t)i;
+        if (u64map_get(&tids, (uint64_t)m->procid, &k))
+            m->thread = (int32_t)k;
         addr = rt_get(b, sz, l->m.alllink);
     }
     s->bytes_copied += s->nms * l->msize;
     free(b);
-    u64map_free(&seen);
+    u64map_free(&tids);
+    /* the M on each thread: the first in the list that names it */
+    size_t nt = s->t->nthreads;
+    s->thread_m = xmalloc((nt ? nt : 1) * sizeof *s->thread_m);
+    for (size_t i = 0; i < nt; i++)
+        s->thread_m[i] = -1;
+    for (size_t i = s->nms; i-- > 0;)
+        if (s->ms[i].thread >= 0)
+            s->thread_m[s->ms[i].thread] = (int32_t)i;
 }
 
 static void read_ps(struct snapshot *s, const struct layout *l)
@@ -483,6 +498,7 @@ static void read_ps(struct snapshot *s, const struct layout *l)
         p->schedtick = (uint32_t)rt_get(b, sz, l->p.schedtick);
         p->syscalltick = (uint32_t)rt_get(b, sz, l->p.syscalltick);
         p->mcache = rt_get(b, sz, l->p.mcache);
+        u64map_put(&s->p_at, p->addr, (uint32_t)(s->nps - 1));
     }
     s->bytes_copied += s->nps * l->psize;
     free(b);
@@ -595,15 +611,13 @@ static int running_thread(const struct snapshot *s, const struct snap_g *g)
 {
     if (!g->m || !g->stacklo)
         return -1;
-    for (size_t i = 0; i < s->nms; i++) {
-        const struct snap_m *m = &s->ms[i];
-        if (m->addr != g->m || m->thread < 0)
-            continue;
-        const struct target_thread *th = &s->t->threads[m->thread];
-        if (th->has_regs && th->regs.full && th->regs.rsp >= g->stacklo &&
-            th->regs.rsp < g->stackhi)
-            return m->thread;
-    }
+    const struct snap_m *m = snap_m_at(s, g->m);
+    if (!m || m->thread < 0)
+        return -1;
+    const struct target_thread *th = &s->t->threads[m->thread];
+    if (th->has_regs && th->regs.full && th->regs.rsp >= g->stacklo &&
+        th->regs.rsp < g->stackhi)
+        return m->thread;
     return -1;
 }
 
@@ -882,6 +896,24 @@ int snapshot_take(struct snapshot *s, struct target *t, const struct rtdesc *d,
     return rc;
 }
 
+const struct snap_m *snap_m_at(const struct snapshot *s, uint64_t addr)
+{
+    uint32_t k;
+    return u64map_get(&s->m_at, addr, &k) ? &s->ms[k] : NULL;
+}
+
+const struct snap_p *snap_p_at(const struct snapshot *s, uint64_t addr)
+{
+    uint32_t k;
+    return u64map_get(&s->p_at, addr, &k) ? &s->ps[k] : NULL;
+}
+
+const struct snap_m *snap_m_of_thread(const struct snapshot *s, size_t i)
+{
+    return s->thread_m && i < s->t->nthreads && s->thread_m[i] >= 0 ? &s->ms[s->thread_m[i]]
+                                                                     : NULL;
+}
+
 void snapshot_drop_stacks(struct snapshot *s)
 {
     for (size_t i = 0; i < s->ngs; i++)
@@ -896,6 +928,9 @@ void snapshot_free(struct snapshot *s)
     free(s->gs);
     free(s->ms);
     free(s->ps);
+    free(s->thread_m);
+    u64map_free(&s->m_at);
+    u64map_free(&s->p_at);
     for (size_t i = 0; s->thread_stacks && i < s->t->nthreads; i++)
         free((void *)s->thread_stacks[i].data);
     free(s->thread_stacks);

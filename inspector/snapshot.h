@@ -27,6 +27,7 @@
 #include "fail.h"
 #include "rtdesc.h"
 #include "target.h"
+#include "u64map.h"
 #include "unwind.h"
 
 enum {
@@ -111,6 +112,8 @@ struct snapshot {
     size_t nms;
     struct snap_p *ps;
     size_t nps;
+    int32_t *thread_m;      /* per target thread: index in ms of the (first) M on it, -1 */
+    struct u64map m_at, p_at;   /* an M's, a P's address to its index in ms, ps */
     int32_t gomaxprocs;
     uint64_t goidgen;
     int64_t runtime_start;
@@ -148,6 +151,12 @@ void snap_warn(struct snapshot *s, const char *fmt, ...) __attribute__((format(p
  * memory; the threads' stay. */
 void snapshot_drop_stacks(struct snapshot *s);
 void snapshot_free(struct snapshot *s);
+
+/* The M at addr (NULL: none), the P at addr (the last in the table when
+ * a corrupt one names it twice), the M on target thread i. */
+const struct snap_m *snap_m_at(const struct snapshot *s, uint64_t addr);
+const struct snap_p *snap_p_at(const struct snapshot *s, uint64_t addr);
+const struct snap_m *snap_m_of_thread(const struct snapshot *s, size_t i);
 
 /* The state name of a goroutine ("waiting"...), "?" when unknown. */
 const char *snap_status_name(const struct snapshot *s, uint32_t status);

@@ -563,7 +563,8 @@ static int live_threads(struct target *t, struct fail *f)
         t->threads[t->nthreads++] = th;
     }
     free(tids);
-    qsort(t->threads, t->nthreads, sizeof *t->threads, cmp_thread);
+    if (t->nthreads)        /* every task gone: t->threads is NULL */
+        qsort(t->threads, t->nthreads, sizeof *t->threads, cmp_thread);
     return 0;
 }
 

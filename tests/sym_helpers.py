@@ -14,7 +14,7 @@ from conftest import ROOT, run
 SYM = os.path.join(ROOT, "tests", "programs", "sym")
 TOOLS = os.path.join(ROOT, "tests", "tools")
 BUILD = os.path.join(ROOT, "build")
-GOINSPECT = os.path.join(BUILD, "bin", "goinspect")
+GOINSPECT = os.environ.get("GOINSPECT_BIN") or os.path.join(BUILD, "bin", "goinspect")
 LIBGIDWARF = os.path.join(BUILD, "lib", "libgidwarf.a")
 
 MAIN_SRCS = ["sym_main.c", "sym_other.c"]

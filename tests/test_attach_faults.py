@@ -54,8 +54,11 @@ def test_no_such_process():
 
 def test_process_without_libgort(targets):
     p = targets.start(["sleep", "60"])
+    # /proc/PID/exe names sleep as soon as execve switches images, before
+    # sleep is mapped; asleep, it is the whole program
     wait_until(lambda: os.path.exists(f"/proc/{p.pid}/exe") and
-               os.readlink(f"/proc/{p.pid}/exe").endswith("sleep"), what="sleep to start")
+               os.readlink(f"/proc/{p.pid}/exe").endswith("sleep") and
+               stat_state(p.pid) == "S", what="sleep to start")
     r = attach(p.pid)
     assert r.returncode == 1
     assert r.stderr == f"goinspect: PID {p.pid} (sleep) does not link libgort: no runtime descriptor\n"
@@ -213,5 +216,25 @@ def test_corrupt_goroutine_table(targets, program, mode):
         if mode != "badptr":
             assert line_id(errors[0]) == str(victim)
     doc = attach_json(t.pid, "goroutines", "-t")
+    assert {w.id for w in t.who} <= {g["id"] for g in doc["goroutines"]}
+    t.assert_progress()
+
+
+def test_unreadable_heap_root(targets, program):
+    """The descriptor gives the heap's root an unmapped address: the
+    commands that show the heap say it cannot be read (and why), the
+    others show the rest with a warning."""
+    t = start(targets, program, "insp_corrupt.c", "badmheap")
+    warning = "goinspect: warning: the runtime's mheap at 0x10000 cannot be read"
+    for cmd in ("heap", "spans", "memstats"):
+        r = attach(t.pid, cmd)
+        assert r.returncode == 1, r.stderr
+        assert warning in r.stderr, r.stderr
+        assert (f"goinspect: {cmd}: PID {t.pid} ({comm_name(t.exe)}): its heap cannot be read"
+                in r.stderr), r.stderr
+    for args in (["maps"], ["summary"], ["ptr", hex(t.one("bystander").local)]):
+        r = attach(t.pid, *args)
+        assert r.returncode == 0 and warning in r.stderr, r.stderr
+    doc = attach_json(t.pid, "goroutines")
     assert {w.id for w in t.who} <= {g["id"] for g in doc["goroutines"]}
     t.assert_progress()

@@ -11,6 +11,8 @@
  *     badframe   the return address saved on a G's stack is garbage
  *     hugelen    the table's length is absurd (entries past the real end
  *                are unreadable)
+ *     badmheap   the descriptor gives the heap's root (mheap) an address
+ *                that is never mapped: no arena can be read
  *
  * The victim goroutines are parked for good (nothing ever wakes them, so
  * the runtime never looks at what was damaged); no goroutine is created
@@ -20,6 +22,8 @@
  */
 #include "insp_common.h"
 #include "insp_desc.h"
+
+#include <sys/mman.h>
 
 static gort_chan *never;
 static struct who victim = {"victim", 0, 0, 0, 0}, bystander = {"bystander", 0, 0, 0, 0};
@@ -44,6 +48,26 @@ static char *find_g(uint64_t id, uint64_t *index)
             return allgs[i];
         }
     FAIL("goroutine %" PRIu64 " is not in the table", id);
+}
+
+/* The descriptor's entry for root name gets an address that is never
+ * mapped (its table is read-only after relocation: made writable first);
+ * the runtime itself never reads its descriptor. */
+static void bad_root(const char *name)
+{
+    const struct descriptor *d = &gort_runtime_descriptor;
+    for (uint32_t i = 0; i < d->nroots; i++) {
+        if (strcmp(d->roots[i].name, name) != 0)
+            continue;
+        long page = sysconf(_SC_PAGESIZE);
+        uintptr_t lo = (uintptr_t)&d->roots[i] & ~(uintptr_t)(page - 1);
+        uintptr_t hi = (uintptr_t)(&d->roots[i] + 1);
+        if (mprotect((void *)lo, hi - lo, PROT_READ | PROT_WRITE) != 0)
+            FAIL("mprotect: %s", strerror(errno));
+        ((struct desc_root *)(uintptr_t)&d->roots[i])->addr = 0x10000;
+        return;
+    }
+    FAIL("no root %s", name);
 }
 
 static void damage(const char *mode)
@@ -71,6 +95,8 @@ static void damage(const char *mode)
             *sp++ = 0xdeadbeefdeadbeefull;
     } else if (strcmp(mode, "hugelen") == 0) {
         *(uint64_t *)(uintptr_t)desc_root("allglen") = 1ull << 40;
+    } else if (strcmp(mode, "badmheap") == 0) {
+        bad_root("mheap");
     } else {
         FAIL("unknown mode %s", mode);
     }
@@ -97,6 +123,7 @@ static int mode_badstack(void) { return run("badstack"); }
 static int mode_badrsp(void) { return run("badrsp"); }
 static int mode_badframe(void) { return run("badframe"); }
 static int mode_hugelen(void) { return run("hugelen"); }
+static int mode_badmheap(void) { return run("badmheap"); }
 
 static const struct mode modes[] = {
     {"badptr", mode_badptr},
@@ -105,6 +132,7 @@ static const struct mode modes[] = {
     {"badrsp", mode_badrsp},
     {"badframe", mode_badframe},
     {"hugelen", mode_hugelen},
+    {"badmheap", mode_badmheap},
     {NULL, NULL},
 };
 
