@@ -143,7 +143,7 @@ static bool same_file(const char *path, uint64_t inode)
 
 static bool try_open(struct module *m, const char *path, struct gd_error *err)
 {
-    static const struct gd_open_options opts = {NULL, NULL, NULL, 0};
+    static const struct gd_open_options opts = {.warn = NULL};
     if (!same_file(path, m->inode))
         return false;
     return gd_open(path, &opts, &m->bin, err) == GD_OK;

@@ -511,7 +511,8 @@ static int run(const struct global_opts *g, int argc, char **argv)
         }
     }
 
-    struct gd_open_options oo = { c->o.debug_dir, warn_cb, NULL, 0 };
+    const char *dirs[] = { c->o.debug_dir, NULL };
+    struct gd_open_options oo = { .debug_dirs = c->o.debug_dir ? dirs : NULL, .warn = warn_cb };
     struct gd_error err;
     if (gd_open(c->o.exe, &oo, &c->b, &err) != 0) {
         die_msg("%s", err.msg);
