@@ -6,7 +6,6 @@
 #include <gelf.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "internal.h"
@@ -16,61 +15,6 @@ static double now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static const struct gd_section *debug_section(const struct elf_file *f, const char *name)
-{
-    const struct gd_section *s = elf_file_section(f, name);
-    if (!s || s->type == SHT_NOBITS) {
-        char z[64];
-        snprintf(z, sizeof z, ".z%s", name + 1);
-        const struct gd_section *zs = elf_file_section(f, z);
-        if (zs && zs->type != SHT_NOBITS)
-            s = zs;
-    }
-    return s && s->type != SHT_NOBITS && s->size > 0 ? s : NULL;
-}
-
-static bool has_dwarf(const struct elf_file *f)
-{
-    return debug_section(f, ".debug_info") != NULL;
-}
-
-struct dbg_try {
-    gd_binary *b;
-    struct stat main_st;
-};
-
-static bool try_debug_file(void *ctx, const char *path, bool by_build_id)
-{
-    struct dbg_try *t = ctx;
-    gd_binary *b = t->b;
-    struct stat st;
-
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-        return false;
-    if (st.st_dev == t->main_st.st_dev && st.st_ino == t->main_st.st_ino)
-        return false;
-    if (!by_build_id) {
-        uint32_t crc;
-        if (!debuglink_file_crc(path, &crc) || crc != b->main.debuglink_crc)
-            return false;
-    }
-    if (elf_file_open(&b->dbg, path, NULL) != GD_OK) {
-        elf_file_close(&b->dbg);
-        return false;
-    }
-    if (by_build_id && (b->dbg.build_id_len != b->main.build_id_len ||
-                        memcmp(b->dbg.build_id, b->main.build_id, b->main.build_id_len) != 0)) {
-        elf_file_close(&b->dbg);
-        return false;
-    }
-    if (!has_dwarf(&b->dbg)) {
-        elf_file_close(&b->dbg);
-        return false;
-    }
-    b->has_dbg = true;
-    return true;
 }
 
 static int load_dwarf_sections(gd_binary *b, struct gd_error *err)
@@ -87,7 +31,7 @@ static int load_dwarf_sections(gd_binary *b, struct gd_error *err)
         { ".debug_rnglists", offsetof(struct dw, rnglists) },
     };
     for (size_t i = 0; i < sizeof secs / sizeof secs[0]; i++) {
-        const struct gd_section *s = debug_section(b->dwarf_src, secs[i].name);
+        const struct gd_section *s = elf_file_debug_section(b->dwarf_src, secs[i].name);
         struct gd_buf *buf = (struct gd_buf *)((char *)&b->dw + secs[i].off);
         struct gd_error e;
         if (!s)
@@ -119,12 +63,13 @@ int gd_open(const char *path, const struct gd_open_options *opts, gd_binary **ou
     if ((rc = elf_file_open(&b->main, path, err)) != GD_OK)
         goto fail;
     b->dwarf_src = &b->main;
-    if (!has_dwarf(&b->main) && !(opts->flags & GD_OPEN_NO_DEBUGLINK)) {
-        struct dbg_try t = { b, { 0 } };
-        fstat(b->main.fd, &t.main_st);
-        if (debuglink_search(&b->main, opts->debug_dir, try_debug_file, &t))
-            b->dwarf_src = &b->dbg;
+    if (!debug_dirs_init(&b->debug_dirs, opts->debug_dirs)) {
+        rc = gd_fail(err, GD_ENOMEM, "out of memory");
+        goto fail;
     }
+    if (!elf_file_has_dwarf(&b->main) && !(opts->flags & GD_OPEN_NO_DEBUGLINK) &&
+        debug_file_find(b, opts))
+        b->dwarf_src = &b->dbg;
     if ((rc = symtab_load(&b->syms, &b->main, b->has_dbg ? &b->dbg : NULL, err)) != GD_OK)
         goto fail;
 
@@ -145,7 +90,7 @@ int gd_open(const char *path, const struct gd_open_options *opts, gd_binary **ou
     if (in->min_vaddr == UINT64_MAX)
         in->min_vaddr = 0;
 
-    if (has_dwarf(b->dwarf_src) && !(opts->flags & GD_OPEN_NO_INDEX)) {
+    if (elf_file_has_dwarf(b->dwarf_src) && !(opts->flags & GD_OPEN_NO_INDEX)) {
         double t0 = now();
         if ((rc = load_dwarf_sections(b, err)) != GD_OK)
             goto fail;
@@ -189,6 +134,7 @@ void gd_close(gd_binary *b)
     symtab_free(&b->syms);
     elf_file_close(&b->dbg);
     elf_file_close(&b->main);
+    debug_dirs_free(&b->debug_dirs);
     free(b);
 }
 

@@ -1,17 +1,67 @@
 /*
- * debuglink.c — finding a binary's separate debug file the way gdb does:
- * by build-id under the debug directory (DIR/.build-id/xx/rest.debug),
- * then by the .gnu_debuglink name next to the binary, in its .debug/
- * subdirectory, and under DIR plus the binary's own directory.  A debuglink
- * candidate must match the recorded CRC-32.
+ * debuglink.c — finding a binary's separate debug file the way gdb and
+ * elfutils do: by GNU build-id under each debug directory
+ * (DIR/.build-id/xx/rest.debug; the file must carry that build-id), then by
+ * the .gnu_debuglink name in the binary's directory, in its .debug/
+ * subdirectory and under each DIR + the binary's directory (the file must
+ * have the recorded CRC-32), then from debuginfod (debuginfod.c).
  */
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
+
+#define DEFAULT_DEBUG_DIR "/usr/lib/debug"
+
+/* ---- The debug directories ------------------------------------------- */
+
+bool debug_dirs_init(struct debug_dirs *d, const char *const *dirs)
+{
+    static const char *const defaults[] = { DEFAULT_DEBUG_DIR, NULL };
+    size_t n = 0;
+
+    if (!dirs)
+        dirs = defaults;
+    while (dirs[n])
+        n++;
+    d->n = 0;
+    d->v = calloc(n + 1, sizeof *d->v);
+    if (!d->v)
+        return false;
+    for (; d->n < n; d->n++)
+        if (!(d->v[d->n] = strdup(dirs[d->n]))) {
+            debug_dirs_free(d);
+            return false;
+        }
+    return true;
+}
+
+void debug_dirs_free(struct debug_dirs *d)
+{
+    for (size_t i = 0; d->v && i < d->n; i++)
+        free(d->v[i]);
+    free(d->v);
+    d->v = NULL;
+    d->n = 0;
+}
+
+bool build_id_path(char *buf, size_t cap, const char *dir, const uint8_t *id, size_t len)
+{
+    if (len < 2)
+        return false;
+    int n = snprintf(buf, cap, "%s/.build-id/%02x/", dir, id[0]);
+    for (size_t i = 1; i < len && n > 0 && (size_t)n < cap; i++)
+        n += snprintf(buf + n, cap - (size_t)n, "%02x", id[i]);
+    if (n <= 0 || (size_t)n >= cap)
+        return false;
+    return snprintf(buf + n, cap - (size_t)n, ".debug") == 6;
+}
+
+/* ---- CRC-32 of .gnu_debuglink ------------------------------------------ */
 
 static void crc_init(uint32_t table[256])
 {
@@ -48,50 +98,130 @@ bool debuglink_file_crc(const char *path, uint32_t *out)
     return true;
 }
 
-bool debuglink_search(const struct elf_file *f, const char *debug_dir,
-                      bool (*try_path)(void *ctx, const char *path, bool by_build_id),
-                      void *ctx)
+/* ---- Candidates ---------------------------------------------------------- */
+
+enum check { BY_BUILD_ID, BY_CRC };
+
+static bool same_build_id(const struct elf_file *a, const struct elf_file *b)
 {
-    char path[PATH_MAX * 2];
-    char dir[PATH_MAX];
+    return a->build_id && b->build_id && a->build_id_len == b->build_id_len &&
+           memcmp(a->build_id, b->build_id, a->build_id_len) == 0;
+}
 
-    if (!debug_dir)
-        debug_dir = "/usr/lib/debug";
+/* Opens path into b->dbg when it is b->main's debug file.  A file that is
+ * not there is passed over in silence; one that is there but does not match
+ * is reported. */
+static bool try_candidate(gd_binary *b, const struct stat *main_st, const char *path,
+                          enum check check)
+{
+    struct stat st;
+    struct gd_error e;
 
-    if (f->build_id && f->build_id_len >= 2) {
-        int n = snprintf(path, sizeof path, "%s/.build-id/%02x/", debug_dir, f->build_id[0]);
-        for (size_t i = 1; i < f->build_id_len && n > 0 && (size_t)n < sizeof path - 8; i++)
-            n += snprintf(path + n, sizeof path - (size_t)n, "%02x", f->build_id[i]);
-        if (n > 0 && (size_t)n < sizeof path - 8) {
-            memcpy(path + n, ".debug", 7);
-            if (try_path(ctx, path, true))
-                return true;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return false;
+    if (st.st_dev == main_st->st_dev && st.st_ino == main_st->st_ino)
+        return false;
+    if (check == BY_CRC) {
+        uint32_t crc;
+        if (!debuglink_file_crc(path, &crc))
+            return false;
+        if (crc != b->main.debuglink_crc) {
+            gd_warn(&b->warner, "%s: not the debug file of %s (its CRC-32 is %08x, the "
+                    ".gnu_debuglink says %08x); not used", path, b->main.path, crc,
+                    b->main.debuglink_crc);
+            return false;
         }
     }
-
-    if (!f->debuglink || strchr(f->debuglink, '/'))
+    if (elf_file_open(&b->dbg, path, &e) != GD_OK) {
+        gd_warn(&b->warner, "%s; not used as the debug file of %s", e.msg, b->main.path);
+        elf_file_close(&b->dbg);
         return false;
-    char *real = realpath(f->path, NULL);
-    const char *p = real ? real : f->path;
-    const char *slash = strrchr(p, '/');
-    if (slash) {
-        size_t len = (size_t)(slash - p);
-        if (len >= sizeof dir)
-            len = sizeof dir - 1;
-        memcpy(dir, p, len);
-        dir[len] = 0;
-    } else {
-        strcpy(dir, ".");
     }
-    free(real);
+    if (check == BY_BUILD_ID && !same_build_id(&b->dbg, &b->main)) {
+        gd_warn(&b->warner, "%s: not the debug file of %s (%s build-id); not used", path,
+                b->main.path, b->dbg.build_id ? "another" : "no");
+        elf_file_close(&b->dbg);
+        return false;
+    }
+    if (!elf_file_has_dwarf(&b->dbg)) {
+        gd_warn(&b->warner, "%s: has no DWARF; not used as the debug file of %s", path,
+                b->main.path);
+        elf_file_close(&b->dbg);
+        return false;
+    }
+    b->has_dbg = true;
+    return true;
+}
 
-    const char *fmts[] = { "%s/%s", "%s/.debug/%s" };
-    for (size_t i = 0; i < 2; i++) {
-        snprintf(path, sizeof path, fmts[i], dir, f->debuglink);
-        if (try_path(ctx, path, false))
+/* The directory of the binary, symbolic links resolved (gdb's objfile
+ * directory). */
+static void binary_dir(const char *path, char *dir, size_t cap)
+{
+    char *real = realpath(path, NULL);
+    const char *p = real ? real : path;
+    const char *slash = strrchr(p, '/');
+    size_t len = slash ? (size_t)(slash - p) : 1;
+    if (len >= cap)
+        len = cap - 1;
+    memcpy(dir, slash ? p : ".", len);
+    dir[len] = 0;
+    free(real);
+}
+
+static bool by_build_id(gd_binary *b, const struct stat *main_st)
+{
+    char path[PATH_MAX * 2];
+    for (size_t i = 0; i < b->debug_dirs.n; i++)
+        if (build_id_path(path, sizeof path, b->debug_dirs.v[i], b->main.build_id,
+                          b->main.build_id_len) &&
+            try_candidate(b, main_st, path, BY_BUILD_ID))
+            return true;
+    return false;
+}
+
+static bool by_debuglink(gd_binary *b, const struct stat *main_st)
+{
+    const char *name = b->main.debuglink;
+    char path[PATH_MAX * 3];
+    char dir[PATH_MAX];
+
+    if (!name || strchr(name, '/'))
+        return false;
+    binary_dir(b->main.path, dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (try_candidate(b, main_st, path, BY_CRC))
+        return true;
+    snprintf(path, sizeof path, "%s/.debug/%s", dir, name);
+    if (try_candidate(b, main_st, path, BY_CRC))
+        return true;
+    for (size_t i = 0; i < b->debug_dirs.n; i++) {
+        snprintf(path, sizeof path, "%s%s%s/%s", b->debug_dirs.v[i], dir[0] == '/' ? "" : "/",
+                 dir, name);
+        if (try_candidate(b, main_st, path, BY_CRC))
             return true;
     }
-    snprintf(path, sizeof path, "%s%s%s/%s", debug_dir, dir[0] == '/' ? "" : "/", dir,
-             f->debuglink);
-    return try_path(ctx, path, false);
+    return false;
+}
+
+static bool from_debuginfod(gd_binary *b, const struct stat *main_st,
+                            const struct gd_open_options *opts)
+{
+    if ((opts->flags & GD_OPEN_NO_DEBUGINFOD) || !b->main.build_id || !debuginfod_wanted())
+        return false;
+    char *path = debuginfod_fetch(b->main.path, b->main.build_id, b->main.build_id_len,
+                                  &b->warner, opts->progress, opts->progress_ctx);
+    if (!path)
+        return false;
+    bool ok = try_candidate(b, main_st, path, BY_BUILD_ID);
+    free(path);
+    return ok;
+}
+
+bool debug_file_find(gd_binary *b, const struct gd_open_options *opts)
+{
+    struct stat main_st;
+    if (fstat(b->main.fd, &main_st) != 0)
+        memset(&main_st, 0, sizeof main_st);
+    return by_build_id(b, &main_st) || by_debuglink(b, &main_st) ||
+           from_debuginfod(b, &main_st, opts);
 }

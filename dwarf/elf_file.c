@@ -194,6 +194,24 @@ const struct gd_section *elf_file_section(const struct elf_file *f, const char *
     return NULL;
 }
 
+const struct gd_section *elf_file_debug_section(const struct elf_file *f, const char *name)
+{
+    const struct gd_section *s = elf_file_section(f, name);
+    if (!s || s->type == SHT_NOBITS) {
+        char z[64];
+        snprintf(z, sizeof z, ".z%s", name + 1);
+        const struct gd_section *zs = elf_file_section(f, z);
+        if (zs && zs->type != SHT_NOBITS)
+            s = zs;
+    }
+    return s && s->type != SHT_NOBITS && s->size > 0 ? s : NULL;
+}
+
+bool elf_file_has_dwarf(const struct elf_file *f)
+{
+    return elf_file_debug_section(f, ".debug_info") != NULL;
+}
+
 int elf_file_bytes(struct elf_file *f, const struct gd_section *s, struct gd_buf *out,
                    struct gd_error *err)
 {

@@ -54,19 +54,51 @@ struct gd_error {
 typedef struct gd_binary gd_binary;
 
 /* Called for each non-fatal problem (a corrupt compile unit, an unreadable
- * section...): the rest of the binary still works. */
+ * section, a debug file that does not match...): the rest of the binary
+ * still works. */
 typedef void (*gd_warn_fn)(void *ctx, const char *msg);
 
+/* A download of a separate debug file from a debuginfod server, as it goes:
+ * reported now and then while it runs (libdebuginfod's progress calls,
+ * about once a second while it waits), then once more with done set when
+ * it is over, found or not; on the thread that called gd_open. */
+struct gd_download {
+    const char *path;           /* the binary it is for (as opened) */
+    const uint8_t *build_id;    /* asked for by this build-id */
+    size_t build_id_len;
+    const char *url;            /* the URL being read, NULL until known */
+    uint64_t received;          /* bytes so far, and */
+    uint64_t total;             /*   in all: both 0 until a server answers */
+    double seconds;             /* since the lookup began */
+    bool done;
+};
+typedef void (*gd_progress_fn)(void *ctx, const struct gd_download *d);
+
 struct gd_open_options {
-    /* Where separate debug files live (gdb's debug-file-directory);
-     * NULL means "/usr/lib/debug". */
-    const char *debug_dir;
+    /* Where separate debug files live (gdb's debug-file-directory), in the
+     * order they are searched: a NULL-terminated list.  NULL means the
+     * default, "/usr/lib/debug"; an empty list (its first entry NULL)
+     * means none.  The strings are copied. */
+    const char *const *debug_dirs;
     gd_warn_fn warn;        /* NULL: warnings are dropped */
     void *warn_ctx;
     unsigned flags;         /* GD_OPEN_* */
+    gd_progress_fn progress; /* NULL: downloads are not reported */
+    void *progress_ctx;
 };
 #define GD_OPEN_NO_DEBUGLINK 0x1u   /* do not look for a separate debug file */
 #define GD_OPEN_NO_INDEX     0x2u   /* skip the DWARF index (symbols, CFI only) */
+#define GD_OPEN_NO_DEBUGINFOD 0x4u  /* never ask debuginfod, even with
+                                       DEBUGINFOD_URLS set */
+
+/* The separate debug file of a binary without DWARF of its own is searched
+ * as gdb and elfutils search it: DIR/.build-id/xx/rest.debug for each debug
+ * directory DIR (by GNU build-id; the file must carry the same build-id),
+ * then the .gnu_debuglink name in the binary's directory, in its .debug/
+ * subdirectory and under each DIR + the binary's directory (the file must
+ * have the recorded CRC-32), then, when $DEBUGINFOD_URLS is set, the
+ * debuginfod servers by build-id (elfutils' libdebuginfod, loaded at run
+ * time; without it, one warning and no download). */
 
 /* Opens path and builds its index.  opts may be NULL. */
 int gd_open(const char *path, const struct gd_open_options *opts,

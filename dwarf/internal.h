@@ -225,22 +225,49 @@ struct elf_file {
 int elf_file_open(struct elf_file *f, const char *path, struct gd_error *err);
 void elf_file_close(struct elf_file *f);
 const struct gd_section *elf_file_section(const struct elf_file *f, const char *name);
+/* A DWARF section by name (".debug_info"), or its .zdebug_ form; NULL when
+ * absent, empty or SHT_NOBITS (as in a stripped file). */
+const struct gd_section *elf_file_debug_section(const struct elf_file *f, const char *name);
+/* Does f have DWARF of its own (a .debug_info with bytes)? */
+bool elf_file_has_dwarf(const struct elf_file *f);
 /* The bytes of a section (decompressed if SHF_COMPRESSED or .zdebug);
  * empty for SHT_NOBITS.  The bytes live as long as f. */
 int elf_file_bytes(struct elf_file *f, const struct gd_section *s, struct gd_buf *out,
                    struct gd_error *err);
 
-/* ---- Separate debug files (debuglink.c) ------------------------------ */
+/* ---- Separate debug files (debuglink.c, debuginfod.c) ---------------- */
 
+/* The debug directories a binary was opened with (a copy of
+ * gd_open_options.debug_dirs, the default filled in), in search order.
+ * Every search for a file of debug info looks in them. */
+struct debug_dirs {
+    char **v;
+    size_t n;
+};
+/* Copies dirs (NULL: the default list); false when out of memory. */
+bool debug_dirs_init(struct debug_dirs *d, const char *const *dirs);
+void debug_dirs_free(struct debug_dirs *d);
+
+/* DIR/.build-id/xx/rest.debug for a build-id (gdb's layout) into buf;
+ * false when it does not fit or the build-id is shorter than 2 bytes. */
+bool build_id_path(char *buf, size_t cap, const char *dir, const uint8_t *id, size_t len);
 /* The CRC-32 .gnu_debuglink uses, of a whole file; false if unreadable. */
 bool debuglink_file_crc(const char *path, uint32_t *crc);
-/* Candidate paths for f's separate debug file, in gdb's order: the build-id
- * path under debug_dir, then the debuglink name next to the binary, in its
- * .debug/ subdirectory, and under debug_dir + the binary's directory.
- * Calls try(ctx, path, check_crc) for each until it returns true. */
-bool debuglink_search(const struct elf_file *f, const char *debug_dir,
-                      bool (*try_path)(void *ctx, const char *path, bool by_build_id),
-                      void *ctx);
+
+/* Finds and opens b->main's separate debug file into b->dbg, in the order
+ * gidwarf.h describes, with b->debug_dirs; each candidate that exists but
+ * does not match is reported through b->warner.  False when none is found. */
+bool debug_file_find(gd_binary *b, const struct gd_open_options *opts);
+
+/* Is debuginfod asked at all ($DEBUGINFOD_URLS set and not blank)? */
+bool debuginfod_wanted(void);
+/* Asks the debuginfod servers for the debug file of build-id id (of the
+ * binary at path, named in messages); the path of the file in
+ * libdebuginfod's cache (malloc'ed), or NULL after a warning through w
+ * (no server has it, none answers, libdebuginfod is missing: that one
+ * once per process).  progress (may be NULL) follows the download. */
+char *debuginfod_fetch(const char *path, const uint8_t *id, size_t len,
+                       const struct gd_warner *w, gd_progress_fn progress, void *progress_ctx);
 
 /* ---- Symbols (symbols.c) --------------------------------------------- */
 
@@ -568,6 +595,7 @@ struct gd_binary {
     struct elf_file dbg;        /* the separate debug file, when found */
     bool has_dbg;
     struct elf_file *dwarf_src; /* the file the DWARF sections come from */
+    struct debug_dirs debug_dirs; /* where its debug files are searched */
     struct symtab syms;
     struct dw dw;
     struct dwarf_index ix;

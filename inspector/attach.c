@@ -40,7 +40,8 @@ void subcommands_help(void)
 static void usage(void)
 {
     stdio_printf(stdout,
-                 "usage: goinspect [--json] attach [--nonstop] PID [COMMAND [ARGS]]\n\n"
+                 "usage: goinspect [--json] [--debug-file-directory DIR]... attach [--nonstop] PID\n"
+                 "                 [COMMAND [ARGS]]\n\n"
                  "Stops every thread of process PID (a program linked with libgort) just long\n"
                  "enough to copy the runtime's state, lets it run again, and shows:\n\n");
     subcommands_help();
@@ -51,7 +52,10 @@ static void usage(void)
                  "  --nonstop      never stop the process: read it while it runs (may be "
                  "inconsistent)\n"
                  "  --no-precopy   copy every stack during the stop, none before (a longer "
-                 "pause)\n");
+                 "pause)\n\n"
+                 "Debug info is searched as gdb searches it (docs/guide.md): --debug-file-directory,\n"
+                 "before the command, replaces /usr/lib/debug; DEBUGINFOD_URLS names debuginfod\n"
+                 "servers to download it from.\n");
 }
 
 int session_run(struct session *ss, int argc, char **argv)
@@ -100,6 +104,10 @@ static int run_attach(const struct global_opts *g, int argc, char **argv)
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage();
             return EXIT_OK;
+        } else if (strncmp(argv[i], DEBUG_DIR_OPTION, strlen(DEBUG_DIR_OPTION)) == 0) {
+            die_msg("attach: %s goes before the command: goinspect " DEBUG_DIR_OPTION
+                    " DIR attach PID ...", argv[i]);
+            return EXIT_USAGE;
         } else {
             die_msg("attach: unknown option '%s' (see goinspect help attach)", argv[i]);
             return EXIT_USAGE;
@@ -139,6 +147,9 @@ static int run_attach(const struct global_opts *g, int argc, char **argv)
     struct session ss;
     memset(&ss, 0, sizeof ss);
     ss.json = json;
+    struct gd_open_options oo;
+    debuginfo_options(&g->debug_dirs, &oo);
+    ss.open_opts = &oo;
     out_init(&ss.out, 1);
     struct fail f;
     int rc;

@@ -7,9 +7,12 @@
 
 #include <stdbool.h>
 
+#include "debuginfo.h"
+
 /* Options given before the command name. */
 struct global_opts {
     bool json;              /* --json: machine-readable output */
+    struct dirlist debug_dirs; /* --debug-file-directory DIR... */
 };
 
 /* Exit codes of every command. */

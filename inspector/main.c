@@ -34,11 +34,15 @@ void die_msg(const char *fmt, ...)
 
 static void usage(FILE *f)
 {
-    stdio_printf(f, "usage: goinspect [--json] COMMAND [ARGS...]\n"
+    stdio_printf(f, "usage: goinspect [--json] [--debug-file-directory DIR]... COMMAND [ARGS...]\n"
                     "       goinspect --help | --version | help COMMAND\n\ncommands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
         stdio_printf(f, "  %-10s %-28s %s\n", commands[i]->name, commands[i]->args,
                      commands[i]->summary);
+    stdio_printf(f, "\noptions:\n"
+                    "  --json                      machine-readable output (docs/json.md)\n"
+                    "  --debug-file-directory DIR  where separate debug files live, instead of\n"
+                    "                              /usr/lib/debug (repeat for several; '' for none)\n");
 }
 
 static const struct command *find(const char *name)
@@ -49,14 +53,18 @@ static const struct command *find(const char *name)
     return NULL;
 }
 
-static int dispatch(int argc, char **argv)
+static int dispatch(struct global_opts *g, int argc, char **argv)
 {
-    struct global_opts g = { false };
     int i = 1;
 
     for (; i < argc && argv[i][0] == '-'; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
-            g.json = true;
+        int took = dirlist_option(&g->debug_dirs, NULL, argc, argv, i);
+        if (took < 0)
+            return EXIT_USAGE;
+        if (took > 0) {
+            i += took - 1;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            g->json = true;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return EXIT_OK;
@@ -90,11 +98,14 @@ static int dispatch(int argc, char **argv)
         die_msg("unknown command '%s' (see goinspect --help)", argv[i]);
         return EXIT_USAGE;
     }
-    return c->run(&g, argc - i, argv + i);
+    return c->run(g, argc - i, argv + i);
 }
 
 int main(int argc, char **argv)
 {
+    struct global_opts g = { false, { NULL, 0, 0, false } };
     std_streams_init();
-    return std_streams_finish(dispatch(argc, argv));
+    int rc = dispatch(&g, argc, argv);
+    dirlist_free(&g.debug_dirs);
+    return std_streams_finish(rc);
 }

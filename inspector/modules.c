@@ -39,10 +39,12 @@ static bool file_mapping(const struct mapping *m)
 }
 
 void modules_build(struct modules *ms, const struct procmaps *maps, pid_t pid,
-                   const char *exe_path, const char *exe_open, struct modules *prev)
+                   const char *exe_path, const char *exe_open, struct modules *prev,
+                   const struct gd_open_options *oo)
 {
     memset(ms, 0, sizeof *ms);
     ms->pid = pid;
+    ms->open_opts = oo;
     ms->exe = -1;
     size_t cap = 0, rcap = 0;
     for (size_t i = 0; i < maps->n; i++) {
@@ -142,12 +144,12 @@ static bool same_file(const char *path, uint64_t inode)
     return stat(path, &st) == 0 && (uint64_t)st.st_ino == inode;
 }
 
-static bool try_open(struct module *m, const char *path, struct gd_error *err)
+static bool try_open(const struct modules *ms, struct module *m, const char *path,
+                     struct gd_error *err)
 {
-    static const struct gd_open_options opts = {NULL, NULL, NULL, 0};
     if (!same_file(path, m->inode))
         return false;
-    return gd_open(path, &opts, &m->bin, err) == GD_OK;
+    return gd_open(path, ms->open_opts, &m->bin, err) == GD_OK;
 }
 
 gd_binary *module_binary(struct modules *ms, struct module *m)
@@ -159,12 +161,12 @@ gd_binary *module_binary(struct modules *ms, struct module *m)
     char alt[4200];
     bool ok = false;
     if (m->open_path)
-        ok = try_open(m, m->open_path, &err);
+        ok = try_open(ms, m, m->open_path, &err);
     if (!ok && !err.msg[0])
-        ok = try_open(m, m->path, &err);
+        ok = try_open(ms, m, m->path, &err);
     if (!ok && !err.msg[0]) {
         snprintf(alt, sizeof alt, "/proc/%d/root%s", (int)ms->pid, m->path);
-        ok = try_open(m, alt, &err);
+        ok = try_open(ms, m, alt, &err);
     }
     if (!ok && !err.msg[0]) {
         /* map_files names each mapping: the one at map_start */
@@ -176,7 +178,7 @@ gd_binary *module_binary(struct modules *ms, struct module *m)
                          (unsigned long long)ms->ranges[i].end);
                 break;
             }
-        ok = try_open(m, alt, &err);
+        ok = try_open(ms, m, alt, &err);
     }
     if (!ok) {
         char msg[700];

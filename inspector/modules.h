@@ -42,14 +42,17 @@ struct modules {
     int exe;                /* index of the executable, -1 if not found */
     /* the runtime's code (descriptor roots text_start, text_end) */
     uint64_t rt_text_lo, rt_text_hi;
+    const struct gd_open_options *open_opts; /* what binaries are opened with */
 };
 
 /* Builds the module list from maps; exe_path is the executable as the
  * mappings name it and exe_open a path that opens it.  Binaries of prev
  * (may be NULL) with the same path, inode and placement are reused (prev
- * is left empty). */
+ * is left empty).  Each binary is opened with oo (NULL: libgidwarf's
+ * defaults), which must outlive ms. */
 void modules_build(struct modules *ms, const struct procmaps *maps, pid_t pid,
-                   const char *exe_path, const char *exe_open, struct modules *prev);
+                   const char *exe_path, const char *exe_open, struct modules *prev,
+                   const struct gd_open_options *oo);
 void modules_free(struct modules *ms);
 
 /* The module holding addr, or NULL. */

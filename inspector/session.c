@@ -51,7 +51,8 @@ static int snapshot_and_model(struct session *ss, struct fail *f)
     if (snapshot_take(&ss->s, ss->t, &ss->d, &ss->so, f) < 0)
         return -1;
     struct modules prev = ss->mods;
-    modules_build(&ss->mods, &ss->t->maps, ss->t->pid, ss->t->exe, ss->t->exe_open, &prev);
+    modules_build(&ss->mods, &ss->t->maps, ss->t->pid, ss->t->exe, ss->t->exe_open, &prev,
+                  ss->open_opts);
     model_build(&ss->m, &ss->s, &ss->mods);
     trace_mark("unwind");
     if (!ss->keep_stacks)
@@ -68,7 +69,8 @@ int session_open(struct session *ss, pid_t pid, const struct snap_options *so, b
     ss->keep_stacks = keep_stacks;
     if (target_live_open(pid, &lo, &ss->t, f) < 0)
         return -1;
-    modules_build(&ss->mods, &ss->t->maps, pid, ss->t->exe, ss->t->exe_open, NULL);
+    modules_build(&ss->mods, &ss->t->maps, pid, ss->t->exe, ss->t->exe_open, NULL,
+                  ss->open_opts);
     uint64_t addr = 0;
     if (find_descriptor(ss, &addr, f) < 0)
         return -1;

@@ -32,6 +32,8 @@ struct session {
     struct model m;
     bool have_snapshot;
     struct out out;         /* stdout */
+    const struct gd_open_options *open_opts; /* binaries are opened with these
+                                                (NULL: libgidwarf's defaults) */
 };
 
 /* Opens process pid, finds and reads its runtime descriptor, and takes the

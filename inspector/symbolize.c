@@ -39,7 +39,7 @@
 struct opts {
     const char *exe;
     const char *section;
-    const char *debug_dir;
+    struct dirlist debug_dirs;
     bool addresses, functions, inlines, pretty, basenames, demangle, json, stats;
 };
 
@@ -63,7 +63,7 @@ static void usage(void)
 {
     stdio_printf(stdout,
            "usage: goinspect [--json] symbolize [-e EXE] [-a] [-f] [-i] [-p] [-s] [-C]\n"
-           "                 [-j SECTION] [--debug-dir DIR] [--json] [ADDR...]\n\n"
+           "                 [-j SECTION] [--debug-file-directory DIR]... [--json] [ADDR...]\n\n"
            "Translates addresses of EXE (default a.out) into function names and source\n"
            "lines, as binutils' addr2line does and with the same output.  Without\n"
            "ADDR, reads addresses from standard input, one per line.  An address is\n"
@@ -76,16 +76,12 @@ static void usage(void)
            "  -s, --basenames       strip directories from file names\n"
            "  -C, --demangle        demangle C++ names\n"
            "  -j, --section=NAME    addresses are offsets into section NAME\n"
-           "      --debug-dir=DIR   where separate debug files live (/usr/lib/debug)\n"
+           "      --debug-file-directory=DIR\n"
+           "                        where separate debug files live, instead of\n"
+           "                        /usr/lib/debug (repeat for several; '' for none;\n"
+           "                        also --debug-dir=DIR)\n"
            "      --json            one JSON object per address\n"
            "      --stats           print the index's size and build time on stderr\n");
-}
-
-static void warn_cb(void *ctx, const char *msg)
-{
-    (void)ctx;
-    stdout_flush();
-    fprintf(stderr, "goinspect: warning: %s\n", msg);
 }
 
 /* ---- Names ------------------------------------------------------------ */
@@ -432,6 +428,14 @@ static void symbolize_args(struct ctx *c, char **args, int n)
     }
 }
 
+/* The end of run before the binary is opened. */
+static int options_done(struct ctx *c, int rc)
+{
+    dirlist_free(&c->o.debug_dirs);
+    free(c);
+    return rc;
+}
+
 static int run(const struct global_opts *g, int argc, char **argv)
 {
     enum { OPT_JSON = 256, OPT_DEBUG_DIR, OPT_STATS };
@@ -451,6 +455,7 @@ static int run(const struct global_opts *g, int argc, char **argv)
         { "version", no_argument, NULL, 'v' },
         { "json", no_argument, NULL, OPT_JSON },
         { "debug-dir", required_argument, NULL, OPT_DEBUG_DIR },
+        { "debug-file-directory", required_argument, NULL, OPT_DEBUG_DIR },
         { "stats", no_argument, NULL, OPT_STATS },
         { NULL, 0, NULL, 0 },
     };
@@ -463,6 +468,7 @@ static int run(const struct global_opts *g, int argc, char **argv)
     }
     c->o.exe = "a.out";
     c->o.json = g->json;
+    dirlist_add_all(&c->o.debug_dirs, &g->debug_dirs);
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "ab:Ce:rRsfHhij:pVv", longopts, NULL)) != -1) {
@@ -477,13 +483,12 @@ static int run(const struct global_opts *g, int argc, char **argv)
         case 'p': c->o.pretty = true; break;
         case 's': c->o.basenames = true; break;
         case 'r': case 'R': break;              /* demangler recursion limit */
-        case 'H': case 'h': usage(); free(c); return EXIT_OK;
+        case 'H': case 'h': usage(); return options_done(c, EXIT_OK);
         case 'V': case 'v':
             stdio_printf(stdout, "goinspect symbolize (addr2line-compatible)\n");
-            free(c);
-            return EXIT_OK;
+            return options_done(c, EXIT_OK);
         case OPT_JSON: c->o.json = true; break;
-        case OPT_DEBUG_DIR: c->o.debug_dir = optarg; break;
+        case OPT_DEBUG_DIR: dirlist_add(&c->o.debug_dirs, optarg); break;
         case OPT_STATS: c->o.stats = true; break;
         default:
             if (optopt && optopt < 256)
@@ -491,14 +496,16 @@ static int run(const struct global_opts *g, int argc, char **argv)
             else
                 die_msg("symbolize: invalid option '%s' (see goinspect help symbolize)",
                         argv[optind - 1]);
-            free(c);
-            return EXIT_USAGE;
+            return options_done(c, EXIT_USAGE);
         }
     }
 
-    struct gd_open_options oo = { c->o.debug_dir, warn_cb, NULL, 0 };
+    struct gd_open_options oo;
     struct gd_error err;
-    if (gd_open(c->o.exe, &oo, &c->b, &err) != 0) {
+    debuginfo_options(&c->o.debug_dirs, &oo);
+    int opened = gd_open(c->o.exe, &oo, &c->b, &err);
+    dirlist_free(&c->o.debug_dirs);
+    if (opened != 0) {
         /* addr2line: "'FILE' is not an ordinary file" (gd_open never opens one) */
         die_msg("%s%s", err.code == GD_ENOTREG ? "symbolize: " : "", err.msg);
         free(c);

@@ -7,10 +7,15 @@ computed by a worker goroutine.  Oracles besides the program's own truth:
 binutils' addr2line, gdb's backtraces, /proc.
 """
 import collections
+import contextlib
+import fcntl
 import json
 import os
+import pty
 import re
+import select
 import subprocess
+import termios
 import threading
 import time
 
@@ -40,6 +45,45 @@ def attach_json(pid, *args, opts=(), timeout=TIMEOUT):
         return json.loads(r.stdout)
     except ValueError as e:
         raise AssertionError(f"goinspect's JSON does not parse ({e}):\n{r.stdout[:2000]}")
+
+
+@contextlib.contextmanager
+def prompt(argv):
+    """goinspect's interactive prompt (ARGV, a goinspect command line) on a
+    pty: yields (process, the pty's master side); killed if still running
+    at the end."""
+    master, slave = pty.openpty()
+    # a session of its own with the pty as its controlling terminal (Ctrl-C)
+    p = subprocess.Popen([goinspect(), *argv], stdin=slave, stdout=slave, stderr=slave,
+                         start_new_session=True,
+                         preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+    os.close(slave)
+    try:
+        yield p, master
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(master)
+
+
+def read_until(fd, text, timeout=20):
+    """Read a pty (the interactive prompt's) until TEXT appears; returns all
+    that was read."""
+    out = b""
+    deadline = time.monotonic() + timeout
+    while text.encode() not in out:
+        left = deadline - time.monotonic()
+        assert left > 0, f"no {text!r} in {out.decode(errors='replace')!r}"
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                chunk = b""
+            assert chunk, f"prompt closed; output so far {out!r}"
+            out += chunk
+    return out.decode(errors="replace")
 
 
 # ---- Targets --------------------------------------------------------------

@@ -26,6 +26,13 @@ COMPILER_CC = {"gcc": "gcc", "clang": "clang"}
 # Every subprocess a test runs gets a timeout; this is the default.
 TIMEOUT = 60
 
+# goinspect (like gdb and elfutils) downloads debug info it cannot find
+# locally from the debuginfod servers of $DEBUGINFOD_URLS, which Debian's
+# libdebuginfod-common sets in login shells.  The tests of that
+# (test_debuginfo.py) set it themselves; every other test runs without it,
+# whatever the machine's settings.
+os.environ.pop("DEBUGINFOD_URLS", None)
+
 
 def gortcc_path(compiler="gcc"):
     return os.path.join(BUILDS[compiler], "bin", "gortcc")

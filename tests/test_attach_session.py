@@ -1,17 +1,12 @@
 """goinspect attach PID summary, --nonstop, the interactive prompt, and
 programs that are not the plain case: a goroutine inside a shared object of
 the program's own, a stripped executable."""
-import fcntl
 import os
-import pty
-import select
 import shutil
 import subprocess
-import termios
-import time
 
-from attachlib import (addr2line, attach, attach_json, attach_json_quiet, goinspect, load_base,
-                       marker_line, src_path, start)
+from attachlib import (addr2line, attach, attach_json, attach_json_quiet, load_base,
+                       marker_line, prompt, read_until, src_path, start)
 from conftest import ROOT, run
 
 
@@ -54,32 +49,9 @@ def test_nonstop_reads_without_stopping(targets, program):
     t.assert_progress()
 
 
-def read_until(fd, text, timeout=20):
-    out = b""
-    deadline = time.monotonic() + timeout
-    while text.encode() not in out:
-        left = deadline - time.monotonic()
-        assert left > 0, f"no {text!r} in {out.decode(errors='replace')!r}"
-        ready, _, _ = select.select([fd], [], [], left)
-        if ready:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                chunk = b""
-            assert chunk, f"prompt closed; output so far {out!r}"
-            out += chunk
-    return out.decode(errors="replace")
-
-
 def test_interactive_prompt(targets, program):
     t = start(targets, program, "insp_park.c", "park")
-    master, slave = pty.openpty()
-    # a session of its own with the pty as its controlling terminal (Ctrl-C)
-    p = subprocess.Popen([goinspect(), "attach", str(t.pid)], stdin=slave, stdout=slave,
-                         stderr=slave, start_new_session=True,
-                         preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
-    os.close(slave)
-    try:
+    with prompt(["attach", str(t.pid)]) as (p, master):
         banner = read_until(master, "goinspect> ")
         assert f"attached to PID {t.pid}" in banner and f"{len(t.who)} goroutines" in banner
         t.assert_progress()         # it runs while the prompt waits
@@ -103,11 +75,6 @@ def test_interactive_prompt(targets, program):
         read_until(master, "unknown command 'bogus'")
         os.write(master, b"quit\n")
         assert p.wait(timeout=20) == 0
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        os.close(master)
     t.assert_progress()
 
 

@@ -84,7 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     char path[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    struct gd_open_options o = { "/nonexistent", NULL, NULL, GD_OPEN_NO_DEBUGLINK };
+    struct gd_open_options o = { .flags = GD_OPEN_NO_DEBUGLINK };
     gd_binary *b;
     if (gd_open(path, &o, &b, NULL) == 0) {
         exercise(b, data, size);

@@ -101,7 +101,7 @@ static void load_modules(void)
         if (path[0] != '/' || perms[2] != 'x')
             continue;
         struct module *m = &mods[nmods];
-        struct gd_open_options o = { NULL, NULL, NULL, GD_OPEN_NO_INDEX };
+        struct gd_open_options o = { .flags = GD_OPEN_NO_INDEX };
         if (gd_open(path, &o, &m->b, NULL) != 0)
             continue;
         if (gd_load_bias(m->b, lo, off, &m->bias) != 0) {
