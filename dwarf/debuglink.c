@@ -48,6 +48,20 @@ bool debuglink_file_crc(const char *path, uint32_t *out)
     return true;
 }
 
+bool debuglink_build_id_path(char *path, size_t size, const char *debug_dir, const uint8_t *id,
+                             size_t len)
+{
+    if (!id || len < 2)
+        return false;
+    int n = snprintf(path, size, "%s/.build-id/%02x/", debug_dir, id[0]);
+    for (size_t i = 1; i < len && n > 0 && (size_t)n < size - 8; i++)
+        n += snprintf(path + n, size - (size_t)n, "%02x", id[i]);
+    if (n <= 0 || (size_t)n >= size - 8)
+        return false;
+    memcpy(path + n, ".debug", 7);
+    return true;
+}
+
 bool debuglink_search(const struct elf_file *f, const char *debug_dir,
                       bool (*try_path)(void *ctx, const char *path, bool by_build_id),
                       void *ctx)
@@ -58,16 +72,9 @@ bool debuglink_search(const struct elf_file *f, const char *debug_dir,
     if (!debug_dir)
         debug_dir = "/usr/lib/debug";
 
-    if (f->build_id && f->build_id_len >= 2) {
-        int n = snprintf(path, sizeof path, "%s/.build-id/%02x/", debug_dir, f->build_id[0]);
-        for (size_t i = 1; i < f->build_id_len && n > 0 && (size_t)n < sizeof path - 8; i++)
-            n += snprintf(path + n, sizeof path - (size_t)n, "%02x", f->build_id[i]);
-        if (n > 0 && (size_t)n < sizeof path - 8) {
-            memcpy(path + n, ".debug", 7);
-            if (try_path(ctx, path, true))
-                return true;
-        }
-    }
+    if (debuglink_build_id_path(path, sizeof path, debug_dir, f->build_id, f->build_id_len) &&
+        try_path(ctx, path, true))
+        return true;
 
     if (!f->debuglink || strchr(f->debuglink, '/'))
         return false;
