@@ -66,9 +66,9 @@ class Builds:
         return self.get("tool-" + name, build)
 
 
-def probe_out(probe, *args):
+def probe_out(probe, *args, env=None):
     """The output of a test tool (tests/tools), which must succeed."""
-    r = run([probe, *args])
+    r = run([probe, *args], env=env)
     assert r.returncode == 0, r.stderr
     return r.stdout
 
