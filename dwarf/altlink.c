@@ -134,8 +134,8 @@ bool altlink_open(const struct elf_file *f, const char *debug_dir, struct elf_fi
     if (!debug_dir)
         debug_dir = "/usr/lib/debug";
     if ((named_path(f, path, sizeof path) && try_candidate(&t, path)) ||
-        (debuglink_build_id_path(path, sizeof path, debug_dir, f->altlink_id,
-                                 f->altlink_id_len) && try_candidate(&t, path)) ||
+        (build_id_path(path, sizeof path, debug_dir, f->altlink_id, f->altlink_id_len) &&
+         try_candidate(&t, path)) ||
         (dwz_dir_path(f, debug_dir, path, sizeof path) && try_candidate(&t, path)))
         return true;
     warn_unused(&t, w);

@@ -48,17 +48,16 @@ bool debuglink_file_crc(const char *path, uint32_t *out)
     return true;
 }
 
-bool debuglink_build_id_path(char *path, size_t size, const char *debug_dir, const uint8_t *id,
-                             size_t len)
+bool build_id_path(char *buf, size_t cap, const char *dir, const uint8_t *id, size_t len)
 {
     if (!id || len < 2)
         return false;
-    int n = snprintf(path, size, "%s/.build-id/%02x/", debug_dir, id[0]);
-    for (size_t i = 1; i < len && n > 0 && (size_t)n < size - 8; i++)
-        n += snprintf(path + n, size - (size_t)n, "%02x", id[i]);
-    if (n <= 0 || (size_t)n >= size - 8)
+    int n = snprintf(buf, cap, "%s/.build-id/%02x/", dir, id[0]);
+    for (size_t i = 1; i < len && n > 0 && (size_t)n < cap - 8; i++)
+        n += snprintf(buf + n, cap - (size_t)n, "%02x", id[i]);
+    if (n <= 0 || (size_t)n >= cap - 8)
         return false;
-    memcpy(path + n, ".debug", 7);
+    memcpy(buf + n, ".debug", 7);
     return true;
 }
 
@@ -72,7 +71,7 @@ bool debuglink_search(const struct elf_file *f, const char *debug_dir,
     if (!debug_dir)
         debug_dir = "/usr/lib/debug";
 
-    if (debuglink_build_id_path(path, sizeof path, debug_dir, f->build_id, f->build_id_len) &&
+    if (build_id_path(path, sizeof path, debug_dir, f->build_id, f->build_id_len) &&
         try_path(ctx, path, true))
         return true;
 

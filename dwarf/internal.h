@@ -247,10 +247,9 @@ bool debuglink_file_crc(const char *path, uint32_t *crc);
 bool debuglink_search(const struct elf_file *f, const char *debug_dir,
                       bool (*try_path)(void *ctx, const char *path, bool by_build_id),
                       void *ctx);
-/* DEBUG_DIR/.build-id/xx/rest.debug for a build-id into out[0..n); false
- * when the id is shorter than 2 bytes or the path does not fit. */
-bool debuglink_build_id_path(char *out, size_t n, const char *debug_dir, const uint8_t *id,
-                             size_t len);
+/* DIR/.build-id/xx/rest.debug for a build-id into buf[0..cap); false when
+ * the id is shorter than 2 bytes or the path does not fit. */
+bool build_id_path(char *buf, size_t cap, const char *dir, const uint8_t *id, size_t len);
 
 /* ---- Supplementary files (altlink.c) --------------------------------- */
 
