@@ -1,6 +1,7 @@
 /*
- * binary.c — opening a binary: the ELF file, its separate debug file, the
- * symbol tables, the DWARF sections and the index, the CFI tables; and the
+ * binary.c — opening a binary: the ELF file, its separate debug file and
+ * supplementary file, the symbol tables, the DWARF sections and the index,
+ * the CFI tables; and the
  * accessors of what was read (sections, segments, load bias, symbols).
  */
 #include <gelf.h>
@@ -17,7 +18,8 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int load_dwarf_sections(gd_binary *b, struct gd_error *err)
+static int load_dwarf_sections(struct elf_file *f, struct dw *dw, const struct gd_warner *w,
+                               struct gd_error *err)
 {
     static const struct { const char *name; size_t off; } secs[] = {
         { ".debug_info", offsetof(struct dw, info) },
@@ -31,18 +33,36 @@ static int load_dwarf_sections(gd_binary *b, struct gd_error *err)
         { ".debug_rnglists", offsetof(struct dw, rnglists) },
     };
     for (size_t i = 0; i < sizeof secs / sizeof secs[0]; i++) {
-        const struct gd_section *s = elf_file_debug_section(b->dwarf_src, secs[i].name);
-        struct gd_buf *buf = (struct gd_buf *)((char *)&b->dw + secs[i].off);
+        const struct gd_section *s = elf_file_debug_section(f, secs[i].name);
+        struct gd_buf *buf = (struct gd_buf *)((char *)dw + secs[i].off);
         struct gd_error e;
         if (!s)
             continue;
-        if (elf_file_bytes(b->dwarf_src, s, buf, &e) != GD_OK) {
+        if (elf_file_bytes(f, s, buf, &e) != GD_OK) {
             if (i < 3)
                 return gd_fail(err, GD_EDWARF, "%s", e.msg);
-            gd_warn(&b->warner, "%s", e.msg);
+            gd_warn(w, "%s", e.msg);
         }
     }
     return GD_OK;
+}
+
+/* The supplementary file of the DWARF's file (dwz -m), when it names one:
+ * without it the index still has everything but what dwz moved there. */
+static void open_sup(gd_binary *b, const struct gd_open_options *opts)
+{
+    struct gd_error e;
+    if (!b->dwarf_src->altlink || (opts->flags & GD_OPEN_NO_DEBUGLINK) ||
+        !altlink_open(b->dwarf_src, &b->debug_dirs, &b->sup, &b->warner))
+        return;
+    if (load_dwarf_sections(&b->sup, &b->sup_dw, &b->warner, &e) != GD_OK) {
+        gd_warn(&b->warner, "%s; the supplementary debug file is not used", e.msg);
+        memset(&b->sup_dw, 0, sizeof b->sup_dw);
+        elf_file_close(&b->sup);
+        return;
+    }
+    b->has_sup = true;
+    b->dw.sup = &b->sup_dw;
 }
 
 int gd_open(const char *path, const struct gd_open_options *opts, gd_binary **out,
@@ -57,7 +77,7 @@ int gd_open(const char *path, const struct gd_open_options *opts, gd_binary **ou
     gd_binary *b = calloc(1, sizeof *b);
     if (!b)
         return gd_fail(err, GD_ENOMEM, "out of memory");
-    b->main.fd = b->dbg.fd = -1;
+    b->main.fd = b->dbg.fd = b->sup.fd = -1;
     b->warner.fn = opts->warn;
     b->warner.ctx = opts->warn_ctx;
     if ((rc = elf_file_open(&b->main, path, err)) != GD_OK)
@@ -92,8 +112,10 @@ int gd_open(const char *path, const struct gd_open_options *opts, gd_binary **ou
 
     if (elf_file_has_dwarf(b->dwarf_src) && !(opts->flags & GD_OPEN_NO_INDEX)) {
         double t0 = now();
-        if ((rc = load_dwarf_sections(b, err)) != GD_OK)
+        if ((rc = load_dwarf_sections(b->dwarf_src, &b->dw, &b->warner, err)) != GD_OK)
             goto fail;
+        open_sup(b, opts);
+        in->sup_path = b->has_sup ? b->sup.path : NULL;
         in->has_dwarf = b->dw.info.data && b->dw.abbrev.data;
         if (in->has_dwarf && (rc = index_build(&b->ix, &b->dw, &b->warner, err)) != GD_OK)
             goto fail;
@@ -132,6 +154,7 @@ void gd_close(gd_binary *b)
     frames_free(&b->frames);
     index_free(&b->ix);
     symtab_free(&b->syms);
+    elf_file_close(&b->sup);
     elf_file_close(&b->dbg);
     elf_file_close(&b->main);
     debug_dirs_free(&b->debug_dirs);

@@ -1,7 +1,8 @@
 /*
  * elf_file.c — one ELF file through libelf: the checks that make a file
- * usable, its section and PT_LOAD tables, build-id, .gnu_debuglink, and
- * section bytes (mapped, or decompressed for SHF_COMPRESSED and .zdebug_*).
+ * usable, its section and PT_LOAD tables, build-id, .gnu_debuglink, the
+ * supplementary file named by .gnu_debugaltlink or .debug_sup, and section
+ * bytes (mapped, or decompressed for SHF_COMPRESSED and .zdebug_*).
  */
 #include <gelf.h>
 #include <libelf.h>
@@ -57,6 +58,50 @@ static void read_debuglink(struct elf_file *f, Elf_Scn *scn)
     f->debuglink_crc = crc;
 }
 
+/* .gnu_debugaltlink: the file name, NUL, then the build-id. */
+static void read_altlink(struct elf_file *f, Elf_Scn *scn)
+{
+    Elf_Data *d = elf_getdata(scn, NULL);
+    if (!d || d->d_size < 2)
+        return;
+    const char *s = d->d_buf;
+    const char *z = memchr(s, 0, d->d_size);
+    if (!z || z == s || (size_t)(z - s) + 1 == d->d_size)
+        return;
+    f->altlink = s;
+    f->altlink_id = (const uint8_t *)z + 1;
+    f->altlink_id_len = d->d_size - (size_t)(z - s) - 1;
+    f->altlink_is_sup = false;
+}
+
+/* DWARF 5's .debug_sup: version (2 bytes, 5), is_supplementary (1 byte),
+ * the file name (NUL-terminated), the checksum's length (ULEB128) and the
+ * checksum.  A supplementary file records its own checksum there; a file
+ * that uses one records the one it must have, after its name.  The
+ * .gnu_debugaltlink of the same file, if any, is preferred. */
+static void read_debug_sup(struct elf_file *f, Elf_Scn *scn)
+{
+    Elf_Data *d = elf_getdata(scn, NULL);
+    if (!d || d->d_size < 5)
+        return;
+    struct rd r = rd_make(d->d_buf, d->d_size);
+    uint64_t version = rd_uint(&r, 2);
+    bool is_sup = rd_u8(&r) != 0;
+    const char *name = rd_cstr(&r);
+    uint64_t len = rd_uleb(&r);
+    if (r.bad || version != 5 || !name || len == 0 || len > rd_left(&r))
+        return;
+    if (is_sup) {
+        f->sup_checksum = r.p;
+        f->sup_checksum_len = (size_t)len;
+    } else if (*name && !f->altlink) {
+        f->altlink = name;
+        f->altlink_id = r.p;
+        f->altlink_id_len = (size_t)len;
+        f->altlink_is_sup = true;
+    }
+}
+
 static void read_dynamic(struct elf_file *f, Elf_Scn *scn, const GElf_Shdr *sh)
 {
     Elf_Data *d = elf_getdata(scn, NULL);
@@ -72,7 +117,8 @@ static void read_dynamic(struct elf_file *f, Elf_Scn *scn, const GElf_Shdr *sh)
     }
 }
 
-int elf_file_open(struct elf_file *f, const char *path, struct gd_error *err)
+/* sup: a supplementary file (dwz writes them as ET_REL) is accepted too. */
+static int open_file(struct elf_file *f, const char *path, bool sup, struct gd_error *err)
 {
     GElf_Ehdr eh;
     size_t shnum = 0, shstrndx = 0, phnum = 0;
@@ -102,7 +148,7 @@ int elf_file_open(struct elf_file *f, const char *path, struct gd_error *err)
         return bad(f, err, GD_EBADELF, f->elf ? "not an ELF object" : elf_errmsg(-1));
     if (!gelf_getehdr(f->elf, &eh))
         return bad(f, err, GD_EBADELF, "truncated ELF header");
-    if (eh.e_type != ET_EXEC && eh.e_type != ET_DYN)
+    if (eh.e_type != ET_EXEC && eh.e_type != ET_DYN && !(sup && eh.e_type == ET_REL))
         return bad(f, err, GD_EUNSUP, eh.e_type == ET_REL ? "a relocatable object (link it first)"
                                     : eh.e_type == ET_CORE ? "a core file, not a binary"
                                     : "not an executable or shared object");
@@ -166,11 +212,25 @@ int elf_file_open(struct elf_file *f, const char *path, struct gd_error *err)
             read_dynamic(f, scn, &sh);
         else if (strcmp(s->name, ".gnu_debuglink") == 0)
             read_debuglink(f, scn);
+        else if (strcmp(s->name, ".gnu_debugaltlink") == 0)
+            read_altlink(f, scn);
+        else if (strcmp(s->name, ".debug_sup") == 0)
+            read_debug_sup(f, scn);
     }
     for (size_t i = 0; i < shnum; i++)
         if (!f->secs[i].name)
             f->secs[i].name = "";
     return GD_OK;
+}
+
+int elf_file_open(struct elf_file *f, const char *path, struct gd_error *err)
+{
+    return open_file(f, path, false, err);
+}
+
+int elf_file_open_sup(struct elf_file *f, const char *path, struct gd_error *err)
+{
+    return open_file(f, path, true, err);
 }
 
 void elf_file_close(struct elf_file *f)

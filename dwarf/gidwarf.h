@@ -86,7 +86,8 @@ struct gd_open_options {
     gd_progress_fn progress; /* NULL: downloads are not reported */
     void *progress_ctx;
 };
-#define GD_OPEN_NO_DEBUGLINK 0x1u   /* do not look for a separate debug file */
+#define GD_OPEN_NO_DEBUGLINK 0x1u   /* do not look for a separate debug file (nor a
+                                       supplementary one) */
 #define GD_OPEN_NO_INDEX     0x2u   /* skip the DWARF index (symbols, CFI only) */
 #define GD_OPEN_NO_DEBUGINFOD 0x4u  /* never ask debuginfod, even with
                                        DEBUGINFOD_URLS set */
@@ -129,6 +130,9 @@ struct gd_segment {         /* a PT_LOAD program header */
 struct gd_info {
     const char *path;           /* as opened */
     const char *debug_path;     /* separate debug file used, or NULL */
+    const char *sup_path;       /* supplementary debug file used (the one
+                                   .gnu_debugaltlink or .debug_sup names:
+                                   DWARF that dwz -m shared out), or NULL */
     uint16_t type;              /* ET_EXEC, ET_DYN */
     bool pie;                   /* ET_DYN with a PT_INTERP or DF_1_PIE */
     uint64_t entry;

@@ -410,6 +410,7 @@ int index_build(struct dwarf_index *ix, const struct dw *dw, const struct gd_war
     VEC_FREE(b.nodes);
     VEC_FREE(b.ranges);
     VEC_FREE(b.units);
+    VEC_FREE(b.sup_units);
     free(b.names);
     if (rc != GD_OK)
         index_free(ix);

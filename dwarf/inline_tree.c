@@ -5,8 +5,11 @@
  * site, the function it is inlined into).  Type subtrees are skipped.
  * Names reached through DW_AT_abstract_origin / DW_AT_specification are
  * resolved at the end, decoding the referenced DIE when the walk did not
- * pass it.  A unit that fails to decode is rolled back and named in a
- * warning; the other units stay.
+ * pass it, in this file or in its supplementary file (dwz -m: abstract
+ * origins by DW_FORM_GNU_ref_alt / DW_FORM_ref_sup4/8, and references from
+ * one DIE of that file to another).  Partial units (dwz's) are walked for
+ * their names but own no code and no line rows.  A unit that fails to
+ * decode is rolled back and named in a warning; the other units stay.
  */
 #include <dwarf.h>
 #include <stdio.h>
@@ -352,19 +355,22 @@ out:
 
 /* ---- Names through abstract origins ------------------------------------ */
 
+/* The unit holding the DIE at off (DIE_SUP: of the supplementary file). */
 static const struct unit *unit_of(const struct index_build *b, uint64_t off)
 {
-    size_t lo = 0, hi = b->units.n;
+    const struct unit *v = (off & DIE_SUP) ? b->sup_units.v : b->units.v;
+    size_t lo = 0, hi = (off & DIE_SUP) ? b->sup_units.n : b->units.n;
+    off &= ~DIE_SUP;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (b->units.v[mid].off <= off)
+        if (v[mid].off <= off)
             lo = mid + 1;
         else
             hi = mid;
     }
     if (lo == 0)
         return NULL;
-    const struct unit *u = &b->units.v[lo - 1];
+    const struct unit *u = &v[lo - 1];
     return off >= u->die_off && off < u->end ? u : NULL;
 }
 
@@ -374,14 +380,16 @@ static bool decode_names(struct index_build *b, const struct dw *dw, struct abbr
 {
     const struct unit *u = unit_of(b, off);
     const char *why;
+    if (u && u->in_sup)
+        dw = dw->sup;
     if (!u || abbrev_table_load(t, dw, u, &why) != GD_OK)
         return false;
-    struct rd r = rd_make(dw->info.data + off, (size_t)(u->end - off));
+    struct rd r = rd_make(dw->info.data + (off & ~DIE_SUP), (size_t)(u->end - (off & ~DIE_SUP)));
     const struct abbrev *ab = abbrev_find(t, rd_uleb(&r));
     if (!ab)
         return false;
     memset(e, 0, sizeof *e);
-    e->off = off;
+    e->off = off;       /* with DIE_SUP, as the references to it */
     const struct abbrev_attr *at = &t->attrs.v[ab->first];
     for (uint32_t i = 0; i < ab->nattrs; i++) {
         struct attr a;
@@ -427,6 +435,75 @@ static void resolve_names(struct index_build *b, const struct dw *dw)
     abbrev_table_free(&t);
 }
 
+/* ---- Unit headers and unit DIEs ---------------------------------------- */
+
+/* Reads the header, the abbreviations and the unit DIE of the unit at off
+ * into u, t and *ab, leaving *r after the DIE's attributes; GD_ENOTFOUND for
+ * a type or split unit (nothing to index). */
+static int unit_begin(const struct dw *dw, uint64_t off, struct unit *u, uint64_t *next,
+                      struct abbrev_table *t, struct rd *r, const struct abbrev **ab,
+                      const char **why)
+{
+    int rc = unit_header(dw, off, u, next, why);
+    if (rc == GD_OK && u->unit_type != 1 && u->unit_type != 3 && u->unit_type != 4)
+        return GD_ENOTFOUND;
+    if (rc == GD_OK)
+        rc = abbrev_table_load(t, dw, u, why);
+    if (rc != GD_OK)
+        return rc;
+    *r = rd_make(dw->info.data + u->die_off, (size_t)(u->end - u->die_off));
+    *ab = abbrev_find(t, rd_uleb(r));
+    if (!*ab || ((*ab)->tag != DW_TAG_compile_unit && (*ab)->tag != TAG_partial_unit &&
+                 (*ab)->tag != TAG_skeleton_unit)) {
+        *why = "the unit does not start with a compile unit DIE";
+        return GD_EDWARF;
+    }
+    if (!unit_die_read(r, dw, u, t, *ab)) {
+        *why = "malformed compile unit DIE";
+        return GD_EDWARF;
+    }
+    return GD_OK;
+}
+
+/* ---- The supplementary file's units ------------------------------------ */
+
+/* The headers and unit DIEs of the supplementary file, for the names that
+ * references into it reach; a corrupt unit is left out with a warning. */
+static int sup_units_read(struct index_build *b, const struct dw *sup, const struct gd_warner *w)
+{
+    struct abbrev_table t = { 0 };
+    uint64_t off = 0, next;
+    int rc = GD_OK;
+
+    while (off < sup->info.size) {
+        struct unit u;
+        struct rd r;
+        const struct abbrev *ab;
+        const char *why = NULL;
+        rc = unit_begin(sup, off, &u, &next, &t, &r, &ab, &why);
+        if (rc == GD_ENOTFOUND) {
+            off = next;
+            rc = GD_OK;
+            continue;
+        }
+        u.in_sup = true;
+        if (rc == GD_OK && !VEC_PUSH(b->sup_units, u))
+            rc = GD_ENOMEM;
+        if (rc == GD_ENOMEM)
+            break;
+        if (rc != GD_OK) {
+            gd_warn(w, "supplementary file: unit at offset 0x%llx: %s; skipped",
+                    (unsigned long long)off, why ? why : "corrupt");
+            rc = GD_OK;
+            if (next <= off)
+                break;
+        }
+        off = next;
+    }
+    abbrev_table_free(&t);
+    return rc;
+}
+
 /* ---- All units ---------------------------------------------------------- */
 
 int inline_tree_build(struct index_build *b, const struct dw *dw,
@@ -442,30 +519,19 @@ int inline_tree_build(struct index_build *b, const struct dw *dw,
         const char *why = NULL;
         size_t rows = b->rows.n, seqs = b->seqs.n, nodes = b->nodes.n, ranges = b->ranges.n;
 
-        rc = unit_header(dw, off, &u, &next, &why);
-        if (rc == GD_OK && u.unit_type != 1 && u.unit_type != 3 && u.unit_type != 4) {
-            off = next;                 /* type and split units: nothing to index */
-            continue;
-        }
-        if (rc == GD_OK)
-            rc = abbrev_table_load(&t, dw, &u, &why);
         struct rd r = { 0 };
         const struct abbrev *ab = NULL;
-        if (rc == GD_OK) {
-            r = rd_make(dw->info.data + u.die_off, (size_t)(u.end - u.die_off));
-            ab = abbrev_find(&t, rd_uleb(&r));
-            if (!ab || (ab->tag != DW_TAG_compile_unit && ab->tag != TAG_partial_unit &&
-                        ab->tag != TAG_skeleton_unit)) {
-                why = "the unit does not start with a compile unit DIE";
-                rc = GD_EDWARF;
-            } else if (!unit_die_read(&r, dw, &u, &t, ab)) {
-                why = "malformed compile unit DIE";
-                rc = GD_EDWARF;
-            }
+        rc = unit_begin(dw, off, &u, &next, &t, &r, &ab, &why);
+        if (rc == GD_ENOTFOUND) {
+            off = next;                 /* type and split units: nothing to index */
+            rc = GD_OK;
+            continue;
         }
         if (rc == GD_OK && !VEC_PUSH(b->units, u))
             rc = GD_ENOMEM;
-        if (rc == GD_OK && u.has_stmt && dw->line.data)
+        /* a partial unit's line table only names the files of its
+         * declarations (and is often a compile unit's) */
+        if (rc == GD_OK && u.has_stmt && dw->line.data && ab->tag != TAG_partial_unit)
             rc = lines_decode(b, dw, &u, &lt, &why);
         else
             lt.files.n = lt.dirs.n = lt.ids.n = 0;
@@ -494,6 +560,8 @@ int inline_tree_build(struct index_build *b, const struct dw *dw,
     }
     abbrev_table_free(&t);
     linetab_free(&lt);
+    if (rc == GD_OK && dw->sup)
+        rc = sup_units_read(b, dw->sup, w);
     if (rc == GD_ENOMEM)
         return gd_fail(err, GD_ENOMEM, "out of memory while indexing DWARF");
     resolve_names(b, dw);

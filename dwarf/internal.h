@@ -220,9 +220,22 @@ struct elf_file {
     size_t build_id_len;
     const char *debuglink;      /* .gnu_debuglink file name, or NULL */
     uint32_t debuglink_crc;
+    /* The supplementary file that holds DWARF shared out by `dwz -m`:
+     * named by .gnu_debugaltlink (then altlink_id is the build-id it must
+     * have) or by DWARF 5's .debug_sup (then it is the checksum its own
+     * .debug_sup must have). */
+    const char *altlink;        /* NULL: none */
+    const uint8_t *altlink_id;
+    size_t altlink_id_len;
+    bool altlink_is_sup;        /* from .debug_sup */
+    const uint8_t *sup_checksum; /* this file is a supplementary file: the
+                                   checksum of its own .debug_sup, else NULL */
+    size_t sup_checksum_len;
 };
 
 int elf_file_open(struct elf_file *f, const char *path, struct gd_error *err);
+/* The same for a supplementary file (any ELF type: dwz writes ET_REL). */
+int elf_file_open_sup(struct elf_file *f, const char *path, struct gd_error *err);
 void elf_file_close(struct elf_file *f);
 const struct gd_section *elf_file_section(const struct elf_file *f, const char *name);
 /* A DWARF section by name (".debug_info"), or its .zdebug_ form; NULL when
@@ -269,6 +282,18 @@ bool debuginfod_wanted(void);
 char *debuginfod_fetch(const char *path, const uint8_t *id, size_t len,
                        const struct gd_warner *w, gd_progress_fn progress, void *progress_ctx);
 
+/* ---- Supplementary files (altlink.c) --------------------------------- */
+
+/* Opens into *sup the supplementary file f names (f->altlink), found as
+ * gdb finds it: the name as written (a relative one from the directory of
+ * f), then by the recorded id under each of dirs as
+ * .build-id/xx/rest.debug, then under each DIR/.dwz/ for a name in some
+ * other .dwz/ directory.  A candidate is used only when its build-id (or
+ * .debug_sup checksum) is the recorded one.  False after a warning through
+ * w when none is. */
+bool altlink_open(const struct elf_file *f, const struct debug_dirs *dirs, struct elf_file *sup,
+                  const struct gd_warner *w);
+
 /* ---- Symbols (symbols.c) --------------------------------------------- */
 
 struct symtab {
@@ -297,7 +322,14 @@ const struct gd_symbol *symtab_by_name(const struct symtab *t, const char *name)
 
 struct dw {
     struct gd_buf info, abbrev, line, str, line_str, str_offsets, addr, ranges, rnglists;
+    const struct dw *sup;       /* the supplementary file's sections
+                                   (DW_FORM_GNU_strp_alt, _ref_alt, _strp_sup,
+                                   _ref_sup4/8 point there), NULL if none */
 };
+
+/* Marks an offset into the supplementary file's .debug_info (a DIE in the
+ * main file's .debug_info never has this bit). */
+#define DIE_SUP (UINT64_C(1) << 63)
 
 struct abbrev_attr {
     uint16_t name;
@@ -322,6 +354,7 @@ struct abbrev_table {
     uint32_t *direct;           /* code -> index + 1, for codes < ndirect */
     size_t ndirect;
     uint64_t offset;            /* in .debug_abbrev */
+    const uint8_t *section;     /* that .debug_abbrev (main or supplementary) */
     uint8_t offset_size, addr_size, version;
     bool loaded;
 };
@@ -345,6 +378,7 @@ struct unit {
     const char *name;
     const char *comp_dir;
     uint32_t lang;
+    bool in_sup;                /* a unit of the supplementary file */
 };
 
 struct attr {
@@ -377,9 +411,14 @@ bool unit_die_read(struct rd *r, const struct dw *dw, struct unit *u,
 const char *attr_string(const struct dw *dw, const struct unit *u, const struct attr *a);
 bool attr_address(const struct dw *dw, const struct unit *u, const struct attr *a,
                   uint64_t *out);
-/* A reference as an absolute .debug_info offset; false for references into
- * other files (supplementary, type signatures). */
+/* A reference as an absolute .debug_info offset, with DIE_SUP when it
+ * points into the supplementary file (a reference from one of its units,
+ * or DW_FORM_GNU_ref_alt / DW_FORM_ref_sup4/8); false for type signatures. */
 bool attr_reference(const struct unit *u, const struct attr *a, uint64_t *out);
+/* The value of attribute name of the DIE at die_off, in the unit whose
+ * header is at unit_off; false when it has none or the DWARF is bad. */
+bool die_attr_find(const struct dw *dw, uint64_t unit_off, uint64_t die_off, uint16_t name,
+                   struct attr *out);
 bool form_is_constant(uint16_t form);
 
 /* ---- DWARF: address ranges (ranges.c) -------------------------------- */
@@ -442,7 +481,8 @@ struct index_build {
     VEC(struct fnode) nodes;
     VEC(struct frange) ranges;
     VEC(struct unit) units;
-    struct name_entry *names;   /* open addressing */
+    VEC(struct unit) sup_units; /* of the supplementary file, by offset */
+    struct name_entry *names;   /* open addressing; keys carry DIE_SUP */
     size_t nnames, namecap;
     struct strtab *files;
     size_t good_units, bad_units;
@@ -596,8 +636,11 @@ struct gd_binary {
     bool has_dbg;
     struct elf_file *dwarf_src; /* the file the DWARF sections come from */
     struct debug_dirs debug_dirs; /* where its debug files are searched */
+    struct elf_file sup;        /* its supplementary file (dwz -m), when found */
+    bool has_sup;
     struct symtab syms;
     struct dw dw;
+    struct dw sup_dw;           /* dw.sup points here when has_sup */
     struct dwarf_index ix;
     struct frames frames;
     struct gd_info info;

@@ -1,7 +1,9 @@
 /*
  * units.c — reading .debug_info: unit headers (DWARF 2-5), abbreviation
  * tables, attribute forms, and the indirections of DWARF 5 (.debug_str_offsets,
- * .debug_addr).  Every read is bounded by its section.
+ * .debug_addr) and of dwz's supplementary files (strings and references
+ * into another file's .debug_str and .debug_info).  Every read is bounded
+ * by its section.
  */
 #include <dwarf.h>
 #include <stdlib.h>
@@ -136,8 +138,9 @@ void abbrev_table_free(struct abbrev_table *t)
 int abbrev_table_load(struct abbrev_table *t, const struct dw *dw, const struct unit *u,
                       const char **why)
 {
-    if (t->loaded && t->offset == u->abbrev_off && t->offset_size == u->offset_size &&
-        t->addr_size == u->addr_size && t->version == u->version)
+    if (t->loaded && t->offset == u->abbrev_off && t->section == dw->abbrev.data &&
+        t->offset_size == u->offset_size && t->addr_size == u->addr_size &&
+        t->version == u->version)
         return GD_OK;
     t->abbrevs.n = 0;
     t->attrs.n = 0;
@@ -217,6 +220,7 @@ int abbrev_table_load(struct abbrev_table *t, const struct dw *dw, const struct 
         if (!t->direct[t->abbrevs.v[i].code])
             t->direct[t->abbrevs.v[i].code] = (uint32_t)i + 1;
     t->offset = u->abbrev_off;
+    t->section = dw->abbrev.data;
     t->offset_size = u->offset_size;
     t->addr_size = u->addr_size;
     t->version = u->version;
@@ -400,8 +404,10 @@ const char *attr_string(const struct dw *dw, const struct unit *u, const struct 
         off = rd_uint(&r, u->offset_size);
         return buf_str(&dw->str, off);
     }
+    case DW_FORM_GNU_strp_alt: case F_strp_sup:
+        return dw->sup ? buf_str(&dw->sup->str, a->u) : NULL;
     default:
-        return NULL;        /* supplementary or split-DWARF strings */
+        return NULL;        /* split-DWARF strings */
     }
 }
 
@@ -428,17 +434,53 @@ bool attr_address(const struct dw *dw, const struct unit *u, const struct attr *
 
 bool attr_reference(const struct unit *u, const struct attr *a, uint64_t *out)
 {
+    uint64_t sup = u->in_sup ? DIE_SUP : 0;
     switch (a->form) {
     case DW_FORM_ref1: case DW_FORM_ref2: case DW_FORM_ref4: case DW_FORM_ref8:
     case DW_FORM_ref_udata:
         if (a->u >= u->end - u->off)
             return false;
-        *out = u->off + a->u;
+        *out = (u->off + a->u) | sup;
         return true;
     case DW_FORM_ref_addr:
-        *out = a->u;
+        if (a->u & DIE_SUP)
+            return false;
+        *out = a->u | sup;
+        return true;
+    case DW_FORM_GNU_ref_alt: case F_ref_sup4: case F_ref_sup8:
+        /* a supplementary file has none of its own */
+        if (u->in_sup || (a->u & DIE_SUP))
+            return false;
+        *out = a->u | DIE_SUP;
         return true;
     default:
         return false;
     }
+}
+
+bool die_attr_find(const struct dw *dw, uint64_t unit_off, uint64_t die_off, uint16_t name,
+                   struct attr *out)
+{
+    struct unit u;
+    struct abbrev_table t = { 0 };
+    uint64_t next;
+    const char *why;
+    bool found = false;
+
+    if (unit_header(dw, unit_off, &u, &next, &why) != GD_OK || die_off < u.die_off ||
+        die_off >= u.end || abbrev_table_load(&t, dw, &u, &why) != GD_OK) {
+        abbrev_table_free(&t);
+        return false;
+    }
+    struct rd r = rd_make(dw->info.data + die_off, (size_t)(u.end - die_off));
+    const struct abbrev *ab = abbrev_find(&t, rd_uleb(&r));
+    const struct abbrev_attr *at = ab ? &t.attrs.v[ab->first] : NULL;
+    for (uint32_t i = 0; ab && i < ab->nattrs && !found; i++) {
+        if (!form_read(&r, &u, at[i].form, at[i].implicit, out))
+            break;
+        found = at[i].name == name;
+    }
+    out->name = name;
+    abbrev_table_free(&t);
+    return found;
 }

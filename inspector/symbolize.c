@@ -81,7 +81,8 @@ static void usage(void)
            "                        /usr/lib/debug (repeat for several; '' for none;\n"
            "                        also --debug-dir=DIR)\n"
            "      --json            one JSON object per address\n"
-           "      --stats           print the index's size and build time on stderr\n");
+           "      --stats           print the index's size and build time, and the debug\n"
+           "                        files used, on stderr\n");
 }
 
 /* ---- Names ------------------------------------------------------------ */
@@ -516,6 +517,10 @@ static int run(const struct global_opts *g, int argc, char **argv)
         fprintf(stderr, "%zu compile units (%zu skipped), %zu line rows, %zu functions, "
                 "index built in %.3f s\n", in->compile_units, in->bad_units, in->line_rows,
                 in->functions, in->index_seconds);
+        if (in->debug_path)
+            fprintf(stderr, "separate debug file: %s\n", in->debug_path);
+        if (in->sup_path)
+            fprintf(stderr, "supplementary debug file: %s\n", in->sup_path);
     }
     if (c->o.section && !(c->section = gd_section_by_name(c->b, c->o.section))) {
         die_msg("%s: cannot find section %s", c->o.exe, c->o.section);

@@ -66,6 +66,13 @@ class Builds:
         return self.get("tool-" + name, build)
 
 
+def probe_out(probe, *args, env=None):
+    """The output of a test tool (tests/tools), which must succeed."""
+    r = run([probe, *args], env=env)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
 # ---- addr2line-style output ------------------------------------------------
 
 ADDR_RE = re.compile(r"^0x[0-9a-f]{16}$")
@@ -196,12 +203,35 @@ def llvm_frames(exe, addrs):
 
 def eu_frames(exe, addr):
     """eu-addr2line -f -i frames: [(function, file, line)]."""
-    r = run(["eu-addr2line", "-f", "-i", "-e", exe, f"{addr:#x}"])
-    lines = r.stdout.splitlines()
-    out = []
-    for i in range(0, len(lines) - 1, 2):
-        name = lines[i].split(" inlined at ")[0]
-        parts = lines[i + 1].split(":")
-        line = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
-        out.append((name, parts[0], line))
-    return out
+    return eu_frames_many(exe, [addr])[addr]
+
+
+def eu_frames_many(exe, addrs, timeout=300):
+    """eu-addr2line -a -f -i frames of many addresses in one run:
+    {addr: [(function, file, line)]}, as eu_frames gives them."""
+    inp = "".join(f"{a:#x}\n" for a in addrs)
+    r = run(["eu-addr2line", "-a", "-f", "-i", "-e", exe], input=inp, timeout=timeout)
+    res = {}
+    for block in split_blocks(r.stdout):
+        lines = block[1:]
+        frames = []
+        for i in range(0, len(lines) - 1, 2):
+            parts = lines[i + 1].split(":")
+            line = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+            frames.append((lines[i].split(" inlined at ")[0], parts[0], line))
+        res[int(block[0], 16)] = frames
+    return res
+
+
+def gdb_ptype(exe, what):
+    """gdb's ptype /o of what: [(member, offset, size)] (nested members
+    too) and the total size."""
+    r = run(["gdb", "-batch", "-nx", "-ex", f"ptype /o {what}", exe])
+    rows = []
+    for line in r.stdout.splitlines():
+        m = re.match(r"/\*\s+(\d+)(?::\s*\d+)?\s*\|\s*(\d+)\s*\*/\s+(.*?)(\w+)(\[[\d\]\[]*\])?(\s*:\s*\d+)?;",
+                     line)
+        if m and "{" not in line:
+            rows.append((m.group(4), int(m.group(1)), int(m.group(2))))
+    totals = re.findall(r"total size \(bytes\):\s+(\d+)", r.stdout)
+    return rows, int(totals[-1]) if totals else None

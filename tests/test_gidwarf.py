@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from conftest import ROOT, run
-from sym_helpers import Builds, cc, need_tool, sym_src
+from sym_helpers import Builds, cc, gdb_ptype, need_tool, probe_out, sym_src
 
 
 @pytest.fixture(scope="session")
@@ -19,12 +19,6 @@ def builds(tmp_path_factory):
 @pytest.fixture(scope="session")
 def probe(builds):
     return builds.tool("gidwarf_probe")
-
-
-def probe_out(probe, *args):
-    r = run([probe, *args])
-    assert r.returncode == 0, r.stderr
-    return r.stdout
 
 
 def exe_variants(builds):
@@ -80,18 +74,6 @@ def test_symbols_match_nm(builds, probe):
         seen += 1
     assert seen > 10
     assert run([probe, "sym", path, "no_such_symbol"]).returncode == 1
-
-
-def gdb_ptype(exe, what):
-    r = run(["gdb", "-batch", "-nx", "-ex", f"ptype /o {what}", exe])
-    rows = []
-    for line in r.stdout.splitlines():
-        m = re.match(r"/\*\s+(\d+)(?::\s*\d+)?\s*\|\s*(\d+)\s*\*/\s+(.*?)(\w+)(\[[\d\]\[]*\])?(\s*:\s*\d+)?;",
-                     line)
-        if m and "{" not in line:
-            rows.append((m.group(4), int(m.group(1)), int(m.group(2))))
-    totals = re.findall(r"total size \(bytes\):\s+(\d+)", r.stdout)
-    return rows, int(totals[-1]) if totals else None
 
 
 def test_struct_layout_matches_gdb_and_the_program(builds, probe):

@@ -6,6 +6,8 @@
  *   struct FILE NAME        size, then each member: name offset size bits
  *   enum FILE NAME          size, then each enumerator: name value
  *   bias FILE START OFFSET  load bias of the mapping START of file OFFSET
+ * GIDWARF_DEBUG_DIR in the environment is the one debug directory (gd_open's
+ * debug_dirs); without it, the default.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +21,9 @@ int main(int argc, char **argv)
     struct gd_error err;
     if (argc < 3)
         return 2;
-    if (gd_open(argv[2], NULL, &b, &err) != 0) {
+    const char *dirs[] = { getenv("GIDWARF_DEBUG_DIR"), NULL };
+    struct gd_open_options opts = { .debug_dirs = dirs[0] ? dirs : NULL };
+    if (gd_open(argv[2], &opts, &b, &err) != 0) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
