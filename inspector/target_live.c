@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "ptrace_access.h"
 
 #ifndef PTRACE_EVENT_STOP
 #define PTRACE_EVENT_STOP 128
@@ -230,36 +231,12 @@ static int traced_fail(struct target *t, pid_t tracer, struct fail *f)
                     (int)t->pid, t->name, (int)tracer, tname);
 }
 
-/* "cannot WHAT: Operation not permitted (ptrace permissions: ...)". */
-static int permission_fail(struct target *t, const char *what, int err, struct fail *f)
+/* "cannot WHAT: Operation not permitted (ptrace permissions: RULE)". */
+static int permission_fail(struct target *t, const char *what, enum ptrace_access mode, int err,
+                           struct fail *f)
 {
-    char why[320], *text;
-    long scope = -1;
-    if (read_small_file("/proc/sys/kernel/yama/ptrace_scope", &text) >= 0) {
-        scope = strtol(text, NULL, 10);
-        free(text);
-    }
-    long uid = status_field(t->pid, 0, "Uid");
-    switch (scope) {
-    case 1:
-        snprintf(why, sizeof why, "kernel.yama.ptrace_scope is 1, so only a parent process may "
-                                  "trace, unless the tracer has CAP_SYS_PTRACE; run goinspect "
-                                  "as root, or see docs/guide.md");
-        break;
-    case 2:
-        snprintf(why, sizeof why, "kernel.yama.ptrace_scope is 2, so only a tracer with "
-                                  "CAP_SYS_PTRACE may attach; run goinspect as root");
-        break;
-    case 3:
-        snprintf(why, sizeof why, "kernel.yama.ptrace_scope is 3, so no process may be traced "
-                                  "until the next boot");
-        break;
-    default:
-        snprintf(why, sizeof why, "the process belongs to uid %ld and goinspect runs as uid %ld; "
-                                  "a process can be traced by its own user or by root "
-                                  "(CAP_SYS_PTRACE)", uid, (long)getuid());
-        break;
-    }
+    char why[400];
+    ptrace_refusal(t->pid, mode, why, sizeof why);
     return fail_set(f, "PID %d (%s): cannot %s: %s (ptrace permissions: %s)", (int)t->pid,
                     t->name, what, strerror(err), why);
 }
@@ -442,7 +419,7 @@ static int stop_round(struct target *t, bool first, size_t *cap, struct fail *f)
             if (tracer > 0 && tracer != getpid())
                 return traced_fail(t, (pid_t)tracer, f);
             if (e == EPERM || e == EACCES)
-                return permission_fail(t, "attach", e, f);
+                return permission_fail(t, "attach", ACCESS_ATTACH, e, f);
             return fail_set(f, "PID %d (%s): cannot attach to thread %d: %s", (int)t->pid,
                             t->name, (int)tid, strerror(e));
         }
@@ -734,7 +711,7 @@ int target_live_open(pid_t pid, const struct live_options *o, struct target **ou
     if (n < 0) {
         int e = errno, rc;
         if (e == EACCES || e == EPERM)
-            rc = permission_fail(t, "read its executable", e, f);
+            rc = permission_fail(t, "read its executable", ACCESS_READ, e, f);
         else if (e == ENOENT)
             rc = fail_set(f, "PID %d (%s) has no executable (a kernel thread?)", (int)pid,
                           t->name);
@@ -759,8 +736,9 @@ int target_live_open(pid_t pid, const struct live_options *o, struct target **ou
     }
     if (live_mappings(t, f) < 0) {
         int e = errno;
-        int rc = (e == EACCES || e == EPERM) ? permission_fail(t, "read its mappings", e, f)
-                                             : fail_wrap(f, "PID %d (%s)", (int)pid, t->name);
+        int rc = e == EACCES || e == EPERM
+                     ? permission_fail(t, "read its mappings", ACCESS_READ, e, f)
+                     : fail_wrap(f, "PID %d (%s)", (int)pid, t->name);
         live_close(t);
         return rc;
     }
@@ -775,7 +753,7 @@ int target_live_open(pid_t pid, const struct live_options *o, struct target **ou
         if (process_vm_readv(pid, &l, 1, &r, 1, 0) < 0) {
             int e = errno;
             if (e == EPERM || e == EACCES) {
-                int rc = permission_fail(t, "read its memory", e, f);
+                int rc = permission_fail(t, "read its memory", ACCESS_ATTACH, e, f);
                 live_close(t);
                 return rc;
             }
