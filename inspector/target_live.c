@@ -55,6 +55,10 @@ enum {
     IOV_BATCH = 1024,               /* IOV_MAX on Linux */
 };
 
+struct image {
+    uint64_t vdso, exe;
+};
+
 struct live {
     struct live_options o;
     int memfd;                      /* /proc/PID/mem, opened on first need */
@@ -62,6 +66,8 @@ struct live {
     int64_t stop_t0;                /* when the first task was interrupted */
     bool doomed;                    /* a stopped task died: the process exits or execs */
     bool reap_lost;                 /* the reaper could not record every death */
+    struct image image;             /* the program image opened */
+    bool opened;                    /* image is set */
 };
 
 /* ---- /proc ------------------------------------------------------------------ */
@@ -184,10 +190,47 @@ static void forget_thread(struct target *t, pid_t tid)
         }
 }
 
-static bool process_gone(pid_t pid)
+/* What tells one program image from the next: where its [vdso] and its
+ * executable's first mapping start, which an execve places anew (address
+ * space randomization). */
+static struct image image_of(const struct procmaps *m, const char *exe)
 {
+    struct image im = {0, 0};
+    for (size_t i = 0; i < m->n; i++) {
+        if (!im.vdso && strcmp(m->v[i].path, "[vdso]") == 0)
+            im.vdso = m->v[i].start;
+        if (!im.exe && strcmp(m->v[i].path, exe) == 0)
+            im.exe = m->v[i].start;
+    }
+    return im;
+}
+
+static bool same_image(struct image a, struct image b)
+{
+    return a.vdso == b.vdso && a.exe == b.exe;
+}
+
+enum presence { PRESENT, EXITED, EXECED };
+
+/* Whether the process is still the one goinspect opened.  A main thread
+ * that is a zombie while other threads live is an execve under way (the
+ * caller of execve waits for the other threads to die, then takes the
+ * main thread's place). */
+static enum presence presence(struct target *t)
+{
+    struct live *lv = t->priv;
     char name[16], state;
-    return read_task_stat(pid, 0, name, &state) < 0 || state == 'Z' || state == 'X';
+    if (read_task_stat(t->pid, 0, name, &state) < 0 || state == 'X')
+        return EXITED;
+    if (state == 'Z')
+        return status_field(t->pid, 0, "Threads") > 1 ? EXECED : EXITED;
+    struct procmaps m;
+    if (procmaps_read(t->pid, &m, NULL) < 0)
+        return PRESENT;
+    /* no mapping: the old image is gone, the new one not mapped yet */
+    bool same = m.n > 0 && same_image(image_of(&m, t->exe), lv->image);
+    procmaps_free(&m);
+    return same ? PRESENT : EXECED;
 }
 
 /* After a failed seize: the task is gone, or its exit has begun (the
@@ -207,6 +250,17 @@ static int exec_fail(struct target *t, struct fail *f)
 {
     return fail_set(f, "PID %d (%s) called execve during the snapshot; attach again to inspect "
                        "the program it runs now", (int)t->pid, t->name);
+}
+
+/* The process slipped away: it exited, or runs another image. */
+static int departed_fail(struct target *t, struct fail *f)
+{
+    return presence(t) == EXECED ? exec_fail(t, f) : exited_fail(t, f);
+}
+
+static int live_changed(struct target *t, struct fail *f)
+{
+    return presence(t) == PRESENT ? 0 : departed_fail(t, f);
 }
 
 /* A tracee died and was reaped: it is not part of the snapshot.  The
@@ -239,9 +293,7 @@ static int task_vanished(struct target *t, pid_t tid, struct fail *f)
     if (!lv->reap_lost)
         return exec_fail(t, f);
     /* the reaper may have missed its death */
-    if (tid != t->pid)
-        return 0;
-    return process_gone(t->pid) ? exited_fail(t, f) : exec_fail(t, f);
+    return tid == t->pid ? departed_fail(t, f) : 0;
 }
 
 /* What a wait status of tracee tid says. */
@@ -329,7 +381,7 @@ static int wait_stops(struct target *t, struct fail *f)
             return 0;
         if (mono_ns() > deadline) {
             if (!running)
-                return exited_fail(t, f);
+                return departed_fail(t, f);
             return fail_set(f, "PID %d (%s): thread %d did not stop within %d ms (it may be "
                                "in an uninterruptible wait)", (int)t->pid, t->name,
                             (int)running, STOP_TIMEOUT_MS);
@@ -499,8 +551,8 @@ static int stop_round(struct target *t, size_t *cap, struct fail *f)
     if (task_ids(t->pid, &tids, &n) < 0) {
         int e = errno;
         free(tids);
-        if (process_gone(t->pid))
-            return exited_fail(t, f);
+        if (presence(t) != PRESENT)
+            return departed_fail(t, f);
         return fail_set(f, "/proc/%d/task: %s", (int)t->pid, strerror(e));
     }
     int nnew = seize_new(t, tids, n, cap, f);
@@ -548,7 +600,7 @@ static int live_stop(struct target *t, struct fail *f)
     }
     if (t->nthreads == 0) {
         live_release(t);
-        return exited_fail(t, f);
+        return departed_fail(t, f);
     }
     qsort(t->threads, t->nthreads, sizeof *t->threads, cmp_thread);
     for (size_t i = 0; i < t->nthreads; i++)
@@ -690,13 +742,23 @@ static void live_read_ranges(struct target *t, struct target_range *rg, size_t n
         rg[i].got = live_read(t, rg[i].addr, rg[i].buf, rg[i].len);
 }
 
+/* (Re)reads the mappings; during a stop, they must still be those of the
+ * image opened. */
 static int live_mappings(struct target *t, struct fail *f)
 {
+    struct live *lv = t->priv;
     struct procmaps m;
     if (procmaps_read(t->pid, &m, f) < 0)
-        return -1;
+        return lv->opened && presence(t) != PRESENT ? departed_fail(t, f) : -1;
+    struct image im = image_of(&m, t->exe);
     procmaps_free(&t->maps);
     t->maps = m;
+    if (!lv->opened) {
+        lv->image = im;
+        lv->opened = true;
+    } else if (!same_image(im, lv->image)) {
+        return exec_fail(t, f);
+    }
     return 0;
 }
 
@@ -720,6 +782,7 @@ static const struct target_ops live_ops = {
     .read_ranges = live_read_ranges,
     .threads = live_threads,
     .mappings = live_mappings,
+    .changed = live_changed,
     .close = live_close,
 };
 
@@ -736,6 +799,23 @@ static void exe_paths(struct target *t)
     if (stat(proc, &a) == 0 && stat(t->exe, &b) == 0 && a.st_dev == b.st_dev &&
         a.st_ino == b.st_ino)
         snprintf(t->exe_open, sizeof t->exe_open, "%s", t->exe);
+}
+
+/* Its main thread has exited: the whole process, or only that thread
+ * while the others run (the main thread of a process in execve dies, and
+ * the caller of execve then takes its place). */
+static int zombie_fail(struct target *t, struct fail *f)
+{
+    char name[16], state;
+    long threads = status_field(t->pid, 0, "Threads");
+    if (read_task_stat(t->pid, 0, name, &state) == 0 && (threads > 1 || state != 'Z'))
+        return fail_set(f, "PID %d (%s): its main thread has exited while other threads run: "
+                           "an execve is under way (attach again), or the main thread called "
+                           "pthread_exit, which goinspect does not support", (int)t->pid,
+                        t->name);
+    return fail_set(f, "PID %d (%s) is a zombie: it has exited and waits for its parent to "
+                       "collect its status; there is nothing left to inspect", (int)t->pid,
+                    t->name);
 }
 
 int target_live_open(pid_t pid, const struct live_options *o, struct target **out,
@@ -755,9 +835,7 @@ int target_live_open(pid_t pid, const struct live_options *o, struct target **ou
         return fail_set(f, "PID %d: no such process", (int)pid);
     }
     if (state == 'Z') {
-        int rc = fail_set(f, "PID %d (%s) is a zombie: it has exited and waits for its parent "
-                             "to collect its status; there is nothing left to inspect",
-                          (int)pid, t->name);
+        int rc = zombie_fail(t, f);
         live_close(t);
         return rc;
     }
@@ -772,6 +850,8 @@ int target_live_open(pid_t pid, const struct live_options *o, struct target **ou
         int e = errno, rc;
         if (e == EACCES || e == EPERM)
             rc = permission_fail(t, "read its executable", ACCESS_READ, e, f);
+        else if (e == ENOENT && read_task_stat(pid, 0, t->name, &state) == 0 && state == 'Z')
+            rc = zombie_fail(t, f);
         else if (e == ENOENT)
             rc = fail_set(f, "PID %d (%s) has no executable (a kernel thread?)", (int)pid,
                           t->name);
@@ -799,6 +879,13 @@ int target_live_open(pid_t pid, const struct live_options *o, struct target **ou
         int rc = e == EACCES || e == EPERM
                      ? permission_fail(t, "read its mappings", ACCESS_READ, e, f)
                      : fail_wrap(f, "PID %d (%s)", (int)pid, t->name);
+        live_close(t);
+        return rc;
+    }
+    if (t->maps.n == 0) {
+        /* the old image is gone, the new one not mapped yet */
+        int rc = fail_set(f, "PID %d (%s) has no mappings: an execve is under way; attach "
+                             "again", (int)pid, t->name);
         live_close(t);
         return rc;
     }

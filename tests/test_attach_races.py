@@ -23,6 +23,9 @@ SRC = "insp_races.c"
 # Attaches to the thread-churning target: before the fix about one attach
 # in a hundred failed on this 2-core machine (a seize answered EPERM).
 CHURN_ATTACHES = 600
+# Attaches to the self-exec'ing target: before the fix about one in forty
+# waited 5 s for a leader that could not stop, or hung.
+EXEC_ATTACHES = 300
 
 
 def status_of(pid):
@@ -128,6 +131,34 @@ def test_execve_while_a_seize_waits(targets, program):
     t.wait_line(lambda l: l == "READY", start=i)
     assert_released(t.pid)
     t.assert_progress()
+
+
+def test_attach_races_repeated_execve(targets, program):
+    exe = program(SRC)
+    t = Target(targets.start([exe, "reexec", "0"]), exe, SRC)
+    t.wait_line(lambda l: l.startswith("REEXEC "))
+    ok = execs = 0
+    for i in range(EXEC_ATTACHES):
+        r = attach(t.pid, "memstats", timeout=20)
+        assert r.returncode in (0, 1), f"attach {i + 1}: exit {r.returncode}: {r.stderr}"
+        if r.returncode == 0:
+            ok += 1
+            continue
+        lines = r.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"goinspect: PID {t.pid} "), r.stderr
+        # an attach across an execve says so; one just after it may find
+        # the new program before its loader relocated the runtime
+        assert "execve" in lines[0] or " is still starting: " in lines[0], \
+            f"attach {i + 1}, of a process that execs: {r.stderr}"
+        assert tracer_of(t.pid) == 0, "left traced"
+        execs += 1
+    assert ok and execs, (ok, execs)
+    # the program kept exec'ing all along, and still does
+    with t.cond:
+        gens = [int(l.split()[1]) for l in t.lines if l and l.startswith("REEXEC ")]
+    assert gens == list(range(gens[0], gens[0] + len(gens))), gens[-10:]
+    t.wait_line(lambda l: l == f"REEXEC {gens[-1] + 2}")
+    assert_released(t.pid)
 
 
 # ---- 3. Job control during the pause --------------------------------------
