@@ -218,6 +218,16 @@ int rtdesc_read(struct target *t, uint64_t addr, struct rtdesc *d, struct fail *
     return 0;
 }
 
+bool rtdesc_unrelocated(struct target *t, uint64_t addr, uint64_t bias)
+{
+    uint8_t hdr[HDR_MIN];
+    char byte;
+    if (!bias || !target_read_full(t, addr, hdr, sizeof hdr))
+        return false;
+    uint64_t p = u64_at(hdr + HDR_RUNTIME_VERSION);
+    return p && p < bias && target_read(t, p + bias, &byte, 1) == 1;
+}
+
 void rtdesc_free(struct rtdesc *d)
 {
     for (uint32_t i = 0; d->types && i < d->ntypes; i++) {

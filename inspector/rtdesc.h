@@ -60,6 +60,10 @@ struct rtdesc {
 /* Reads the descriptor at addr (its tables are constant: this needs no
  * stop).  Fails on a bad magic, an unknown version or implausible sizes. */
 int rtdesc_read(struct target *t, uint64_t addr, struct rtdesc *d, struct fail *f);
+/* Whether the descriptor at addr, in a module loaded at bias, still holds
+ * its link-time pointers: the dynamic loader has not relocated it yet (the
+ * program is starting). */
+bool rtdesc_unrelocated(struct target *t, uint64_t addr, uint64_t bias);
 void rtdesc_free(struct rtdesc *d);
 
 const struct rt_type *rtdesc_type(const struct rtdesc *d, const char *name);

@@ -18,7 +18,7 @@
 
 /* Finds the descriptor's symbol: in the executable, else in a shared object
  * of the program's own (libgort may be linked into one). */
-static int find_descriptor(struct session *ss, uint64_t *addr, struct fail *f)
+static int find_descriptor(struct session *ss, uint64_t *addr, uint64_t *bias, struct fail *f)
 {
     struct modules *ms = &ss->mods;
     if (ms->n == 0)
@@ -39,6 +39,7 @@ static int find_descriptor(struct session *ss, uint64_t *addr, struct fail *f)
             const struct gd_symbol *s = gd_symbol_by_name(b, RTDESC_SYMBOL);
             if (s && s->value) {
                 *addr = s->value + m->bias;
+                *bias = m->bias;
                 return 0;
             }
         }
@@ -61,6 +62,14 @@ static int snapshot_and_model(struct session *ss, struct fail *f)
     return 0;
 }
 
+/* A failure to read the process, explained by its exit or execve when
+ * either happened meanwhile. */
+static int read_failed(struct session *ss, struct fail *f)
+{
+    target_changed(ss->t, f);
+    return -1;
+}
+
 int session_open(struct session *ss, pid_t pid, const struct snap_options *so, bool keep_stacks,
                  struct fail *f)
 {
@@ -71,12 +80,18 @@ int session_open(struct session *ss, pid_t pid, const struct snap_options *so, b
         return -1;
     modules_build(&ss->mods, &ss->t->maps, pid, ss->t->exe, ss->t->exe_open, NULL,
                   ss->open_opts);
-    uint64_t addr = 0;
-    if (find_descriptor(ss, &addr, f) < 0)
-        return -1;
+    uint64_t addr = 0, bias = 0;
+    if (find_descriptor(ss, &addr, &bias, f) < 0)
+        return read_failed(ss, f);
     trace_mark("open, find the descriptor");
-    if (rtdesc_read(ss->t, addr, &ss->d, f) < 0)
-        return fail_wrap(f, "PID %d (%s)", (int)pid, ss->t->name);
+    if (rtdesc_read(ss->t, addr, &ss->d, f) < 0) {
+        if (rtdesc_unrelocated(ss->t, addr, bias))
+            fail_set(f, "PID %d (%s) is still starting: its dynamic loader has not relocated "
+                        "the runtime descriptor yet; attach again", (int)pid, ss->t->name);
+        else
+            fail_wrap(f, "PID %d (%s)", (int)pid, ss->t->name);
+        return read_failed(ss, f);
+    }
     ss->have_desc = true;
     const struct rt_root *lo_ = rtdesc_root(&ss->d, "text_start");
     const struct rt_root *hi_ = rtdesc_root(&ss->d, "text_end");
@@ -84,7 +99,7 @@ int session_open(struct session *ss, pid_t pid, const struct snap_options *so, b
         ss->mods.rt_text_lo = lo_->addr;
         ss->mods.rt_text_hi = hi_->addr;
     }
-    return snapshot_and_model(ss, f);
+    return snapshot_and_model(ss, f) < 0 ? read_failed(ss, f) : 0;
 }
 
 int session_refresh(struct session *ss, struct fail *f)
@@ -94,7 +109,7 @@ int session_refresh(struct session *ss, struct fail *f)
         snapshot_free(&ss->s);
         ss->have_snapshot = false;
     }
-    return snapshot_and_model(ss, f);
+    return snapshot_and_model(ss, f) < 0 ? read_failed(ss, f) : 0;
 }
 
 void session_close(struct session *ss)

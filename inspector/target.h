@@ -64,6 +64,10 @@ struct target_ops {
     int (*threads)(struct target *t, struct fail *f);
     /* (Re)read the mappings. */
     int (*mappings)(struct target *t, struct fail *f);
+    /* When reading it failed: -1 with the reason in f if the target is no
+     * longer what was opened (a live process exited or called execve
+     * meanwhile), else 0.  A core never changes (NULL). */
+    int (*changed)(struct target *t, struct fail *f);
     void (*close)(struct target *t);
 };
 
@@ -95,6 +99,10 @@ static inline void target_read_ranges(struct target *t, struct target_range *r, 
 }
 static inline int target_threads(struct target *t, struct fail *f) { return t->ops->threads(t, f); }
 static inline int target_mappings(struct target *t, struct fail *f) { return t->ops->mappings(t, f); }
+static inline int target_changed(struct target *t, struct fail *f)
+{
+    return t->ops->changed ? t->ops->changed(t, f) : 0;
+}
 static inline void target_close(struct target *t) { t->ops->close(t); }
 
 /* Reads exactly n bytes or returns false. */

@@ -8,13 +8,22 @@
  * was in a signal-delivery stop keeps its signal, which is handed back at
  * detach.  The pause runs from the first interrupt to the last detach.
  *
+ * Tasks come and go meanwhile.  A thread that exits between the listing
+ * and its seize (the kernel answers ESRCH, or EPERM once its exit has
+ * begun), or while goinspect waits for its stop, is simply not part of the
+ * snapshot.  Every status is taken as it comes and the dead are reaped at
+ * once, so that the target's exit or execve never waits for goinspect:
+ * the leader's death (reported last) means the process exited; an
+ * execve shows as PTRACE_EVENT_EXEC, or as a tracee that vanished without
+ * a death (the old leader, and the old tid of the thread that called it).
+ *
  * Memory: process_vm_readv, up to IOV_MAX ranges a call; /proc/PID/mem when
  * that system call is not available.
  *
  * Never leaving the target stopped: release() detaches every task, on every
- * path; while tasks are seized, SIGINT, SIGTERM, SIGHUP and SIGQUIT detach
- * them and exit; and should goinspect die anyway, the kernel detaches a
- * dead tracer's tasks and they run on.
+ * path, and the signal handlers of tracees.h detach them when goinspect is
+ * interrupted; should goinspect die anyway, the kernel detaches a dead
+ * tracer's tasks and they run on.
  */
 #include "target.h"
 
@@ -35,15 +44,19 @@
 #include <unistd.h>
 
 #include "clock.h"
-
-#ifndef PTRACE_EVENT_STOP
-#define PTRACE_EVENT_STOP 128
-#endif
+#include "ptrace_access.h"
+#include "tracees.h"
 
 enum {
     MAX_ROUNDS = 1000,              /* task listings before giving up */
     STOP_TIMEOUT_MS = 5000,         /* a task that does not stop in this time */
+    SETTLE_MS = 1000,               /* at release, for a task that never stopped */
+    SEIZE_OPTIONS = PTRACE_O_TRACEEXEC,
     IOV_BATCH = 1024,               /* IOV_MAX on Linux */
+};
+
+struct image {
+    uint64_t vdso, exe;
 };
 
 struct live {
@@ -51,119 +64,11 @@ struct live {
     int memfd;                      /* /proc/PID/mem, opened on first need */
     bool no_pvr;                    /* process_vm_readv is not usable */
     int64_t stop_t0;                /* when the first task was interrupted */
+    bool doomed;                    /* a stopped task died: the process exits or execs */
+    bool reap_lost;                 /* the reaper could not record every death */
+    struct image image;             /* the program image opened */
+    bool opened;                    /* image is set */
 };
-
-/* ---- Seized tasks, as the signal handler sees them ----------------------- */
-
-/* The handler reads these; they are changed only with the signals blocked. */
-static pid_t *seized_tids;
-static int *seized_sigs;            /* signal to hand back at detach */
-static volatile size_t nseized;
-static size_t capseized;
-static pid_t seized_pid;
-static struct sigaction old_actions[4];
-static const int caught_signals[4] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-static bool handlers_installed;
-
-static void block_signals(sigset_t *old)
-{
-    sigset_t set;
-    sigemptyset(&set);
-    for (int i = 0; i < 4; i++)
-        sigaddset(&set, caught_signals[i]);
-    sigprocmask(SIG_BLOCK, &set, old);
-}
-
-static void restore_signals(const sigset_t *old)
-{
-    sigprocmask(SIG_SETMASK, old, NULL);
-}
-
-static void write_str(const char *s)
-{
-    if (write(2, s, strlen(s)) < 0) {
-        /* nowhere else to report */
-    }
-}
-
-/* Async-signal-safe: detach everything, say so, exit. */
-static void on_fatal_signal(int sig)
-{
-    for (size_t i = 0; i < nseized; i++)
-        ptrace(PTRACE_DETACH, seized_tids[i], NULL, (void *)(intptr_t)seized_sigs[i]);
-    char num[24];
-    int k = (int)sizeof num - 1;
-    num[k] = 0;
-    unsigned v = (unsigned)seized_pid;
-    do {
-        num[--k] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v && k > 0);
-    write_str("\ngoinspect: interrupted by ");
-    write_str(sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP"
-                                                                                   : "SIGQUIT");
-    write_str(": detached from PID ");
-    write_str(num + k);
-    write_str(", which runs on\n");
-    _exit(1);
-}
-
-static void install_handlers(pid_t pid)
-{
-    if (handlers_installed)
-        return;
-    seized_pid = pid;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_fatal_signal;
-    sigfillset(&sa.sa_mask);
-    for (int i = 0; i < 4; i++)
-        sigaction(caught_signals[i], &sa, &old_actions[i]);
-    handlers_installed = true;
-}
-
-static void remove_handlers(void)
-{
-    if (!handlers_installed)
-        return;
-    for (int i = 0; i < 4; i++)
-        sigaction(caught_signals[i], &old_actions[i], NULL);
-    handlers_installed = false;
-}
-
-static void seized_add(pid_t tid)
-{
-    sigset_t old;
-    block_signals(&old);
-    if (nseized == capseized) {
-        size_t cap = capseized ? capseized * 2 : 64;
-        seized_tids = xrealloc(seized_tids, cap * sizeof *seized_tids);
-        seized_sigs = xrealloc(seized_sigs, cap * sizeof *seized_sigs);
-        capseized = cap;
-    }
-    seized_tids[nseized] = tid;
-    seized_sigs[nseized] = 0;
-    nseized = nseized + 1;
-    restore_signals(&old);
-}
-
-static ssize_t seized_index(pid_t tid)
-{
-    for (size_t i = 0; i < nseized; i++)
-        if (seized_tids[i] == tid)
-            return (ssize_t)i;
-    return -1;
-}
-
-static void seized_remove(size_t i)
-{
-    sigset_t old;
-    block_signals(&old);
-    seized_tids[i] = seized_tids[nseized - 1];
-    seized_sigs[i] = seized_sigs[nseized - 1];
-    nseized = nseized - 1;
-    restore_signals(&old);
-}
 
 /* ---- /proc ------------------------------------------------------------------ */
 
@@ -230,36 +135,12 @@ static int traced_fail(struct target *t, pid_t tracer, struct fail *f)
                     (int)t->pid, t->name, (int)tracer, tname);
 }
 
-/* "cannot WHAT: Operation not permitted (ptrace permissions: ...)". */
-static int permission_fail(struct target *t, const char *what, int err, struct fail *f)
+/* "cannot WHAT: Operation not permitted (ptrace permissions: RULE)". */
+static int permission_fail(struct target *t, const char *what, enum ptrace_access mode, int err,
+                           struct fail *f)
 {
-    char why[320], *text;
-    long scope = -1;
-    if (read_small_file("/proc/sys/kernel/yama/ptrace_scope", &text) >= 0) {
-        scope = strtol(text, NULL, 10);
-        free(text);
-    }
-    long uid = status_field(t->pid, 0, "Uid");
-    switch (scope) {
-    case 1:
-        snprintf(why, sizeof why, "kernel.yama.ptrace_scope is 1, so only a parent process may "
-                                  "trace, unless the tracer has CAP_SYS_PTRACE; run goinspect "
-                                  "as root, or see docs/guide.md");
-        break;
-    case 2:
-        snprintf(why, sizeof why, "kernel.yama.ptrace_scope is 2, so only a tracer with "
-                                  "CAP_SYS_PTRACE may attach; run goinspect as root");
-        break;
-    case 3:
-        snprintf(why, sizeof why, "kernel.yama.ptrace_scope is 3, so no process may be traced "
-                                  "until the next boot");
-        break;
-    default:
-        snprintf(why, sizeof why, "the process belongs to uid %ld and goinspect runs as uid %ld; "
-                                  "a process can be traced by its own user or by root "
-                                  "(CAP_SYS_PTRACE)", uid, (long)getuid());
-        break;
-    }
+    char why[400];
+    ptrace_refusal(t->pid, mode, why, sizeof why);
     return fail_set(f, "PID %d (%s): cannot %s: %s (ptrace permissions: %s)", (int)t->pid,
                     t->name, what, strerror(err), why);
 }
@@ -309,41 +190,206 @@ static void forget_thread(struct target *t, pid_t tid)
         }
 }
 
-enum wait_result { STOPPED, GONE, TIMEOUT };
-
-/* Waits for tid's stop after PTRACE_INTERRUPT. */
-static enum wait_result wait_stop(pid_t tid, int *sig)
+/* What tells one program image from the next: where its [vdso] and its
+ * executable's first mapping start, which an execve places anew (address
+ * space randomization). */
+static struct image image_of(const struct procmaps *m, const char *exe)
 {
+    struct image im = {0, 0};
+    for (size_t i = 0; i < m->n; i++) {
+        if (!im.vdso && strcmp(m->v[i].path, "[vdso]") == 0)
+            im.vdso = m->v[i].start;
+        if (!im.exe && strcmp(m->v[i].path, exe) == 0)
+            im.exe = m->v[i].start;
+    }
+    return im;
+}
+
+static bool same_image(struct image a, struct image b)
+{
+    return a.vdso == b.vdso && a.exe == b.exe;
+}
+
+enum presence { PRESENT, EXITED, EXECED };
+
+/* Whether the process is still the one goinspect opened.  A main thread
+ * that is a zombie while other threads live is an execve under way (the
+ * caller of execve waits for the other threads to die, then takes the
+ * main thread's place). */
+static enum presence presence(struct target *t)
+{
+    struct live *lv = t->priv;
+    char name[16], state;
+    if (read_task_stat(t->pid, 0, name, &state) < 0 || state == 'X')
+        return EXITED;
+    if (state == 'Z')
+        return status_field(t->pid, 0, "Threads") > 1 ? EXECED : EXITED;
+    struct procmaps m;
+    if (procmaps_read(t->pid, &m, NULL) < 0)
+        return PRESENT;
+    /* no mapping: the old image is gone, the new one not mapped yet */
+    bool same = m.n > 0 && same_image(image_of(&m, t->exe), lv->image);
+    procmaps_free(&m);
+    return same ? PRESENT : EXECED;
+}
+
+/* After a failed seize: the task is gone, or its exit has begun (the
+ * kernel refuses to trace an exiting task, with EPERM). */
+static bool task_exiting(pid_t pid, pid_t tid)
+{
+    char name[16], state;
+    return read_task_stat(pid, tid, name, &state) < 0 || state == 'Z' || state == 'X';
+}
+
+static int exited_fail(struct target *t, struct fail *f)
+{
+    return fail_set(f, "PID %d (%s) exited during the snapshot", (int)t->pid, t->name);
+}
+
+static int exec_fail(struct target *t, struct fail *f)
+{
+    return fail_set(f, "PID %d (%s) called execve during the snapshot; attach again to inspect "
+                       "the program it runs now", (int)t->pid, t->name);
+}
+
+/* The process slipped away: it exited, or runs another image. */
+static int departed_fail(struct target *t, struct fail *f)
+{
+    return presence(t) == EXECED ? exec_fail(t, f) : exited_fail(t, f);
+}
+
+static int live_changed(struct target *t, struct fail *f)
+{
+    return presence(t) == PRESENT ? 0 : departed_fail(t, f);
+}
+
+/* A tracee died and was reaped: it is not part of the snapshot.  The
+ * leader's death is reported last, once every other thread is gone: then
+ * the whole process has exited.  A stopped task dies only of SIGKILL,
+ * which takes the whole process, or of another thread's execve. */
+static int task_died(struct target *t, pid_t tid, struct fail *f)
+{
+    struct live *lv = t->priv;
+    ssize_t i = tracee_index(tid);
+    if (i >= 0) {
+        if (tracee_at((size_t)i)->stopped)
+            lv->doomed = true;
+        tracee_remove((size_t)i);
+    }
+    forget_thread(t, tid);
+    return tid == t->pid ? exited_fail(t, f) : 0;
+}
+
+/* A tracee that is no longer ours though it never reported its death:
+ * only an execve does that (it releases the old leader, and the thread
+ * that calls it takes the leader's pid). */
+static int task_vanished(struct target *t, pid_t tid, struct fail *f)
+{
+    struct live *lv = t->priv;
+    ssize_t i = tracee_index(tid);
+    if (i >= 0)
+        tracee_remove((size_t)i);
+    forget_thread(t, tid);
+    if (!lv->reap_lost)
+        return exec_fail(t, f);
+    /* the reaper may have missed its death */
+    return tid == t->pid ? departed_fail(t, f) : 0;
+}
+
+/* What a wait status of tracee tid says. */
+static int on_status(struct target *t, pid_t tid, int st, struct fail *f)
+{
+    if (WIFEXITED(st) || WIFSIGNALED(st))
+        return task_died(t, tid, f);
+    if (!WIFSTOPPED(st))
+        return 0;
+    ssize_t i = tracee_index(tid);
+    /* A task can become ours under a new tid: the leader's, when the
+     * thread that calls execve takes it. */
+    struct tracee *tr = tracee_at(i >= 0 ? (size_t)i : tracee_add(tid));
+    int event = (st >> 16) & 0xff;
+    tr->stopped = true;
+    tr->sig = event == 0 ? WSTOPSIG(st) : 0;    /* a signal-delivery stop: hand it back */
+    return event == PTRACE_EVENT_EXEC ? exec_fail(t, f) : 0;
+}
+
+/* The deaths the reaper saw while a seize waited. */
+static int take_reaped(struct target *t, struct fail *f)
+{
+    struct live *lv = t->priv;
+    const pid_t *dead;
+    bool lost;
+    size_t n = tracees_reaped(&dead, &lost);
+    if (lost)
+        lv->reap_lost = true;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = task_died(t, dead[i], f);
+    return rc;
+}
+
+/* Asks each tracee not seen stopped (and the leader, once the process is
+ * doomed) whether it is still ours; returns 1 when a status was taken. */
+static int check_tracees(struct target *t, struct fail *f)
+{
+    struct live *lv = t->priv;
+    for (size_t i = 0; i < tracee_count(); i++) {
+        struct tracee *tr = tracee_at(i);
+        if (tr->stopped && !(lv->doomed && tr->tid == t->pid))
+            continue;
+        int st;
+        pid_t tid = tr->tid, r = waitpid(tid, &st, __WALL | WNOHANG);
+        if (r == tid)
+            return on_status(t, tid, st, f) < 0 ? -1 : 1;
+        if (r < 0 && errno == ECHILD)
+            return task_vanished(t, tid, f) < 0 ? -1 : 1;
+    }
+    return 0;
+}
+
+static pid_t first_running(void)
+{
+    for (size_t i = 0; i < tracee_count(); i++)
+        if (!tracee_at(i)->stopped)
+            return tracee_at(i)->tid;
+    return 0;
+}
+
+/* Waits until every tracee has stopped, taking every status that comes
+ * (a task that dies is dropped at once, so that an exit or an execve in
+ * the target never waits for goinspect).  Fails when the process exits
+ * or calls execve, or when a task does not stop in time. */
+static int wait_stops(struct target *t, struct fail *f)
+{
+    struct live *lv = t->priv;
     int64_t deadline = mono_ns() + (int64_t)STOP_TIMEOUT_MS * 1000000;
     long nap = 1000;
-    *sig = 0;
     for (;;) {
         int st;
-        pid_t r = waitpid(tid, &st, __WALL | WNOHANG);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return GONE;
-        }
-        if (r == 0) {
-            if (mono_ns() > deadline)
-                return TIMEOUT;
-            struct timespec ts = {0, nap};
-            nanosleep(&ts, NULL);
-            if (nap < 1000000)
-                nap *= 2;
+        pid_t r = waitpid(-1, &st, __WALL | WNOHANG);
+        if (r < 0 && errno == EINTR)
+            continue;
+        int took = r > 0 ? (on_status(t, r, st, f) < 0 ? -1 : 1) : check_tracees(t, f);
+        if (took < 0)
+            return -1;
+        if (took > 0) {
+            nap = 1000;
             continue;
         }
-        if (WIFEXITED(st) || WIFSIGNALED(st))
-            return GONE;
-        if (WIFSTOPPED(st)) {
-            int event = st >> 16;
-            if (event == 0 && WSTOPSIG(st) != SIGTRAP)
-                *sig = WSTOPSIG(st);     /* signal-delivery stop: hand it back */
-            else if (event == 0)
-                *sig = SIGTRAP;
-            return STOPPED;
+        pid_t running = first_running();
+        if (!running && !lv->doomed)
+            return 0;
+        if (mono_ns() > deadline) {
+            if (!running)
+                return departed_fail(t, f);
+            return fail_set(f, "PID %d (%s): thread %d did not stop within %d ms (it may be "
+                               "in an uninterruptible wait)", (int)t->pid, t->name,
+                            (int)running, STOP_TIMEOUT_MS);
         }
+        struct timespec ts = {0, nap};
+        nanosleep(&ts, NULL);
+        if (nap < 1000000)
+            nap *= 2;
     }
 }
 
@@ -380,38 +426,124 @@ static void get_regs(struct target_thread *th)
     th->has_regs = true;
 }
 
-static bool process_gone(pid_t pid)
+/* Waits a little for the tasks of left[] to stop or die, detaching each
+ * at its stop; reaps every task that died. */
+static void settle(pid_t *left, size_t n)
 {
-    char name[16], state;
-    return read_task_stat(pid, 0, name, &state) < 0 || state == 'Z' || state == 'X';
+    int64_t deadline = mono_ns() + (int64_t)SETTLE_MS * 1000000;
+    for (;;) {
+        int st;
+        pid_t r = waitpid(-1, &st, __WALL | WNOHANG);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return;                         /* nothing is traced any more */
+        if (r == 0) {
+            if (n == 0 || mono_ns() > deadline)
+                return;
+            struct timespec ts = {0, 100000};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        if (WIFSTOPPED(st)) {
+            int sig = (st >> 16) & 0xff ? 0 : WSTOPSIG(st);
+            ptrace(PTRACE_DETACH, r, NULL, (void *)(intptr_t)sig);
+        }
+        for (size_t i = 0; i < n; i++)
+            if (left[i] == r) {
+                left[i] = left[--n];
+                break;
+            }
+    }
+}
+
+/* Detaches every tracee.  One that cannot be detached now (it never
+ * stopped, or it is the leader in another thread's body after an execve)
+ * is interrupted, and detached at its stop; the dead are reaped. */
+static bool detach_all(void)
+{
+    bool killed = false;
+    pid_t *left = NULL;
+    size_t nleft = 0, cap = 0;
+    while (tracee_count() > 0) {
+        size_t i = tracee_count() - 1;
+        struct tracee tr = *tracee_at(i);
+        if (ptrace(PTRACE_DETACH, tr.tid, NULL, (void *)(intptr_t)tr.sig) < 0) {
+            /* A stopped task cannot go away on its own: only SIGKILL,
+             * which takes the whole process, ends it. */
+            if (errno == ESRCH && tr.stopped)
+                killed = true;
+            if (ptrace(PTRACE_INTERRUPT, tr.tid, NULL, NULL) == 0) {
+                xgrow(&left, &cap, nleft + 1, sizeof *left);
+                left[nleft++] = tr.tid;
+            }
+        }
+        tracee_remove(i);
+    }
+    settle(left, nleft);
+    free(left);
+    return killed;
 }
 
 static void live_release(struct target *t)
 {
     struct live *lv = t->priv;
-    if (!t->stopped && nseized == 0)
-        return;
-    bool esrch = false;
-    while (nseized > 0) {
-        size_t i = nseized - 1;
-        if (ptrace(PTRACE_DETACH, seized_tids[i], NULL, (void *)(intptr_t)seized_sigs[i]) < 0 &&
-            errno == ESRCH)
-            esrch = true;
-        seized_remove(i);
-    }
+    bool killed = detach_all();
     if (t->stopped)
         t->pause_ns = (uint64_t)(mono_ns() - lv->stop_t0);
     t->stopped = false;
-    remove_handlers();
-    /* A stopped task cannot go away on its own: only SIGKILL, which takes
-     * the whole process, ends it. */
-    if (esrch)
+    tracees_let_go();
+    if (killed)
         t->exited = true;
+}
+
+/* Seizes tid: 1 when seized, 0 when it is gone or exiting (it is not part
+ * of the snapshot), -1 with f filled. */
+static int seize_task(struct target *t, pid_t tid, struct fail *f)
+{
+    if (tracee_seize(tid, SEIZE_OPTIONS) == 0)
+        return 1;
+    int e = errno;
+    long tracer = status_field(t->pid, tid, "TracerPid");
+    if (tracer > 0 && tracer != getpid())
+        return traced_fail(t, (pid_t)tracer, f);
+    if (e == ESRCH || task_exiting(t->pid, tid))
+        return 0;
+    if (e == EPERM || e == EACCES)
+        return permission_fail(t, "attach", ACCESS_ATTACH, e, f);
+    return fail_set(f, "PID %d (%s): cannot attach to thread %d: %s", (int)t->pid, t->name,
+                    (int)tid, strerror(e));
+}
+
+/* Seizes every task of the listing not seized yet; returns how many. */
+static int seize_new(struct target *t, const pid_t *tids, size_t n, size_t *cap,
+                     struct fail *f)
+{
+    int nnew = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct target_thread th;
+        memset(&th, 0, sizeof th);
+        th.tid = tids[i];
+        if (tracee_index(th.tid) >= 0 || read_task_stat(t->pid, th.tid, th.name, &th.state) < 0)
+            continue;
+        int r = seize_task(t, th.tid, f);
+        if (r < 0)
+            return -1;
+        if (r > 0) {
+            tracee_add(th.tid);
+            xgrow(&t->threads, cap, t->nthreads + 1, sizeof *t->threads);
+            t->threads[t->nthreads++] = th;
+            nnew++;
+        }
+        if (take_reaped(t, f) < 0)
+            return -1;
+    }
+    return nnew;
 }
 
 /* Seizes, interrupts and waits for every task not seized yet; returns how
  * many were new, or -1. */
-static int stop_round(struct target *t, bool first, size_t *cap, struct fail *f)
+static int stop_round(struct target *t, size_t *cap, struct fail *f)
 {
     struct live *lv = t->priv;
     pid_t *tids = NULL;
@@ -419,66 +551,22 @@ static int stop_round(struct target *t, bool first, size_t *cap, struct fail *f)
     if (task_ids(t->pid, &tids, &n) < 0) {
         int e = errno;
         free(tids);
-        if (process_gone(t->pid))
-            return fail_set(f, "PID %d (%s) exited during the snapshot", (int)t->pid, t->name);
+        if (presence(t) != PRESENT)
+            return departed_fail(t, f);
         return fail_set(f, "/proc/%d/task: %s", (int)t->pid, strerror(e));
     }
-    size_t first_new = nseized;
-    for (size_t i = 0; i < n; i++) {
-        pid_t tid = tids[i];
-        if (seized_index(tid) >= 0)
-            continue;
-        struct target_thread th;
-        memset(&th, 0, sizeof th);
-        th.tid = tid;
-        if (read_task_stat(t->pid, tid, th.name, &th.state) < 0)
-            continue;                       /* gone already */
-        if (ptrace(PTRACE_SEIZE, tid, NULL, NULL) < 0) {
-            int e = errno;
-            if (e == ESRCH)
-                continue;                   /* exited between the listing and now */
-            free(tids);
-            long tracer = status_field(t->pid, tid, "TracerPid");
-            if (tracer > 0 && tracer != getpid())
-                return traced_fail(t, (pid_t)tracer, f);
-            if (e == EPERM || e == EACCES)
-                return permission_fail(t, "attach", e, f);
-            return fail_set(f, "PID %d (%s): cannot attach to thread %d: %s", (int)t->pid,
-                            t->name, (int)tid, strerror(e));
-        }
-        seized_add(tid);
-        xgrow(&t->threads, cap, t->nthreads + 1, sizeof *t->threads);
-        t->threads[t->nthreads++] = th;
-    }
+    int nnew = seize_new(t, tids, n, cap, f);
     free(tids);
-    if (first && nseized > first_new) {
+    if (nnew < 0)
+        return -1;
+    if (nnew > 0 && !t->stopped) {
         lv->stop_t0 = mono_ns();
         t->stopped = true;
     }
-    for (size_t i = first_new; i < nseized; i++)
-        ptrace(PTRACE_INTERRUPT, seized_tids[i], NULL, NULL);
-    for (size_t i = first_new; i < nseized;) {
-        int sig;
-        pid_t tid = seized_tids[i];
-        switch (wait_stop(tid, &sig)) {
-        case STOPPED:
-            seized_sigs[i] = sig;
-            i++;
-            break;
-        case GONE:
-            seized_remove(i);
-            forget_thread(t, tid);
-            if (tid == t->pid || process_gone(t->pid))
-                return fail_set(f, "PID %d (%s) exited during the snapshot", (int)t->pid,
-                                t->name);
-            break;
-        case TIMEOUT:
-            return fail_set(f, "PID %d (%s): thread %d did not stop within %d ms (it may be "
-                               "in an uninterruptible wait)", (int)t->pid, t->name, (int)tid,
-                            STOP_TIMEOUT_MS);
-        }
-    }
-    return (int)(nseized - first_new);
+    for (size_t i = 0; i < tracee_count(); i++)
+        if (!tracee_at(i)->stopped)
+            ptrace(PTRACE_INTERRUPT, tracee_at(i)->tid, NULL, NULL);
+    return wait_stops(t, f) < 0 ? -1 : nnew;
 }
 
 static int live_stop(struct target *t, struct fail *f)
@@ -493,9 +581,10 @@ static int live_stop(struct target *t, struct fail *f)
     t->stop_rounds = 0;
     t->pause_ns = 0;
     t->exited = false;
-    install_handlers(t->pid);
+    lv->doomed = lv->reap_lost = false;
+    tracees_hold(t->pid);
     for (;;) {
-        int r = stop_round(t, t->stop_rounds == 0, &cap, f);
+        int r = stop_round(t, &cap, f);
         if (r < 0) {
             live_release(t);
             return -1;
@@ -511,7 +600,7 @@ static int live_stop(struct target *t, struct fail *f)
     }
     if (t->nthreads == 0) {
         live_release(t);
-        return fail_set(f, "PID %d (%s) exited during the snapshot", (int)t->pid, t->name);
+        return departed_fail(t, f);
     }
     qsort(t->threads, t->nthreads, sizeof *t->threads, cmp_thread);
     for (size_t i = 0; i < t->nthreads; i++)
@@ -654,13 +743,23 @@ static void live_read_ranges(struct target *t, struct target_range *rg, size_t n
         rg[i].got = live_read(t, rg[i].addr, rg[i].buf, rg[i].len);
 }
 
+/* (Re)reads the mappings; during a stop, they must still be those of the
+ * image opened. */
 static int live_mappings(struct target *t, struct fail *f)
 {
+    struct live *lv = t->priv;
     struct procmaps m;
     if (procmaps_read(t->pid, &m, f) < 0)
-        return -1;
+        return lv->opened && presence(t) != PRESENT ? departed_fail(t, f) : -1;
+    struct image im = image_of(&m, t->exe);
     procmaps_free(&t->maps);
     t->maps = m;
+    if (!lv->opened) {
+        lv->image = im;
+        lv->opened = true;
+    } else if (!same_image(im, lv->image)) {
+        return exec_fail(t, f);
+    }
     return 0;
 }
 
@@ -684,6 +783,7 @@ static const struct target_ops live_ops = {
     .read_ranges = live_read_ranges,
     .threads = live_threads,
     .mappings = live_mappings,
+    .changed = live_changed,
     .close = live_close,
 };
 
@@ -700,6 +800,23 @@ static void exe_paths(struct target *t)
     if (stat(proc, &a) == 0 && stat(t->exe, &b) == 0 && a.st_dev == b.st_dev &&
         a.st_ino == b.st_ino)
         snprintf(t->exe_open, sizeof t->exe_open, "%s", t->exe);
+}
+
+/* Its main thread has exited: the whole process, or only that thread
+ * while the others run (the main thread of a process in execve dies, and
+ * the caller of execve then takes its place). */
+static int zombie_fail(struct target *t, struct fail *f)
+{
+    char name[16], state;
+    long threads = status_field(t->pid, 0, "Threads");
+    if (read_task_stat(t->pid, 0, name, &state) == 0 && (threads > 1 || state != 'Z'))
+        return fail_set(f, "PID %d (%s): its main thread has exited while other threads run: "
+                           "an execve is under way (attach again), or the main thread called "
+                           "pthread_exit, which goinspect does not support", (int)t->pid,
+                        t->name);
+    return fail_set(f, "PID %d (%s) is a zombie: it has exited and waits for its parent to "
+                       "collect its status; there is nothing left to inspect", (int)t->pid,
+                    t->name);
 }
 
 int target_live_open(pid_t pid, const struct live_options *o, struct target **out,
@@ -719,9 +836,7 @@ int target_live_open(pid_t pid, const struct live_options *o, struct target **ou
         return fail_set(f, "PID %d: no such process", (int)pid);
     }
     if (state == 'Z') {
-        int rc = fail_set(f, "PID %d (%s) is a zombie: it has exited and waits for its parent "
-                             "to collect its status; there is nothing left to inspect",
-                          (int)pid, t->name);
+        int rc = zombie_fail(t, f);
         live_close(t);
         return rc;
     }
@@ -735,7 +850,9 @@ int target_live_open(pid_t pid, const struct live_options *o, struct target **ou
     if (n < 0) {
         int e = errno, rc;
         if (e == EACCES || e == EPERM)
-            rc = permission_fail(t, "read its executable", e, f);
+            rc = permission_fail(t, "read its executable", ACCESS_READ, e, f);
+        else if (e == ENOENT && read_task_stat(pid, 0, t->name, &state) == 0 && state == 'Z')
+            rc = zombie_fail(t, f);
         else if (e == ENOENT)
             rc = fail_set(f, "PID %d (%s) has no executable (a kernel thread?)", (int)pid,
                           t->name);
@@ -760,8 +877,16 @@ int target_live_open(pid_t pid, const struct live_options *o, struct target **ou
     }
     if (live_mappings(t, f) < 0) {
         int e = errno;
-        int rc = (e == EACCES || e == EPERM) ? permission_fail(t, "read its mappings", e, f)
-                                             : fail_wrap(f, "PID %d (%s)", (int)pid, t->name);
+        int rc = e == EACCES || e == EPERM
+                     ? permission_fail(t, "read its mappings", ACCESS_READ, e, f)
+                     : fail_wrap(f, "PID %d (%s)", (int)pid, t->name);
+        live_close(t);
+        return rc;
+    }
+    if (t->maps.n == 0) {
+        /* the old image is gone, the new one not mapped yet */
+        int rc = fail_set(f, "PID %d (%s) has no mappings: an execve is under way; attach "
+                             "again", (int)pid, t->name);
         live_close(t);
         return rc;
     }
@@ -776,7 +901,7 @@ int target_live_open(pid_t pid, const struct live_options *o, struct target **ou
         if (process_vm_readv(pid, &l, 1, &r, 1, 0) < 0) {
             int e = errno;
             if (e == EPERM || e == EACCES) {
-                int rc = permission_fail(t, "read its memory", e, f);
+                int rc = permission_fail(t, "read its memory", ACCESS_ATTACH, e, f);
                 live_close(t);
                 return rc;
             }

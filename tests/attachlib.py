@@ -14,7 +14,9 @@ import os
 import pty
 import re
 import select
+import shutil
 import subprocess
+import tempfile
 import termios
 import threading
 import time
@@ -84,6 +86,47 @@ def read_until(fd, text, timeout=20):
             assert chunk, f"prompt closed; output so far {out!r}"
             out += chunk
     return out.decode(errors="replace")
+
+
+def under_gdb(break_on, actions, pid, *args, timeout=60, tid=None):
+    """Runs `goinspect attach --json PID ARGS` under gdb, stopped at its first
+    ptrace(BREAK_ON, ...) call (on thread TID, if given); then runs ACTIONS
+    (gdb commands).  Returns gdb's output (goinspect's own output is in it)."""
+    cond = f"$rdi == {break_on}" + (f" && $rsi == {tid}" if tid else "")
+    argv = ["gdb", "-q", "-nx", "-batch",
+            "-ex", "set breakpoint pending on", "-ex", "set confirm off",
+            "-ex", "handle SIGINT SIGTERM nostop noprint pass",
+            "-ex", f"break ptrace if {cond}", "-ex", "run"]
+    for a in actions:
+        argv += ["-ex", a]
+    argv += ["--args", goinspect(), "attach", "--json", str(pid), *args]
+    r = run(argv, timeout=timeout, stdin=subprocess.DEVNULL)
+    assert "Breakpoint 1, " in r.stdout, f"goinspect never reached the breakpoint:\n{r.stdout}\n{r.stderr}"
+    return r.stdout + r.stderr
+
+
+# ---- Users ----------------------------------------------------------------
+
+# Runs the rest of an argv as the unprivileged user nobody (from root).
+AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+
+
+@contextlib.contextmanager
+def world_copies(*paths):
+    """Copies of PATHS that any user can run (the test's own directories are
+    private), in a directory removed afterwards; yields their paths."""
+    d = tempfile.mkdtemp(prefix="goinspect-perm-", dir="/tmp")
+    try:
+        os.chmod(d, 0o755)
+        copies = []
+        for p in paths:
+            c = os.path.join(d, os.path.basename(p))
+            shutil.copy(p, c)
+            os.chmod(c, 0o755)
+            copies.append(c)
+        yield copies
+    finally:
+        shutil.rmtree(d)
 
 
 # ---- Targets --------------------------------------------------------------
@@ -290,6 +333,24 @@ def line_id(line):
     m = re.match(r"^[* ] Goroutine (\S+) - ", line)
     assert m, f"not a goroutine line: {line!r}"
     return m.group(1)
+
+
+def stat_state(pid):
+    """The kernel state letter of PID (None once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return None
+
+
+def tracer_of(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(re.search(r"^TracerPid:\s*(\d+)", f.read(), re.M).group(1))
+
+
+def comm_name(exe):
+    return os.path.basename(exe)[:15]
 
 
 def proc_tids(pid):

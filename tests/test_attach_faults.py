@@ -3,37 +3,19 @@
 the target always runs on afterwards.  Faults in the middle of an attach
 (the target dying, goinspect being interrupted, threads appearing) are made
 deterministic by running goinspect under gdb, stopped at its ptrace calls."""
+import json
 import os
-import re
-import shutil
 import signal
 import subprocess
-import tempfile
 
 import pytest
 
-from attachlib import attach, attach_json, goinspect, line_id, start
+from attachlib import (AS_NOBODY, attach, attach_json, comm_name, goinspect, line_id, start,
+                       stat_state, tracer_of, under_gdb, world_copies)
 from conftest import run, wait_until
 
 PTRACE_GETREGS = 12
 PTRACE_INTERRUPT = 0x4207
-
-
-def stat_state(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return None
-
-
-def comm_name(exe):
-    return os.path.basename(exe)[:15]
-
-
-def tracer_of(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return int(re.search(r"^TracerPid:\s*(\d+)", f.read(), re.M).group(1))
 
 
 def test_pid_that_is_not_a_number():
@@ -81,18 +63,11 @@ def test_permission_denied_names_ptrace_permissions(targets, program, tmp_path):
         t = start(targets, program, "insp_park.c", "park")
         pid, name = t.pid, comm_name(t.exe)
     # a copy of goinspect that an unprivileged user can run
-    d = tempfile.mkdtemp(prefix="goinspect-perm-", dir="/tmp")
-    try:
-        os.chmod(d, 0o755)
-        exe = os.path.join(d, "goinspect")
-        shutil.copy(goinspect(), exe)
-        os.chmod(exe, 0o755)
+    with world_copies(goinspect()) as (exe,):
         argv = [exe, "attach", str(pid)]
         if os.geteuid() == 0:
-            argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"] + argv
+            argv = AS_NOBODY + argv
         r = run(argv)
-    finally:
-        shutil.rmtree(d)
     assert r.returncode == 1, r.stderr
     assert r.stderr.startswith(f"goinspect: PID {pid}"), r.stderr
     assert "cannot" in r.stderr and "(ptrace permissions: " in r.stderr, r.stderr
@@ -130,22 +105,6 @@ def test_zombie(targets, program):
     assert r.stderr.startswith(f"goinspect: PID {p.pid} ({comm_name(exe)}) is a zombie"), r.stderr
 
 
-def under_gdb(break_on, actions, pid, *args, timeout=60):
-    """Runs `goinspect attach --json PID ARGS` under gdb, stopped at its first
-    ptrace(BREAK_ON, ...) call; then runs ACTIONS (gdb commands).  Returns
-    gdb's output (goinspect's own output is in it)."""
-    argv = ["gdb", "-q", "-nx", "-batch",
-            "-ex", "set breakpoint pending on", "-ex", "set confirm off",
-            "-ex", "handle SIGINT SIGTERM nostop noprint pass",
-            "-ex", f"break ptrace if $rdi == {break_on}", "-ex", "run"]
-    for a in actions:
-        argv += ["-ex", a]
-    argv += ["--args", goinspect(), "attach", "--json", str(pid), *args]
-    r = run(argv, timeout=timeout, stdin=subprocess.DEVNULL)
-    assert "Breakpoint 1, " in r.stdout, f"goinspect never reached the breakpoint:\n{r.stdout}\n{r.stderr}"
-    return r.stdout + r.stderr
-
-
 def test_target_exits_during_the_snapshot(targets, program):
     t = start(targets, program, "insp_park.c", "park")
     out = under_gdb(PTRACE_GETREGS, ["delete", f"shell kill -9 {t.pid}", "continue"], t.pid)
@@ -173,7 +132,6 @@ def test_threads_created_during_the_attach(targets, program):
     doc = None
     for line in out.splitlines():
         if line.startswith("{"):
-            import json
             doc = json.loads(line)
     assert doc is not None, out
     assert doc["stop_rounds"] >= 2, doc
