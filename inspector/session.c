@@ -21,9 +21,6 @@
 static int find_descriptor(struct session *ss, uint64_t *addr, uint64_t *bias, struct fail *f)
 {
     struct modules *ms = &ss->mods;
-    if (ms->n == 0)
-        return fail_set(f, "PID %d (%s) has no file mapped: it is between two programs in "
-                           "execve, or exiting", (int)ss->t->pid, ss->t->name);
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < ms->n; i++) {
             struct module *m = &ms->v[i];
@@ -81,6 +78,9 @@ int session_open(struct session *ss, pid_t pid, const struct snap_options *so, b
     modules_build(&ss->mods, &ss->t->maps, pid, ss->t->exe, ss->t->exe_open, NULL,
                   ss->open_opts);
     uint64_t addr = 0, bias = 0;
+    if (ss->mods.n == 0)        /* says itself what read_failed would find */
+        return fail_set(f, "PID %d (%s) has no file mapped, not even its executable (it may be "
+                           "between two programs in execve, or exiting)", (int)pid, ss->t->name);
     if (find_descriptor(ss, &addr, &bias, f) < 0)
         return read_failed(ss, f);
     trace_mark("open, find the descriptor");

@@ -21,7 +21,7 @@ import sys
 import pytest
 
 from attachlib import start
-from conftest import ROOT, TIMEOUT, run
+from conftest import ROOT, TIMEOUT, run, wait_for_line
 from sym_helpers import SYM
 
 SAN = os.path.join(ROOT, "build", "asan", "bin", "goinspect")
@@ -152,24 +152,47 @@ def test_empty_line_table(tmp_path):
             assert lines[2].endswith(":?"), tool
 
 
+NO_FILE = r"has no file mapped, not even its executable \(it may be between two programs in " \
+          r"execve, or exiting\)$"
+
+
+def test_process_without_a_file_mapped(tmp_path, targets):
+    """A process with no file mapped at all (tests/programs/unmap_self.c
+    unmaps its executable and libraries), as one is for a moment between
+    two images in execve: a clear error, never a sanitizer report."""
+    exe = str(tmp_path / "unmap_self")
+    r = run(["gcc", "-O2", "-o", exe, os.path.join(ROOT, "tests", "programs", "unmap_self.c")])
+    assert r.returncode == 0, r.stderr
+    p = targets.start([exe])
+    wait_for_line(p, lambda l: l == "READY")
+    with open(f"/proc/{p.pid}/maps") as f:
+        assert not [l for l in f if " /" in l], "a file is still mapped"
+    for args in (["summary"], ["goroutines", "--json"]):
+        r = san("attach", str(p.pid), *args)
+        assert r.returncode == 1, r.stderr
+        assert re.match(rf"^goinspect: PID {p.pid} \(unmap_self\) " + NO_FILE, r.stderr, re.M), \
+            r.stderr
+    assert p.poll() is None, "the target died"
+
+
 def test_process_between_two_images(tmp_path, targets):
     """A process that calls execve again and again, attached until one
-    attach finds it between two images (no file mapped): a clear error,
-    never a sanitizer report."""
+    attach finds it in the middle of an execve: a clear error, never a
+    sanitizer report."""
     exe = str(tmp_path / "exec_loop")
     r = run(["gcc", "-O2", "-o", exe, os.path.join(ROOT, "tests", "programs", "exec_loop.c")])
     assert r.returncode == 0, r.stderr
     p = targets.start([exe])
-    between = re.compile(rf"^goinspect: PID {p.pid} \(.*\) has no file mapped: it is between "
-                         r"two programs in execve, or exiting$", re.M)
+    during = re.compile(rf"^goinspect: PID {p.pid} \(.*\) (" + NO_FILE +
+                        r"|called execve during the snapshot; attach again)", re.M)
     for attempt in range(1, 2001):
         r = san("attach", str(p.pid), "summary")
         assert r.returncode == 1 and r.stderr.startswith("goinspect: "), r.stderr
         assert p.poll() is None, "the target died"
-        if between.search(r.stderr):
+        if during.search(r.stderr):
             break
     else:
-        pytest.fail("no attach in 2000 found the process between two images")
+        pytest.fail("no attach in 2000 found the process in the middle of an execve")
 
 
 def test_corrupt_table_and_no_goroutine_selected(targets, program):
