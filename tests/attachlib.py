@@ -35,13 +35,14 @@ def goinspect():
     return GOINSPECT
 
 
-def attach(pid, *args, opts=(), timeout=TIMEOUT, env=None, **kw):
-    """goinspect attach [OPTS] PID ARGS; returns the CompletedProcess."""
-    return run([goinspect(), "attach", *opts, str(pid), *args], env=env, timeout=timeout, **kw)
+def attach(pid, *args, opts=(), pre=(), timeout=TIMEOUT, env=None, **kw):
+    """goinspect [PRE] attach [OPTS] PID ARGS; returns the CompletedProcess."""
+    return run([goinspect(), *pre, "attach", *opts, str(pid), *args], env=env, timeout=timeout,
+               **kw)
 
 
-def attach_json(pid, *args, opts=(), timeout=TIMEOUT):
-    r = attach(pid, *args, opts=("--json", *opts), timeout=timeout)
+def attach_json(pid, *args, opts=(), pre=(), timeout=TIMEOUT):
+    r = attach(pid, *args, opts=("--json", *opts), pre=pre, timeout=timeout)
     assert r.returncode == 0, f"goinspect failed ({r.returncode}):\n{r.stderr}"
     try:
         return json.loads(r.stdout)
@@ -282,20 +283,64 @@ def addr2line(module, addr):
     return _frames(["addr2line", "-f", "-i", "-e", module, hex(addr)])
 
 
-def llvm_symbolizer(module, addr):
+def llvm_symbolizer(module, addr, args=()):
     """The same from llvm-symbolizer, the second oracle."""
-    return _frames(["llvm-symbolizer", "-f", "-i", f"--obj={module}", hex(addr)])
+    return _frames(["llvm-symbolizer", "-f", "-i", *args, f"--obj={module}", hex(addr)])
 
 
-def symbolizer_oracle(module, addr, got, norm=lambda frames: frames):
+# ---- Debug info -------------------------------------------------------------
+
+DebugInfo = collections.namedtuple("DebugInfo", "name goinspect gdb llvm")
+# goinspect, gdb and llvm-symbolizer all without the system's debug files
+# (a machine without libc6-dbg), or all with them
+NO_DEBUG_INFO = DebugInfo("none", ("--debug-file-directory", ""),
+                          ("-iex", "set debug-file-directory /nonexistent"),
+                          ("--debug-file-directory=/nonexistent",))
+SYSTEM_DEBUG_INFO = DebugInfo("system", (), (), ())
+
+
+def libc_path(pid):
+    """The libc PID has mapped."""
+    with open(f"/proc/{pid}/maps") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 6 and os.path.basename(parts[5]).startswith("libc.so"):
+                return parts[5]
+    raise AssertionError(f"no libc mapped in {pid}")
+
+
+def system_debug_file(path):
+    """The system's separate debug file of PATH by its build-id, as gdb finds
+    it in /usr/lib/debug, or None."""
+    note = run(["readelf", "-n", path]).stdout
+    if "Build ID:" not in note:
+        return None
+    bid = note.split("Build ID:")[1].split()[0]
+    debug = f"/usr/lib/debug/.build-id/{bid[:2]}/{bid[2:]}.debug"
+    return debug if os.path.exists(debug) else None
+
+
+def debug_info_for(name, pid):
+    """The DebugInfo named "none" or "system" for a test on PID; the system
+    half is skipped where the system has no debug file for PID's libc."""
+    if name == "none":
+        return NO_DEBUG_INFO
+    if not system_debug_file(libc_path(pid)):
+        pytest.skip("no debug file for libc in /usr/lib/debug (libc6-dbg is not installed)")
+    return SYSTEM_DEBUG_INFO
+
+
+def symbolizer_oracle(module, addr, got, norm=lambda frames: frames, debug=SYSTEM_DEBUG_INFO):
     """The frames a symbolizer nobody here wrote gives for ADDR: addr2line's;
     where they differ from GOT (compared through NORM), llvm-symbolizer's.
     addr2line drops inlined frames whose ranges use DW_FORM_rnglistx
     (clang's DWARF 5), a binutils bug docs/symbolize.md describes;
-    llvm-symbolizer reads them."""
+    llvm-symbolizer reads them.  With DEBUG's debug directories: addr2line
+    has no option for them, so where it differs, llvm-symbolizer is asked
+    with them."""
     want = norm(addr2line(module, addr))
     if want != got:
-        want = norm(llvm_symbolizer(module, addr))
+        want = norm(llvm_symbolizer(module, addr, debug.llvm))
     return want
 
 
@@ -303,10 +348,11 @@ BT_THREAD = re.compile(r'^Thread \d+ \(.*?LWP (\d+)\)')
 BT_FRAME = re.compile(r'^#(\d+)\s+(?:0x[0-9a-f]+ in )?(\S+) \(')
 
 
-def gdb_backtraces(pid):
-    """{tid: [function, ...]} from gdb's `thread apply all bt`."""
-    r = run(["gdb", "-q", "-nx", "-batch", "-p", str(pid), "-ex", "thread apply all bt"],
-            timeout=60)
+def gdb_backtraces(pid, debug=None):
+    """{tid: [function, ...]} from gdb's `thread apply all bt` (with the
+    debug info of DEBUG, a DebugInfo)."""
+    r = run(["gdb", "-q", "-nx", "-batch", *(debug.gdb if debug else ()), "-p", str(pid),
+             "-ex", "thread apply all bt"], timeout=60)
     bts, cur = {}, None
     for line in r.stdout.splitlines():
         m = BT_THREAD.match(line)
