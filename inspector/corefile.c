@@ -256,34 +256,21 @@ static int phnum_of(const struct corefile *c, const Elf64_Ehdr *eh, uint64_t *n,
     return 0;
 }
 
-static int read_phdrs(struct corefile *c, const Elf64_Ehdr *eh, struct fail *f)
+/* The PT_LOAD segments (clamped to the file: what a truncated core lacks is
+ * unavailable) and the total size of the notes. */
+static int load_segments(struct corefile *c, const Elf64_Phdr *ph, uint64_t n,
+                         uint64_t *notes_len, struct fail *f)
 {
-    uint64_t n;
-    if (phnum_of(c, eh, &n, f) < 0)
-        return -1;
-    if (n == 0)
-        return fail_set(f, "%s: a core file without program headers", c->path);
-    if (eh->e_phoff > c->size || n > (c->size - eh->e_phoff) / sizeof(Elf64_Phdr))
-        return fail_set(f, "%s: truncated: its %llu program headers end past the end of the "
-                           "file (%llu bytes)", c->path, (unsigned long long)n,
-                        (unsigned long long)c->size);
-    Elf64_Phdr *ph = xmalloc(n * sizeof *ph);
-    if (!pread_full(c->fd, ph, n * sizeof *ph, eh->e_phoff)) {
-        free(ph);
-        return fail_set(f, "%s: cannot read its program headers: %s", c->path, strerror(errno));
-    }
     c->segs = xcalloc(n, sizeof *c->segs);
-    uint64_t notes_len = 0;
+    *notes_len = 0;
     for (uint64_t i = 0; i < n; i++) {
         if (ph[i].p_type == PT_NOTE) {
-            if (ph[i].p_offset > c->size || ph[i].p_filesz > c->size - ph[i].p_offset) {
-                free(ph);
+            if (ph[i].p_offset > c->size || ph[i].p_filesz > c->size - ph[i].p_offset)
                 return fail_set(f, "%s: truncated: its notes end at %#llx, past the end of the "
                                    "file (%llu bytes)", c->path,
                                 (unsigned long long)(ph[i].p_offset + ph[i].p_filesz),
                                 (unsigned long long)c->size);
-            }
-            notes_len += ph[i].p_filesz;
+            *notes_len += ph[i].p_filesz;
         } else if (ph[i].p_type == PT_LOAD && ph[i].p_memsz > 0) {
             struct core_seg *s = &c->segs[c->nsegs++];
             s->vaddr = ph[i].p_vaddr;
@@ -294,36 +281,58 @@ static int read_phdrs(struct corefile *c, const Elf64_Ehdr *eh, struct fail *f)
             if (s->vaddr + s->memsz < s->vaddr)
                 s->memsz = -s->vaddr;           /* wraps: up to the top */
             if (s->offset > c->size || s->filesz > c->size - s->offset) {
-                c->truncated = true;            /* what is past the end is unavailable */
+                c->truncated = true;
                 s->filesz = s->offset > c->size ? 0 : c->size - s->offset;
             }
         }
     }
-    if (notes_len > NOTES_MAX) {
-        free(ph);
+    if (*notes_len > NOTES_MAX)
         return fail_set(f, "%s: %llu bytes of notes, more than a process has", c->path,
-                        (unsigned long long)notes_len);
-    }
-    c->notes = xmalloc(notes_len + 1);
+                        (unsigned long long)*notes_len);
+    return 0;
+}
+
+static int load_notes(struct corefile *c, const Elf64_Phdr *ph, uint64_t n, uint64_t len,
+                      struct fail *f)
+{
+    c->notes = xmalloc(len + 1);
     for (uint64_t i = 0; i < n; i++) {
         if (ph[i].p_type != PT_NOTE || ph[i].p_filesz == 0)
             continue;
         char *p = c->notes + c->notes_len;
-        if (!pread_full(c->fd, p, ph[i].p_filesz, ph[i].p_offset)) {
-            free(ph);
+        if (!pread_full(c->fd, p, ph[i].p_filesz, ph[i].p_offset))
             return fail_set(f, "%s: cannot read its notes: %s", c->path, strerror(errno));
-        }
         c->notes_len += ph[i].p_filesz;
-        if (walk_notes(c, p, ph[i].p_filesz, ph[i].p_offset, f) < 0) {
-            free(ph);
+        if (walk_notes(c, p, ph[i].p_filesz, ph[i].p_offset, f) < 0)
             return -1;
-        }
     }
-    free(ph);
-    qsort(c->segs, c->nsegs, sizeof *c->segs, cmp_seg);
-    if (c->nfiles)
-        qsort(c->files, c->nfiles, sizeof *c->files, cmp_fmap);
     return 0;
+}
+
+static int read_phdrs(struct corefile *c, const Elf64_Ehdr *eh, struct fail *f)
+{
+    uint64_t n, notes_len;
+    if (phnum_of(c, eh, &n, f) < 0)
+        return -1;
+    if (n == 0)
+        return fail_set(f, "%s: a core file without program headers", c->path);
+    if (eh->e_phoff > c->size || n > (c->size - eh->e_phoff) / sizeof(Elf64_Phdr))
+        return fail_set(f, "%s: truncated: its %llu program headers end past the end of the "
+                           "file (%llu bytes)", c->path, (unsigned long long)n,
+                        (unsigned long long)c->size);
+    Elf64_Phdr *ph = xmalloc(n * sizeof *ph);
+    int rc = -1;
+    if (!pread_full(c->fd, ph, n * sizeof *ph, eh->e_phoff))
+        fail_set(f, "%s: cannot read its program headers: %s", c->path, strerror(errno));
+    else if (load_segments(c, ph, n, &notes_len, f) == 0 && load_notes(c, ph, n, notes_len, f) == 0)
+        rc = 0;
+    free(ph);
+    if (rc == 0) {
+        qsort(c->segs, c->nsegs, sizeof *c->segs, cmp_seg);
+        if (c->nfiles)
+            qsort(c->files, c->nfiles, sizeof *c->files, cmp_fmap);
+    }
+    return rc;
 }
 
 int corefile_open(const char *path, struct corefile *c, struct fail *f)

@@ -86,7 +86,8 @@ struct corefile {
 /* Opens a core file and reads its headers and notes.  Fails with a message
  * that says what is wrong: not a regular file, not ELF, not a core, not an
  * x86-64 one, truncated headers or notes, a note that runs past its
- * segment, no thread. */
+ * segment, no thread.  Whether it succeeds or fails, corefile_close frees
+ * what it read. */
 int corefile_open(const char *path, struct corefile *c, struct fail *f);
 void corefile_close(struct corefile *c);
 
