@@ -1,7 +1,7 @@
 /*
  * attach.c — `goinspect [--json] attach [--nonstop] PID [COMMAND [ARGS]]`:
- * options, the snapshot, and dispatch to the subcommand (summary when none;
- * the interactive prompt when none and stdin is a terminal).
+ * its options; the subcommands run on the live process as session_command
+ * (subcommands.c) runs them.
  */
 #include <errno.h>
 #include <limits.h>
@@ -15,27 +15,6 @@
 #include "session.h"
 #include "stdstreams.h"
 #include "trace.h"
-
-const struct subcommand *const subcommands[] = {
-    &sub_summary, &sub_goroutines, &sub_goroutine, &sub_threads, &sub_maps, &sub_ptr,
-    &sub_heap, &sub_spans, &sub_memstats, NULL,
-};
-
-const struct subcommand *subcommand_find(const char *name)
-{
-    for (int i = 0; subcommands[i]; i++)
-        if (strcmp(subcommands[i]->name, name) == 0)
-            return subcommands[i];
-    return NULL;
-}
-
-void subcommands_help(void)
-{
-    for (int i = 0; subcommands[i]; i++)
-        stdio_printf(stdout, "  %s%s%s\n        %s\n", subcommands[i]->name,
-                     subcommands[i]->synopsis[0] ? " " : "", subcommands[i]->synopsis,
-                     subcommands[i]->help);
-}
 
 static void usage(void)
 {
@@ -58,26 +37,6 @@ static void usage(void)
                  "servers to download it from.\n");
 }
 
-int session_run(struct session *ss, int argc, char **argv)
-{
-    const struct subcommand *sc = subcommand_find(argv[0]);
-    if (!sc) {
-        die_msg("attach: unknown command '%s' (see goinspect help attach)", argv[0]);
-        return EXIT_USAGE;
-    }
-    void *opts = NULL;
-    if (sc->parse(argc, argv, &opts) < 0)
-        return EXIT_USAGE;
-    bool json = ss->json;
-    if (((struct subopts *)opts)->json)
-        ss->json = true;
-    int rc = sc->run(ss, opts);
-    ss->json = json;
-    out_flush(&ss->out);
-    free(opts);
-    return rc;
-}
-
 static bool parse_pid(const char *s, pid_t *pid)
 {
     char *end;
@@ -87,6 +46,11 @@ static bool parse_pid(const char *s, pid_t *pid)
         return false;
     *pid = (pid_t)v;
     return true;
+}
+
+static int open_live(const void *what, const void *opts, struct target **t, struct fail *f)
+{
+    return target_live_open(*(const pid_t *)what, opts, t, f);
 }
 
 static int run_attach(const struct global_opts *g, int argc, char **argv)
@@ -124,48 +88,8 @@ static int run_attach(const struct global_opts *g, int argc, char **argv)
     }
     i++;
 
-    /* The subcommand's arguments are checked before anything is attached. */
-    static char *summary_argv[] = {"summary", NULL};
-    char **cargv = i < argc ? argv + i : summary_argv;
-    int cargc = i < argc ? argc - i : 1;
-    bool interactive = i >= argc && isatty(0);
-    const struct subcommand *sc = subcommand_find(cargv[0]);
-    if (!sc) {
-        die_msg("attach: unknown command '%s' (see goinspect help attach)", cargv[0]);
-        return EXIT_USAGE;
-    }
-    void *opts = NULL;
-    if (!interactive) {
-        if (sc->parse(cargc, cargv, &opts) < 0)
-            return EXIT_USAGE;
-        free(opts);
-    }
-
-    so.heap = interactive ? HEAP_BITMAPS : sc->heap;
-    so.goroutines = interactive ? SNAP_G_STACKS : sc->goroutines;
-    trace_mark("start");
-    struct session ss;
-    memset(&ss, 0, sizeof ss);
-    ss.json = json;
-    struct gd_open_options oo;
-    debuginfo_options(&g->debug_dirs, &oo);
-    ss.open_opts = &oo;
-    out_init(&ss.out, 1);
-    struct fail f;
-    int rc;
-    if (session_open(&ss, pid, &so, interactive || sc->needs_stacks, &f) < 0) {
-        die_msg("%s", f.msg);
-        rc = EXIT_FAIL;
-    } else if (interactive) {
-        rc = repl_run(&ss);
-    } else {
-        rc = session_run(&ss, cargc, cargv);
-        trace_mark("print");
-    }
-    session_close(&ss);
-    out_flush(&ss.out);
-    out_free(&ss.out);
-    return rc;
+    struct live_options lo = {so.nonstop};
+    return session_command(g, json, &so, "attach", argc - i, argv + i, open_live, &pid, &lo);
 }
 
 const struct command cmd_attach = {

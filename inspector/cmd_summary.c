@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "gview.h"
 #include "heapstats.h"
+#include "signames.h"
 #include "textfmt.h"
 
 enum { TOP_GROUPS = 5 };
@@ -104,13 +105,83 @@ static void text_heap(struct session *ss)
         outf(o, "collections  none yet%s\n", h->gc_running ? " (the first is running)" : "");
         return;
     }
-    uint64_t now_ns = wall_ns();
+    uint64_t now_ns = ss->t->frozen && ss->t->dumped_wall_ns ? (uint64_t)ss->t->dumped_wall_ns
+                                                                : wall_ns();
     char ago[24], last[24], total[24];
     fmt_duration(now_ns > ms.last_gc ? (int64_t)(now_ns - ms.last_gc) : 0, ago, sizeof ago);
     fmt_pause(ms.last_pause_ns, last, sizeof last);
     fmt_pause(ms.pause_total_ns, total, sizeof total);
     outf(o, "collections  %" PRIu64 ", the last %s ago, paused %s (%s in all)%s\n", ms.num_gc,
          ago, last, total, h->gc_running ? "; one is running" : "");
+}
+
+/* The goroutine a thread of the snapshot runs, or NULL. */
+static const struct snap_g *running_on(struct session *ss, pid_t tid)
+{
+    for (size_t i = 0; i < ss->t->nthreads; i++) {
+        const struct snap_m *m = ss->t->threads[i].tid == tid ? snap_m_of_thread(&ss->s, i) : NULL;
+        if (m && m->curg)
+            return model_g_at(&ss->m, m->curg);
+    }
+    return NULL;
+}
+
+static void json_ended(struct session *ss, struct json *j)
+{
+    const struct target_end *e = &ss->t->end;
+    json_key(j, "ended");
+    if (!ss->t->frozen || (!e->known && !e->alive)) {
+        json_null(j);
+        return;
+    }
+    json_obj(j);
+    json_kbool(j, "alive", e->alive);
+    char sig[32];
+    json_kstr(j, "signal", e->known ? signal_name(e->signo, sig, sizeof sig) : NULL);
+    json_key(j, "signo");
+    e->known ? json_i64(j, e->signo) : json_null(j);
+    json_key(j, "code");
+    e->has_code ? json_i64(j, e->code) : json_null(j);
+    json_kstr(j, "code_name", e->has_code ? sigcode_name(e->signo, e->code) : NULL);
+    json_key(j, "addr");
+    e->has_addr ? json_u64(j, e->addr) : json_null(j);
+    json_key(j, "sender");
+    e->has_code && e->code <= 0 ? json_i64(j, e->sender) : json_null(j);
+    json_ki64(j, "thread", e->tid);
+    const struct snap_g *g = running_on(ss, e->tid);
+    json_key(j, "goroutine");
+    g ? json_u64(j, g->goid) : json_null(j);
+    json_obj_end(j);
+}
+
+/* "ended        by SIGSEGV (SEGV_MAPERR, address 0x8) on thread 6011,
+ * running goroutine 5", or "dumped alive (a gcore)". */
+static void text_ended(struct session *ss)
+{
+    const struct target_end *e = &ss->t->end;
+    struct out *o = &ss->out;
+    if (!ss->t->frozen)
+        return;
+    if (e->alive) {
+        outf(o, "ended        not: dumped alive (a gcore of the running process)\n");
+        return;
+    }
+    if (!e->known)
+        return;
+    char sig[32], how[160] = "";
+    const char *code = e->has_code ? sigcode_name(e->signo, e->code) : NULL;
+    if (e->has_addr)
+        snprintf(how, sizeof how, " (%s, address %#" PRIx64 ")", code ? code : "?", e->addr);
+    else if (e->has_code && e->code <= 0 && e->sender)
+        snprintf(how, sizeof how, " (%s from PID %d)", code ? code : "sent", (int)e->sender);
+    else if (code)
+        snprintf(how, sizeof how, " (%s)", code);
+    outf(o, "ended        by %s%s on thread %d", signal_name(e->signo, sig, sizeof sig), how,
+         (int)e->tid);
+    const struct snap_g *g = running_on(ss, e->tid);
+    if (g)
+        outf(o, ", running goroutine %" PRIu64, g->goid);
+    outf(o, "\n");
 }
 
 static void json_summary(struct session *ss, const struct counts *c, const struct ggroups *gg)
@@ -122,6 +193,7 @@ static void json_summary(struct session *ss, const struct counts *c, const struc
     json_obj(&j);
     session_json_common(ss, &j);
     json_kstr(&j, "executable", ss->t->exe);
+    json_ended(ss, &j);
     json_kstr(&j, "runtime_version", ss->d.runtime_version);
     json_ku64(&j, "descriptor_version", ss->d.version);
     json_ki64(&j, "gomaxprocs", ss->s.gomaxprocs);
@@ -186,7 +258,8 @@ static void text_summary(struct session *ss, const struct counts *c, const struc
     const struct rt_enum *es = rtdesc_enum(&ss->d, "gstatus");
     const struct rt_enum *er = rtdesc_enum(&ss->d, "waitreason");
     session_notes(ss);
-    outf(o, "PID %d (%s): %s\n", (int)ss->t->pid, ss->t->name, ss->t->exe);
+    outf(o, "%s: %s\n", ss->t->what, ss->t->exe);
+    text_ended(ss);
     char up[32] = "";
     if (ss->s.runtime_start > 0) {
         char d[24];
@@ -230,7 +303,9 @@ static void text_summary(struct session *ss, const struct counts *c, const struc
     char p[32], sz[32];
     fmt_pause(ss->s.pause_ns, p, sizeof p);
     fmt_size(ss->s.bytes_copied, sz, sizeof sz);
-    if (ss->s.nonstop)
+    if (ss->t->frozen)
+        outf(o, "read         %s from the core\n", sz);
+    else if (ss->s.nonstop)
         outf(o, "pause        none (--nonstop; %u cop%s of the goroutine table, %s read)\n",
              ss->s.tries, ss->s.tries == 1 ? "y" : "ies", sz);
     else

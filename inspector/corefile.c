@@ -16,6 +16,7 @@
  * descriptor, each padded to 4 bytes.
  */
 #include "corefile.h"
+#include "signames.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -74,7 +75,8 @@ static void regs_from(struct target_regs *r, const char *desc)
         .rip = u.rip, .rsp = u.rsp, .rbp = u.rbp, .rbx = u.rbx, .r12 = u.r12, .r13 = u.r13,
         .r14 = u.r14, .r15 = u.r15, .rax = u.rax, .rcx = u.rcx, .rdx = u.rdx, .rsi = u.rsi,
         .rdi = u.rdi, .r8 = u.r8, .r9 = u.r9, .r10 = u.r10, .r11 = u.r11,
-        .fs_base = u.fs_base, .eflags = u.eflags, .full = true,
+        .fs_base = u.fs_base, .eflags = u.eflags, .gs_base = u.gs_base, .orig_rax = u.orig_rax,
+        .cs = u.cs, .ss = u.ss, .ds = u.ds, .es = u.es, .fs = u.fs, .gs = u.gs, .full = true,
     };
 }
 
@@ -88,8 +90,7 @@ static void siginfo_from(struct core_siginfo *si, const char *desc)
     si->sender = 0;
     if (si->code <= 0)                          /* SI_USER, SI_TKILL, SI_QUEUE... */
         si->sender = (pid_t)get32(desc + 16);
-    else if (si->signo == 4 || si->signo == 5 || si->signo == 7 || si->signo == 8 ||
-             si->signo == 11)                   /* ILL TRAP BUS FPE SEGV */
+    else if (sigcode_has_addr(si->signo, si->code))
         si->addr = get64(desc + 16);
 }
 
@@ -131,6 +132,20 @@ static int note_file(struct corefile *c, const char *desc, uint64_t size, struct
 static int note(struct corefile *c, uint32_t type, const char *name, uint32_t namesz,
                 const char *desc, uint32_t size, bool *siginfo_for_thread, struct fail *f)
 {
+    if (namesz == sizeof CORE_GOINSPECT_OWNER &&
+        memcmp(name, CORE_GOINSPECT_OWNER, namesz) == 0) {
+        if (type == CORE_NT_GOINSPECT_TIME && size >= 16) {
+            c->dumped_mono_ns = (int64_t)get64(desc);
+            c->dumped_wall_ns = (int64_t)get64(desc + 8);
+        }
+        if (type == CORE_NT_GOINSPECT_THREAD && size >= 17 && c->nthreads > 0) {
+            struct core_thread *th = &c->threads[c->nthreads - 1];
+            th->state = desc[0];
+            memcpy(th->name, desc + 1, 15);
+            th->name[15] = 0;
+        }
+        return 0;
+    }
     if (namesz < 4 || memcmp(name, "CORE", 4) != 0)
         return 0;                               /* LINUX (xstate...), GNU, other owners */
     switch (type) {
@@ -352,6 +367,7 @@ int corefile_open(const char *path, struct corefile *c, struct fail *f)
     if (fstat(c->fd, &st) < 0 || !S_ISREG(st.st_mode))
         return fail_set(f, "%s: is not an ordinary file", path);
     c->size = (uint64_t)st.st_size;
+    c->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
     Elf64_Ehdr eh;
     if (c->size == 0)
         return fail_set(f, "%s: an empty file, not a core file", path);

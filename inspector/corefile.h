@@ -27,6 +27,14 @@
 #define CORE_NT_AUXV 6
 #define CORE_NT_SIGINFO 0x53494749
 #define CORE_NT_FILE 0x46494c45
+/* goinspect's own note (owner "GOINSPECT"), after a thread's NT_PRSTATUS:
+ * what a kernel core does not keep of a thread: its state letter (1 byte)
+ * and its name (comm, 16 bytes, NUL-padded). */
+#define CORE_NT_GOINSPECT_THREAD 1
+/* ... and once: when it was written, CLOCK_MONOTONIC then CLOCK_REALTIME
+ * nanoseconds (8 bytes each). */
+#define CORE_NT_GOINSPECT_TIME 2
+#define CORE_GOINSPECT_OWNER "GOINSPECT"
 
 struct core_seg {               /* a PT_LOAD program header */
     uint64_t vaddr, memsz;      /* the memory it describes */
@@ -44,6 +52,8 @@ struct core_siginfo {           /* from NT_SIGINFO (siginfo_t) */
 
 struct core_thread {
     pid_t tid;
+    char name[16];              /* from goinspect's NT_GOINSPECT_THREAD note, else "" */
+    char state;                 /* likewise: its kernel state letter, else 0 */
     int cursig;                 /* pr_cursig: the signal it was taking */
     struct target_regs regs;
     struct core_siginfo si;     /* an NT_SIGINFO that followed its NT_PRSTATUS */
@@ -59,6 +69,8 @@ struct corefile {
     int fd;
     char *path;
     uint64_t size;              /* of the file */
+    int64_t mtime_ns;           /* its modification time (Unix ns): when it was written */
+    int64_t dumped_mono_ns, dumped_wall_ns; /* NT_GOINSPECT_TIME, else 0 */
     bool truncated;             /* some segment ends past the end of the file */
     struct core_seg *segs;      /* sorted by vaddr */
     size_t nsegs;

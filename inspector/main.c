@@ -13,10 +13,11 @@
 
 #define GOINSPECT_VERSION "0.1.0"
 
-extern const struct command cmd_attach;
+extern const struct command cmd_attach, cmd_core;
 
 static const struct command *const commands[] = {
     &cmd_attach,
+    &cmd_core,
     &cmd_symbolize,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -3,19 +3,21 @@
  *
  * A module is every mapping of one file (same path and inode).  It is
  * opened with libgidwarf the first time an address in it is looked up:
- * goroutines parked in the runtime never open libc.  The file is opened by
- * its path when that is still the mapped file (same inode), else through
- * /proc/PID/root or /proc/PID/map_files (another mount namespace, a deleted
- * file).
+ * goroutines parked in the runtime never open libc.  The target says which
+ * paths open the mapped file (a live process's own file in another mount
+ * namespace or deleted, a core's from the sysroot); the file opened must
+ * have the GNU build-id that the target's memory holds in the module's
+ * first page (its ELF header and notes), when that page can be read.
  */
 #include "modules.h"
 
+#include <elf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "fail.h"
+#include "target.h"
 
 static bool is_system_path(const char *p)
 {
@@ -38,12 +40,13 @@ static bool file_mapping(const struct mapping *m)
     return m->path[0] == '/' && m->inode != 0;
 }
 
-void modules_build(struct modules *ms, const struct procmaps *maps, pid_t pid,
-                   const char *exe_path, const char *exe_open, struct modules *prev,
+void modules_build(struct modules *ms, struct target *t, struct modules *prev,
                    const struct gd_open_options *oo)
 {
+    const struct procmaps *maps = &t->maps;
+    const char *exe_path = t->exe, *exe_open = t->exe_open[0] ? t->exe_open : NULL;
     memset(ms, 0, sizeof *ms);
-    ms->pid = pid;
+    ms->t = t;
     ms->open_opts = oo;
     ms->exe = -1;
     size_t cap = 0, rcap = 0;
@@ -137,19 +140,73 @@ struct module *modules_find(struct modules *ms, uint64_t addr)
     return NULL;
 }
 
-/* Does path name the file with this inode? */
-static bool same_file(const char *path, uint64_t inode)
+/* The GNU build-id in an ELF header at addr of the target's memory (the
+ * first page of a module, which a core keeps too): its notes, when they lie
+ * in that page.  0 when there is none to be read. */
+static size_t build_id_in_memory(struct target *t, uint64_t addr, uint8_t *id, size_t cap)
 {
-    struct stat st;
-    return stat(path, &st) == 0 && (uint64_t)st.st_ino == inode;
+    enum { PAGE = 4096 };
+    uint8_t page[PAGE];
+    if (target_read(t, addr, page, PAGE) != PAGE)
+        return 0;
+    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)page;
+    if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_phentsize != sizeof(Elf64_Phdr) ||
+        eh->e_phoff > PAGE || eh->e_phnum > (PAGE - eh->e_phoff) / sizeof(Elf64_Phdr))
+        return 0;
+    for (unsigned i = 0; i < eh->e_phnum; i++) {
+        Elf64_Phdr ph;
+        memcpy(&ph, page + eh->e_phoff + i * sizeof ph, sizeof ph);
+        if (ph.p_type != PT_NOTE || ph.p_offset > PAGE || ph.p_filesz > PAGE - ph.p_offset)
+            continue;
+        for (uint64_t off = ph.p_offset; off + 12 <= ph.p_offset + ph.p_filesz;) {
+            Elf64_Nhdr nh;
+            memcpy(&nh, page + off, sizeof nh);
+            uint64_t name = off + 12, desc = name + ((nh.n_namesz + 3ull) & ~3ull);
+            uint64_t next = desc + ((nh.n_descsz + 3ull) & ~3ull);
+            if (next > ph.p_offset + ph.p_filesz)
+                break;
+            if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
+                memcmp(page + name, "GNU", 4) == 0 && nh.n_descsz <= cap) {
+                memcpy(id, page + desc, nh.n_descsz);
+                return nh.n_descsz;
+            }
+            off = next;
+        }
+    }
+    return 0;
 }
 
-static bool try_open(const struct modules *ms, struct module *m, const char *path,
-                     struct gd_error *err)
+static void hex(char *out, const uint8_t *id, size_t n)
 {
-    if (!same_file(path, m->inode))
+    for (size_t i = 0; i < n && i < 64; i++)
+        snprintf(out + 2 * i, 3, "%02x", id[i]);
+    out[2 * (n < 64 ? n : 64)] = 0;
+}
+
+/* Opens path for m; false with why in err (its own message, or the
+ * build-id that differs from the one in memory). */
+static bool try_open(struct modules *ms, struct module *m, const char *path, char *err,
+                     size_t cap)
+{
+    struct gd_error e = {0, ""};
+    if (gd_open(path, ms->open_opts, &m->bin, &e) != GD_OK) {
+        snprintf(err, cap, "%s", e.msg);
         return false;
-    return gd_open(path, ms->open_opts, &m->bin, err) == GD_OK;
+    }
+    uint8_t want[64];
+    size_t n = m->map_offset == 0 ? build_id_in_memory(ms->t, m->map_start, want, sizeof want) : 0;
+    const struct gd_info *in = gd_info(m->bin);
+    if (n && (in->build_id_len != n || memcmp(in->build_id, want, n) != 0)) {
+        char a[130], b[130];
+        hex(a, in->build_id, in->build_id_len);
+        hex(b, want, n);
+        snprintf(err, cap, "%.200s has build-id %s, but the one %.200s mapped has %s: not the "
+                 "same file", path, in->build_id ? a : "(none)", ms->t->what, b);
+        gd_close(m->bin);
+        m->bin = NULL;
+        return false;
+    }
+    return true;
 }
 
 gd_binary *module_binary(struct modules *ms, struct module *m)
@@ -157,33 +214,26 @@ gd_binary *module_binary(struct modules *ms, struct module *m)
     if (m->tried)
         return m->bin;
     m->tried = true;
-    struct gd_error err = {0, ""};
-    char alt[4200];
-    bool ok = false;
+    char err[800] = "", paths[TARGET_MAX_PATHS][4200];
+    size_t n = 0;
     if (m->open_path)
-        ok = try_open(ms, m, m->open_path, &err);
-    if (!ok && !err.msg[0])
-        ok = try_open(ms, m, m->path, &err);
-    if (!ok && !err.msg[0]) {
-        snprintf(alt, sizeof alt, "/proc/%d/root%s", (int)ms->pid, m->path);
-        ok = try_open(ms, m, alt, &err);
-    }
-    if (!ok && !err.msg[0]) {
-        /* map_files names each mapping: the one at map_start */
-        alt[0] = 0;
-        for (size_t i = 0; i < ms->nranges; i++)
-            if (ms->ranges[i].start == m->map_start) {
-                snprintf(alt, sizeof alt, "/proc/%d/map_files/%llx-%llx", (int)ms->pid,
-                         (unsigned long long)ms->ranges[i].start,
-                         (unsigned long long)ms->ranges[i].end);
-                break;
-            }
-        ok = try_open(ms, m, alt, &err);
-    }
+        snprintf(paths[n++], sizeof paths[0], "%s", m->open_path);
+    uint64_t end = m->map_start;
+    for (size_t i = 0; i < ms->nranges; i++)
+        if (ms->ranges[i].start == m->map_start)
+            end = ms->ranges[i].end;
+    struct file_ref r = {m->path, m->inode, m->map_start, end};
+    char more[TARGET_MAX_PATHS][4200];
+    size_t k = target_file_paths(ms->t, &r, more);
+    for (size_t i = 0; i < k && n < TARGET_MAX_PATHS; i++)
+        memcpy(paths[n++], more[i], sizeof paths[0]);
+    bool ok = false;
+    for (size_t i = 0; i < n && !ok; i++)
+        ok = try_open(ms, m, paths[i], err, sizeof err);
     if (!ok) {
-        char msg[700];
-        snprintf(msg, sizeof msg, "%s: %s", m->path,
-                 err.msg[0] ? err.msg : "the mapped file cannot be opened");
+        char msg[1100];
+        snprintf(msg, sizeof msg, "%.200s: %s", m->path,
+                 err[0] ? err : "the mapped file cannot be opened");
         m->error = xstrdup(msg);
         m->bin = NULL;
         return NULL;

@@ -30,8 +30,10 @@ struct module {
     char *error;            /* why it could not be opened */
 };
 
+struct target;
+
 struct modules {
-    pid_t pid;
+    struct target *t;       /* whose mappings these are */
     struct module *v;
     size_t n;
     struct modrange {       /* every file mapping, sorted */
@@ -45,13 +47,12 @@ struct modules {
     const struct gd_open_options *open_opts; /* what binaries are opened with */
 };
 
-/* Builds the module list from maps; exe_path is the executable as the
- * mappings name it and exe_open a path that opens it.  Binaries of prev
- * (may be NULL) with the same path, inode and placement are reused (prev
- * is left empty).  Each binary is opened with oo (NULL: libgidwarf's
- * defaults), which must outlive ms. */
-void modules_build(struct modules *ms, const struct procmaps *maps, pid_t pid,
-                   const char *exe_path, const char *exe_open, struct modules *prev,
+/* Builds the module list from the target's mappings (t->exe names the
+ * executable, t->exe_open a path that opens it).  Binaries of prev (may be
+ * NULL) with the same path, inode and placement are reused (prev is left
+ * empty).  Each binary is opened with oo (NULL: libgidwarf's defaults),
+ * which must outlive ms. */
+void modules_build(struct modules *ms, struct target *t, struct modules *prev,
                    const struct gd_open_options *oo);
 void modules_free(struct modules *ms);
 

@@ -29,7 +29,7 @@ static int find_descriptor(struct session *ss, uint64_t *addr, uint64_t *bias, s
             gd_binary *b = module_binary(ms, m);
             if (!b) {
                 if (m->is_exe)
-                    return fail_set(f, "PID %d (%s): %s", (int)ss->t->pid, ss->t->name,
+                    return fail_set(f, "%s: %s", ss->t->what,
                                     m->error ? m->error : "its executable cannot be opened");
                 continue;
             }
@@ -40,8 +40,7 @@ static int find_descriptor(struct session *ss, uint64_t *addr, uint64_t *bias, s
                 return 0;
             }
         }
-    return fail_set(f, "PID %d (%s) does not link libgort: no runtime descriptor",
-                    (int)ss->t->pid, ss->t->name);
+    return fail_set(f, "%s does not link libgort: no runtime descriptor", ss->t->what);
 }
 
 static int snapshot_and_model(struct session *ss, struct fail *f)
@@ -49,8 +48,7 @@ static int snapshot_and_model(struct session *ss, struct fail *f)
     if (snapshot_take(&ss->s, ss->t, &ss->d, &ss->so, f) < 0)
         return -1;
     struct modules prev = ss->mods;
-    modules_build(&ss->mods, &ss->t->maps, ss->t->pid, ss->t->exe, ss->t->exe_open, &prev,
-                  ss->open_opts);
+    modules_build(&ss->mods, ss->t, &prev, ss->open_opts);
     model_build(&ss->m, &ss->s, &ss->mods);
     trace_mark("unwind");
     if (!ss->keep_stacks)
@@ -67,29 +65,26 @@ static int read_failed(struct session *ss, struct fail *f)
     return -1;
 }
 
-int session_open(struct session *ss, pid_t pid, const struct snap_options *so, bool keep_stacks,
-                 struct fail *f)
+int session_open(struct session *ss, struct target *t, const struct snap_options *so,
+                 bool keep_stacks, struct fail *f)
 {
-    struct live_options lo = {so->nonstop};
     ss->so = *so;
     ss->keep_stacks = keep_stacks;
-    if (target_live_open(pid, &lo, &ss->t, f) < 0)
-        return -1;
-    modules_build(&ss->mods, &ss->t->maps, pid, ss->t->exe, ss->t->exe_open, NULL,
-                  ss->open_opts);
+    ss->t = t;
+    modules_build(&ss->mods, ss->t, NULL, ss->open_opts);
     uint64_t addr = 0, bias = 0;
     if (ss->mods.n == 0)        /* says itself what read_failed would find */
-        return fail_set(f, "PID %d (%s) has no file mapped, not even its executable (it may be "
-                           "between two programs in execve, or exiting)", (int)pid, ss->t->name);
+        return fail_set(f, "%s has no file mapped, not even its executable (it may be "
+                           "between two programs in execve, or exiting)", ss->t->what);
     if (find_descriptor(ss, &addr, &bias, f) < 0)
         return read_failed(ss, f);
     trace_mark("open, find the descriptor");
     if (rtdesc_read(ss->t, addr, &ss->d, f) < 0) {
         if (rtdesc_unrelocated(ss->t, addr, bias))
-            fail_set(f, "PID %d (%s) is still starting: its dynamic loader has not relocated "
-                        "the runtime descriptor yet; attach again", (int)pid, ss->t->name);
+            fail_set(f, "%s is still starting: its dynamic loader has not relocated the "
+                        "runtime descriptor yet; attach again", ss->t->what);
         else
-            fail_wrap(f, "PID %d (%s)", (int)pid, ss->t->name);
+            fail_wrap(f, "%s", ss->t->what);
         return read_failed(ss, f);
     }
     ss->have_desc = true;
@@ -155,17 +150,19 @@ const struct heapsnap *session_heap(struct session *ss, const char *cmd)
         return h;
     if (h && rtdesc_root(&ss->d, "mheap")) {
         session_notes(ss);      /* the warnings say why */
-        die_msg("%s: PID %d (%s): its heap cannot be read", cmd, (int)ss->t->pid, ss->t->name);
+        die_msg("%s: %s: its heap cannot be read", cmd, ss->t->what);
         return NULL;
     }
-    die_msg("%s: PID %d (%s): its runtime does not describe its heap (descriptor version %u)",
-            cmd, (int)ss->t->pid, ss->t->name, ss->d.version);
+    die_msg("%s: %s: its runtime does not describe its heap (descriptor version %u)",
+            cmd, ss->t->what, ss->d.version);
     return NULL;
 }
 
 void session_json_common(struct session *ss, struct json *j)
 {
     const struct snapshot *s = &ss->s;
+    json_kstr(j, "target", ss->t->ops->kind);
+    json_kstr(j, "core", ss->t->frozen ? ss->t->core_path : NULL);
     json_ki64(j, "pid", ss->t->pid);
     json_ku64(j, "pause_ns", s->pause_ns);
     json_kbool(j, "nonstop", s->nonstop);

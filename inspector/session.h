@@ -21,6 +21,7 @@
 #include "target.h"
 
 struct session {
+    const char *cmd;        /* "attach" or "core", for messages */
     bool json;              /* --json */
     struct target *t;
     struct rtdesc d;
@@ -36,10 +37,11 @@ struct session {
                                                 (NULL: libgidwarf's defaults) */
 };
 
-/* Opens process pid, finds and reads its runtime descriptor, and takes the
- * first snapshot (so->heap says how much of the heap it copies). */
-int session_open(struct session *ss, pid_t pid, const struct snap_options *so, bool keep_stacks,
-                 struct fail *f);
+/* Takes over the opened target t (closed by session_close, also after a
+ * failure), finds and reads its runtime descriptor, and takes the first
+ * snapshot (so->heap says how much of the heap it copies). */
+int session_open(struct session *ss, struct target *t, const struct snap_options *so,
+                 bool keep_stacks, struct fail *f);
 /* A new snapshot (the prompt's refresh). */
 int session_refresh(struct session *ss, struct fail *f);
 void session_close(struct session *ss);
@@ -74,6 +76,18 @@ void subcommands_help(void);
 /* Runs one subcommand line (argv[0] is its name) on the session; returns
  * the exit code (2 for a usage error). */
 int session_run(struct session *ss, int argc, char **argv);
+
+struct global_opts;
+/* Opens the target named by what (a pid, a core's path) with opts. */
+typedef int (*target_open_fn)(const void *what, const void *opts, struct target **t,
+                              struct fail *f);
+/* The shared half of `attach` and `core` (subcommands.c): checks COMMAND
+ * [ARGS] (argv[0..argc); none: summary, or the prompt when stdin is a
+ * terminal), opens the target, takes the snapshot and runs it; returns the
+ * exit code.  cmd names the command in messages. */
+int session_command(const struct global_opts *g, bool json, struct snap_options *so,
+                    const char *cmd, int argc, char **argv, target_open_fn open,
+                    const void *what, const void *opts);
 
 /* Helpers the subcommands share (attach.c). */
 /* Prints the header line of a snapshot in text mode (nonstop notes,

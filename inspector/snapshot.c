@@ -139,7 +139,7 @@ struct layout {
     } p;
     struct rt_field sched[8];
     const struct rt_root *allgs, *allglen, *allm, *allp, *gomaxprocs, *sched_root;
-    const struct rt_root *runtime_start, *stack_size;
+    const struct rt_root *runtime_start, *runtime_start_wall, *stack_size;
 };
 
 static int layout_init(struct layout *l, const struct rtdesc *d, struct fail *f)
@@ -203,6 +203,7 @@ static int layout_init(struct layout *l, const struct rtdesc *d, struct fail *f)
     l->gomaxprocs = rtdesc_root(d, "gomaxprocs");
     l->sched_root = rtdesc_root(d, "sched");
     l->runtime_start = rtdesc_root(d, "runtime_start");
+    l->runtime_start_wall = rtdesc_root(d, "runtime_start_wall");
     l->stack_size = rtdesc_root(d, "stack_size");
     /* fields the G decoder reads: absent (size 0) unless they lie inside a
      * G and have an integer size */
@@ -871,9 +872,23 @@ static int take_stopped(struct snapshot *s, const struct layout *l, const struct
     precopy_free(&pre);
     gcopy_free(&c);
     if (s->t->exited)
-        return fail_set(f, "PID %d (%s) exited during the snapshot", (int)s->t->pid,
-                        s->t->name);
+        return fail_set(f, "%s exited during the snapshot", s->t->what);
     return rc;
+}
+
+/* When a frozen target (a core) was dumped, on its monotonic clock (waits
+ * and ages are measured to then): its own record of it, else the wall
+ * time of the dump moved onto the monotonic clock by the runtime's start,
+ * which the runtime records on both. */
+static int64_t frozen_time(struct snapshot *s, const struct layout *l)
+{
+    int64_t wall0;
+    if (s->t->dumped_mono_ns)
+        return s->t->dumped_mono_ns;
+    if (s->t->dumped_wall_ns && s->runtime_start && l->runtime_start_wall &&
+        target_read_full(s->t, l->runtime_start_wall->addr, &wall0, 8) && wall0 > 0)
+        return s->runtime_start + (s->t->dumped_wall_ns - wall0);
+    return s->taken_ns;
 }
 
 int snapshot_take(struct snapshot *s, struct target *t, const struct rtdesc *d,
@@ -888,7 +903,12 @@ int snapshot_take(struct snapshot *s, struct target *t, const struct rtdesc *d,
     struct layout l;
     if (layout_init(&l, d, f) < 0)
         return -1;
-    int rc = o->nonstop ? take_nonstop(s, &l, o, f) : take_stopped(s, &l, o, f);
+    struct snap_options oo = *o;
+    if (t->frozen)
+        oo.no_precopy = true;   /* nothing changes while it is copied */
+    int rc = o->nonstop ? take_nonstop(s, &l, &oo, f) : take_stopped(s, &l, &oo, f);
+    if (rc == 0 && t->frozen)
+        s->taken_ns = frozen_time(s, &l);
     if (rc < 0)
         snapshot_free(s);
     else if (s->heap)

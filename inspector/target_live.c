@@ -422,6 +422,14 @@ static void get_regs(struct target_thread *th)
     r->r11 = u.r11;
     r->fs_base = u.fs_base;
     r->eflags = u.eflags;
+    r->gs_base = u.gs_base;
+    r->orig_rax = u.orig_rax;
+    r->cs = u.cs;
+    r->ss = u.ss;
+    r->ds = u.ds;
+    r->es = u.es;
+    r->fs = u.fs;
+    r->gs = u.gs;
     r->full = true;
     th->has_regs = true;
 }
@@ -775,6 +783,29 @@ static void live_close(struct target *t)
     free(t);
 }
 
+/* Does path name the file with this inode? */
+static bool same_file(const char *path, uint64_t inode)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && (uint64_t)st.st_ino == inode;
+}
+
+/* The mapped file: by its path while that is still the file (same inode),
+ * through /proc/PID/root (another mount namespace), or as the mapping
+ * itself in /proc/PID/map_files (also a deleted file). */
+static size_t live_file_paths(struct target *t, const struct file_ref *r, char (*out)[4200])
+{
+    size_t n = 0;
+    snprintf(out[n], sizeof out[n], "%s", r->path);
+    n += same_file(out[n], r->inode);
+    snprintf(out[n], sizeof out[n], "/proc/%d/root%s", (int)t->pid, r->path);
+    n += same_file(out[n], r->inode);
+    snprintf(out[n], sizeof out[n], "/proc/%d/map_files/%llx-%llx", (int)t->pid,
+             (unsigned long long)r->start, (unsigned long long)r->end);
+    n += same_file(out[n], r->inode);
+    return n;
+}
+
 static const struct target_ops live_ops = {
     .kind = "process",
     .stop = live_stop,
@@ -784,6 +815,7 @@ static const struct target_ops live_ops = {
     .threads = live_threads,
     .mappings = live_mappings,
     .changed = live_changed,
+    .file_paths = live_file_paths,
     .close = live_close,
 };
 
@@ -835,6 +867,7 @@ int target_live_open(pid_t pid, const struct live_options *o, struct target **ou
         live_close(t);
         return fail_set(f, "PID %d: no such process", (int)pid);
     }
+    snprintf(t->what, sizeof t->what, "PID %d (%s)", (int)pid, t->name);
     if (state == 'Z') {
         int rc = zombie_fail(t, f);
         live_close(t);

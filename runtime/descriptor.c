@@ -219,6 +219,7 @@ static const struct gort_desc_root roots[] = {
     {"gomaxprocs", &gomaxprocs, sizeof gomaxprocs},
     {"sched", &sched, sizeof sched},
     {"runtime_start", &runtime_start, sizeof runtime_start},
+    {"runtime_start_wall", &runtime_start_wall, sizeof runtime_start_wall},
     {"stack_size", &stack_size, sizeof stack_size},
     {"text_start", __start_gort_text, 0},
     {"text_end", __stop_gort_text, 0},

@@ -54,13 +54,6 @@ struct gcstate gc = {.percent = 100, .next_gc = MIN_HEAP_GOAL, .trigger = MIN_HE
 
 static uint32_t gc_thread_started;
 
-static uint64_t unix_nanos(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 void gc_init(void)
 {
     const char *s = getenv("GORT_GC");
@@ -267,7 +260,7 @@ static void gc_cycle(void)
     uint64_t pause = (uint64_t)(stw1 + (concurrent ? stw2 : mark + stw2));
     gc.pause_total_ns += pause;
     gc.pause_ns[(gc.num_gc + 255) % 256] = pause;
-    gc.last_gc = unix_nanos();
+    gc.last_gc = (uint64_t)walltime();
     gc.pause_end[(gc.num_gc + 255) % 256] = gc.last_gc;
     gc.total_ns += (uint64_t)(end - t0);
     start_the_world(STW_GC);

@@ -273,6 +273,7 @@ extern struct p **allp;                     /* procs.c */
 extern int32_t gomaxprocs;                  /* procs.c */
 extern int32_t ncpu;                        /* env.c */
 extern int64_t runtime_start;               /* start.c */
+extern int64_t runtime_start_wall;          /* start.c: the same moment, walltime() */
 extern size_t stack_size;                   /* stack.c */
 
 /* ---- Current M and G ------------------------------------------------------ */
@@ -317,6 +318,7 @@ void env_init(void);
 
 /* timeutil.c */
 int64_t nanotime(void);
+int64_t walltime(void);                     /* CLOCK_REALTIME, Unix nanoseconds */
 int64_t coarse_nanotime(void);            /* same clock, tick resolution */
 void osyield(void);
 void usleep_ns(int64_t ns);

@@ -10,6 +10,7 @@
 #include "heap.h"
 
 int64_t runtime_start;
+int64_t runtime_start_wall;
 int32_t env_maxprocs(void);   /* env.c */
 
 static struct {
@@ -51,6 +52,7 @@ int gort_main(int (*fn)(int, char **), int argc, char **argv)
     if (!cas32(&started, 0, 1))
         throw_("gort_main called twice");
     runtime_start = nanotime();
+    runtime_start_wall = walltime();
     env_init();
     heap_init_once();
     stack_init();

@@ -1,5 +1,5 @@
 /*
- * timeutil.c — the monotonic clock and short OS-level sleeps.
+ * timeutil.c — the monotonic and wall clocks, and short OS-level sleeps.
  */
 #include <sched.h>
 #include <time.h>
@@ -19,6 +19,13 @@ int64_t coarse_nanotime(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t walltime(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
