@@ -140,14 +140,15 @@ struct module *modules_find(struct modules *ms, uint64_t addr)
     return NULL;
 }
 
-/* The GNU build-id in an ELF header at addr of the target's memory (the
- * first page of a module, which a core keeps too): its notes, when they lie
+/* The GNU build-id in an ELF header at addr of the target's own memory
+ * (the first page of a module, which the kernel's cores keep too; not the
+ * file's page a core reader would fall back on): its notes, when they lie
  * in that page.  0 when there is none to be read. */
 static size_t build_id_in_memory(struct target *t, uint64_t addr, uint8_t *id, size_t cap)
 {
     enum { PAGE = 4096 };
     uint8_t page[PAGE];
-    if (target_read(t, addr, page, PAGE) != PAGE)
+    if (target_read_own(t, addr, page, PAGE) != PAGE)
         return 0;
     const Elf64_Ehdr *eh = (const Elf64_Ehdr *)page;
     if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_phentsize != sizeof(Elf64_Phdr) ||
@@ -200,8 +201,8 @@ static bool try_open(struct modules *ms, struct module *m, const char *path, cha
         char a[130], b[130];
         hex(a, in->build_id, in->build_id_len);
         hex(b, want, n);
-        snprintf(err, cap, "%.200s has build-id %s, but the one %.200s mapped has %s: not the "
-                 "same file", path, in->build_id ? a : "(none)", ms->t->what, b);
+        snprintf(err, cap, "%.400s has build-id %s, but the process mapped a file with "
+                 "build-id %s: not the same file", path, in->build_id ? a : "(none)", b);
         gd_close(m->bin);
         m->bin = NULL;
         return false;
