@@ -18,9 +18,11 @@ def unlimited_core():
     resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
 
 
-def start_dumpable(targets, program, src, *args, cwd, env=None, compiler="gcc", extra=()):
-    """An insp_* target that writes a core into cwd when a signal kills it."""
-    exe = program(src, compiler, extra)
+def start_dumpable(targets, program, src, *args, cwd, env=None, compiler="gcc", extra=(),
+                   exe=None):
+    """An insp_* target (exe: a copy of its build) that writes a core into
+    cwd when a signal kills it."""
+    exe = exe or program(src, compiler, extra)
     proc = targets.start([exe, *args], env=env, cwd=cwd, preexec_fn=unlimited_core)
     return Target(proc, exe, os.path.join(PROGRAMS, src)).wait_ready()
 
