@@ -8,8 +8,9 @@ import signal
 
 import pytest
 
-from attachlib import attach_json, src_path
-from corelib import (core, core_json, gdb_core, goroutine_facts, kernel_core,
+from attachlib import addr2line, attach_json, load_base, src_path
+from conftest import ROOT, run
+from corelib import (core, core_json, frames_key, gdb_core, goroutine_facts, kernel_core,
                      start_dumpable, stopped)
 
 
@@ -173,3 +174,55 @@ def test_sysroot_finds_the_files_of_a_core_from_elsewhere(park, tmp_path):
         assert doc["total"] == len(park.who)
     finally:
         os.rename(dest, park.exe)
+
+
+def test_a_goroutine_inside_a_shared_object_of_the_program(targets, program, tmp_path):
+    """A PIE with a shared library of its own: frames in the library are
+    symbolized from the library (oracle: addr2line on it), from the
+    kernel's core as from the live process."""
+    so = str(tmp_path / "libinsp_lib_wait.so")
+    r = run(["gcc", "-shared", "-fPIC", "-O2", "-g", "-Wall", "-Werror",
+             "-I", os.path.join(ROOT, "runtime", "include"), "-o", so,
+             src_path("insp_lib_wait.c")])
+    assert r.returncode == 0, r.stderr
+    t = start_dumpable(targets, program, "insp_lib_main.c", "run", cwd=str(tmp_path),
+                       extra=(so, f"-Wl,-rpath,{tmp_path}"))
+    stopped(t)
+    w = t.one("lib_waiter")
+    live = attach_json(t.pid, "goroutine", str(w.id))["goroutine"]["frames"]
+    base = load_base(t.pid, so)
+    path = kernel_core(t, signal.SIGABRT, str(tmp_path))
+    frames = core_json(path, "goroutine", str(w.id))["goroutine"]["frames"]
+    assert frames_key(frames) == frames_key(live)
+    lib = [f for f in frames if f["module"] == so]
+    assert [f["function"] for f in lib] == ["lib_wait", "lib_outer"]
+    for f in lib:
+        fn, _, line = addr2line(so, f["pc"] - 1 - base)[0]
+        assert (fn, line) == (f["function"], f["line"])
+        assert f["offset"] == f["pc"] - base
+
+
+def test_maps_of_a_core(park, tmp_path):
+    """maps from a core: the mappings the core records, named by its NT_FILE
+    note and annotated as attach annotates them; readelf's view of the core
+    is the oracle for where each lies."""
+    live = attach_json(park.pid, "maps")["maps"]
+    path = gdb_core(park.pid, str(tmp_path / "gdb.core"))
+    doc = core_json(path, "maps")
+    assert doc["target"] == "core"
+    ours = {m["start"]: m for m in doc["maps"]}
+    files = [m for m in live if m["path"].startswith("/")]
+    for m in files:         # every file mapping is in the core, same place and file
+        assert m["start"] in ours and ours[m["start"]]["path"] == m["path"], m
+        assert ours[m["start"]]["end"] == m["end"]
+        assert ours[m["start"]]["kind"] == m["kind"], (m, ours[m["start"]])
+    # the heap's arenas (with the goroutine stacks in them) and the mapping
+    # of the all-G table are annotated from the core as from the process
+    # (what the runtime's tables say of them; a core does not say which
+    # anonymous mapping is the process's [heap])
+    said = lambda m: (m["description"] if m["kind"] == "arena"
+                      else m["description"].split(", ", 1)[1])
+    heap = lambda ms: sorted((m["start"], said(m)) for m in ms
+                             if m["kind"] == "arena" or "all-G table" in m["description"])
+    assert heap(doc["maps"]) == heap(live) and len(heap(live)) >= 2
+    assert any("goroutine stacks" in d for _, d in heap(live))
