@@ -65,7 +65,7 @@ struct live {
     bool no_pvr;                    /* process_vm_readv is not usable */
     int64_t stop_t0;                /* when the first task was interrupted */
     bool doomed;                    /* a stopped task died: the process exits or execs */
-    bool reap_lost;                 /* the reaper could not record every death */
+    bool reap_lost;                 /* the reaper could not record every status */
     struct image image;             /* the program image opened */
     bool opened;                    /* image is set */
 };
@@ -313,18 +313,18 @@ static int on_status(struct target *t, pid_t tid, int st, struct fail *f)
     return event == PTRACE_EVENT_EXEC ? exec_fail(t, f) : 0;
 }
 
-/* The deaths the reaper saw while a seize waited. */
+/* The statuses the reaper took while a seize waited, handled in order. */
 static int take_reaped(struct target *t, struct fail *f)
 {
     struct live *lv = t->priv;
-    const pid_t *dead;
+    const struct taken_status *taken;
     bool lost;
-    size_t n = tracees_reaped(&dead, &lost);
+    size_t n = tracees_taken(&taken, &lost);
     if (lost)
         lv->reap_lost = true;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++)
-        rc = task_died(t, dead[i], f);
+        rc = on_status(t, taken[i].tid, taken[i].status, f);
     return rc;
 }
 
