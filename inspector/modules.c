@@ -4,7 +4,8 @@
  * A module is every mapping of one file (same path and inode).  It is
  * opened with libgidwarf the first time an address in it is looked up:
  * goroutines parked in the runtime never open libc.  The file is opened by
- * its path when that is still the mapped file (same inode), else through
+ * its path when that is still the mapped file (same device and inode),
+ * else through
  * /proc/PID/root or /proc/PID/map_files (another mount namespace, a deleted
  * file).
  */
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "fail.h"
 
@@ -53,7 +55,8 @@ void modules_build(struct modules *ms, const struct procmaps *maps, pid_t pid,
             continue;
         size_t k;
         for (k = 0; k < ms->n; k++)
-            if (ms->v[k].inode == mp->inode && strcmp(ms->v[k].path, mp->path) == 0)
+            if (ms->v[k].inode == mp->inode && ms->v[k].dev_major == mp->dev_major &&
+                ms->v[k].dev_minor == mp->dev_minor && strcmp(ms->v[k].path, mp->path) == 0)
                 break;
         if (k == ms->n) {
             xgrow(&ms->v, &cap, ms->n + 1, sizeof *ms->v);
@@ -63,6 +66,8 @@ void modules_build(struct modules *ms, const struct procmaps *maps, pid_t pid,
             const char *slash = strrchr(m->path, '/');
             m->base = slash ? slash + 1 : m->path;
             m->inode = mp->inode;
+            m->dev_major = mp->dev_major;
+            m->dev_minor = mp->dev_minor;
             m->lo = mp->start;
             m->hi = mp->end;
             m->map_start = mp->start;
@@ -137,17 +142,20 @@ struct module *modules_find(struct modules *ms, uint64_t addr)
     return NULL;
 }
 
-/* Does path name the file with this inode? */
-static bool same_file(const char *path, uint64_t inode)
+/* Does path name the mapped file: the same inode of the same device?  An
+ * inode number alone is not enough: two file systems (two tmpfs mounts in
+ * two mount namespaces) number their files alike. */
+static bool same_file(const char *path, const struct module *m)
 {
     struct stat st;
-    return stat(path, &st) == 0 && (uint64_t)st.st_ino == inode;
+    return stat(path, &st) == 0 && (uint64_t)st.st_ino == m->inode &&
+           major(st.st_dev) == m->dev_major && minor(st.st_dev) == m->dev_minor;
 }
 
 static bool try_open(const struct modules *ms, struct module *m, const char *path,
                      struct gd_error *err)
 {
-    if (!same_file(path, m->inode))
+    if (!same_file(path, m))
         return false;
     return gd_open(path, ms->open_opts, &m->bin, err) == GD_OK;
 }
