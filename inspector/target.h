@@ -42,6 +42,7 @@ struct target_thread {
 struct file_ref {
     const char *path;       /* as the mappings name it */
     uint64_t inode;
+    unsigned dev_major, dev_minor; /* the inode's device */
     uint64_t start, end;    /* one of its mappings */
 };
 
