@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from attachlib import addr2line, attach_json, load_base, src_path
+from attachlib import addr2line, attach_json, load_base, prompt, read_until, src_path
 from conftest import ROOT, run
 from corelib import (core, core_json, frames_key, gdb_core, goroutine_facts, kernel_core,
                      start_dumpable, stopped)
@@ -228,3 +228,16 @@ def test_maps_of_a_core(park, tmp_path):
                              if m["kind"] == "arena" or "all-G table" in m["description"])
     assert heap(doc["maps"]) == heap(live) and len(heap(live)) >= 2
     assert any("goroutine stacks" in d for _, d in heap(live))
+
+
+def test_the_prompt_on_a_core(park, tmp_path):
+    path = gdb_core(park.pid, str(tmp_path / "gdb.core"))
+    with prompt(["core", path]) as (p, master):
+        banner = read_until(master, "goinspect> ")
+        assert f"opened core {path} (PID {park.pid}, " in banner, banner
+        assert f"{len(park.who)} goroutines" in banner and "read from the core" in banner
+        os.write(master, b"goroutines\n")
+        out = read_until(master, "goinspect> ")
+        assert f"[{len(park.who)} goroutines; read from the core]" in out, out
+        os.write(master, b"quit\n")
+        assert p.wait(timeout=20) == 0
