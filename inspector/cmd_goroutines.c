@@ -211,10 +211,10 @@ static int run(struct session *ss, void *opts)
             if (shown < n)
                 outf(&ss->out, "(%zu more goroutines)\n", n - shown);
         }
-        char p[32];
-        fmt_pause(ss->s.pause_ns, p, sizeof p);
-        outf(&ss->out, "[%zu goroutine%s%s; target paused %s]\n", n, n == 1 ? "" : "s",
-             o->status || o->with ? " matched" : "", ss->s.nonstop ? "0 (--nonstop)" : p);
+        char p[64];
+        session_pause_text(ss, p, sizeof p);
+        outf(&ss->out, "[%zu goroutine%s%s; %s]\n", n, n == 1 ? "" : "s",
+             o->status || o->with ? " matched" : "", p);
     }
     ggroups_free(&gg);
     free(sel);

@@ -121,9 +121,9 @@ static int run(struct session *ss, void *opts)
             outf(&ss->out, " matched of %zu", h->nby_base);
         if (h->nerrors)
             outf(&ss->out, "; %zu bad", h->nerrors);
-        char p[32];
-        fmt_pause(ss->s.pause_ns, p, sizeof p);
-        outf(&ss->out, "; target paused %s]\n", ss->s.nonstop ? "0 (--nonstop)" : p);
+        char p[64];
+        session_pause_text(ss, p, sizeof p);
+        outf(&ss->out, "; %s]\n", p);
     }
     return EXIT_OK;
 }

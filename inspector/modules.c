@@ -4,8 +4,8 @@
  * A module is every mapping of one file (same path and inode).  It is
  * opened with libgidwarf the first time an address in it is looked up:
  * goroutines parked in the runtime never open libc.  The target says which
- * paths open the mapped file (a live process's own file in another mount
- * namespace or deleted, a core's from the sysroot); the file opened must
+ * paths open the mapped file (a live process's own file, by device and inode,
+ * in another mount namespace or deleted; a core's from the sysroot); the file opened must
  * have the GNU build-id that the target's memory holds in the module's
  * first page (its ELF header and notes), when that page can be read.
  */
@@ -56,7 +56,8 @@ void modules_build(struct modules *ms, struct target *t, struct modules *prev,
             continue;
         size_t k;
         for (k = 0; k < ms->n; k++)
-            if (ms->v[k].inode == mp->inode && strcmp(ms->v[k].path, mp->path) == 0)
+            if (ms->v[k].inode == mp->inode && ms->v[k].dev_major == mp->dev_major &&
+                ms->v[k].dev_minor == mp->dev_minor && strcmp(ms->v[k].path, mp->path) == 0)
                 break;
         if (k == ms->n) {
             xgrow(&ms->v, &cap, ms->n + 1, sizeof *ms->v);
@@ -66,6 +67,8 @@ void modules_build(struct modules *ms, struct target *t, struct modules *prev,
             const char *slash = strrchr(m->path, '/');
             m->base = slash ? slash + 1 : m->path;
             m->inode = mp->inode;
+            m->dev_major = mp->dev_major;
+            m->dev_minor = mp->dev_minor;
             m->lo = mp->start;
             m->hi = mp->end;
             m->map_start = mp->start;
@@ -140,14 +143,15 @@ struct module *modules_find(struct modules *ms, uint64_t addr)
     return NULL;
 }
 
-/* The GNU build-id in an ELF header at addr of the target's memory (the
- * first page of a module, which a core keeps too): its notes, when they lie
+/* The GNU build-id in an ELF header at addr of the target's own memory
+ * (the first page of a module, which the kernel's cores keep too; not the
+ * file's page a core reader would fall back on): its notes, when they lie
  * in that page.  0 when there is none to be read. */
 static size_t build_id_in_memory(struct target *t, uint64_t addr, uint8_t *id, size_t cap)
 {
     enum { PAGE = 4096 };
     uint8_t page[PAGE];
-    if (target_read(t, addr, page, PAGE) != PAGE)
+    if (target_read_own(t, addr, page, PAGE) != PAGE)
         return 0;
     const Elf64_Ehdr *eh = (const Elf64_Ehdr *)page;
     if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_phentsize != sizeof(Elf64_Phdr) ||
@@ -200,8 +204,8 @@ static bool try_open(struct modules *ms, struct module *m, const char *path, cha
         char a[130], b[130];
         hex(a, in->build_id, in->build_id_len);
         hex(b, want, n);
-        snprintf(err, cap, "%.200s has build-id %s, but the one %.200s mapped has %s: not the "
-                 "same file", path, in->build_id ? a : "(none)", ms->t->what, b);
+        snprintf(err, cap, "%.400s has build-id %s, but the process mapped a file with "
+                 "build-id %s: not the same file", path, in->build_id ? a : "(none)", b);
         gd_close(m->bin);
         m->bin = NULL;
         return false;
@@ -222,7 +226,7 @@ gd_binary *module_binary(struct modules *ms, struct module *m)
     for (size_t i = 0; i < ms->nranges; i++)
         if (ms->ranges[i].start == m->map_start)
             end = ms->ranges[i].end;
-    struct file_ref r = {m->path, m->inode, m->map_start, end};
+    struct file_ref r = {m->path, m->inode, m->dev_major, m->dev_minor, m->map_start, end};
     char more[TARGET_MAX_PATHS][4200];
     size_t k = target_file_paths(ms->t, &r, more);
     for (size_t i = 0; i < k && n < TARGET_MAX_PATHS; i++)

@@ -19,6 +19,7 @@ struct module {
     char *open_path;        /* a path known to open this very file, or NULL */
     const char *base;       /* its last component */
     uint64_t inode;
+    unsigned dev_major, dev_minor; /* the device of the inode, as the mappings say */
     uint64_t lo, hi;        /* from its lowest mapping's start to its highest's end */
     uint64_t map_start;     /* the mapping of its lowest file offset: where */
     uint64_t map_offset;    /*   and which offset (for the load bias) */

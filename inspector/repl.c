@@ -99,11 +99,11 @@ static void on_interrupt(int sig)
 
 int repl_run(struct session *ss)
 {
-    char pause[32];
-    fmt_pause(ss->s.pause_ns, pause, sizeof pause);
-    stdio_printf(stdout,
-                 "attached to PID %d (%s): %zu goroutines, %zu threads; paused %s.  Type help.\n",
-                 (int)ss->t->pid, ss->t->name, ss->s.ngs, ss->t->nthreads, pause);
+    char pause[64];
+    session_pause_text(ss, pause, sizeof pause);
+    stdio_printf(stdout, "%s %s: %zu goroutines, %zu threads; %s.  Type help.\n",
+                 ss->t->frozen ? "opened" : "attached to", ss->t->what, ss->s.ngs,
+                 ss->t->nthreads, pause);
     rl_attempted_completion_function = complete;
     rl_catch_signals = 0;
     struct sigaction sa, old;
@@ -145,8 +145,8 @@ int repl_run(struct session *ss)
                     break;
                 }
             } else {
-                fmt_pause(ss->s.pause_ns, pause, sizeof pause);
-                stdio_printf(stdout, "new snapshot: %zu goroutines, %zu threads; paused %s\n",
+                session_pause_text(ss, pause, sizeof pause);
+                stdio_printf(stdout, "new snapshot: %zu goroutines, %zu threads; %s\n",
                              ss->s.ngs, ss->t->nthreads, pause);
             }
         } else if (!subcommand_find(argv[0])) {

@@ -158,6 +158,16 @@ const struct heapsnap *session_heap(struct session *ss, const char *cmd)
     return NULL;
 }
 
+void session_pause_text(struct session *ss, char *buf, size_t len)
+{
+    char p[32];
+    fmt_pause(ss->s.pause_ns, p, sizeof p);
+    if (ss->t->frozen)
+        snprintf(buf, len, "read from the core");
+    else
+        snprintf(buf, len, "target paused %s", ss->s.nonstop ? "0 (--nonstop)" : p);
+}
+
 void session_json_common(struct session *ss, struct json *j)
 {
     const struct snapshot *s = &ss->s;

@@ -96,6 +96,9 @@ void session_notes(struct session *ss);
 /* The heap of the snapshot, or NULL after printing why there is none
  * ("goinspect: CMD: ..." on stderr; the command then exits 1). */
 const struct heapsnap *session_heap(struct session *ss, const char *cmd);
+/* How the snapshot was taken, for the views' last line: "target paused
+ * 215us", "target paused 0 (--nonstop)", "read from the core". */
+void session_pause_text(struct session *ss, char *buf, size_t len);
 /* The common JSON members of every view: pid, pause_ns, nonstop, ... */
 void session_json_common(struct session *ss, struct json *j);
 /* Writes a frame object {function, file, line, module[, pc, inlined]}. */

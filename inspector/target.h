@@ -42,6 +42,7 @@ struct target_thread {
 struct file_ref {
     const char *path;       /* as the mappings name it */
     uint64_t inode;
+    unsigned dev_major, dev_minor; /* the inode's device */
     uint64_t start, end;    /* one of its mappings */
 };
 
@@ -81,6 +82,9 @@ struct target_ops {
     /* Read up to len bytes at addr; returns how many were read (short or 0
      * where memory is not readable). */
     size_t (*read)(struct target *t, uint64_t addr, void *buf, size_t len);
+    /* As read, but only memory the target holds itself: a core's recorded
+     * bytes, never those of its mapped files (NULL: read). */
+    size_t (*read_own)(struct target *t, uint64_t addr, void *buf, size_t len);
     /* Read many ranges, setting each one's got. */
     void (*read_ranges)(struct target *t, struct target_range *r, size_t n);
     /* (Re)list the threads: names, states, and registers when stopped. */
@@ -128,6 +132,10 @@ static inline void target_release(struct target *t) { t->ops->release(t); }
 static inline size_t target_read(struct target *t, uint64_t a, void *b, size_t n)
 {
     return t->ops->read(t, a, b, n);
+}
+static inline size_t target_read_own(struct target *t, uint64_t a, void *b, size_t n)
+{
+    return (t->ops->read_own ? t->ops->read_own : t->ops->read)(t, a, b, n);
 }
 static inline void target_read_ranges(struct target *t, struct target_range *r, size_t n)
 {

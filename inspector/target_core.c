@@ -74,6 +74,8 @@ static size_t core_file_paths(struct target *t, const struct file_ref *r, char (
 {
     const struct core *k = t->priv;
     size_t n = 0;
+    if (k->exe_file && strcmp(r->path, t->exe) == 0)
+        return 0;               /* --exe is the executable, or nothing is */
     local_path(k, r->path, out[n], sizeof out[n]);
     n += regular(out[n]);
     if (k->sysroot) {           /* a file the sysroot lacks, as this machine has it */
@@ -138,6 +140,12 @@ static size_t core_read(struct target *t, uint64_t addr, void *buf, size_t len)
         done += n;
     }
     return done;
+}
+
+static size_t core_read_own(struct target *t, uint64_t addr, void *buf, size_t len)
+{
+    struct core *k = t->priv;
+    return corefile_read(&k->c, addr, buf, len);
 }
 
 static void core_read_ranges(struct target *t, struct target_range *r, size_t n)
@@ -289,6 +297,7 @@ static const struct target_ops core_ops = {
     .stop = core_stop,
     .release = core_release,
     .read = core_read,
+    .read_own = core_read_own,
     .read_ranges = core_read_ranges,
     .threads = core_threads,
     .mappings = core_mappings,

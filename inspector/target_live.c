@@ -37,6 +37,7 @@
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
@@ -65,7 +66,7 @@ struct live {
     bool no_pvr;                    /* process_vm_readv is not usable */
     int64_t stop_t0;                /* when the first task was interrupted */
     bool doomed;                    /* a stopped task died: the process exits or execs */
-    bool reap_lost;                 /* the reaper could not record every death */
+    bool reap_lost;                 /* the reaper could not record every status */
     struct image image;             /* the program image opened */
     bool opened;                    /* image is set */
 };
@@ -313,18 +314,18 @@ static int on_status(struct target *t, pid_t tid, int st, struct fail *f)
     return event == PTRACE_EVENT_EXEC ? exec_fail(t, f) : 0;
 }
 
-/* The deaths the reaper saw while a seize waited. */
+/* The statuses the reaper took while a seize waited, handled in order. */
 static int take_reaped(struct target *t, struct fail *f)
 {
     struct live *lv = t->priv;
-    const pid_t *dead;
+    const struct taken_status *taken;
     bool lost;
-    size_t n = tracees_reaped(&dead, &lost);
+    size_t n = tracees_taken(&taken, &lost);
     if (lost)
         lv->reap_lost = true;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++)
-        rc = task_died(t, dead[i], f);
+        rc = on_status(t, taken[i].tid, taken[i].status, f);
     return rc;
 }
 
@@ -783,26 +784,30 @@ static void live_close(struct target *t)
     free(t);
 }
 
-/* Does path name the file with this inode? */
-static bool same_file(const char *path, uint64_t inode)
+/* Does path name the mapped file: the same inode of the same device?  An
+ * inode number alone is not enough: two file systems (two tmpfs mounts in
+ * two mount namespaces) number their files alike. */
+static bool same_file(const char *path, const struct file_ref *r)
 {
     struct stat st;
-    return stat(path, &st) == 0 && (uint64_t)st.st_ino == inode;
+    return stat(path, &st) == 0 && (uint64_t)st.st_ino == r->inode &&
+           major(st.st_dev) == r->dev_major && minor(st.st_dev) == r->dev_minor;
 }
 
-/* The mapped file: by its path while that is still the file (same inode),
+/* The mapped file: by its path while that is still the file (same device
+ * and inode),
  * through /proc/PID/root (another mount namespace), or as the mapping
  * itself in /proc/PID/map_files (also a deleted file). */
 static size_t live_file_paths(struct target *t, const struct file_ref *r, char (*out)[4200])
 {
     size_t n = 0;
     snprintf(out[n], sizeof out[n], "%s", r->path);
-    n += same_file(out[n], r->inode);
+    n += same_file(out[n], r);
     snprintf(out[n], sizeof out[n], "/proc/%d/root%s", (int)t->pid, r->path);
-    n += same_file(out[n], r->inode);
+    n += same_file(out[n], r);
     snprintf(out[n], sizeof out[n], "/proc/%d/map_files/%llx-%llx", (int)t->pid,
              (unsigned long long)r->start, (unsigned long long)r->end);
-    n += same_file(out[n], r->inode);
+    n += same_file(out[n], r);
     return n;
 }
 

@@ -36,9 +36,9 @@ enum { NFATAL = sizeof fatal_signals / sizeof *fatal_signals };
 static struct sigaction old_fatal[NFATAL], old_alarm;
 static sigset_t mask_before;
 
-/* Written by the reaper, read by tracees_reaped with SIGALRM blocked. */
-static pid_t reaped[REAPED_MAX];
-static volatile sig_atomic_t nreaped, reaped_lost;
+/* Written by the reaper, read by tracees_taken with SIGALRM blocked. */
+static struct taken_status taken[REAPED_MAX];
+static volatile sig_atomic_t ntaken, taken_lost;
 
 static void block(const int *sigs, size_t n, int how, sigset_t *old)
 {
@@ -93,8 +93,23 @@ static void on_fatal_signal(int sig)
     _exit(1);
 }
 
-/* Async-signal-safe: reaps the tasks that died, leaving stops to the
- * waits of target_live.c. */
+/* A waitid result as waitpid's status word. */
+static int status_of(const siginfo_t *si)
+{
+    switch (si->si_code) {
+    case CLD_EXITED:
+        return (si->si_status & 0xff) << 8;
+    case CLD_KILLED:
+        return si->si_status & 0x7f;
+    case CLD_DUMPED:
+        return (si->si_status & 0x7f) | 0x80;
+    default:            /* CLD_TRAPPED, CLD_STOPPED: the signal and ptrace event */
+        return (si->si_status << 8) | 0x7f;
+    }
+}
+
+/* Async-signal-safe: reaps the tasks that died, and keeps whatever status
+ * its wait takes for target_live.c. */
 static void on_reap_timer(int sig)
 {
     (void)sig;
@@ -104,10 +119,10 @@ static void on_reap_timer(int sig)
         si.si_pid = 0;
         if (waitid(P_ALL, 0, &si, WEXITED | __WALL | WNOHANG) < 0 || si.si_pid == 0)
             break;
-        if (nreaped < REAPED_MAX)
-            reaped[nreaped++] = si.si_pid;
+        if (ntaken < REAPED_MAX)
+            taken[ntaken++] = (struct taken_status){si.si_pid, status_of(&si)};
         else
-            reaped_lost = 1;
+            taken_lost = 1;
     }
     errno = saved;
 }
@@ -143,7 +158,7 @@ void tracees_hold(pid_t pid)
     for (size_t i = 0; i < sizeof deferred_signals / sizeof *deferred_signals; i++)
         sigaddset(&set, deferred_signals[i]);
     sigprocmask(SIG_BLOCK, &set, &mask_before);
-    nreaped = reaped_lost = 0;
+    ntaken = taken_lost = 0;
     set_timer(REAP_PERIOD_US);
     holding = true;
 }
@@ -220,11 +235,11 @@ int tracee_seize(pid_t tid, long options)
     return r < 0 ? -1 : 0;
 }
 
-size_t tracees_reaped(const pid_t **dead, bool *lost)
+size_t tracees_taken(const struct taken_status **out, bool *lost)
 {
-    size_t n = (size_t)nreaped;
-    *dead = reaped;
-    *lost = reaped_lost;
-    nreaped = reaped_lost = 0;
+    size_t n = (size_t)ntaken;
+    *out = taken;
+    *lost = taken_lost;
+    ntaken = taken_lost = 0;
     return n;
 }

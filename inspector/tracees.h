@@ -12,7 +12,10 @@
  *     An execve in the target holds the process's credential lock while it
  *     waits for its other threads to be reaped, and PTRACE_SEIZE waits for
  *     that lock: without the reaper, goinspect and the execve would wait
- *     for each other for ever.
+ *     for each other for ever.  Its wait also takes the stops of tasks
+ *     already seized (the kernel reports a tracee's stops to every wait,
+ *     whatever WSTOPPED says): every status it takes is kept, in order, for
+ *     target_live.c to handle as if its own wait had taken it.
  */
 #ifndef GOINSPECT_TRACEES_H
 #define GOINSPECT_TRACEES_H
@@ -47,9 +50,16 @@ void tracee_remove(size_t i);
  * errno when it fails. */
 int tracee_seize(pid_t tid, long options);
 
-/* Takes the tasks the reaper reaped since the last call: *dead points to
- * them (valid until the next tracee_seize), and *lost is set when more
- * died than could be recorded. */
-size_t tracees_reaped(const pid_t **dead, bool *lost);
+/* A wait status the reaper took: the task and its status as waitpid
+ * gives it (WIFEXITED, WIFSIGNALED, WIFSTOPPED and the ptrace event in
+ * the high bits). */
+struct taken_status {
+    pid_t tid;
+    int status;
+};
+/* Takes the statuses the reaper took since the last call: *taken points
+ * to them (valid until the next tracee_seize), and *lost is set when more
+ * came than could be recorded. */
+size_t tracees_taken(const struct taken_status **taken, bool *lost);
 
 #endif

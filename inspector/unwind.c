@@ -12,6 +12,7 @@ const char *const unwind_stop_names[UNWIND_NSTOPS] = {
     [UNWIND_END] = "end of stack",
     [UNWIND_ZERO] = "zero return address",
     [UNWIND_NO_MODULE] = "pc is in no mapped file",
+    [UNWIND_NO_FILE] = "the file mapped at pc cannot be read",
     [UNWIND_BAD_CFI] = "unusable call-frame information",
     [UNWIND_MEMORY] = "read outside the stack",
     [UNWIND_NOT_UP] = "stack pointer did not move up",
@@ -22,6 +23,7 @@ const char *const unwind_stop_names[UNWIND_NSTOPS] = {
 #define ROW_FP 0xffffffffu          /* no FDE: frame pointers */
 #define ROW_NO_MODULE 0xfffffffeu
 #define ROW_BAD 0xfffffffdu
+#define ROW_NO_FILE 0xfffffffcu
 
 void unwinder_init(struct unwinder *u, struct modules *mods)
 {
@@ -128,7 +130,7 @@ static uint32_t row_for(struct unwinder *u, uint64_t lpc)
     struct module *m = modules_find(u->mods, lpc);
     gd_binary *b = m ? module_binary(u->mods, m) : NULL;
     if (!b) {
-        v = ROW_NO_MODULE;
+        v = m ? ROW_NO_FILE : ROW_NO_MODULE;
     } else {
         struct cfi_fde fde;
         uint64_t link = lpc - m->bias;
@@ -176,8 +178,8 @@ int unwind_stack(struct unwinder *u, const struct cfi_regs *regs, const struct u
         uint32_t row = row_for(u, cfi_lookup_pc(&cur));
         int rc;
         u->steps++;
-        if (row == ROW_NO_MODULE) {
-            *stop = UNWIND_NO_MODULE;
+        if (row == ROW_NO_MODULE || row == ROW_NO_FILE) {
+            *stop = row == ROW_NO_FILE ? UNWIND_NO_FILE : UNWIND_NO_MODULE;
             break;
         }
         if (row == ROW_BAD) {

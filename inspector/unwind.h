@@ -36,6 +36,7 @@ enum unwind_stop {
     UNWIND_END = 0,         /* the outermost frame: the return address is undefined */
     UNWIND_ZERO,            /* a zero return address (a thread's outermost frame) */
     UNWIND_NO_MODULE,       /* a pc in no mapped file */
+    UNWIND_NO_FILE,         /* a pc in a mapped file that cannot be read */
     UNWIND_BAD_CFI,         /* the pc's CFI cannot be used */
     UNWIND_MEMORY,          /* a read outside the copied stack */
     UNWIND_NOT_UP,          /* the stack pointer did not move up */

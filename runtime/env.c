@@ -5,7 +5,9 @@
  *   GORT_DEBUG      comma-separated name=value: schedtrace=MS, gctrace=1,
  *                   gcstoptheworld=1 (never mark concurrently), gcconcurrent=1
  *                   (mark every cycle concurrently when the kernel can)
- *   GORT_TRACEBACK  system: crash dumps show the runtime's own frames too
+ *   GORT_TRACEBACK  system: crash dumps show the runtime's own frames too;
+ *                   crash: as system, then die by SIGABRT so that the kernel
+ *                   writes a core (ulimit -c permitting)
  */
 #include <sched.h>
 #include <stdlib.h>
@@ -54,7 +56,9 @@ void env_init(void)
     ncpu = cpus_available();
     parse_debug(getenv("GORT_DEBUG"));
     const char *tb = getenv("GORT_TRACEBACK");
-    debug.traceback_system = tb && (strcmp(tb, "system") == 0 || strcmp(tb, "all") == 0);
+    debug.traceback_crash = tb && strcmp(tb, "crash") == 0;
+    debug.traceback_system = tb && (strcmp(tb, "system") == 0 || strcmp(tb, "all") == 0 ||
+                                    debug.traceback_crash);
 }
 
 int32_t env_maxprocs(void);

@@ -1,11 +1,14 @@
 /*
  * fatal.c — fatal errors: "panic: ..." for misuse a Go program would panic
  * on, "fatal error: ..." for unrecoverable runtime conditions.  Both print
- * the message, a dump of every goroutine, and exit with status 2.
+ * the message, a dump of every goroutine, and exit with status 2; with
+ * GORT_TRACEBACK=crash they die by SIGABRT instead, so that the kernel
+ * writes a core file (as Go's GOTRACEBACK=crash).
  *
  * Output goes straight to fd 2 with write(2): stdio may be locked by the
  * goroutine that failed.
  */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,6 +42,8 @@ void print_fmt(const char *fmt, ...)
     print_str(buf);
 }
 
+static NORETURN void die_by_sigabrt(void);
+
 static NORETURN void die(const char *prefix, const char *msg)
 {
     static __thread int depth __attribute__((tls_model("initial-exec")));
@@ -59,6 +64,23 @@ static NORETURN void die(const char *prefix, const char *msg)
     print_str(msg);
     print_str("\n");
     traceback_all(getg_maybe());
+    if (debug.traceback_crash)
+        die_by_sigabrt();
+    _exit(2);
+}
+
+/* The default action of SIGABRT, whatever the program set: a core. */
+static NORETURN void die_by_sigabrt(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    sigaction(SIGABRT, &sa, NULL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGABRT);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    raise(SIGABRT);
     _exit(2);
 }
 

@@ -312,6 +312,7 @@ struct debugvars {
     bool gcstoptheworld;      /* GORT_DEBUG=gcstoptheworld=1: never mark concurrently */
     bool gcconcurrent;        /* GORT_DEBUG=gcconcurrent=1: always, when the kernel can */
     bool traceback_system;    /* GORT_TRACEBACK=system: show runtime frames */
+    bool traceback_crash;     /* GORT_TRACEBACK=crash: end fatal errors with SIGABRT */
 };
 extern struct debugvars debug;
 void env_init(void);

@@ -1,7 +1,10 @@
 """goinspect attach against targets that race it: threads that exit while
 they are seized, a process that exits or calls execve during the attach,
-goinspect itself stopped by job control during its pause, and a process
-that ptrace may not touch although it runs as the same user.  Targets are
+goinspect itself stopped by job control during its pause, a process
+that ptrace may not touch although it runs as the same user, and tasks that
+stop while others are still being seized (a stopped process, threads
+receiving signals): the wait that reaps dead tasks during a seize takes
+their stops too, and a stop is not a death.  Targets are
 tests/programs/insp_races.c; a fault at an exact point of the attach is
 made by running goinspect under gdb, stopped at its ptrace calls."""
 import json
@@ -12,6 +15,7 @@ import subprocess
 
 import pytest
 
+from advlib import not_stopped, start_places
 from attachlib import (AS_NOBODY, Target, attach, attach_json, comm_name, goinspect, proc_tids,
                        start, stat_state, tracer_of, under_gdb, world_copies)
 from conftest import run, wait_until
@@ -279,3 +283,45 @@ def test_other_user_names_both_uids(targets, program):
             "65534; ") in r.stderr, r.stderr
     assert_released(t.pid)
     t.assert_progress()
+
+
+# ---- Stops taken by the reaper ----------------------------------------------
+
+def task_states(pid):
+    states = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/stat", "rb") as f:
+            states.append(f.read().rsplit(b")", 1)[1].split()[0].decode())
+    return states
+
+
+def test_a_stopped_process_with_many_threads_is_attached(targets, program):
+    # 1,500 threads blocked in read(): seizing them takes longer than the
+    # reaper's 10 ms period (about 50 ms on an idle machine)
+    t = start(targets, program, "insp_threads.c", "many", "1500", "2")
+    os.kill(t.pid, signal.SIGSTOP)
+    wait_until(lambda: set(task_states(t.pid)) == {"T"}, what="the group stop")
+    try:
+        for _ in range(3):
+            r = attach(t.pid, "summary")
+            assert r.returncode == 0, f"attach to a stopped, living process failed:\n{r.stderr}"
+        # found stopped, left stopped, and no longer traced
+        assert set(task_states(t.pid)) == {"T"}
+    finally:
+        os.kill(t.pid, signal.SIGCONT)
+    wait_until(lambda: not_stopped(t.pid), what="the process to run again")
+
+
+def test_threads_that_receive_signals_are_attached(targets, program):
+    # 1,500 threads in pause() with a handler for SIGUSR1, which one thread
+    # sends to them at random every 20 us
+    t, tids = start_places(targets, program, "signals", "1500")
+    failures = []
+    for _ in range(10):
+        r = attach(t.pid, "threads")
+        if r.returncode != 0:
+            failures.append(r.stderr.strip())
+    assert not failures, f"{len(failures)} of 10 attaches failed: {failures[:3]}"
+    doc = attach_json(t.pid, "threads")
+    assert tids["sender"] in {th["tid"] for th in doc["threads"]}
+    wait_until(lambda: not_stopped(t.pid), what="the process to run untraced")
