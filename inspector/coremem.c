@@ -66,7 +66,7 @@ int coremem_resident(struct coremem *c, struct pagemap *pm, uint64_t *bytes, str
             continue;
         if (!d->present_only)
             *bytes += d->dump_len;
-        else if (pagemap_runs(pm, d->m.start, d->m.start + d->dump_len, add_bytes, bytes, f) < 0)
+        else if (pagemap_runs(pm, d->m.start, d->m.start + d->dump_len, 0, add_bytes, bytes, f) < 0)
             return -1;
     }
     return 0;
@@ -112,7 +112,7 @@ int coremem_precopy(struct coremem *c, struct pagemap *pm, struct stager *s, int
             continue;
         d->copied = xcalloc((pages_of(d) + 7) / 8, 1);
         struct to_copy tc = {&l, d, (uint32_t)i, false};
-        if (pagemap_runs(pm, d->m.start, d->m.start + d->dump_len, add_run, &tc, f) < 0)
+        if (pagemap_runs(pm, d->m.start, d->m.start + d->dump_len, 0, add_run, &tc, f) < 0)
             goto out;
     }
     struct copy_pos pos = {0, 0};
@@ -163,7 +163,7 @@ static int written_since(struct coremem *c, struct target *t, struct pagemap *pm
         d->dump_len == m->end - m->start || (d->vmflags & (VMF_DONTDUMP | VMF_IO)))
         return 0;
     bool found = false;
-    if (pagemap_runs(pm, m->start, m->end, any_private, &found, f) < 0)
+    if (pagemap_runs(pm, m->start, m->end, PM_FILE, any_private, &found, f) < 0)
         return -1;
     if (!found)
         return 0;
@@ -240,7 +240,7 @@ static int recopy(struct coremem *c, struct pagemap *pm, struct dump_map *d, uin
 {
     uint64_t lo = d->m.start, hi = lo + d->dump_len;
     struct pm_runs runs = {NULL, 0, 0};
-    if (pagemap_runs(pm, lo, hi, keep_run, &runs, f) < 0) {
+    if (pagemap_runs(pm, lo, hi, PM_DIRTY, keep_run, &runs, f) < 0) {
         free(runs.v);
         return -1;
     }
@@ -272,7 +272,7 @@ int coremem_runs(struct coremem *c, struct pagemap *pm, struct copy_list *copy, 
                 return -1;
         } else if (d->present_only) {
             struct to_copy tc = {copy, d, (uint32_t)i, false};
-            if (pagemap_runs(pm, d->m.start, d->m.start + d->dump_len, add_run, &tc, f) < 0)
+            if (pagemap_runs(pm, d->m.start, d->m.start + d->dump_len, 0, add_run, &tc, f) < 0)
                 return -1;
         } else {
             copy_list_add(copy, d->m.start, d->dump_len, d->file_off, false, (uint32_t)i);

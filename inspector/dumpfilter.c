@@ -71,9 +71,16 @@ static void key_line(struct dump_map *d, const char *line)
     }
 }
 
-static bool is_special(const struct mapping *m, const char *name)
+/* The kernel's special mappings, which every core holds whole (what
+ * cannot be read of them, such as [vvar], is zeros). */
+static bool is_special(const struct mapping *m)
 {
-    return strcmp(m->path, name) == 0;
+    static const char *const names[] = {"[vdso]", "[vvar]", "[vvar_vclock]", "[vsyscall]",
+                                        "[uprobes]"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strcmp(m->path, names[i]) == 0)
+            return true;
+    return false;
 }
 
 /* Whether the mapping starts with an ELF header (the kernel reads the
@@ -89,11 +96,9 @@ static uint64_t dump_size(struct target *t, const struct dump_map *d, unsigned f
 {
     const struct mapping *m = &d->m;
     uint64_t whole = m->end - m->start;
-    if (!mapping_readable(m) || !strncmp(m->path, "[vvar", 5) || is_special(m, "[vsyscall]"))
-        return 0;
-    if (is_special(m, "[vdso]"))
+    if (is_special(m))
         return whole;
-    if (d->vmflags & VMF_IO)
+    if (!mapping_readable(m) || (d->vmflags & VMF_IO))
         return 0;
     if (all)
         return whole;
@@ -126,7 +131,7 @@ void dump_map_decide(struct target *t, const struct dump_plan *p, struct dump_ma
     /* Memory that is no file's (or a deleted file's shared memory): a
      * page that holds nothing is zeros.  A file's page may be read from
      * the file whether it is in memory or not. */
-    d->present_only = (!d->file && !is_special(m, "[vdso]")) || (m->perms[3] == 's' && m->deleted);
+    d->present_only = (!d->file && !is_special(m)) || (m->perms[3] == 's' && m->deleted);
 }
 
 int dump_plan_read(struct target *t, bool all, struct dump_plan *p, struct fail *f)

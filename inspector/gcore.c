@@ -33,6 +33,7 @@
 #include "procnotes.h"
 #include "stdstreams.h"
 #include "textfmt.h"
+#include "trace.h"
 #include "tracees.h"
 
 enum {
@@ -224,6 +225,7 @@ static int prepare(struct dump *d, struct fail *f)
     if (coremem_plan(d->t, o->all, &d->mem, f) < 0 || pagemap_open(o->pid, &d->pm, f) < 0 ||
         procnotes_process(o->pid, &d->proc, &d->auxv, f) < 0)
         return fail_wrap(f, "%s", d->t->what);
+    trace_mark("plan");
     if (!o->no_precopy && softdirty_available()) {
         stager_init(&d->stage, o->pid, PRECOPY_STAGE);
         int rc = softdirty_clear(o->pid, f) < 0 ? -1
@@ -236,6 +238,7 @@ static int prepare(struct dump *d, struct fail *f)
     if (stage_size(d, &stage, f) < 0)
         return fail_wrap(f, "%s", d->t->what);
     stager_init(&d->stage, o->pid, stage);
+    trace_mark("buffer");
     return 0;
 }
 
@@ -245,10 +248,15 @@ static int in_stop(struct dump *d, struct fail *f)
     struct target *t = d->t;
     d->proc.mono_ns = mono_ns();
     d->proc.wall_ns = (int64_t)wall_ns();
+    trace_mark("stop");
     d->threads = procnotes_threads(t, &d->nthreads);
-    if (target_mappings(t, f) < 0 || coremem_settle(&d->mem, t, &d->pm, f) < 0 ||
-        coremem_runs(&d->mem, &d->pm, &d->copy, f) < 0)
+    trace_mark("registers");
+    if (target_mappings(t, f) < 0 || coremem_settle(&d->mem, t, &d->pm, f) < 0)
         return -1;
+    trace_mark("mappings");
+    if (coremem_runs(&d->mem, &d->pm, &d->copy, f) < 0)
+        return -1;
+    trace_mark("pagemap");
     /* Into memory; what does not fit goes to the file now. */
     struct copy_pos pos = {0, 0};
     while (stager_fill(&d->stage, &d->copy, &pos) && !d->stage.gone)
@@ -263,7 +271,9 @@ static int stop_and_copy(struct dump *d, struct fail *f)
     if (target_stop(t, f) < 0)
         return -1;
     int rc = in_stop(d, f);
+    trace_mark("copy");
     target_release(t);
+    trace_mark("release");
     if (rc < 0)
         return -1;
     if (t->exited || d->stage.gone)
@@ -324,6 +334,7 @@ static int finish(struct dump *d, struct fail *f)
     if (stager_flush(&d->stage, &d->copy, fd, &d->stop, f) < 0 ||
         copy_clear(fd, &d->mem.clear, f) < 0)
         return fail_wrap(f, "%s", d->out.path);
+    trace_mark("write");
     procnotes_thread_times(d->o->pid, d->threads, d->nthreads);
     if (write_headers(d, f) < 0)
         return fail_wrap(f, "%s", d->out.path);
@@ -332,6 +343,7 @@ static int finish(struct dump *d, struct fail *f)
     if (outfile_commit(&d->out, f) < 0)
         return -1;
     d->out_open = false;
+    trace_mark("headers");
     return 0;
 }
 

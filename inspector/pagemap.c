@@ -116,7 +116,8 @@ void pagemap_close(struct pagemap *pm)
 
 /* With PAGEMAP_SCAN; -1 with errno when it fails (*midway: after some
  * runs were handed on). */
-static int scan_runs(struct pagemap *pm, uint64_t lo, uint64_t hi, struct runs *r, bool *midway)
+static int scan_runs(struct pagemap *pm, uint64_t lo, uint64_t hi, unsigned want, struct runs *r,
+                     bool *midway)
 {
     struct scan_region *vec = (struct scan_region *)pm->entries;
     uint64_t at = lo;
@@ -130,7 +131,8 @@ static int scan_runs(struct pagemap *pm, uint64_t lo, uint64_t hi, struct runs *
             .category_inverted = CAT_PFNZERO,
             .category_mask = CAT_PFNZERO,
             .category_anyof_mask = CAT_PRESENT | CAT_SWAPPED,
-            .return_mask = CAT_FILE | CAT_SOFT_DIRTY | CAT_PRESENT,
+            .return_mask = CAT_PRESENT | (want & PM_DIRTY ? CAT_SOFT_DIRTY : 0) |
+                           (want & PM_FILE ? CAT_FILE : 0),
         };
         long n = ioctl(pm->fd, PAGEMAP_SCAN_IOCTL, &a);
         if (n < 0 && errno == EINTR)
@@ -152,15 +154,15 @@ static int scan_runs(struct pagemap *pm, uint64_t lo, uint64_t hi, struct runs *
 }
 
 /* By reading the entries. */
-static int read_runs(struct pagemap *pm, uint64_t lo, uint64_t hi, struct runs *r,
-                     struct fail *f)
+static int read_runs(struct pagemap *pm, uint64_t lo, uint64_t hi, unsigned want,
+                     struct runs *r, struct fail *f)
 {
     uint64_t at = lo;
     while (at < hi) {
-        uint64_t want = (hi - at) / PM_PAGE;
-        if (want > ENTRIES)
-            want = ENTRIES;
-        ssize_t got = pread(pm->fd, pm->entries, want * 8, (off_t)(at / PM_PAGE * 8));
+        uint64_t n = (hi - at) / PM_PAGE;
+        if (n > ENTRIES)
+            n = ENTRIES;
+        ssize_t got = pread(pm->fd, pm->entries, n * 8, (off_t)(at / PM_PAGE * 8));
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 8)
@@ -175,15 +177,15 @@ static int read_runs(struct pagemap *pm, uint64_t lo, uint64_t hi, struct runs *
                 continue;
             uint64_t page = at + i * PM_PAGE;
             run_add(r, page, page + PM_PAGE,
-                    (e & E_SOFT_DIRTY ? PM_DIRTY : 0) | (e & E_FILE ? PM_FILE : 0));
+                    ((e & E_SOFT_DIRTY ? PM_DIRTY : 0) | (e & E_FILE ? PM_FILE : 0)) & want);
         }
         at += k * PM_PAGE;
     }
     return 0;
 }
 
-int pagemap_runs(struct pagemap *pm, uint64_t lo, uint64_t hi, pagemap_fn fn, void *ctx,
-                 struct fail *f)
+int pagemap_runs(struct pagemap *pm, uint64_t lo, uint64_t hi, unsigned want, pagemap_fn fn,
+                 void *ctx, struct fail *f)
 {
     if (!pm->entries) {
         size_t need = ENTRIES * 8;
@@ -194,7 +196,7 @@ int pagemap_runs(struct pagemap *pm, uint64_t lo, uint64_t hi, pagemap_fn fn, vo
     struct runs r = {fn, ctx, 0, 0, 0};
     if (!pm->no_scan) {
         bool midway = false;
-        if (scan_runs(pm, lo, hi, &r, &midway) == 0) {
+        if (scan_runs(pm, lo, hi, want, &r, &midway) == 0) {
             run_done(&r);
             return 0;
         }
@@ -203,7 +205,7 @@ int pagemap_runs(struct pagemap *pm, uint64_t lo, uint64_t hi, pagemap_fn fn, vo
             return fail_set(f, "/proc/%d/pagemap: %s", (int)pm->pid, strerror(errno));
         pm->no_scan = true;
     }
-    int rc = read_runs(pm, lo, hi, &r, f);
+    int rc = read_runs(pm, lo, hi, want, &r, f);
     run_done(&r);
     return rc;
 }

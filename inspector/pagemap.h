@@ -49,9 +49,10 @@ void pagemap_close(struct pagemap *pm);
  * or swapped out; never the shared zero page, whose bytes are zeros), in
  * address order, with the run's PM_* flags. */
 typedef void (*pagemap_fn)(void *ctx, uint64_t start, uint64_t end, unsigned flags);
-/* Lists the runs of [lo, hi) (page-aligned). */
-int pagemap_runs(struct pagemap *pm, uint64_t lo, uint64_t hi, pagemap_fn fn, void *ctx,
-                 struct fail *f);
+/* Lists the runs of [lo, hi) (page-aligned), with the flags of want
+ * (PM_*: the kernel's scan takes longer for each). */
+int pagemap_runs(struct pagemap *pm, uint64_t lo, uint64_t hi, unsigned want, pagemap_fn fn,
+                 void *ctx, struct fail *f);
 
 /* Whether the kernel keeps soft-dirty bits (tested once, on a page of
  * goinspect's own). */
