@@ -402,6 +402,7 @@ static int run_gcore(const struct global_opts *g, int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc == 1 ? EXIT_OK : rc;
+    trace_mark("start");
     struct sigaction old[NFATAL];
     guard_signals(true, old);
     struct dump d;

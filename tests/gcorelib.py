@@ -15,6 +15,7 @@ from conftest import PROGRAMS, ROOT, LiveLines, run, wait_until
 
 TIMEOUT = 120
 PT_LOAD = 1
+PT_NOTE = 4
 
 
 def gcore(pid, *args, pre=(), env=None, timeout=TIMEOUT, **kw):
@@ -65,7 +66,16 @@ class Plain:
 
     def stop(self):
         os.kill(self.pid, signal.SIGSTOP)
-        wait_until(lambda: stat_state(self.pid) == "T", timeout=10, what="the target to stop")
+        wait_until(lambda: all_stopped(self.pid), timeout=10, what="the target to stop")
+
+
+def all_stopped(pid):
+    """Every thread of pid in its group stop (until then one may still run
+    and change memory)."""
+    def state(tid):
+        with open(f"/proc/{pid}/task/{tid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    return all(state(t) == "T" for t in os.listdir(f"/proc/{pid}/task"))
 
 
 def start_plain(targets, exe, *args, cwd=None, **kw):
@@ -97,12 +107,14 @@ class Core:
         phoff, = struct.unpack_from("<Q", head, 32)
         phnum, = struct.unpack_from("<H", head, 56)
         self.f.seek(phoff)
-        self.segs = []
+        self.segs, self.note_segs = [], []
         for _ in range(phnum):
             typ, flags, off, vaddr, _pa, filesz, memsz, _al = struct.unpack(
                 "<IIQQQQQQ", self.f.read(56))
             if typ == PT_LOAD:
                 self.segs.append((vaddr, memsz, filesz, flags, off))
+            elif typ == PT_NOTE:
+                self.note_segs.append((off, filesz))
         self.segs.sort()
 
     def close(self):
@@ -125,6 +137,21 @@ class Core:
             return None
         self.f.seek(s[4] + addr - s[0])
         return self.f.read(n)
+
+    def notes(self):
+        """[(owner, type, descriptor bytes)] in file order."""
+        out = []
+        for off, size in self.note_segs:
+            self.f.seek(off)
+            data, at = self.f.read(size), 0
+            while at + 12 <= len(data):
+                namesz, descsz, typ = struct.unpack_from("<III", data, at)
+                name_at = at + 12
+                desc_at = name_at + (namesz + 3) // 4 * 4
+                out.append((data[name_at:name_at + namesz].rstrip(b"\0").decode(), typ,
+                            data[desc_at:desc_at + descsz]))
+                at = desc_at + (descsz + 3) // 4 * 4
+        return out
 
     def dumped(self, s):
         """The bytes of segment s the file holds."""
