@@ -4,6 +4,7 @@
  */
 #include "coremem.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,8 +120,8 @@ int coremem_precopy(struct coremem *c, struct pagemap *pm, struct stager *s, int
     bool more;
     do {
         more = stager_fill(s, &l, &pos);
-        if (s->gone) {
-            fail_set(f, "it exited");
+        if (s->err) {
+            fail_set(f, "%s", s->err == ESRCH ? "it exited" : strerror(s->err));
             goto out;
         }
         mark_copied(c, s, &l);

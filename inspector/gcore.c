@@ -15,7 +15,6 @@
  * interrupted by a signal leaves it running and untraced, and no file.
  */
 #include <errno.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,17 +80,6 @@ static void usage(void)
                  "  --no-precopy   copy every page during the stop, none before (a longer pause;\n"
                  "                 never touches the kernel's soft-dirty bits of PID)\n"
                  "  --json         machine-readable output (docs/json.md)\n");
-}
-
-static bool parse_pid(const char *s, pid_t *pid)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || errno || v <= 0 || v > INT_MAX)
-        return false;
-    *pid = (pid_t)v;
-    return true;
 }
 
 /* 0, 1 to stop (help), or EXIT_USAGE. */
@@ -211,6 +199,18 @@ static int stage_size(struct dump *d, size_t *bytes, struct fail *f)
     return 0;
 }
 
+/* A step before the stop failed: because the process exited (or called
+ * execve) meanwhile, or for the reason in f. */
+static int prepare_fail(struct dump *d, struct fail *f, const char *when)
+{
+    struct fail why;
+    if (target_changed(d->t, &why) < 0) {
+        *f = why;
+        return -1;
+    }
+    return fail_wrap(f, "%s%s", d->t->what, when);
+}
+
 static int prepare(struct dump *d, struct fail *f)
 {
     const struct gcore_opts *o = d->o;
@@ -224,7 +224,7 @@ static int prepare(struct dump *d, struct fail *f)
     d->out_open = true;
     if (coremem_plan(d->t, o->all, &d->mem, f) < 0 || pagemap_open(o->pid, &d->pm, f) < 0 ||
         procnotes_process(o->pid, &d->proc, &d->auxv, f) < 0)
-        return fail_wrap(f, "%s", d->t->what);
+        return prepare_fail(d, f, "");
     trace_mark("plan");
     if (!o->no_precopy && softdirty_available()) {
         stager_init(&d->stage, o->pid, PRECOPY_STAGE);
@@ -232,11 +232,11 @@ static int prepare(struct dump *d, struct fail *f)
                  : coremem_precopy(&d->mem, &d->pm, &d->stage, d->out.fd, &d->precopy, f);
         stager_free(&d->stage);
         if (rc < 0)
-            return fail_wrap(f, "%s: before the stop", d->t->what);
+            return prepare_fail(d, f, ": before the stop");
     }
     size_t stage;
     if (stage_size(d, &stage, f) < 0)
-        return fail_wrap(f, "%s", d->t->what);
+        return prepare_fail(d, f, "");
     stager_init(&d->stage, o->pid, stage);
     trace_mark("buffer");
     return 0;
@@ -259,7 +259,7 @@ static int in_stop(struct dump *d, struct fail *f)
     trace_mark("pagemap");
     /* Into memory; what does not fit goes to the file now. */
     struct copy_pos pos = {0, 0};
-    while (stager_fill(&d->stage, &d->copy, &pos) && !d->stage.gone)
+    while (stager_fill(&d->stage, &d->copy, &pos) && !d->stage.err)
         if (stager_flush(&d->stage, &d->copy, d->out.fd, &d->stop, f) < 0)
             return fail_wrap(f, "%s", d->out.path);
     return 0;
@@ -274,10 +274,15 @@ static int stop_and_copy(struct dump *d, struct fail *f)
     trace_mark("copy");
     target_release(t);
     trace_mark("release");
+    /* killed while stopped: whatever failed, that is why */
+    if (t->exited || (rc == 0 && d->stage.err == ESRCH))
+        return fail_set(f, "%s exited during the dump", t->what);
     if (rc < 0)
         return -1;
-    if (t->exited || d->stage.gone)
+    if (d->stage.err == ESRCH)
         return fail_set(f, "%s exited during the dump", t->what);
+    if (d->stage.err)
+        return fail_set(f, "%s: cannot read its memory: %s", t->what, strerror(d->stage.err));
     return 0;
 }
 

@@ -90,7 +90,7 @@ struct worker {
     size_t first, end;          /* its segments */
     pthread_t thread;
     bool started;
-    bool gone;                  /* it found the process gone */
+    int err;                    /* why it stopped reading (0: it did not) */
 };
 
 static void *seg_local(struct stager *s, const struct copy_seg *g, size_t from)
@@ -105,8 +105,15 @@ static uint64_t seg_remote(const struct copy_list *l, const struct copy_seg *g, 
 
 /* The rest of a segment from byte from on, page by page: a page that
  * cannot be read is zeros. */
+/* A read that failed: for a page that cannot be read (EFAULT, EIO), go
+ * on; else (the process is gone, reading is not allowed) stop. */
+static bool fatal(int e)
+{
+    return e != EFAULT && e != EIO;
+}
+
 static void read_slowly(struct stager *s, const struct copy_list *l, struct copy_seg *g,
-                        size_t from, bool *gone)
+                        size_t from, int *err)
 {
     g->good = from;
     bool hole = false;
@@ -115,8 +122,10 @@ static void read_slowly(struct stager *s, const struct copy_list *l, struct copy
         struct iovec lv = {seg_local(s, g, at), n};
         struct iovec rv = {(void *)(uintptr_t)seg_remote(l, g, at), n};
         ssize_t got = process_vm_readv(s->pid, &lv, 1, &rv, 1, 0);
-        if (got < 0 && errno == ESRCH)
-            *gone = true;
+        if (got < 0 && fatal(errno)) {
+            *err = errno;
+            return;
+        }
         if (got != (ssize_t)n) {
             memset(lv.iov_base, 0, n);
             hole = true;
@@ -127,10 +136,10 @@ static void read_slowly(struct stager *s, const struct copy_list *l, struct copy
 }
 
 static void read_segments(struct stager *s, const struct copy_list *l, size_t i, size_t end,
-                          bool *gone)
+                          int *err)
 {
     struct iovec lv[IOV_BATCH], rv[IOV_BATCH];
-    while (i < end && !*gone) {
+    while (i < end && !*err) {
         size_t k = 0;
         for (size_t j = i; j < end && k < IOV_BATCH; j++, k++) {
             struct copy_seg *g = &s->segs[j];
@@ -138,8 +147,8 @@ static void read_segments(struct stager *s, const struct copy_list *l, size_t i,
             rv[k] = (struct iovec){(void *)(uintptr_t)seg_remote(l, g, 0), g->len};
         }
         ssize_t got = process_vm_readv(s->pid, lv, k, rv, k, 0);
-        if (got < 0 && errno == ESRCH) {
-            *gone = true;
+        if (got < 0 && fatal(errno)) {
+            *err = errno;
             return;
         }
         /* Pieces are filled in order: the first short one is where a page
@@ -151,7 +160,7 @@ static void read_segments(struct stager *s, const struct copy_list *l, size_t i,
             j++;
         }
         if (j < i + k) {
-            read_slowly(s, l, &s->segs[j], left / PM_PAGE * PM_PAGE, gone);
+            read_slowly(s, l, &s->segs[j], left / PM_PAGE * PM_PAGE, err);
             j++;
         }
         i = j;
@@ -161,7 +170,7 @@ static void read_segments(struct stager *s, const struct copy_list *l, size_t i,
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
-    read_segments(w->s, w->l, w->first, w->end, &w->gone);
+    read_segments(w->s, w->l, w->first, w->end, &w->err);
     return NULL;
 }
 
@@ -198,7 +207,7 @@ bool stager_fill(struct stager *s, const struct copy_list *l, struct copy_pos *p
     /* Each worker takes about the same number of bytes. */
     size_t j = 0;
     for (unsigned k = 0; k < nw; k++) {
-        w[k] = (struct worker){s, l, j, j, 0, false, false};
+        w[k] = (struct worker){s, l, j, j, 0, false, 0};
         size_t upto = (size_t)((uint64_t)s->used * (k + 1) / nw);
         while (j < s->nsegs && (k == nw - 1 || s->segs[j].buf_off < upto))
             j++;
@@ -213,15 +222,15 @@ bool stager_fill(struct stager *s, const struct copy_list *l, struct copy_pos *p
         w[k].started = w[k].first < w[k].end &&
                        pthread_create(&w[k].thread, NULL, worker_main, &w[k]) == 0;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    read_segments(s, l, w[0].first, w[0].end, &w[0].gone);
+    read_segments(s, l, w[0].first, w[0].end, &w[0].err);
     for (unsigned k = 1; k < nw; k++) {
         if (w[k].started)
             pthread_join(w[k].thread, NULL);
         else
-            read_segments(s, l, w[k].first, w[k].end, &w[k].gone);
+            read_segments(s, l, w[k].first, w[k].end, &w[k].err);
     }
-    for (unsigned k = 0; k < nw; k++)
-        s->gone |= w[k].gone;
+    for (unsigned k = 0; k < nw && !s->err; k++)
+        s->err = w[k].err;
     return pos->run < l->n;
 }
 

@@ -10,7 +10,8 @@
  * waits for the reading only.
  *
  * A page that cannot be read (a file mapping past the end of its file) is
- * zeros.
+ * zeros; any other failure (the process is gone, reading is refused) stops
+ * the reading.
  */
 #ifndef GOINSPECT_PAGECOPY_H
 #define GOINSPECT_PAGECOPY_H
@@ -59,7 +60,8 @@ struct stager {
     struct copy_seg *segs;
     size_t nsegs, segcap;
     unsigned threads;
-    bool gone;              /* the process no longer exists */
+    int err;                /* why reading stopped: ESRCH (the process is gone), EPERM...;
+                               0: it did not */
 };
 
 /* Where the next fill starts in a list. */
@@ -73,7 +75,8 @@ void stager_init(struct stager *s, pid_t pid, size_t bytes);
 void stager_free(struct stager *s);
 
 /* Reads runs of l from pos on into the buffer until it is full or l
- * ends, and moves pos past them; returns whether runs remain. */
+ * ends, and moves pos past them; returns whether runs remain.  s->err
+ * says whether the reading failed. */
 bool stager_fill(struct stager *s, const struct copy_list *l, struct copy_pos *pos);
 
 struct copy_stats {

@@ -427,16 +427,41 @@ def test_a_signal_during_the_dump(targets, program, tmp_path, oldsystem, sig, ph
     env = ["-ex", f"set environment LD_PRELOAD {oldsystem}"] if system == "old" else []
     argv = ["gdb", "-q", "-nx", "-batch", "-ex", "set breakpoint pending on",
             "-ex", "set confirm off", *env, "-ex", f"break {PHASES[phase]}", "-ex", "run",
-            "-ex", f"signal {sig}",
+            "-ex", f"shell echo files: $(ls {out})", "-ex", f"signal {sig}",
             "--args", goinspect(), "gcore", "-o", str(out / "core"), str(t.pid)]
     r = run(argv, timeout=120, stdin=subprocess.DEVNULL)
     text = r.stdout + r.stderr
     assert "Breakpoint 1, " in text, text
+    # meanwhile the file had no name, or its partial one
+    files = re.search(r"^files:(.*)$", text, re.M).group(1).split()
+    assert files == ([] if system == "this" else [f"core.partial.{inferior_pid(text)}"]), text
     assert "exited with code 01" in text, text
     assert f"interrupted by {sig}" in text, text
     assert os.listdir(out) == [], "a file was left"
     assert_released(t.pid)
     t.assert_progress()
+
+
+@pytest.mark.parametrize("phase", ["before", "in"])
+def test_the_target_killed_during_the_dump(targets, shapes, tmp_path, phase):
+    """The target dies (SIGKILL) while goinspect is held under gdb before
+    the stop, or in it: a clear error, and no file."""
+    plain = start_plain(targets, shapes, 4, cwd=str(tmp_path))
+    out = tmp_path / "out"
+    out.mkdir()
+    r = run(["gdb", "-q", "-nx", "-batch", "-ex", f"break {PHASES[phase]}", "-ex", "run",
+             "-ex", f"shell kill -KILL {plain.pid}", "-ex", "continue",
+             "--args", goinspect(), "gcore", "-o", str(out / "core"), str(plain.pid)],
+            timeout=120, stdin=subprocess.DEVNULL)
+    text = r.stdout + r.stderr
+    assert "Breakpoint 1, " in text and "exited with code 01" in text, text
+    assert re.search(rf"^goinspect: PID {plain.pid} \(gcore_shapes\) exited (during the snapshot|"
+                     r"during the dump)$", text, re.M), text
+    assert os.listdir(out) == []
+
+
+def inferior_pid(gdb_output):
+    return int(re.search(r"\[Inferior 1 \(process (\d+)\) exited", gdb_output).group(1))
 
 
 def test_signals_at_any_moment_of_a_big_dump(targets, shapes, tmp_path):
@@ -479,7 +504,15 @@ def test_an_older_system_writes_the_same_core(targets, shapes, tmp_path, oldsyst
     out = tmp_path / "out"
     out.mkdir()
     gcore_json(plain.pid, str(out / "a"))
-    gcore_json(plain.pid, str(out / "b"), env={"LD_PRELOAD": oldsystem})
+    trace = str(tmp_path / "strace")
+    r = run(["strace", "-f", "-e", "trace=ioctl,openat", "-o", trace, goinspect(), "gcore", "-o",
+             str(out / "b"), str(plain.pid)], env={"LD_PRELOAD": oldsystem}, timeout=120)
+    assert r.returncode == 0, r.stderr
+    # the kernel never saw a PAGEMAP_SCAN (_IOWR('f', 16, 96 bytes)) nor an O_TMPFILE
+    with open(trace) as f:
+        calls = f.read()
+    assert "0xc0606610" not in calls and "O_TMPFILE" not in calls, calls[-3000:]
+    assert f"{out}/b.partial." in calls
     a, b = Core(str(out / "a")), Core(str(out / "b"))
     assert a.layout() == b.layout()
     for x, y in zip(a.segs, b.segs):

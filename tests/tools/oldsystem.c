@@ -26,49 +26,17 @@ int ioctl(int fd, unsigned long req, ...)
     return real(fd, req, arg);
 }
 
-static int no_tmpfile(int flags)
-{
-    if ((flags & O_TMPFILE) == O_TMPFILE) {
-        errno = EOPNOTSUPP;
-        return 1;
-    }
-    return 0;
-}
-
+/* goinspect opens its nameless file with open() */
 int open(const char *path, int flags, ...)
 {
     va_list ap;
     va_start(ap, flags);
     int mode = va_arg(ap, int);
     va_end(ap);
-    if (no_tmpfile(flags))
+    if ((flags & O_TMPFILE) == O_TMPFILE) {
+        errno = EOPNOTSUPP;
         return -1;
+    }
     int (*real)(const char *, int, ...) = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, "open");
     return real(path, flags, mode);
-}
-
-int open64(const char *path, int flags, ...)
-{
-    va_list ap;
-    va_start(ap, flags);
-    int mode = va_arg(ap, int);
-    va_end(ap);
-    if (no_tmpfile(flags))
-        return -1;
-    int (*real)(const char *, int, ...) =
-        (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, "open64");
-    return real(path, flags, mode);
-}
-
-int openat(int dir, const char *path, int flags, ...)
-{
-    va_list ap;
-    va_start(ap, flags);
-    int mode = va_arg(ap, int);
-    va_end(ap);
-    if (no_tmpfile(flags))
-        return -1;
-    int (*real)(int, const char *, int, ...) =
-        (int (*)(int, const char *, int, ...))dlsym(RTLD_NEXT, "openat");
-    return real(dir, path, flags, mode);
 }
