@@ -109,7 +109,7 @@ int coremem_precopy(struct coremem *c, struct pagemap *pm, struct stager *s, int
     int rc = -1;
     for (size_t i = 0; i < c->plan.n; i++) {
         struct dump_map *d = &c->plan.v[i];
-        if (!d->dump_len)
+        if (!d->dump_len || d->special)     /* the kernel's: a few pages, copied in the stop */
             continue;
         d->copied = xcalloc((pages_of(d) + 7) / 8, 1);
         struct to_copy tc = {&l, d, (uint32_t)i, false};

@@ -127,11 +127,12 @@ void dump_map_decide(struct target *t, const struct dump_plan *p, struct dump_ma
     const struct mapping *m = &d->m;
     d->file = (m->inode != 0 || m->dev_major != 0 || m->dev_minor != 0) && m->path[0] &&
               m->path[0] != '[';
+    d->special = is_special(m);
     d->dump_len = dump_size(t, d, filter, all);
     /* Memory that is no file's (or a deleted file's shared memory): a
      * page that holds nothing is zeros.  A file's page may be read from
      * the file whether it is in memory or not. */
-    d->present_only = (!d->file && !is_special(m)) || (m->perms[3] == 's' && m->deleted);
+    d->present_only = (!d->file && !d->special) || (m->perms[3] == 's' && m->deleted);
 }
 
 int dump_plan_read(struct target *t, bool all, struct dump_plan *p, struct fail *f)

@@ -36,6 +36,7 @@ enum {
 struct dump_map {
     struct mapping m;       /* its line of the maps (path points into the plan) */
     bool file;              /* backed by a file: listed in NT_FILE */
+    bool special;           /* one of the kernel's ([vdso], [vvar], [vsyscall]...) */
     bool written;           /* private memory that was written (Anonymous or Swap > 0) */
     unsigned vmflags;       /* VMF_* */
     uint64_t dump_len;      /* bytes from m.start the core holds: 0, a page, or all */

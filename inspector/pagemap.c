@@ -165,9 +165,10 @@ static int read_runs(struct pagemap *pm, uint64_t lo, uint64_t hi, unsigned want
         ssize_t got = pread(pm->fd, pm->entries, n * 8, (off_t)(at / PM_PAGE * 8));
         if (got < 0 && errno == EINTR)
             continue;
+        if (got < 0)
+            return fail_set(f, "/proc/%d/pagemap: %s", (int)pm->pid, strerror(errno));
         if (got < 8)
-            return fail_set(f, "/proc/%d/pagemap: %s", (int)pm->pid,
-                            got < 0 ? strerror(errno) : "short read");
+            break;                  /* past the process's address space: nothing */
         size_t k = (size_t)got / 8;
         for (size_t i = 0; i < k; i++) {
             uint64_t e = pm->entries[i];

@@ -38,9 +38,9 @@ def build_c(src, out, extra=()):
     return out
 
 
-def build_preload(out):
-    """tests/tools/oldsystem.c as a shared object to LD_PRELOAD."""
-    src = os.path.join(ROOT, "tests", "tools", "oldsystem.c")
+def build_preload(name, out):
+    """tests/tools/NAME.c as a shared object to LD_PRELOAD."""
+    src = os.path.join(ROOT, "tests", "tools", f"{name}.c")
     r = subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror", "-o", out,
                         src, "-ldl"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr

@@ -5,6 +5,7 @@ its memory, its notes), gdb and eu-stack on the live process and on the
 core, readelf and eu-readelf, /proc, the targets' own truth
 (tests/programs/gcore_shapes.c, gcore_churn.c, the insp_* and heap_*
 programs), and `goinspect attach` on the stopped process just before."""
+import json
 import os
 import re
 import signal
@@ -43,7 +44,12 @@ def churn(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def oldsystem(tmp_path_factory):
-    return build_preload(str(tmp_path_factory.mktemp("gcore-preload") / "oldsystem.so"))
+    return build_preload("oldsystem", str(tmp_path_factory.mktemp("gcore-preload") / "old.so"))
+
+
+@pytest.fixture(scope="session")
+def fake_softdirty(tmp_path_factory):
+    return build_preload("softdirty", str(tmp_path_factory.mktemp("gcore-preload") / "sd.so"))
 
 
 def no_files_but(d, keep):
@@ -104,16 +110,7 @@ def test_mappings_that_change_between_the_plan_and_the_stop(targets, shapes, tmp
         pytest.skip("the kernel's core_pattern does not write a file in the working directory")
     plain = start_plain(targets, shapes, 1, cwd=str(tmp_path), preexec_fn=unlimited_core)
     ours = str(tmp_path / "ours.core")
-    # the target stops itself once it has changed: wait for every thread
-    wait = tmp_path / "change.sh"
-    wait.write_text(f"kill -{sig[3:]} {plain.pid}\n"
-                    f"until test -z \"$(grep -L '^State:.T' /proc/{plain.pid}/task/*/status)\"\n"
-                    "do sleep 0.01; done\n")
-    r = run(["gdb", "-q", "-nx", "-batch", "-ex", "break stage_size", "-ex", "run",
-             "-ex", f"shell timeout 20 sh {wait}", "-ex", "continue",
-             "--args", goinspect(), "gcore", "-o", ours, str(plain.pid)],
-            timeout=120, stdin=subprocess.DEVNULL)
-    assert "Breakpoint 1, " in r.stdout and "exited normally" in r.stdout, r.stdout + r.stderr
+    hold_and_change([goinspect(), "gcore", "-o", ours, str(plain.pid)], sig, plain.pid, tmp_path)
     assert_released(plain.pid)
     kernel, mine = Core(kill_for_core(plain, tmp_path)), Core(ours)
     assert mine.layout() == kernel.layout()
@@ -121,6 +118,50 @@ def test_mappings_that_change_between_the_plan_and_the_stop(targets, shapes, tmp
         assert mine.dumped(a) == kernel.dumped(b), f"segment at {a[0]:#x}"
     if sig == "SIGUSR2":
         assert mine.segment(plain.maps["zeros"][0]) is None
+
+
+def hold_and_change(exe_argv, sig, pid, tmp_path, env=()):
+    """Runs goinspect under gdb, held at stage_size (its plan made, and its
+    pre-copy done if any, before the stop), while the target changes on
+    signal sig and stops itself; returns gdb's output."""
+    wait = tmp_path / "change.sh"
+    wait.write_text(f"kill -{sig[3:]} {pid}\n"
+                    f"until test -z \"$(grep -L '^State:.T' /proc/{pid}/task/*/status)\"\n"
+                    "do sleep 0.01; done\n")
+    sets = [a for k, v in env for a in ("-ex", f"set environment {k} {v}")]
+    r = run(["gdb", "-q", "-nx", "-batch", *sets, "-ex", "break stage_size", "-ex", "run",
+             "-ex", f"shell timeout 20 sh {wait}", "-ex", "continue", "--args", *exe_argv],
+            timeout=120, stdin=subprocess.DEVNULL)
+    assert "Breakpoint 1, " in r.stdout and "exited normally" in r.stdout, r.stdout + r.stderr
+    return r.stdout
+
+
+def test_precopy_keeps_the_pages_not_written_since(targets, shapes, tmp_path, fake_softdirty):
+    """The pre-copy with soft-dirty bits: this kernel keeps none, so a
+    preloaded library (tests/tools/softdirty.c) reports every page written
+    since the pre-copy but those of the 1 GiB mapping, where the target
+    writes one page meanwhile, and that one; it also drops a block of that
+    mapping (zeros again).  The stop copies those pages and not the 4 MiB
+    pre-copied, and the core is still the kernel's."""
+    if not kernel_cores_here():
+        pytest.skip("the kernel's core_pattern does not write a file in the working directory")
+    plain = start_plain(targets, shapes, 4, cwd=str(tmp_path), preexec_fn=unlimited_core)
+    big = plain.maps["big"][0]
+    ours = str(tmp_path / "ours.core")
+    out = hold_and_change([goinspect(), "--json", "gcore", "-o", ours, str(plain.pid)], "SIGHUP",
+                          plain.pid, tmp_path,
+                          env=[("LD_PRELOAD", fake_softdirty),
+                               ("SOFTDIRTY_CLEAN", f"{big + PAGE:x}-{big + plain.maps['big'][1]:x}")])
+    doc = json.loads(re.search(r"^\{.*\}$", out, re.M).group(0))
+    assert doc["precopy"] is True and doc["precopied_bytes"] >= 4 * MIB
+    assert doc["stop_copied_bytes"] < 2 * MIB, doc
+    assert_released(plain.pid)
+    kernel, mine = Core(kill_for_core(plain, tmp_path)), Core(ours)
+    assert mine.layout() == kernel.layout()
+    for a, b in zip(mine.segs, kernel.segs):
+        assert mine.dumped(a) == kernel.dumped(b), f"segment at {a[0]:#x}"
+    assert mine.read(big, 16) == pattern(big, 16, 0x5eed)
+    assert mine.read(big + 16 * MIB, MIB) == bytes(MIB)
 
 
 def test_every_readable_mapping_with_all(targets, shapes, tmp_path):

@@ -21,6 +21,9 @@
  *   SIGUSR1      page 2 of fileread is written ("FILL ...")
  *   SIGUSR2      zeros is unmapped ("UNMAP zeros"), and 16 pages mapped
  *                anew and written ("MAP later ...", "FILL ...")
+ *   SIGHUP       the first page of big is written again, with another
+ *                salt ("FILL ..."), and its second block dropped
+ *                (MADV_DONTNEED: zeros again; "DROP 0xADDR LEN")
  *
  * A second thread waits for good on a condition variable.  Written memory
  * holds, in each 8-byte word, the word's address xor a salt.  Prints
@@ -89,9 +92,10 @@ static void *waiter(void *arg)
     return NULL;
 }
 
-static char *zeros, *fileread;
+static char *big, *zeros, *fileread;
 
-/* Takes SIGUSR1 and SIGUSR2 (blocked in every thread) one at a time. */
+/* Takes SIGUSR1, SIGUSR2 and SIGHUP (blocked in every thread) one at a
+ * time. */
 static void *changer(void *arg)
 {
     sigset_t *set = arg;
@@ -101,6 +105,10 @@ static void *changer(void *arg)
             continue;
         if (sig == SIGUSR1) {
             fill(fileread + 2 * PAGE, PAGE, 0xf2);
+        } else if (sig == SIGHUP) {
+            fill(big, PAGE, 0x5eed);
+            madvise(big + 16 * MIB, MIB, MADV_DONTNEED);
+            printf("DROP %p %d\n", (void *)(big + 16 * MIB), MIB);
         } else {
             munmap(zeros, 64 * PAGE);
             printf("UNMAP zeros\n");
@@ -122,7 +130,7 @@ int main(int argc, char **argv)
         mib = 64;
     const int rw = PROT_READ | PROT_WRITE, anon = MAP_PRIVATE | MAP_ANONYMOUS;
 
-    char *big = map("big", 1024 * (size_t)MIB, rw, anon, -1);
+    big = map("big", 1024 * (size_t)MIB, rw, anon, -1);
     for (size_t i = 0; i < mib; i++)
         fill(big + i * 16 * MIB, MIB, 0x1000 + i);
     zeros = map("zeros", 64 * PAGE, rw, anon, -1);
@@ -152,6 +160,7 @@ int main(int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGUSR1);
     sigaddset(&set, SIGUSR2);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     pthread_t th;
     pthread_create(&th, NULL, waiter, NULL);
