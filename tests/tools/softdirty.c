@@ -91,18 +91,26 @@ int close(int fd)
     return real(fd);
 }
 
+/* $SOFTDIRTY_CLEAN, parsed once. */
+static uint64_t clean[16][2];
+static int nclean = -1;
+
 static int listed(uint64_t addr)
 {
-    const char *s = getenv("SOFTDIRTY_CLEAN");
-    while (s && *s) {
-        char *end;
-        uint64_t lo = strtoull(s, &end, 16), hi = lo;
-        if (*end == '-')
-            hi = strtoull(end + 1, &end, 16);
-        if (lo <= addr && addr < hi)
-            return 1;
-        s = *end == ',' ? end + 1 : NULL;
+    if (nclean < 0) {
+        nclean = 0;
+        const char *s = getenv("SOFTDIRTY_CLEAN");
+        while (s && *s && nclean < 16) {
+            char *end;
+            clean[nclean][0] = strtoull(s, &end, 16);
+            clean[nclean][1] = *end == '-' ? strtoull(end + 1, &end, 16) : clean[nclean][0];
+            nclean++;
+            s = *end == ',' ? end + 1 : NULL;
+        }
     }
+    for (int i = 0; i < nclean; i++)
+        if (clean[i][0] <= addr && addr < clean[i][1])
+            return 1;
     return 0;
 }
 
