@@ -14,6 +14,7 @@
  * (outfile.h).  The target is released on every path; goinspect
  * interrupted by a signal leaves it running and untraced, and no file.
  */
+#include <elf.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -279,8 +280,6 @@ static int stop_and_copy(struct dump *d, struct fail *f)
         return fail_set(f, "%s exited during the dump", t->what);
     if (rc < 0)
         return -1;
-    if (d->stage.err == ESRCH)
-        return fail_set(f, "%s exited during the dump", t->what);
     if (d->stage.err)
         return fail_set(f, "%s: cannot read its memory: %s", t->what, strerror(d->stage.err));
     return 0;
@@ -302,8 +301,8 @@ static void segments(struct dump *d, struct cw_segment **segs, struct cw_file **
         (*segs)[i] = (struct cw_segment){
             .vaddr = mp->start, .memsz = mp->end - mp->start,
             .offset = x->dump_len ? x->file_off : m->data_end, .filesz = x->dump_len,
-            .flags = (mp->perms[0] == 'r' ? 4u : 0) | (mp->perms[1] == 'w' ? 2u : 0) |
-                     (mp->perms[2] == 'x' ? 1u : 0),
+            .flags = (mp->perms[0] == 'r' ? PF_R : 0) | (mp->perms[1] == 'w' ? PF_W : 0) |
+                     (mp->perms[2] == 'x' ? PF_X : 0),
         };
         if (!x->file)
             continue;

@@ -65,8 +65,19 @@ class Plain:
                 self.facts[f[0]] = f[1:]
 
     def stop(self):
+        # every thread blocked for good first: a thread stopped on its way
+        # there would go on a moment when continued (as the kernel dumps)
+        wait_until(lambda: all_blocked(self.pid), timeout=10, what="every thread to block")
         os.kill(self.pid, signal.SIGSTOP)
         wait_until(lambda: all_stopped(self.pid), timeout=10, what="the target to stop")
+
+
+def all_blocked(pid):
+    """Every thread of pid waits in a system call."""
+    def syscall(tid):
+        with open(f"/proc/{pid}/task/{tid}/syscall") as f:
+            return f.read().split()[0]
+    return all(syscall(t).isdigit() for t in os.listdir(f"/proc/{pid}/task"))
 
 
 def all_stopped(pid):
