@@ -153,6 +153,18 @@ static void on_signal(int sig)
 static const int fatal_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 enum { NFATAL = sizeof fatal_signals / sizeof *fatal_signals };
 
+/* Blocks (or unblocks) the fatal signals: from the moment the file has
+ * its name, a signal no longer means "no core written"; it takes effect,
+ * with its default action, once the result is printed. */
+static void hold_signals(bool on)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    for (size_t i = 0; i < NFATAL; i++)
+        sigaddset(&set, fatal_signals[i]);
+    sigprocmask(on ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
+}
+
 static void guard_signals(bool on, struct sigaction *old)
 {
     struct sigaction sa;
@@ -344,8 +356,11 @@ static int finish(struct dump *d, struct fail *f)
         return fail_wrap(f, "%s", d->out.path);
     struct stat st;
     d->allocated = fstat(fd, &st) == 0 ? (uint64_t)st.st_blocks * 512 : 0;
-    if (outfile_commit(&d->out, f) < 0)
+    hold_signals(true);
+    if (outfile_commit(&d->out, f) < 0) {
+        hold_signals(false);
         return -1;
+    }
     d->out_open = false;
     trace_mark("headers");
     return 0;
@@ -421,7 +436,6 @@ static int run_gcore(const struct global_opts *g, int argc, char **argv)
         die_msg("%s", f.msg);
         return EXIT_FAIL;
     }
-    guard_signals(false, old);
     struct out out;
     out_init(&out, 1);
     if (o.json)
@@ -431,6 +445,8 @@ static int run_gcore(const struct global_opts *g, int argc, char **argv)
     out_flush(&out);
     out_free(&out);
     dump_free(&d);
+    guard_signals(false, old);
+    hold_signals(false);
     return EXIT_OK;
 }
 

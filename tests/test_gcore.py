@@ -329,6 +329,9 @@ def eu_stacks(argv):
 def gdb_core_backtraces(exe, path):
     """{tid: [function, ...]} of gdb's `thread apply all bt` on a core."""
     r = run(["gdb", "-q", "-nx", "-batch", exe, path, "-ex", "thread apply all bt"], timeout=60)
+    # every note is what gdb takes it for (BFD reads a note of any owner by
+    # its type: a type 2 would be one more NT_FPREGSET, "too small")
+    assert "in core file too small" not in r.stdout + r.stderr, r.stderr
     bts, cur = {}, None
     for line in r.stdout.splitlines():
         m = re.match(r"^Thread \d+ \(.*?LWP (\d+)\)", line)
@@ -525,7 +528,10 @@ def test_signals_at_any_moment_of_a_big_dump(targets, shapes, tmp_path):
         _, err = p.communicate(timeout=60)
         assert_released(plain.pid)
         assert stat_state(plain.pid) in ("S", "R")
-        if p.returncode == 0:
+        if os.path.exists(path):
+            # complete: the signal came once it had its name (then goinspect
+            # ends by it after printing, or exits 0)
+            assert p.returncode in (0, -signal.SIGTERM), (p.returncode, err)
             assert Core(str(path)).read(*plain.fills[0][:2]) == pattern(*plain.fills[0])
             os.unlink(path)
         else:
