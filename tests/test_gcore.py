@@ -123,9 +123,20 @@ def test_mappings_that_change_between_the_plan_and_the_stop(targets, shapes, tmp
 def hold_and_change(exe_argv, sig, pid, tmp_path, env=()):
     """Runs goinspect under gdb, held at stage_size (its plan made, and its
     pre-copy done if any, before the stop), while the target changes on
-    signal sig and stops itself; returns gdb's output."""
+    signal sig, goes back to its waits (pause, futex, sigwait: system calls
+    34, 202, 128) and is stopped (SIGSTOP: nothing changes any more, and
+    nothing runs when the kernel continues it to dump); returns gdb's
+    output."""
     wait = tmp_path / "change.sh"
+    waits = "34 202 128"
     wait.write_text(f"kill -{sig[3:]} {pid}\n"
+                    f"until test -s {tmp_path}/changed; do sleep 0.01; done\n"
+                    "blocked() {\n"
+                    f"  for s in /proc/{pid}/task/*/syscall; do\n"
+                    f"    case \" {waits} \" in *\" $(cut -d' ' -f1 $s) \"*) ;; *) return 1;; esac\n"
+                    "  done\n}\n"
+                    "until blocked; do sleep 0.01; done\n"
+                    f"kill -STOP {pid}\n"
                     f"until test -z \"$(grep -L '^State:.T' /proc/{pid}/task/*/status)\"\n"
                     "do sleep 0.01; done\n")
     sets = [a for k, v in env for a in ("-ex", f"set environment {k} {v}")]

@@ -16,8 +16,9 @@
  *   fileread     the file of fileprivate mapped private again, not written
  *                (until SIGUSR1)
  *
- * Changes on a signal, each announced by a line, then "CHANGED", after
- * which it stops itself (SIGSTOP), so that nothing changes any more:
+ * Changes on a signal, each announced by a line, then "CHANGED" (also
+ * appended to the file "changed", for a shell to wait on), after which it
+ * waits for the next signal:
  *   SIGUSR1      page 2 of fileread is written ("FILL ...")
  *   SIGUSR2      zeros is unmapped ("UNMAP zeros"), and 16 pages mapped
  *                anew and written ("MAP later ...", "FILL ...")
@@ -118,7 +119,11 @@ static void *changer(void *arg)
         }
         printf("CHANGED\n");
         fflush(stdout);
-        raise(SIGSTOP);
+        FILE *f = fopen("changed", "a");
+        if (f) {
+            fputs("CHANGED\n", f);
+            fclose(f);
+        }
     }
     return NULL;
 }
