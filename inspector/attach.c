@@ -37,7 +37,7 @@ static void usage(void)
                  "servers to download it from.\n");
 }
 
-static bool parse_pid(const char *s, pid_t *pid)
+bool parse_pid(const char *s, pid_t *pid)
 {
     char *end;
     errno = 0;

@@ -6,6 +6,7 @@
 #define GOINSPECT_COMMAND_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "debuginfo.h"
 
@@ -28,6 +29,9 @@ struct command {
 };
 
 extern const struct command cmd_symbolize;
+
+/* A process id (a positive decimal number) from s (attach.c). */
+bool parse_pid(const char *s, pid_t *pid);
 
 /* Prints "goinspect: WHAT: WHY" to stderr (the message is printf-style). */
 void die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -29,11 +29,13 @@
 #define CORE_NT_FILE 0x46494c45
 /* goinspect's own note (owner "GOINSPECT"), after a thread's NT_PRSTATUS:
  * what a kernel core does not keep of a thread: its state letter (1 byte)
- * and its name (comm, 16 bytes, NUL-padded). */
-#define CORE_NT_GOINSPECT_THREAD 1
+ * and its name (comm, 16 bytes, NUL-padded).  The types are none of the
+ * kernel's: BFD (gdb) reads a note of any owner by its type alone, and
+ * would take a type 1 for an NT_PRSTATUS, a 2 for an NT_FPREGSET. */
+#define CORE_NT_GOINSPECT_THREAD 0x47490001
 /* ... and once: when it was written, CLOCK_MONOTONIC then CLOCK_REALTIME
  * nanoseconds (8 bytes each). */
-#define CORE_NT_GOINSPECT_TIME 2
+#define CORE_NT_GOINSPECT_TIME 0x47490002
 #define CORE_GOINSPECT_OWNER "GOINSPECT"
 
 struct core_seg {               /* a PT_LOAD program header */

@@ -13,11 +13,12 @@
 
 #define GOINSPECT_VERSION "0.1.0"
 
-extern const struct command cmd_attach, cmd_core;
+extern const struct command cmd_attach, cmd_core, cmd_gcore;
 
 static const struct command *const commands[] = {
     &cmd_attach,
     &cmd_core,
+    &cmd_gcore,
     &cmd_symbolize,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -50,7 +50,7 @@ ssize_t read_small_file(const char *path, char **out)
     return (ssize_t)len;
 }
 
-static bool parse_line(char *line, struct mapping *m, char **path)
+bool procmaps_line(char *line, struct mapping *m, char **path)
 {
     char perms[8];
     unsigned long long start, end, off, inode;
@@ -90,7 +90,7 @@ int procmaps_parse(const char *text, size_t len, struct procmaps *out, struct fa
          line = strtok_r(NULL, "\n", &save)) {
         struct mapping m;
         char *path;
-        if (!parse_line(line, &m, &path)) {
+        if (!procmaps_line(line, &m, &path)) {
             procmaps_free(out);
             return fail_set(f, "unexpected line in the maps: '%.80s'", line);
         }

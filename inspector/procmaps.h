@@ -29,6 +29,9 @@ struct procmaps {
     char *strings;          /* storage of the paths */
 };
 
+/* Parses one line of a maps file (or a mapping's first line in smaps),
+ * cutting " (deleted)" off its path, which stays in line. */
+bool procmaps_line(char *line, struct mapping *m, char **path);
 /* Parses the text of a maps file. */
 int procmaps_parse(const char *text, size_t len, struct procmaps *out, struct fail *f);
 /* Reads and parses /proc/PID/maps. */

@@ -28,6 +28,7 @@ static volatile size_t ntab;
 static size_t captab;
 static pid_t held_pid;
 static bool holding;
+static void (*volatile fatal_hook)(void);
 
 static const int fatal_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 static const int deferred_signals[] = {SIGTSTP, SIGTTIN, SIGTTOU};
@@ -87,6 +88,8 @@ static void on_fatal_signal(int sig)
     write_str(": detached from PID ");
     write_str(num + k);
     write_str(", which runs on\n");
+    if (fatal_hook)
+        fatal_hook();
     _exit(1);
 }
 
@@ -128,6 +131,11 @@ static void set_timer(long us)
 {
     struct itimerval it = {{0, us}, {0, us}};
     setitimer(ITIMER_REAL, &it, NULL);
+}
+
+void tracees_on_fatal(void (*fn)(void))
+{
+    fatal_hook = fn;
 }
 
 void tracees_hold(pid_t pid)

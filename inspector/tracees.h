@@ -3,7 +3,8 @@
  * do while it holds any (target_live.c stops and releases them).
  *
  * While tasks are held:
- *   - SIGINT, SIGTERM, SIGHUP and SIGQUIT detach every task and exit 1;
+ *   - SIGINT, SIGTERM, SIGHUP and SIGQUIT detach every task, call the
+ *     function given to tracees_on_fatal, and exit 1;
  *   - SIGTSTP, SIGTTIN and SIGTTOU are blocked, so goinspect cannot be
  *     stopped with its target in a tracing stop: they take effect as soon
  *     as the tasks are released (SIGSTOP cannot be blocked);
@@ -28,6 +29,10 @@ struct tracee {
     int sig;            /* signal to hand back at detach */
     bool stopped;       /* its stop was seen: it can be detached */
 };
+
+/* A function the fatal-signal handler calls before it exits (it must be
+ * async-signal-safe): gcore removes its partial file.  NULL: none. */
+void tracees_on_fatal(void (*fn)(void));
 
 /* Start holding tasks of process pid (idempotent), and stop. */
 void tracees_hold(pid_t pid);

@@ -78,6 +78,10 @@ RERUN = {
     "attach-faults": ("test_attach_faults.py", "not exits_during_the_snapshot and not "
                       "signal_mid_attach and not created_during_the_attach"),
     "heap-corruption": ("test_attach_heap.py", "corrupt"),
+    # without the tests under gdb and the one that preloads a library
+    # (ASan's runtime must come first)
+    "gcore": ("test_gcore.py", "kernels_core or readelf or sparse or one_moment or no_such or "
+              "usage_errors or existing or cannot_be_written or full_disk or collecting"),
     "symbolize-bad-input": ("test_symbolize.py", "missing_file or not_an_elf or truncated_elf "
                             "or corrupt_dwarf or random_corruption or usage_errors or "
                             "odd_address"),
