@@ -11,7 +11,7 @@
 # Needs golang-go, delve, gdb and time (mk/deps.sh bench); no network.
 set -eu
 build=$(cd "${1:-build}" && pwd)
-here=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$(dirname "$0")" && pwd)
 runs=${RUNS:-5}
 n=${N:-100000}
 out=$build/bench/goroutines
@@ -19,15 +19,8 @@ mkdir -p "$out"
 gi=$build/bin/goinspect
 tm=/usr/bin/time
 
-"$build/bin/gortcc" -O2 -Wall -Wextra -Werror -o "$out/goroutines-gort" "$here/goroutines.c"
-export GOCACHE="$out/go-cache" GOPATH="$out/go-path" GOFLAGS="" GOPROXY=off GO111MODULE=off
-go=${GO:-/usr/bin/go}
-(cd "$here" && "$go" build -o "$out/goroutines-go" goroutines.go)
-gdbpy=""
-for f in /usr/lib/go-1.19/src/runtime/runtime-gdb.py /usr/share/go-1.19/src/runtime/runtime-gdb.py \
-         "$("$go" env GOROOT)/src/runtime/runtime-gdb.py"; do
-    [ -f "$f" ] && gdbpy=$f && break
-done
+# shellcheck source=bench/goroutines/programs.sh
+. "$src/programs.sh"
 
 pids=""
 cleanup() {
