@@ -15,6 +15,7 @@
 #include "heapsnap.h"
 #include "textfmt.h"
 #include "trace.h"
+#include "vdso.h"
 
 /* Finds the descriptor's symbol: in the executable, else in a shared object
  * of the program's own (libgort may be linked into one). */
@@ -51,6 +52,7 @@ static int snapshot_and_model(struct session *ss, struct fail *f)
     struct modules prev = ss->mods;
     modules_build(&ss->mods, &ss->t->maps, ss->t->pid, ss->t->exe, ss->t->exe_open, &prev,
                   ss->open_opts);
+    vdso_add(&ss->mods, ss->t);
     model_build(&ss->m, &ss->s, &ss->mods);
     trace_mark("unwind");
     if (!ss->keep_stacks)
@@ -81,6 +83,7 @@ int session_open(struct session *ss, pid_t pid, const struct snap_options *so, b
     if (ss->mods.n == 0)        /* says itself what read_failed would find */
         return fail_set(f, "PID %d (%s) has no file mapped, not even its executable (it may be "
                            "between two programs in execve, or exiting)", (int)pid, ss->t->name);
+    vdso_add(&ss->mods, ss->t);
     if (find_descriptor(ss, &addr, &bias, f) < 0)
         return read_failed(ss, f);
     trace_mark("open, find the descriptor");
