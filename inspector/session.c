@@ -194,6 +194,7 @@ void json_frame_members(struct session *ss, struct json *j, const struct xframe 
         json_ku64(j, "pc", f->pc);
         json_kbool(j, "exact", f->exact);
         json_kbool(j, "inlined", f->sym.inlined);
+        json_kbool(j, "signal", f->signal);
     }
 }
 

@@ -165,15 +165,18 @@ int unwind_stack(struct unwinder *u, const struct cfi_regs *regs, const struct u
             *stop = UNWIND_ZERO;
             break;
         }
-        if (pc >= PC_EXACT) {           /* not a user-space address: garbage */
+        if (pc & (PC_EXACT | PC_SIGNAL)) {  /* not a user-space address: garbage */
             *stop = UNWIND_NO_MODULE;
             break;
         }
-        pcs[n] = pc | (exact ? PC_EXACT : 0);
+        uint32_t row = row_for(u, cfi_lookup_pc(&cur));
+        /* a signal frame is where the handler returns to, the first byte
+         * of the trampoline: named at its pc, not at pc - 1 */
+        bool signal = row < u->nrows && u->rowv[row].signal_frame;
+        pcs[n] = pc | (exact || signal ? PC_EXACT : 0) | (signal ? PC_SIGNAL : 0);
         if (sps)
             sps[n] = cur.r[CFI_RSP];
         n++;
-        uint32_t row = row_for(u, cfi_lookup_pc(&cur));
         int rc;
         u->steps++;
         if (row == ROW_NO_MODULE) {

@@ -20,9 +20,13 @@
 
 /* A frame's pc as stored in a stack: a return address (look up pc - 1)
  * unless PC_EXACT is set (the innermost frame of a stopped thread, a
- * signal frame, a goroutine that never ran). */
+ * signal frame and the frame it interrupted, a goroutine that never ran).
+ * PC_SIGNAL: a signal frame, the sigreturn trampoline a handler returns
+ * to (its CIE has the 'S' augmentation), which gdb shows as
+ * `<signal handler called>`. */
 #define PC_EXACT (1ull << 63)
-static inline uint64_t pc_of(uint64_t v) { return v & ~PC_EXACT; }
+#define PC_SIGNAL (1ull << 62)
+static inline uint64_t pc_of(uint64_t v) { return v & ~(PC_EXACT | PC_SIGNAL); }
 static inline uint64_t pc_lookup(uint64_t v) { return v & PC_EXACT ? pc_of(v) : v - 1; }
 
 /* Copied target memory: [lo, hi). */
