@@ -196,7 +196,7 @@ uint32_t model_thread_stack(struct model *m, size_t i)
     struct cfi_regs r;
     enum unwind_stop stop = UNWIND_END;
     cfi_regs_from_thread(&th->regs, &r);
-    struct unwind_mem none = {0, 0, NULL};
+    struct unwind_mem none = {0, 0, NULL, NULL};
     const struct unwind_mem *mem = s->thread_stacks && s->thread_stacks[i].data
                                        ? &s->thread_stacks[i] : &none;
     uint64_t *pcs = xmalloc(MAX_FRAMES * sizeof *pcs);
