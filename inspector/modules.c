@@ -174,6 +174,9 @@ static bool try_open(const struct modules *ms, struct module *m, const char *pat
 
 static gd_binary *open_image(struct modules *ms, struct module *m)
 {
+    if (m->tried)
+        return m->bin;
+    m->tried = true;
     struct gd_error err = {0, ""};
     if (gd_open_image(m->path, m->image, m->image_size, ms->open_opts, &m->bin, &err) != GD_OK ||
         gd_load_bias(m->bin, m->map_start, 0, &m->bias) != GD_OK) {
@@ -188,11 +191,11 @@ static gd_binary *open_image(struct modules *ms, struct module *m)
 
 gd_binary *module_binary(struct modules *ms, struct module *m)
 {
+    if (m->image)
+        return open_image(ms, m);
     if (m->tried)
         return m->bin;
     m->tried = true;
-    if (m->image)
-        return open_image(ms, m);
     struct gd_error err = {0, ""};
     char alt[4200];
     bool ok = false;

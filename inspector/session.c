@@ -83,7 +83,6 @@ int session_open(struct session *ss, pid_t pid, const struct snap_options *so, b
     if (ss->mods.n == 0)        /* says itself what read_failed would find */
         return fail_set(f, "PID %d (%s) has no file mapped, not even its executable (it may be "
                            "between two programs in execve, or exiting)", (int)pid, ss->t->name);
-    vdso_add(&ss->mods, ss->t);
     if (find_descriptor(ss, &addr, &bias, f) < 0)
         return read_failed(ss, f);
     trace_mark("open, find the descriptor");
