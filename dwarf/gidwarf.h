@@ -104,6 +104,13 @@ struct gd_open_options {
 /* Opens path and builds its index.  opts may be NULL. */
 int gd_open(const char *path, const struct gd_open_options *opts,
             gd_binary **out, struct gd_error *err);
+/* The same for an ELF image held in memory (size bytes at image, copied:
+ * the caller may free them), such as the vdso read from a process.  name
+ * stands for a path in messages and gd_info; the separate debug file is
+ * looked for by build-id only (and debuginfod), never by .gnu_debuglink,
+ * whose search needs the file's directory. */
+int gd_open_image(const char *name, const void *image, size_t size,
+                  const struct gd_open_options *opts, gd_binary **out, struct gd_error *err);
 void gd_close(gd_binary *b);
 
 /* ---- ELF facts ------------------------------------------------------- */

@@ -234,6 +234,9 @@ struct elf_file {
 };
 
 int elf_file_open(struct elf_file *f, const char *path, struct gd_error *err);
+/* The same for a file already open (f owns fd from now on, and closes it),
+ * called name in messages. */
+int elf_file_open_fd(struct elf_file *f, int fd, const char *name, struct gd_error *err);
 /* The same for a supplementary file (any ELF type: dwz writes ET_REL). */
 int elf_file_open_sup(struct elf_file *f, const char *path, struct gd_error *err);
 void elf_file_close(struct elf_file *f);
