@@ -110,7 +110,8 @@ static bool read_relocs(Elf *elf, size_t dynsym, struct relocs *out)
                 return false;
         }
     }
-    qsort(out->v, out->n, sizeof *out->v, by_offset);
+    if (out->n > 1)
+        qsort(out->v, out->n, sizeof *out->v, by_offset);
     return true;
 }
 

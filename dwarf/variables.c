@@ -140,7 +140,8 @@ void variables_sort(struct dvar *v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         v[i].order = (uint32_t)i;
-    qsort(v, n, sizeof *v, by_addr);
+    if (n > 1)
+        qsort(v, n, sizeof *v, by_addr);
 }
 
 const struct dvar *variables_find(const struct dvar *v, size_t n, uint64_t addr,
