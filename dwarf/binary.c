@@ -279,10 +279,45 @@ const struct gd_symbol *gd_symbol_containing(const gd_binary *b, uint64_t addr)
     return symtab_containing(&b->syms, addr);
 }
 
-const struct gd_symbol *gd_symbol_at(const gd_binary *b, uint64_t addr)
+/* The section gdb finds addr in (find_pc_section): the first allocated one
+ * holding it, .tbss aside (it takes no addresses of its own). */
+static const struct gd_section *gdb_section(const gd_binary *b, uint64_t addr)
 {
-    const struct gd_section *s = gd_section_containing(b, addr);
-    return s ? symtab_at(&b->syms, s->index, addr) : NULL;
+    for (size_t i = 1; i < b->main.nsecs; i++) {
+        const struct gd_section *s = &b->main.secs[i];
+        if ((s->flags & SHF_ALLOC) && addr >= s->addr && addr - s->addr < s->size &&
+            !((s->flags & SHF_TLS) && s->type == SHT_NOBITS))
+            return s;
+    }
+    return NULL;
+}
+
+/* addr2line asks each allocated section holding addr, in header order,
+ * until one has a symbol for it (.tbss has none: the section its
+ * addresses overlap is asked next). */
+const struct gd_symbol *gd_symbol_at(const gd_binary *b, uint64_t addr, enum gd_symbol_rule rule)
+{
+    if (rule == GD_SYMBOLS_GDB) {
+        const struct gd_section *s = gdb_section(b, addr);
+        return s ? symtab_gdb_at(&b->syms, s->index, addr) : NULL;
+    }
+    for (size_t i = 1; i < b->main.nsecs; i++) {
+        const struct gd_section *s = &b->main.secs[i];
+        const struct gd_symbol *sym;
+        if ((s->flags & SHF_ALLOC) && addr >= s->addr && addr - s->addr < s->size &&
+            (sym = symtab_at(&b->syms, s->index, addr)))
+            return sym;
+    }
+    return NULL;
+}
+
+const struct gd_symbol *gd_symbol_in_section(const gd_binary *b, const struct gd_section *sec,
+                                             uint64_t addr, enum gd_symbol_rule rule)
+{
+    if (addr < sec->addr || addr - sec->addr >= sec->size)
+        return NULL;
+    return rule == GD_SYMBOLS_GDB ? symtab_gdb_at(&b->syms, sec->index, addr)
+                                  : symtab_at(&b->syms, sec->index, addr);
 }
 
 const struct gd_symbol *gd_symbol_by_name(const gd_binary *b, const char *name)

@@ -55,7 +55,9 @@ const struct sym_frame *symcache_lookup(struct symcache *c, uint64_t addr, uint3
         uint32_t mod = module_index(c, m);
         if (b) {
             struct gd_frame gf[MAX_INLINE];
-            int k = gd_lookup(b, addr - m->bias, gf, MAX_INLINE);
+            /* named as gdb names frames: its minimal symbols where DWARF
+             * knows no function */
+            int k = gd_lookup(b, addr - m->bias, GD_SYMBOLS_GDB, gf, MAX_INLINE);
             if (k > MAX_INLINE)
                 k = MAX_INLINE;
             for (int i = 0; i < k; i++) {
