@@ -283,13 +283,14 @@ static size_t run_start(const struct symtab *t, size_t i)
 }
 
 /*
- * The symbol that names addr, as gdb and elfutils choose it.  The last code
- * symbols at or before addr in its section (all those at one address)
- * name it when one of them has a size that reaches addr, or has no size at
- * all (a zero-size symbol reaches up to the next symbol).  When all of them
- * are zero-size, a sized symbol before them still names addr if it reaches
- * it (labels inside a function).  Otherwise nothing names addr: a pc past
- * the end of the nearest function is not that function's.
+ * The symbol that names addr, as elfutils and llvm-symbolizer choose it.
+ * The last code symbols at or before addr in its section (all those at one
+ * address) name it when one of them has a size that reaches addr; when all
+ * of them are zero-size, one of them does (a zero-size symbol reaches up to
+ * the next symbol), unless a sized symbol before them reaches addr (labels
+ * inside a function).  Otherwise nothing names addr: a pc past the end of
+ * the nearest function is not that function's, nor a zero-size label's
+ * that shares its address.
  */
 const struct gd_symbol *symtab_at(const struct symtab *t, uint32_t shndx, uint64_t addr)
 {
@@ -310,9 +311,14 @@ const struct gd_symbol *symtab_at(const struct symtab *t, uint32_t shndx, uint64
     const struct gd_symbol *s = best_at(t, first, last, addr, true);
     if (s)
         return s;
+    /* sized symbols here, none reaching addr: a zero-size one beside them
+     * (a section's __start_ label on its first function) does not either */
+    for (size_t i = first; i <= last; i++)
+        if (t->syms[t->code[i]].size != 0)
+            return NULL;
     const struct gd_symbol *zero = best_at(t, first, last, addr, false);
     if (!zero)
-        return NULL;            /* sized symbols here, none reaching addr */
+        return NULL;
     uint32_t k = first > 0 ? t->prev_sized[first - 1] : UINT32_MAX;
     if (k != UINT32_MAX && t->syms[t->code[k]].shndx == shndx &&
         (s = best_at(t, run_start(t, k), k, addr, true)))

@@ -420,7 +420,8 @@ def symbol_values(exe):
 @pytest.mark.parametrize("kind", ["symtab", "dynsym"])
 def test_symbol_extents_match_gdb(builds, tmp_path, kind):
     """tests/programs/sym/sym_sizes.S has a sized function followed by
-    padding, a zero-size function, a zero-size label inside a sized
+    padding (and a zero-size label at its address, which does not name the
+    padding either), a zero-size function, a zero-size label inside a sized
     function (and past its end), and two aliases of different sizes at one
     address.  Every address of .text is named by goinspect's gdb rule
     exactly as gdb's `info symbol` names it: within a symbol's size, a
@@ -457,6 +458,7 @@ def test_symbol_extents_match_gdb(builds, tmp_path, kind):
             "??"} <= set(gdb_names)
     assert named[min(a for a in addrs if named[a] == "label_in_c") - 1] == "sized_c"
     assert "alias_short" not in got
+    assert "__start_sized_a" not in got
 
 
 # ---- Data addresses and aliases, as addr2line names them ------------------------
