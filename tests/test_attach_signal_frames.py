@@ -16,7 +16,7 @@ import re
 import pytest
 
 from attachlib import attach, attach_json, debug_info_for, run, start
-from advlib import GDB_THREAD, gdb_frames, names, start_places, thread_of
+from placeslib import GDB_THREAD, gdb_frames, names, start_places, thread_of
 
 SIGNAL_FRAME = "<signal handler called>"
 # "#4  0x... in __libc_pause () at ../sysdeps/unix/sysv/linux/pause.c:29"

@@ -13,7 +13,7 @@ import pytest
 
 from attachlib import (NO_DEBUG_INFO, SYSTEM_DEBUG_INFO, attach, attach_json, run,
                        system_debug_file)
-from advlib import gdb_frames, names, start_places, thread_of
+from placeslib import gdb_frames, names, start_places, thread_of
 from sym_helpers import Builds, cc, exec_ranges, gdb_info_symbol, symbolize, text_addresses
 
 
@@ -93,7 +93,7 @@ def test_a_pc_in_a_plt_stub_is_named_as_gdb_names_it(targets, program):
     (getppid@plt, BFD's synthetic symbols).  The target loops in the stub
     of getppid for good (its GOT slot points back at the stub), so gdb and
     goinspect see the same pc."""
-    exe = program("adv_places.c")
+    exe = program("thread_places.c")
     got, plt = plt_offsets(exe)
     t, tids = start_places(targets, program, "plt", hex(got), hex(plt), exe=exe)
     tid = tids["plt"]
@@ -106,7 +106,7 @@ def test_a_pc_in_a_plt_stub_is_named_as_gdb_names_it(targets, program):
 SYMBOLS_ONLY_LIB = r"""
 static volatile int counter;
 static __attribute__((noinline)) void hidden_spin(void) { for (;;) counter++; }
-void adv_sym_entry(void) { hidden_spin(); counter--; }
+void sym_entry(void) { hidden_spin(); counter--; }
 """
 
 
@@ -131,10 +131,10 @@ def test_static_functions_are_named_from_a_debug_file_without_dwarf(targets, pro
     """gdb (and eu-addr2line) read such a debug file's .symtab and name the
     library's static functions; only .dynsym is left in the library."""
     lib = symbols_only_library(str(tmp_path))
-    t, tids = start_places(targets, program, "lib", lib, "adv_sym_entry")
+    t, tids = start_places(targets, program, "lib", lib, "sym_entry")
     tid = tids["lib"]
     gdbs = gdb_frames(t.pid)[tid]
-    assert gdbs[:2] == ["hidden_spin", "adv_sym_entry"], f"gdb: {gdbs}"
+    assert gdbs[:2] == ["hidden_spin", "sym_entry"], f"gdb: {gdbs}"
     r = attach(t.pid, "threads", "-t")
     assert r.returncode == 0 and "not used as the debug file" not in r.stderr, r.stderr
     ours = names(thread_of(attach_json(t.pid, "threads", "-t"), tid))
@@ -228,7 +228,7 @@ def test_every_plt_byte_of_libc_and_the_test_program_as_gdb(program, probe):
     GLOB_DAT ones (.plt.got)."""
     _, want = check_plt_as_gdb(probe, mapped_library("libc.so"))
     assert any(w.startswith("*ABS*+0x") for w in want)
-    check_plt_as_gdb(probe, program("adv_places.c"))
+    check_plt_as_gdb(probe, program("thread_places.c"))
 
 
 CLONES = r"""

@@ -11,7 +11,7 @@ import os
 import pytest
 
 from attachlib import attach, attach_json, debug_info_for, run
-from advlib import gdb_frames, names, start_places, thread_of
+from placeslib import gdb_frames, names, start_places, thread_of
 
 
 def vdso_range(pid):

@@ -477,7 +477,7 @@ def test_bss_addresses_are_named_as_addr2line_names_them(program):
     past it).  binutils measures a symbol from its section, so addr2line
     never names an address of .bss after it and prints `??` / `??:0`
     (or, where a variable starts, its declaration)."""
-    exe = program("adv_places.c")
+    exe = program("thread_places.c")
     lo, size = section(exe, ".bss")
     addrs = [hex(lo + off) for off in range(0, size, 0x400)]
     want = run(["addr2line", "-f", "-e", exe, *addrs]).stdout
@@ -501,8 +501,8 @@ def data_addresses(exe, stride):
 
 
 DATA_TARGETS = {
-    "adv_places": lambda builds, program: program("adv_places.c"),
-    "adv_places-clang": lambda builds, program: program("adv_places.c", compiler="clang"),
+    "thread_places": lambda builds, program: program("thread_places.c"),
+    "thread_places-clang": lambda builds, program: program("thread_places.c", compiler="clang"),
     "gcc-O0": lambda builds, program: build_variant(builds, "gcc-O0"),
     "clang-O2-shared": lambda builds, program: build_variant(builds, "clang-O2-shared"),
     "gcc-O2-nopie": lambda builds, program: build_variant(builds, "gcc-O2-nopie"),
