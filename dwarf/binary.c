@@ -4,10 +4,13 @@
  * the CFI tables; and the
  * accessors of what was read (sections, segments, load bias, symbols).
  */
+#include <errno.h>
 #include <gelf.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -65,23 +68,81 @@ static void open_sup(gd_binary *b, const struct gd_open_options *opts)
     b->dw.sup = &b->sup_dw;
 }
 
+static gd_binary *new_binary(const struct gd_open_options *opts)
+{
+    gd_binary *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    b->main.fd = b->dbg.fd = b->sup.fd = -1;
+    b->warner.fn = opts->warn;
+    b->warner.ctx = opts->warn_ctx;
+    return b;
+}
+
+static int open_rest(gd_binary *b, const struct gd_open_options *opts, gd_binary **out,
+                     struct gd_error *err);
+
 int gd_open(const char *path, const struct gd_open_options *opts, gd_binary **out,
             struct gd_error *err)
 {
-    struct gd_open_options none = { 0 };
+    static const struct gd_open_options none = { 0 };
     int rc;
 
     *out = NULL;
     if (!opts)
         opts = &none;
-    gd_binary *b = calloc(1, sizeof *b);
+    gd_binary *b = new_binary(opts);
     if (!b)
         return gd_fail(err, GD_ENOMEM, "out of memory");
-    b->main.fd = b->dbg.fd = b->sup.fd = -1;
-    b->warner.fn = opts->warn;
-    b->warner.ctx = opts->warn_ctx;
-    if ((rc = elf_file_open(&b->main, path, err)) != GD_OK)
-        goto fail;
+    if ((rc = elf_file_open(&b->main, path, err)) != GD_OK) {
+        gd_close(b);
+        return rc;
+    }
+    return open_rest(b, opts, out, err);
+}
+
+/* The image is written to a memory file (memfd) that libelf reads as it
+ * reads any file. */
+int gd_open_image(const char *name, const void *image, size_t size,
+                  const struct gd_open_options *opts, gd_binary **out, struct gd_error *err)
+{
+    static const struct gd_open_options none = { 0 };
+    int rc;
+
+    *out = NULL;
+    if (!opts)
+        opts = &none;
+    int fd = memfd_create(name, MFD_CLOEXEC);
+    if (fd < 0)
+        return gd_fail(err, GD_ENOENT, "%s: a memory file: %s", name, strerror(errno));
+    for (size_t done = 0; done < size;) {
+        ssize_t k = write(fd, (const char *)image + done, size - done);
+        if (k <= 0) {
+            int e = k < 0 ? errno : ENOSPC;
+            close(fd);
+            return gd_fail(err, GD_ENOMEM, "%s: a memory file: %s", name, strerror(e));
+        }
+        done += (size_t)k;
+    }
+    gd_binary *b = new_binary(opts);
+    if (!b) {
+        close(fd);
+        return gd_fail(err, GD_ENOMEM, "out of memory");
+    }
+    if ((rc = elf_file_open_fd(&b->main, fd, name, err)) != GD_OK) {
+        gd_close(b);
+        return rc;
+    }
+    b->main.debuglink = NULL;   /* relative to a directory the image has none of */
+    return open_rest(b, opts, out, err);
+}
+
+/* Everything after the main file is read: the debug files, symbols, the
+ * index and the CFI.  Closes b on failure. */
+static int open_rest(gd_binary *b, const struct gd_open_options *opts, gd_binary **out,
+                     struct gd_error *err)
+{
+    int rc;
     b->dwarf_src = &b->main;
     if (!debug_dirs_init(&b->debug_dirs, opts->debug_dirs)) {
         rc = gd_fail(err, GD_ENOMEM, "out of memory");
@@ -218,10 +279,45 @@ const struct gd_symbol *gd_symbol_containing(const gd_binary *b, uint64_t addr)
     return symtab_containing(&b->syms, addr);
 }
 
-const struct gd_symbol *gd_symbol_at(const gd_binary *b, uint64_t addr)
+/* The section gdb finds addr in (find_pc_section): the first allocated one
+ * holding it, .tbss aside (it takes no addresses of its own). */
+static const struct gd_section *gdb_section(const gd_binary *b, uint64_t addr)
 {
-    const struct gd_section *s = gd_section_containing(b, addr);
-    return s ? symtab_at(&b->syms, s->index, addr) : NULL;
+    for (size_t i = 1; i < b->main.nsecs; i++) {
+        const struct gd_section *s = &b->main.secs[i];
+        if ((s->flags & SHF_ALLOC) && addr >= s->addr && addr - s->addr < s->size &&
+            !((s->flags & SHF_TLS) && s->type == SHT_NOBITS))
+            return s;
+    }
+    return NULL;
+}
+
+/* addr2line asks each allocated section holding addr, in header order,
+ * until one has a symbol for it (.tbss has none: the section its
+ * addresses overlap is asked next). */
+const struct gd_symbol *gd_symbol_at(const gd_binary *b, uint64_t addr, enum gd_symbol_rule rule)
+{
+    if (rule == GD_SYMBOLS_GDB) {
+        const struct gd_section *s = gdb_section(b, addr);
+        return s ? symtab_gdb_at(&b->syms, s->index, addr) : NULL;
+    }
+    for (size_t i = 1; i < b->main.nsecs; i++) {
+        const struct gd_section *s = &b->main.secs[i];
+        const struct gd_symbol *sym;
+        if ((s->flags & SHF_ALLOC) && addr >= s->addr && addr - s->addr < s->size &&
+            (sym = symtab_at(&b->syms, s->index, addr)))
+            return sym;
+    }
+    return NULL;
+}
+
+const struct gd_symbol *gd_symbol_in_section(const gd_binary *b, const struct gd_section *sec,
+                                             uint64_t addr, enum gd_symbol_rule rule)
+{
+    if (addr < sec->addr || addr - sec->addr >= sec->size)
+        return NULL;
+    return rule == GD_SYMBOLS_GDB ? symtab_gdb_at(&b->syms, sec->index, addr)
+                                  : symtab_at(&b->syms, sec->index, addr);
 }
 
 const struct gd_symbol *gd_symbol_by_name(const gd_binary *b, const char *name)

@@ -6,6 +6,7 @@
  * subdirectory and under each DIR + the binary's directory (the file must
  * have the recorded CRC-32), then from debuginfod (debuginfod.c).
  */
+#include <elf.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -108,7 +109,16 @@ static bool same_build_id(const struct elf_file *a, const struct elf_file *b)
            memcmp(a->build_id, b->build_id, a->build_id_len) == 0;
 }
 
-/* Opens path into b->dbg when it is b->main's debug file.  A file that is
+/* A .symtab with a symbol in it (what `objcopy --only-keep-debug` keeps of
+ * a build without -g: gdb and elfutils name functions from it). */
+static bool has_symbols(const struct elf_file *f)
+{
+    const struct gd_section *s = elf_file_section(f, ".symtab");
+    return s && s->type == SHT_SYMTAB && s->size >= 2 * sizeof(Elf64_Sym);
+}
+
+/* Opens path into b->dbg when it is b->main's debug file (one with DWARF,
+ * or with symbols).  A file that is
  * not there is passed over in silence; one that is there but does not match
  * is reported. */
 static bool try_candidate(gd_binary *b, const struct stat *main_st, const char *path,
@@ -143,9 +153,9 @@ static bool try_candidate(gd_binary *b, const struct stat *main_st, const char *
         elf_file_close(&b->dbg);
         return false;
     }
-    if (!elf_file_has_dwarf(&b->dbg)) {
-        gd_warn(&b->warner, "%s: has no DWARF; not used as the debug file of %s", path,
-                b->main.path);
+    if (!elf_file_has_dwarf(&b->dbg) && !has_symbols(&b->dbg)) {
+        gd_warn(&b->warner, "%s: has neither DWARF nor a symbol table; not used as the debug "
+                "file of %s", path, b->main.path);
         elf_file_close(&b->dbg);
         return false;
     }

@@ -4,10 +4,13 @@
  * supplementary file named by .gnu_debugaltlink or .debug_sup, and section
  * bytes (mapped, or decompressed for SHF_COMPRESSED and .zdebug_*).
  */
+#include <errno.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -117,21 +120,12 @@ static void read_dynamic(struct elf_file *f, Elf_Scn *scn, const GElf_Shdr *sh)
     }
 }
 
-/* sup: a supplementary file (dwz writes them as ET_REL) is accepted too. */
-static int open_file(struct elf_file *f, const char *path, bool sup, struct gd_error *err)
+/* f->fd is open and f->path named: reads the file.  sup: a supplementary
+ * file (dwz writes them as ET_REL) is accepted too. */
+static int read_file(struct elf_file *f, bool sup, struct gd_error *err)
 {
     GElf_Ehdr eh;
     size_t shnum = 0, shstrndx = 0, phnum = 0;
-
-    memset(f, 0, sizeof *f);
-    f->fd = -1;
-    f->path = strdup(path);
-    if (!f->path)
-        return gd_fail(err, GD_ENOMEM, "out of memory");
-    int fd = regular_file_open(path, &f->file_size, err);
-    if (fd < 0)
-        return fd;
-    f->fd = fd;
 
     unsigned char ident[EI_NIDENT];
     ssize_t got = pread(f->fd, ident, sizeof ident, 0);
@@ -223,9 +217,37 @@ static int open_file(struct elf_file *f, const char *path, bool sup, struct gd_e
     return GD_OK;
 }
 
+static int open_file(struct elf_file *f, const char *path, bool sup, struct gd_error *err)
+{
+    memset(f, 0, sizeof *f);
+    f->fd = -1;
+    f->path = strdup(path);
+    if (!f->path)
+        return gd_fail(err, GD_ENOMEM, "out of memory");
+    int fd = regular_file_open(path, &f->file_size, err);
+    if (fd < 0)
+        return fd;
+    f->fd = fd;
+    return read_file(f, sup, err);
+}
+
 int elf_file_open(struct elf_file *f, const char *path, struct gd_error *err)
 {
     return open_file(f, path, false, err);
+}
+
+int elf_file_open_fd(struct elf_file *f, int fd, const char *name, struct gd_error *err)
+{
+    struct stat st;
+    memset(f, 0, sizeof *f);
+    f->fd = fd;
+    f->path = strdup(name);
+    if (!f->path)
+        return gd_fail(err, GD_ENOMEM, "out of memory");
+    if (fstat(fd, &st) != 0)
+        return gd_fail(err, GD_ENOENT, "%s: %s", name, strerror(errno));
+    f->file_size = (uint64_t)st.st_size;
+    return read_file(f, false, err);
 }
 
 int elf_file_open_sup(struct elf_file *f, const char *path, struct gd_error *err)

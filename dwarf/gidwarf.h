@@ -104,6 +104,13 @@ struct gd_open_options {
 /* Opens path and builds its index.  opts may be NULL. */
 int gd_open(const char *path, const struct gd_open_options *opts,
             gd_binary **out, struct gd_error *err);
+/* The same for an ELF image held in memory (size bytes at image, copied:
+ * the caller may free them), such as the vdso read from a process.  name
+ * stands for a path in messages and gd_info; the separate debug file is
+ * looked for by build-id only (and debuginfod), never by .gnu_debuglink,
+ * whose search needs the file's directory. */
+int gd_open_image(const char *name, const void *image, size_t size,
+                  const struct gd_open_options *opts, gd_binary **out, struct gd_error *err);
 void gd_close(gd_binary *b);
 
 /* ---- ELF facts ------------------------------------------------------- */
@@ -174,6 +181,9 @@ struct gd_symbol {
     uint8_t bind;           /* STB_* */
     uint8_t visibility;     /* STV_* */
     bool dynamic;           /* from .dynsym */
+    bool synthetic;         /* in no table: a PLT entry named after the
+                               function it jumps to (SYM@plt), or a name
+                               without its version (gdb's rule) */
 };
 
 /* The symbols of .symtab, or of .dynsym when there is no .symtab (the
@@ -182,12 +192,34 @@ size_t gd_symbols(const gd_binary *b, const struct gd_symbol **out);
 /* A function or object symbol whose [value, value+size) holds addr (the
  * smallest; functions first); NULL if none. */
 const struct gd_symbol *gd_symbol_containing(const gd_binary *b, uint64_t addr);
-/* The code symbol that names addr, as gdb and eu-addr2line choose it: of
- * the last symbols at or before addr in its section, one whose size holds
- * addr, else a zero-size one (it reaches up to the next symbol); NULL when
- * addr lies past the end of the nearest symbol (padding, or code that no
- * symbol describes, such as a stripped library's static functions). */
-const struct gd_symbol *gd_symbol_at(const gd_binary *b, uint64_t addr);
+
+/* Whose rule names an address from the symbol tables.  Both name an
+ * address only within a symbol's extent (its st_size; a zero-size symbol
+ * reaches up to the next one): an address past the end of the nearest
+ * function (alignment padding, a stripped library's static functions) is
+ * named by none.  They differ in which symbols there are and which of
+ * several at one address is taken (docs/libgidwarf.md). */
+enum gd_symbol_rule {
+    /* binutils 2.40 addr2line: .symtab (else .dynsym) only; code symbols
+     * of the address's section at or after the section's start; of those
+     * at one address, the largest, the first in the table among equals;
+     * when no symbol of the first section holding the address names it,
+     * the next section holding it is asked. */
+    GD_SYMBOLS_ADDR2LINE,
+    /* gdb 13's minimal symbols: .symtab (.dynsym when there is none), the
+     * separate debug file's .symtab, names without their @VERSION and the
+     * PLT entries (SYM@plt, *ABS*+0xADDR@plt); at one address the last by
+     * name, a global function before others of the same size; a sized
+     * symbol holding the address before a zero-size one. */
+    GD_SYMBOLS_GDB,
+};
+
+/* The symbol that names addr under rule; NULL when none does. */
+const struct gd_symbol *gd_symbol_at(const gd_binary *b, uint64_t addr,
+                                     enum gd_symbol_rule rule);
+/* The same for an address of section sec only (addr2line -j). */
+const struct gd_symbol *gd_symbol_in_section(const gd_binary *b, const struct gd_section *sec,
+                                             uint64_t addr, enum gd_symbol_rule rule);
 /* By name, in .symtab then .dynsym; NULL if absent. */
 const struct gd_symbol *gd_symbol_by_name(const gd_binary *b, const char *name);
 
@@ -199,9 +231,9 @@ const struct gd_symbol *gd_symbol_by_name(const gd_binary *b, const char *name);
  * gd_binary. */
 struct gd_frame {
     const char *function;   /* DW_AT_name (through abstract origins), or the
-                               ELF symbol that names pc (gd_symbol_at) when
-                               DWARF knows no function here; NULL when
-                               nothing names it */
+                               ELF symbol that names pc (gd_symbol_at, by
+                               the lookup's rule) when DWARF knows no
+                               function here; NULL when nothing names it */
     const char *linkage_name; /* DW_AT_linkage_name, or NULL */
     const char *file;       /* source path (comp_dir/dir/name), NULL if unknown */
     uint32_t line;          /* 0 if unknown */
@@ -218,8 +250,10 @@ struct gd_frame {
  * known about pc.  The innermost frame has the line table's file, line,
  * column and discriminator at pc; each outer frame of an inline chain is
  * reported at the call site (DW_AT_call_file/line/column of the frame inside
- * it), as `addr2line -i` does.  Never allocates. */
-int gd_lookup(const gd_binary *b, uint64_t pc, struct gd_frame *frames, int max);
+ * it), as `addr2line -i` does.  Where DWARF knows no function, the frame
+ * is named by gd_symbol_at(b, pc, rule).  Never allocates. */
+int gd_lookup(const gd_binary *b, uint64_t pc, enum gd_symbol_rule rule,
+              struct gd_frame *frames, int max);
 
 /* The line-table row covering pc (no function information). */
 struct gd_line {
@@ -231,6 +265,15 @@ struct gd_line {
     uint64_t addr;          /* start of the row */
 };
 int gd_lookup_line(const gd_binary *b, uint64_t pc, struct gd_line *out);
+/* What addr2line answers for an address of a section that is not code
+ * (sec, one that holds addr) where a symbol starts: the declaration
+ * (DW_AT_decl_file and _line, in file and line) of the variable of static
+ * storage at addr (a lone DW_OP_addr location) whose name that symbol's
+ * contains, binutils' match (`buf.0` is a static `buf`); the symbol is the
+ * section's first global one at addr, else its last.  GD_ENOTFOUND
+ * otherwise. */
+int gd_lookup_data(const gd_binary *b, const struct gd_section *sec, uint64_t addr,
+                   struct gd_line *out);
 
 /* A function node of the inline tree (a DW_TAG_subprogram or
  * DW_TAG_inlined_subroutine with code). */
@@ -278,7 +321,8 @@ typedef void (*gd_frames_fn)(void *ctx, size_t i, const struct gd_sym_frame *fra
  * not fit in the caches this is several times faster than a loop of
  * gd_lookup calls.  Never allocates. */
 void gd_lookup_each(const gd_binary *b, const uint64_t *pcs, size_t n,
-                    struct gd_sym_frame *frames, int max, gd_frames_fn fn, void *ctx);
+                    enum gd_symbol_rule rule, struct gd_sym_frame *frames, int max,
+                    gd_frames_fn fn, void *ctx);
 /* The number of distinct source paths of the index (file ids). */
 size_t gd_file_count(const gd_binary *b);
 

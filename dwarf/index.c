@@ -371,6 +371,7 @@ void index_free(struct dwarf_index *ix)
     free(ix->iv);
     free(ix->nodes);
     free(ix->hot);
+    free(ix->vars);
     strtab_free(&ix->files);
     strtab_free(&ix->names);
     memset(ix, 0, sizeof *ix);
@@ -400,11 +401,16 @@ int index_build(struct dwarf_index *ix, const struct dw *dw, const struct gd_war
         ix->nodes = b.nodes.v;
         ix->nnodes = b.nodes.n;
         b.nodes.v = NULL;
+        variables_sort(b.vars.v, b.vars.n);
+        ix->vars = b.vars.v;
+        ix->nvars = b.vars.n;
+        b.vars.v = NULL;
         ix->units = b.good_units;
         ix->bad_units = b.bad_units;
         if (!build_hot(ix))
             rc = gd_fail(err, GD_ENOMEM, "out of memory while building the index");
     }
+    VEC_FREE(b.vars);
     VEC_FREE(b.rows);
     VEC_FREE(b.seqs);
     VEC_FREE(b.nodes);

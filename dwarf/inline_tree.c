@@ -2,7 +2,8 @@
  * inline_tree.c — one pass over .debug_info: for every compile unit, its
  * line program (lines.c) and its DIE tree, collecting each subprogram and
  * inlined subroutine with code as a function node (name, ranges, call
- * site, the function it is inlined into).  Type subtrees are skipped.
+ * site, the function it is inlined into), and the variables of static
+ * storage (variables.c).  Type subtrees are skipped.
  * Names reached through DW_AT_abstract_origin / DW_AT_specification are
  * resolved at the end, decoding the referenced DIE when the walk did not
  * pass it, in this file or in its supplementary file (dwz -m: abstract
@@ -300,6 +301,10 @@ static int walk_unit(struct walk *w, struct rd *r, const char **why)
             if (id != GD_NO_FUNC)
                 node = id;
             child_skip = false;
+        } else if (!skipping && ab->tag == DW_TAG_variable) {
+            struct var_walk vw = { w->dw, w->u, w->t, w->lt, w->b->files, &w->b->vars };
+            if ((rc = variable_die(&vw, r, ab, why)) != GD_OK)
+                break;
         } else if (!skipping && descends(ab->tag)) {
             if (!die_skip_attrs(r, w->u, w->t, ab)) {
                 *why = "malformed attribute";
@@ -518,6 +523,7 @@ int inline_tree_build(struct index_build *b, const struct dw *dw,
         struct unit u;
         const char *why = NULL;
         size_t rows = b->rows.n, seqs = b->seqs.n, nodes = b->nodes.n, ranges = b->ranges.n;
+        size_t vars = b->vars.n;
 
         struct rd r = { 0 };
         const struct abbrev *ab = NULL;
@@ -546,6 +552,7 @@ int inline_tree_build(struct index_build *b, const struct dw *dw,
             b->seqs.n = seqs;
             b->nodes.n = nodes;
             b->ranges.n = ranges;
+            b->vars.n = vars;
             b->bad_units++;
             gd_warn(w, "compile unit at offset 0x%llx%s%s%s: %s; skipped",
                     (unsigned long long)off, u.name ? " (" : "", u.name ? u.name : "",

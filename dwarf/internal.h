@@ -234,6 +234,9 @@ struct elf_file {
 };
 
 int elf_file_open(struct elf_file *f, const char *path, struct gd_error *err);
+/* The same for a file already open (f owns fd from now on, and closes it),
+ * called name in messages. */
+int elf_file_open_fd(struct elf_file *f, int fd, const char *name, struct gd_error *err);
 /* The same for a supplementary file (any ELF type: dwz writes ET_REL). */
 int elf_file_open_sup(struct elf_file *f, const char *path, struct gd_error *err);
 void elf_file_close(struct elf_file *f);
@@ -294,6 +297,71 @@ char *debuginfod_fetch(const char *path, const uint8_t *id, size_t len,
 bool altlink_open(const struct elf_file *f, const struct debug_dirs *dirs, struct elf_file *sup,
                   const struct gd_warner *w);
 
+/* ---- PLT entries (plt.c) ---------------------------------------------- */
+
+struct plt_entry {
+    uint64_t addr;
+    uint32_t shndx;             /* its PLT section */
+    size_t name_off;            /* its name in plt_names.text */
+    uint8_t type, bind;         /* of the symbol it jumps to (STT_FUNC for
+                                   *ABS*), for gdb's text/other kind */
+};
+
+struct plt_names {
+    VEC(struct plt_entry) v;
+    VEC(char) text;             /* the names, NUL-terminated */
+};
+
+/* The PLT entries of f (x86-64) named as BFD names them, in section order
+ * (.plt, .plt.got, .plt.sec, .plt.bnd); none for a file without them.
+ * False when out of memory. */
+bool plt_names(struct elf_file *f, struct plt_names *out);
+void plt_names_free(struct plt_names *p);
+
+/* ---- How gdb prints a minimal symbol's name (gdb_print_name.c) ----------- */
+
+/* 1 with *out (malloc'ed) when gdb 13 prints the minimal symbol linkage
+ * under another name (decoded as an Ada name: foo.cold is foo[cold]); 0
+ * when as it is; -1 when out of memory. */
+int gdb_print_name(const char *linkage, char **out);
+
+/* ---- gdb's minimal symbols (minsyms.c) ----------------------------------- */
+
+struct msym {
+    struct gd_symbol sym;       /* shndx: a section of the main file */
+    bool text;                  /* gdb's mst_text: a global function */
+    uint32_t order;             /* while built: where it came from */
+};
+
+/* The minimal symbols gdb makes of one file (an objfile), in gdb's order:
+ * by section, address, then name. */
+struct minsyms {
+    struct msym *v;
+    size_t n;
+    uint32_t *prev_sized;       /* per entry: the last one at or before it
+                                   with a size, UINT32_MAX if none */
+    char *names;                /* the names made here (no version, @plt) */
+    char **printed;             /* the names gdb prints otherwise (Ada) */
+    size_t nprinted;
+};
+
+/* The symbols gdb reads from one file.  symtab[0..nsymtab) are its .symtab
+ * (none when stripped), dynsym[0..ndynsym) its .dynsym; plt its PLT entries
+ * (may be NULL); own is the file the symbols' shndx refer to, main the file
+ * whose section indices the table is keyed by (the same file, or the one a
+ * separate debug file is for). */
+struct minsym_src {
+    const struct gd_symbol *symtab, *dynsym;
+    size_t nsymtab, ndynsym;
+    const struct plt_names *plt;
+    const struct elf_file *own, *main;
+};
+bool minsyms_build(struct minsyms *m, const struct minsym_src *src);
+void minsyms_free(struct minsyms *m);
+/* The symbol gdb's lookup_minimal_symbol_by_pc_section takes for addr in
+ * section shndx of this one file; NULL if none. */
+const struct gd_symbol *minsyms_at(const struct minsyms *m, uint32_t shndx, uint64_t addr);
+
 /* ---- Symbols (symbols.c) --------------------------------------------- */
 
 struct symtab {
@@ -307,14 +375,28 @@ struct symtab {
     uint32_t *sized;            /* FUNC/OBJECT symbols with a size, by value */
     size_t nsized;
     uint32_t *by_name;          /* syms by name */
+    uint32_t *by_value;         /* syms by value, then table order */
     uint32_t *dyn_by_name;
+    uint32_t *dyn_by_value;
+    bool from_dynsym;           /* syms are f's .dynsym (no .symtab anywhere) */
+    bool from_dbg;              /* syms are the debug file's .symtab */
+    struct minsyms gdb_own;     /* gdb's table of the file itself */
+    struct minsyms gdb_dbg;     /*   and of its debug file (when from_dbg) */
 };
 
-/* Reads .symtab of f (or of dbg when f has none), else .dynsym of f. */
+/* Reads .symtab of f (or of dbg when f has none), else .dynsym of f, and
+ * builds gdb's tables of both. */
 int symtab_load(struct symtab *t, struct elf_file *f, struct elf_file *dbg,
                 struct gd_error *err);
 void symtab_free(struct symtab *t);
+/* The symbol of section shndx that names addr: addr2line's choice
+ * (symtab_at), gdb's (symtab_gdb_at). */
 const struct gd_symbol *symtab_at(const struct symtab *t, uint32_t shndx, uint64_t addr);
+const struct gd_symbol *symtab_gdb_at(const struct symtab *t, uint32_t shndx, uint64_t addr);
+/* The symbol of section shndx starting at addr that binutils looks a data
+ * address up by (any type but SECTION, of the file's own table); NULL if
+ * none. */
+const struct gd_symbol *symtab_starting_at(const struct symtab *t, uint32_t shndx, uint64_t addr);
 const struct gd_symbol *symtab_containing(const struct symtab *t, uint64_t addr);
 const struct gd_symbol *symtab_by_name(const struct symtab *t, const char *name);
 
@@ -475,7 +557,17 @@ struct name_entry {             /* a subprogram DIE's names, by offset */
     uint64_t origin;
 };
 
+/* A variable of static storage (variables.c). */
+struct dvar {
+    uint64_t addr;
+    const char *name;
+    uint32_t file;              /* its declaration's */
+    uint32_t line;
+    uint32_t order;             /* DIE order, while sorted */
+};
+
 struct index_build {
+    struct dvarvec { struct dvar *v; size_t n, cap; } vars;
     VEC(struct lrow) rows;
     VEC(struct lseq) seqs;
     VEC(struct fnode) nodes;
@@ -511,8 +603,28 @@ uint32_t linetab_file(struct linetab *lt, struct strtab *files, uint64_t idx);
 int lines_decode(struct index_build *b, const struct dw *dw, const struct unit *u,
                  struct linetab *lt, const char **why);
 
+/* What variable_die needs of the walk of a unit. */
+struct var_walk {
+    const struct dw *dw;
+    const struct unit *u;
+    const struct abbrev_table *t;
+    struct linetab *lt;
+    struct strtab *files;
+    struct dvarvec *vars;
+};
+/* Reads a DW_TAG_variable DIE's attributes (r past them); keeps it in
+ * w->vars when it is one binutils can name a data address after. */
+int variable_die(const struct var_walk *w, struct rd *r, const struct abbrev *ab,
+                 const char **why);
+/* Sorts variables by address, DIE order among equal ones. */
+void variables_sort(struct dvar *v, size_t n);
+/* The first variable at addr whose name symbol contains; NULL if none. */
+const struct dvar *variables_find(const struct dvar *v, size_t n, uint64_t addr,
+                                  const char *symbol);
+
 /* Walks the DIEs of every unit: line tables, subprograms and inlined
- * subroutines with their ranges; corrupt units are warned about and skipped. */
+ * subroutines with their ranges, variables of static storage; corrupt
+ * units are warned about and skipped. */
 int inline_tree_build(struct index_build *b, const struct dw *dw,
                       const struct gd_warner *w, struct gd_error *err);
 
@@ -565,6 +677,8 @@ struct dwarf_index {
     size_t nnodes;
     struct strtab files;
     struct strtab names;        /* of the hot records */
+    struct dvar *vars;          /* by address */
+    size_t nvars;
     size_t units, bad_units;
     struct accel acc;
 };

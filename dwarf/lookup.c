@@ -29,6 +29,22 @@ int gd_lookup_line(const gd_binary *b, uint64_t pc, struct gd_line *out)
     return GD_OK;
 }
 
+int gd_lookup_data(const gd_binary *b, const struct gd_section *sec, uint64_t addr,
+                   struct gd_line *out)
+{
+    if (!b->ix.nvars || (sec->flags & SHF_EXECINSTR))
+        return GD_ENOTFOUND;
+    const struct gd_symbol *s = symtab_starting_at(&b->syms, sec->index, addr);
+    const struct dvar *v = s ? variables_find(b->ix.vars, b->ix.nvars, addr, s->name) : NULL;
+    if (!v)
+        return GD_ENOTFOUND;
+    memset(out, 0, sizeof *out);
+    out->file = strtab_get(&b->ix.files, v->file);
+    out->line = v->line;
+    out->addr = v->addr;
+    return GD_OK;
+}
+
 /* The frames of a pc, innermost first: the function of its interval at
  * the interval's line row, then each caller at the call site of the frame
  * inside it.  gd_lookup and gd_lookup_each walk this and each reports it in
@@ -73,13 +89,13 @@ static inline bool chain_next(struct chain *c)
 }
 
 /* Where DWARF knows no function, the frame is named after the ELF symbol
- * that names pc (gd_symbol_at): *s, NULL if none.  False when nothing at
- * all is known. */
+ * that names pc by rule (gd_symbol_at): *s, NULL if none.  False when
+ * nothing at all is known. */
 static bool chain_known(const gd_binary *b, const struct chain *c, uint64_t pc,
-                        const struct gd_symbol **s)
+                        enum gd_symbol_rule rule, const struct gd_symbol **s)
 {
     *s = NULL;
-    return c->node != GD_NO_FUNC || (*s = gd_symbol_at(b, pc)) || c->has_line;
+    return c->node != GD_NO_FUNC || (*s = gd_symbol_at(b, pc, rule)) || c->has_line;
 }
 
 static void put_frame(struct gd_frame *f, const struct dwarf_index *ix, const struct chain *c,
@@ -103,14 +119,15 @@ static void put_frame(struct gd_frame *f, const struct dwarf_index *ix, const st
     f->func = c->node;
 }
 
-int gd_lookup(const gd_binary *b, uint64_t pc, struct gd_frame *frames, int max)
+int gd_lookup(const gd_binary *b, uint64_t pc, enum gd_symbol_rule rule,
+              struct gd_frame *frames, int max)
 {
     struct chain c;
     const struct gd_symbol *s;
     int n = 0;
 
     chain_start(&c, &b->ix, index_find(&b->ix, pc));
-    if (!chain_known(b, &c, pc, &s))
+    if (!chain_known(b, &c, pc, rule, &s))
         return 0;
     do {
         if (n < max)
@@ -155,14 +172,14 @@ static void put_sym_frame(struct gd_sym_frame *f, const struct strtab *files,
 
 /* gd_lookup in the form of gd_lookup_each, for pc in interval v. */
 static int sym_frames(const gd_binary *b, uint64_t pc, const struct ival *v,
-                      struct gd_sym_frame *frames, int max)
+                      enum gd_symbol_rule rule, struct gd_sym_frame *frames, int max)
 {
     struct chain c;
     const struct gd_symbol *s;
     int n = 0;
 
     chain_start(&c, &b->ix, v);
-    if (!chain_known(b, &c, pc, &s))
+    if (!chain_known(b, &c, pc, rule, &s))
         return 0;
     do {
         if (n < max)
@@ -186,7 +203,8 @@ static inline void prefetch(const void *p)
 }
 
 void gd_lookup_each(const gd_binary *b, const uint64_t *pcs, size_t n,
-                    struct gd_sym_frame *frames, int max, gd_frames_fn fn, void *ctx)
+                    enum gd_symbol_rule rule, struct gd_sym_frame *frames, int max,
+                    gd_frames_fn fn, void *ctx)
 {
     const struct dwarf_index *ix = &b->ix;
     const uint32_t *bucket[GROUP];
@@ -223,7 +241,7 @@ void gd_lookup_each(const gd_binary *b, const uint64_t *pcs, size_t n,
             }
         }
         for (size_t i = 0; i < m; i++)
-            fn(ctx, g + i, frames, sym_frames(b, pc[i], v[i], frames, max));
+            fn(ctx, g + i, frames, sym_frames(b, pc[i], v[i], rule, frames, max));
     }
 }
 

@@ -1,9 +1,10 @@
 /*
  * symbols.c — the ELF symbol tables: loading .symtab/.dynsym, the code
- * symbol that names an address (gdb's and elfutils' rule: within its size,
- * or up to the next symbol for a zero-size one; binutils' choice among
- * symbols at one address), the symbol containing a data address, and
- * lookup by name.
+ * symbol that names an address as addr2line names it (binutils 2.40's
+ * choice among the symbols of the address's section, with gdb's and
+ * elfutils' extent: within its size, or up to the next symbol for a
+ * zero-size one) or as gdb does (minsyms.c), the symbol containing a data
+ * address, and lookup by name.
  */
 #include <gelf.h>
 #include <libelf.h>
@@ -69,13 +70,19 @@ static int load_table(struct elf_file *f, const struct gd_section *sec, bool dyn
     return GD_OK;
 }
 
-/* binutils' _bfd_elf_maybe_function_sym: could this symbol name code? */
-static bool maybe_code(const struct gd_symbol *s, size_t nsecs)
+/* binutils' _bfd_elf_maybe_function_sym: could this symbol name code?  BFD
+ * measures a symbol from the start of its section, as an unsigned offset:
+ * one whose value lies before the start (the linker's __bss_start, before
+ * .bss aligned up past it; __executable_start) never names an address of
+ * the section. */
+static bool maybe_code(const struct gd_symbol *s, const struct elf_file *f)
 {
     if (s->type == STT_SECTION || s->type == STT_FILE || s->type == STT_OBJECT ||
         s->type == STT_TLS || s->type == STT_COMMON)
         return false;
-    if (s->shndx == SHN_UNDEF || s->shndx >= nsecs || s->shndx >= SHN_LORESERVE)
+    if (s->shndx == SHN_UNDEF || s->shndx >= f->nsecs || s->shndx >= SHN_LORESERVE)
+        return false;
+    if (s->value < f->secs[s->shndx].addr)
         return false;
     if (s->size == 0 && s->bind == STB_LOCAL && s->type == STT_NOTYPE &&
         s->visibility == STV_HIDDEN)
@@ -115,7 +122,8 @@ static int by_name(const void *a, const void *b, void *ctx)
 }
 
 static uint32_t *sorted(const struct gd_symbol *syms, size_t n,
-                        bool (*keep)(const struct gd_symbol *, size_t), size_t nsecs,
+                        bool (*keep)(const struct gd_symbol *, const struct elf_file *),
+                        const struct elf_file *f,
                         int (*cmp)(const void *, const void *, void *), size_t *count)
 {
     uint32_t *v = malloc((n ? n : 1) * sizeof *v);
@@ -123,16 +131,16 @@ static uint32_t *sorted(const struct gd_symbol *syms, size_t n,
     if (!v)
         return NULL;
     for (size_t i = 0; i < n; i++)
-        if (!keep || keep(&syms[i], nsecs))
+        if (!keep || keep(&syms[i], f))
             v[k++] = (uint32_t)i;
     qsort_r(v, k, sizeof *v, cmp, (void *)syms);
     *count = k;
     return v;
 }
 
-static bool sized_data_or_code(const struct gd_symbol *s, size_t nsecs)
+static bool sized_data_or_code(const struct gd_symbol *s, const struct elf_file *f)
 {
-    return s->size > 0 && s->shndx != SHN_UNDEF && s->shndx < nsecs &&
+    return s->size > 0 && s->shndx != SHN_UNDEF && s->shndx < f->nsecs &&
            (s->type == STT_FUNC || s->type == STT_GNU_IFUNC || s->type == STT_OBJECT ||
             s->type == STT_NOTYPE);
 }
@@ -149,6 +157,32 @@ static uint32_t *prev_sized(const struct symtab *t)
         v[i] = last;
     }
     return v;
+}
+
+/* gdb's tables (minsyms.c): one of the file itself (its .symtab, else its
+ * .dynsym, and its PLT entries), one of its separate debug file (its
+ * .symtab) when the symbols come from there. */
+static int load_minsyms(struct symtab *t, struct elf_file *f, struct elf_file *dbg,
+                        struct gd_error *err)
+{
+    struct plt_names plt;
+    if (!plt_names(f, &plt))
+        return gd_fail(err, GD_ENOMEM, "out of memory");
+    struct minsym_src own = { NULL, t->dyn, 0, t->ndyn, &plt, f, f };
+    if (t->from_dynsym) {
+        own.dynsym = t->syms;
+        own.ndynsym = t->n;
+    } else if (!t->from_dbg) {
+        own.symtab = t->syms;
+        own.nsymtab = t->n;
+    }
+    bool ok = minsyms_build(&t->gdb_own, &own);
+    plt_names_free(&plt);
+    if (ok && t->from_dbg) {
+        struct minsym_src sep = { t->syms, NULL, t->n, 0, NULL, dbg, f };
+        ok = minsyms_build(&t->gdb_dbg, &sep);
+    }
+    return ok ? GD_OK : gd_fail(err, GD_ENOMEM, "out of memory");
 }
 
 int symtab_load(struct symtab *t, struct elf_file *f, struct elf_file *dbg,
@@ -173,19 +207,24 @@ int symtab_load(struct symtab *t, struct elf_file *f, struct elf_file *dbg,
         if (dynsym && dynsym->type == SHT_DYNSYM &&
             (rc = load_table(f, dynsym, true, &t->dyn, &t->ndyn, err)) != GD_OK)
             return rc;
+        t->from_dbg = src == dbg;
     } else if (dynsym && dynsym->type == SHT_DYNSYM) {
         if ((rc = load_table(f, dynsym, true, &t->syms, &t->n, err)) != GD_OK)
             return rc;
+        t->from_dynsym = true;
     }
-    size_t nsecs = src->nsecs, dummy;
-    t->code = sorted(t->syms, t->n, maybe_code, nsecs, by_code, &t->ncode);
+    size_t dummy;
+    t->code = sorted(t->syms, t->n, maybe_code, src, by_code, &t->ncode);
     t->prev_sized = t->code ? prev_sized(t) : NULL;
-    t->sized = sorted(t->syms, t->n, sized_data_or_code, nsecs, by_value, &t->nsized);
-    t->by_name = sorted(t->syms, t->n, NULL, 0, by_name, &dummy);
-    t->dyn_by_name = sorted(t->dyn, t->ndyn, NULL, 0, by_name, &dummy);
-    if (!t->code || !t->prev_sized || !t->sized || !t->by_name || !t->dyn_by_name)
+    t->sized = sorted(t->syms, t->n, sized_data_or_code, src, by_value, &t->nsized);
+    t->by_name = sorted(t->syms, t->n, NULL, NULL, by_name, &dummy);
+    t->by_value = sorted(t->syms, t->n, NULL, NULL, by_value, &dummy);
+    t->dyn_by_value = sorted(t->dyn, t->ndyn, NULL, NULL, by_value, &dummy);
+    t->dyn_by_name = sorted(t->dyn, t->ndyn, NULL, NULL, by_name, &dummy);
+    if (!t->code || !t->prev_sized || !t->sized || !t->by_name || !t->by_value ||
+        !t->dyn_by_name || !t->dyn_by_value)
         return gd_fail(err, GD_ENOMEM, "out of memory");
-    return GD_OK;
+    return load_minsyms(t, f, dbg, err);
 }
 
 void symtab_free(struct symtab *t)
@@ -196,7 +235,11 @@ void symtab_free(struct symtab *t)
     free(t->prev_sized);
     free(t->sized);
     free(t->by_name);
+    free(t->by_value);
     free(t->dyn_by_name);
+    free(t->dyn_by_value);
+    minsyms_free(&t->gdb_own);
+    minsyms_free(&t->gdb_dbg);
     memset(t, 0, sizeof *t);
 }
 
@@ -205,31 +248,11 @@ static bool is_func(const struct gd_symbol *s)
     return s->type == STT_FUNC || s->type == STT_GNU_IFUNC;
 }
 
-/* binutils' better_fit for two symbols at the same address. */
-static bool better_fit(const struct gd_symbol *cur, const struct gd_symbol *s, uint64_t addr)
-{
-    uint64_t cur_size = cur->size ? cur->size : 1;
-    uint64_t size = s->size ? s->size : 1;
-
-    if (cur->value + cur_size <= addr)
-        return size > cur_size;
-    if (s->value + size > addr) {
-        if (is_func(cur) && !is_func(s))
-            return false;
-        if (is_func(s) && !is_func(cur))
-            return true;
-        if (cur->type == STT_NOTYPE && s->type != STT_NOTYPE)
-            return true;
-        if (cur->type != STT_NOTYPE && s->type == STT_NOTYPE)
-            return false;
-        return size < cur_size;
-    }
-    return false;
-}
-
 /* The best of the code symbols code[first..last] at one address that may
  * name addr: those whose size holds it when sized, the zero-size ones when
- * not; NULL if none qualifies. */
+ * not; NULL if none qualifies.  binutils 2.40 (_bfd_elf_find_function)
+ * takes the larger of two at one address, the first in the table of equal
+ * ones, whatever their types and bindings. */
 static const struct gd_symbol *best_at(const struct symtab *t, size_t first, size_t last,
                                        uint64_t addr, bool sized)
 {
@@ -238,7 +261,7 @@ static const struct gd_symbol *best_at(const struct symtab *t, size_t first, siz
         const struct gd_symbol *s = &t->syms[t->code[i]];
         if (sized ? s->size == 0 || addr - s->value >= s->size : s->size != 0)
             continue;
-        if (!best || better_fit(best, s, addr))
+        if (!best || s->size > best->size)
             best = s;
     }
     return best;
@@ -260,13 +283,14 @@ static size_t run_start(const struct symtab *t, size_t i)
 }
 
 /*
- * The symbol that names addr, as gdb and elfutils choose it.  The last code
- * symbols at or before addr in its section (all those at one address)
- * name it when one of them has a size that reaches addr, or has no size at
- * all (a zero-size symbol reaches up to the next symbol).  When all of them
- * are zero-size, a sized symbol before them still names addr if it reaches
- * it (labels inside a function).  Otherwise nothing names addr: a pc past
- * the end of the nearest function is not that function's.
+ * The symbol that names addr, as elfutils and llvm-symbolizer choose it.
+ * The last code symbols at or before addr in its section (all those at one
+ * address) name it when one of them has a size that reaches addr; when all
+ * of them are zero-size, one of them does (a zero-size symbol reaches up to
+ * the next symbol), unless a sized symbol before them reaches addr (labels
+ * inside a function).  Otherwise nothing names addr: a pc past the end of
+ * the nearest function is not that function's, nor a zero-size label's
+ * that shares its address.
  */
 const struct gd_symbol *symtab_at(const struct symtab *t, uint32_t shndx, uint64_t addr)
 {
@@ -287,14 +311,55 @@ const struct gd_symbol *symtab_at(const struct symtab *t, uint32_t shndx, uint64
     const struct gd_symbol *s = best_at(t, first, last, addr, true);
     if (s)
         return s;
+    /* sized symbols here, none reaching addr: a zero-size one beside them
+     * (a section's __start_ label on its first function) does not either */
+    for (size_t i = first; i <= last; i++)
+        if (t->syms[t->code[i]].size != 0)
+            return NULL;
     const struct gd_symbol *zero = best_at(t, first, last, addr, false);
     if (!zero)
-        return NULL;            /* sized symbols here, none reaching addr */
+        return NULL;
     uint32_t k = first > 0 ? t->prev_sized[first - 1] : UINT32_MAX;
     if (k != UINT32_MAX && t->syms[t->code[k]].shndx == shndx &&
         (s = best_at(t, run_start(t, k), k, addr, true)))
         return s;
     return zero;
+}
+
+/* gdb asks the file and its separate debug file; the symbol at the higher
+ * address wins, the file's own at equal ones. */
+const struct gd_symbol *symtab_gdb_at(const struct symtab *t, uint32_t shndx, uint64_t addr)
+{
+    const struct gd_symbol *own = minsyms_at(&t->gdb_own, shndx, addr);
+    const struct gd_symbol *sep = minsyms_at(&t->gdb_dbg, shndx, addr);
+    return sep && (!own || sep->value > own->value) ? sep : own;
+}
+
+/* binutils looks in the file's own table (.symtab, else .dynsym: never
+ * the debug file's) and takes the first global one, else the last (it
+ * keeps looking past local and weak ones for a global). */
+const struct gd_symbol *symtab_starting_at(const struct symtab *t, uint32_t shndx, uint64_t addr)
+{
+    const struct gd_symbol *syms = t->from_dbg ? t->dyn : t->syms;
+    const uint32_t *by_value = t->from_dbg ? t->dyn_by_value : t->by_value;
+    size_t n = t->from_dbg ? t->ndyn : t->n, lo = 0, hi = n;
+    const struct gd_symbol *found = NULL;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (syms[by_value[mid]].value < addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < n && syms[by_value[lo]].value == addr; lo++) {
+        const struct gd_symbol *s = &syms[by_value[lo]];
+        if (s->shndx != shndx || s->type == STT_SECTION)
+            continue;
+        found = s;
+        if (s->bind == STB_GLOBAL)
+            break;
+    }
+    return found;
 }
 
 const struct gd_symbol *symtab_containing(const struct symtab *t, uint64_t addr)

@@ -62,7 +62,7 @@ struct hit {
 static struct hit find_frame(struct session *ss, const struct cfi_regs *regs,
                              const struct unwind_mem *mem, uint64_t top, uint64_t addr)
 {
-    struct hit h = {false, -1, 0, 0, {0, false, {NULL, NULL, 0, false, SYM_NO_MODULE}}};
+    struct hit h = {false, -1, 0, 0, {0, false, {NULL, NULL, 0, false, SYM_NO_MODULE}, false}};
     if (!mem->data)
         return h;
     uint64_t *pcs = xmalloc(MAX_FRAMES * sizeof *pcs), *sps = xmalloc(MAX_FRAMES * sizeof *sps);
@@ -80,13 +80,13 @@ static struct hit find_frame(struct session *ss, const struct cfi_regs *regs,
     for (int i = 0; i < n; i++) {
         uint64_t hi = i + 1 < n ? sps[i + 1] : top;
         uint32_t k;
-        const struct sym_frame *sf = symcache_lookup(&ss->m.sc, pc_lookup(pcs[i]), &k);
+        const struct sym_frame *sf = model_pc_syms(&ss->m, pcs[i], &k);
         shown += (int)k;
         if (addr >= sps[i] && addr < hi) {
             h.frame = shown - 1;
             h.sp = sps[i];
             h.cfa = hi;
-            h.xf = (struct xframe){pc_of(pcs[i]), (pcs[i] & PC_EXACT) != 0, sf[k - 1]};
+            h.xf = xframe_of(pcs[i], &sf[k - 1]);
             break;
         }
     }
@@ -199,7 +199,7 @@ static void analyze(struct session *ss, const struct memmap *mm, uint64_t addr, 
         if (sec && (sec->flags & 0x4)) {        /* SHF_EXECINSTR */
             uint32_t k;
             const struct sym_frame *sf = symcache_lookup(&ss->m.sc, addr, &k);
-            a->code = (struct xframe){addr, true, sf[0]};
+            a->code = xframe_of(addr | PC_EXACT, &sf[0]);
             a->is_code = true;
         }
     }

@@ -196,7 +196,7 @@ uint32_t model_thread_stack(struct model *m, size_t i)
     struct cfi_regs r;
     enum unwind_stop stop = UNWIND_END;
     cfi_regs_from_thread(&th->regs, &r);
-    struct unwind_mem none = {0, 0, NULL};
+    struct unwind_mem none = {0, 0, NULL, NULL};
     const struct unwind_mem *mem = s->thread_stacks && s->thread_stacks[i].data
                                        ? &s->thread_stacks[i] : &none;
     uint64_t *pcs = xmalloc(MAX_FRAMES * sizeof *pcs);
@@ -226,6 +226,15 @@ void model_free(struct model *m)
     memset(m, 0, sizeof *m);
 }
 
+const struct sym_frame *model_pc_syms(struct model *m, uint64_t v, uint32_t *n)
+{
+    if (v & PC_SIGNAL) {
+        *n = 1;
+        return symcache_signal(&m->sc, pc_of(v));
+    }
+    return symcache_lookup(&m->sc, pc_lookup(v), n);
+}
+
 size_t model_frames(struct model *m, uint32_t stack, struct xframe **out, size_t *cap)
 {
     if (stack == NO_STACK || stack >= m->nstacks)
@@ -235,10 +244,10 @@ size_t model_frames(struct model *m, uint32_t stack, struct xframe **out, size_t
     for (uint32_t i = 0; i < st->n; i++) {
         uint64_t v = m->pcs[st->first + i];
         uint32_t k;
-        const struct sym_frame *sf = symcache_lookup(&m->sc, pc_lookup(v), &k);
+        const struct sym_frame *sf = model_pc_syms(m, v, &k);
         xgrow(out, cap, n + k, sizeof **out);
         for (uint32_t j = 0; j < k; j++)
-            (*out)[n++] = (struct xframe){pc_of(v), (v & PC_EXACT) != 0, sf[j]};
+            (*out)[n++] = xframe_of(v, &sf[j]);
     }
     return n;
 }
@@ -263,7 +272,8 @@ static void stack_info(struct model *m, uint32_t stack)
          * else the first outside the runtime; else the innermost */
         size_t user = n;
         for (size_t i = 0; i < n && user == n; i++)
-            if (!in_runtime_text(m->mods, fr[i].pc - !fr[i].exact) && !system_frame(m, &fr[i]))
+            if (!in_runtime_text(m->mods, fr[i].pc - !fr[i].exact) && !system_frame(m, &fr[i]) &&
+                !fr[i].signal)
                 user = i;
         for (size_t i = 0; i < n && user == n; i++)
             if (!in_runtime_text(m->mods, fr[i].pc - !fr[i].exact))
@@ -293,7 +303,7 @@ bool model_created_by(struct model *m, const struct snap_g *g, struct xframe *ou
         return false;
     uint32_t k;
     const struct sym_frame *sf = symcache_lookup(&m->sc, g->gopc - 1, &k);
-    *out = (struct xframe){g->gopc, false, sf[0]};
+    *out = xframe_of(g->gopc, &sf[0]);
     return true;
 }
 

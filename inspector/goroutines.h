@@ -27,6 +27,7 @@ struct xframe {
                                thread, else a return address (its line is that of pc - 1) */
     bool exact;
     struct sym_frame sym;
+    bool signal;            /* a signal frame: sym is SIGNAL_FRAME_NAME */
 };
 
 /* An interned stack: pcs (PC_EXACT-tagged) and why the walk stopped. */
@@ -74,6 +75,15 @@ void model_free(struct model *m);
 /* The stack of thread i (an index in the target's threads), unwound on
  * first use. */
 uint32_t model_thread_stack(struct model *m, size_t i);
+/* The symbolized frames of one pc of a stack (PC_EXACT, PC_SIGNAL-tagged):
+ * its inline chain, innermost first, or the one frame of a signal frame.
+ * Valid until the next lookup. */
+const struct sym_frame *model_pc_syms(struct model *m, uint64_t v, uint32_t *n);
+/* The frame shown for sym, one of the frames of tagged pc v. */
+static inline struct xframe xframe_of(uint64_t v, const struct sym_frame *sym)
+{
+    return (struct xframe){pc_of(v), (v & PC_EXACT) != 0, *sym, (v & PC_SIGNAL) != 0};
+}
 /* The frames of a stack (expanded inline chains), into *out (grown as
  * needed); returns how many. */
 size_t model_frames(struct model *m, uint32_t stack, struct xframe **out, size_t *cap);

@@ -164,7 +164,8 @@ static const char *stack_text(struct session *ss, uint32_t stack, long depth)
     size_t shown = depth >= 0 && (size_t)depth < n ? (size_t)depth : n;
     for (size_t i = 0; i < shown; i++) {
         const struct xframe *x = &fr[i];
-        fprintf(f, "    %2zu  0x%016" PRIx64 " in %s%s\n", i, x->pc,
+        /* gdb's "#3  <signal handler called>": no "in" */
+        fprintf(f, "    %2zu  0x%016" PRIx64 " %s%s%s\n", i, x->pc, x->signal ? "" : "in ",
                 x->sym.function ? x->sym.function : "??", x->sym.inlined ? " (inlined)" : "");
         if (x->sym.file) {
             fprintf(f, "            at %s:%" PRIu32 "\n", x->sym.file, x->sym.line);

@@ -121,11 +121,31 @@ void modules_free(struct modules *ms)
         free(ms->v[i].path);
         free(ms->v[i].open_path);
         free(ms->v[i].error);
+        free(ms->v[i].image);
     }
     free(ms->v);
     free(ms->ranges);
     memset(ms, 0, sizeof *ms);
     ms->exe = -1;
+}
+
+void modules_add_image(struct modules *ms, const char *name, uint64_t start, uint64_t end,
+                       uint8_t *image, size_t size)
+{
+    ms->v = xrealloc(ms->v, (ms->n + 1) * sizeof *ms->v);
+    struct module *m = &ms->v[ms->n];
+    memset(m, 0, sizeof *m);
+    m->path = xstrdup(name);
+    m->base = m->path;
+    m->lo = m->map_start = start;
+    m->hi = end;
+    m->system = true;           /* the kernel's code ([vdso]), as libc is the system's */
+    m->image = image;
+    m->image_size = size;
+    ms->ranges = xrealloc(ms->ranges, (ms->nranges + 1) * sizeof *ms->ranges);
+    ms->ranges[ms->nranges++] = (struct modrange){start, end, (uint32_t)ms->n};
+    ms->n++;
+    qsort(ms->ranges, ms->nranges, sizeof *ms->ranges, cmp_range);
 }
 
 struct module *modules_find(struct modules *ms, uint64_t addr)
@@ -213,8 +233,27 @@ static bool try_open(struct modules *ms, struct module *m, const char *path, cha
     return true;
 }
 
+static gd_binary *open_image(struct modules *ms, struct module *m)
+{
+    if (m->tried)
+        return m->bin;
+    m->tried = true;
+    struct gd_error err = {0, ""};
+    if (gd_open_image(m->path, m->image, m->image_size, ms->open_opts, &m->bin, &err) != GD_OK ||
+        gd_load_bias(m->bin, m->map_start, 0, &m->bias) != GD_OK) {
+        char msg[700];
+        snprintf(msg, sizeof msg, "%s: its image has no loadable segment", m->path);
+        m->error = xstrdup(err.msg[0] ? err.msg : msg);
+        gd_close(m->bin);
+        m->bin = NULL;
+    }
+    return m->bin;
+}
+
 gd_binary *module_binary(struct modules *ms, struct module *m)
 {
+    if (m->image)
+        return open_image(ms, m);
     if (m->tried)
         return m->bin;
     m->tried = true;

@@ -29,6 +29,9 @@ struct module {
     gd_binary *bin;         /* NULL until opened, or when it cannot be */
     uint64_t bias;          /* target address = link-time address + bias */
     char *error;            /* why it could not be opened */
+    uint8_t *image;         /* an ELF image with no file ([vdso]), copied from the
+                               target and opened from memory; NULL for a file */
+    size_t image_size;
 };
 
 struct target;
@@ -56,6 +59,10 @@ struct modules {
 void modules_build(struct modules *ms, struct target *t, struct modules *prev,
                    const struct gd_open_options *oo);
 void modules_free(struct modules *ms);
+/* Adds a module of no file at [start, end) whose ELF image (size bytes,
+ * malloc'ed: ms takes it) was copied from there; name is its path. */
+void modules_add_image(struct modules *ms, const char *name, uint64_t start, uint64_t end,
+                       uint8_t *image, size_t size);
 
 /* The module holding addr, or NULL. */
 struct module *modules_find(struct modules *ms, uint64_t addr);

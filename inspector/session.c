@@ -15,6 +15,7 @@
 #include "heapsnap.h"
 #include "textfmt.h"
 #include "trace.h"
+#include "vdso.h"
 
 /* Finds the descriptor's symbol: in the executable, else in a shared object
  * of the program's own (libgort may be linked into one). */
@@ -49,6 +50,7 @@ static int snapshot_and_model(struct session *ss, struct fail *f)
         return -1;
     struct modules prev = ss->mods;
     modules_build(&ss->mods, ss->t, &prev, ss->open_opts);
+    vdso_add(&ss->mods, ss->t);
     model_build(&ss->m, &ss->s, &ss->mods);
     trace_mark("unwind");
     if (!ss->keep_stacks)
@@ -198,6 +200,7 @@ void json_frame_members(struct session *ss, struct json *j, const struct xframe 
         json_ku64(j, "pc", f->pc);
         json_kbool(j, "exact", f->exact);
         json_kbool(j, "inlined", f->sym.inlined);
+        json_kbool(j, "signal", f->signal);
     }
 }
 

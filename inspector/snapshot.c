@@ -20,6 +20,7 @@
 #include "bulkread.h"
 #include "clock.h"
 #include "heapsnap.h"
+#include "sigframe.h"
 #include "trace.h"
 #include "u64map.h"
 
@@ -299,7 +300,7 @@ static void decode_g(struct snapshot *s, const struct layout *l, struct gcopy *c
     g->thread = -1;
     for (int i = 0; i < CTX_NREGS; i++)
         g->ctx[i] = rt_get_fit(b, l->g.ctx[i]);
-    g->stack = (struct unwind_mem){0, 0, NULL};
+    g->stack = (struct unwind_mem){0, 0, NULL, NULL};
     g->error = NULL;
     if (!known) {
         g_error(g, "goroutine table entry %zu (G at %#" PRIx64 "): status %u is not a "
@@ -589,7 +590,7 @@ static void plan_read(struct snapshot *s, struct plan *pl)
          * even when empty (it is freed with the snapshot) */
         if (r->got == 0 && !pl->dst[i].own)
             continue;
-        *pl->dst[i].mem = (struct unwind_mem){r->addr, r->addr + r->got, r->buf};
+        *pl->dst[i].mem = (struct unwind_mem){r->addr, r->addr + r->got, r->buf, NULL};
         if (r->got)
             s->stacks_copied++;
     }
@@ -668,9 +669,24 @@ static void plan_goroutine_stacks(struct snapshot *s, struct plan *pl, struct pr
     }
 }
 
-/* The stack region of each thread with registers: from just below its
- * stack pointer up to its goroutine's stack top or (at most
- * THREAD_STACK_COPY) the end of the mapping holding it. */
+/* The part of the stack at sp to copy: from just below sp up to top (the
+ * stack top of a goroutine's stack; 0: none) or, at most THREAD_STACK_COPY,
+ * the end of the mapping holding sp.  False when no mapping holds it. */
+static bool stack_range(const struct snapshot *s, uint64_t sp, uint64_t top, uint64_t *lo,
+                        uint64_t *hi)
+{
+    const struct mapping *mp = procmaps_find(&s->t->maps, sp);
+    if (!mp)
+        return false;
+    *lo = sp - RED_ZONE < mp->start ? mp->start : sp - RED_ZONE;
+    *hi = mp->end - sp > THREAD_STACK_COPY ? sp + THREAD_STACK_COPY : mp->end;
+    if (top)
+        *hi = top;
+    return true;
+}
+
+/* The stack region of each thread with registers, up to its goroutine's
+ * stack top or the end of its mapping (stack_range). */
 static void plan_thread_stacks(struct snapshot *s, struct plan *pl)
 {
     size_t nt = s->t->nthreads;
@@ -683,17 +699,44 @@ static void plan_thread_stacks(struct snapshot *s, struct plan *pl)
         const struct target_thread *th = &s->t->threads[i];
         if (!th->has_regs)
             continue;
-        uint64_t rsp = th->regs.rsp;
-        const struct mapping *mp = procmaps_find(&s->t->maps, rsp);
-        if (!mp)
-            continue;
-        uint64_t lo = rsp - RED_ZONE < mp->start ? mp->start : rsp - RED_ZONE;
-        uint64_t hi = mp->end - rsp > THREAD_STACK_COPY ? rsp + THREAD_STACK_COPY : mp->end;
-        if (gtop[i])
-            hi = gtop[i];
-        plan_add(s, pl, &s->thread_stacks[i], lo, hi, true);
+        uint64_t lo, hi;
+        if (stack_range(s, th->regs.rsp, gtop[i], &lo, &hi))
+            plan_add(s, pl, &s->thread_stacks[i], lo, hi, true);
     }
     free(gtop);
+}
+
+/* The stack top of the goroutine whose stack holds sp, or 0. */
+static uint64_t goroutine_top(const struct snapshot *s, uint64_t sp)
+{
+    for (size_t k = 0; k < s->ngs; k++) {
+        const struct snap_g *g = &s->gs[k];
+        if (g->readable && !g->error && g->stacklo && sp >= g->stacklo && sp < g->stackhi)
+            return g->stackhi;
+    }
+    return 0;
+}
+
+/* For each thread whose copied stack holds the kernel's frame of a signal
+ * delivered on an alternate signal stack (sigframe.h): the stack that
+ * signal interrupted, copied too and chained after the thread's. */
+static void copy_interrupted_stacks(struct snapshot *s)
+{
+    size_t nt = s->t->nthreads;
+    struct plan pl = {0};
+    s->interrupted_stacks = xcalloc(nt ? nt : 1, sizeof *s->interrupted_stacks);
+    for (size_t i = 0; i < nt; i++) {
+        const struct target_thread *th = &s->t->threads[i];
+        uint64_t sp = th->has_regs ? sigframe_interrupted_sp(&s->thread_stacks[i], th->regs.rsp)
+                                   : 0;
+        uint64_t lo, hi;
+        if (sp && stack_range(s, sp, goroutine_top(s, sp), &lo, &hi))
+            plan_add(s, &pl, &s->interrupted_stacks[i], lo, hi, true);
+    }
+    plan_read(s, &pl);
+    for (size_t i = 0; i < nt; i++)
+        if (s->interrupted_stacks[i].data)
+            s->thread_stacks[i].next = &s->interrupted_stacks[i];
 }
 
 struct precopy_ctx {
@@ -713,7 +756,7 @@ static void precopy_one(void *ctx, const struct snap_g *g)
         return;
     xgrow(&pre->v, &pc->cap, pre->n + 1, sizeof *pre->v);
     pre->v[pre->n] = (struct pre){g->addr, g->goid, park_key(g), g->waitsince,
-                                  {g->ctx[CTX_RSP], g->stackhi, NULL}};
+                                  {g->ctx[CTX_RSP], g->stackhi, NULL, NULL}};
     pre->n++;
 }
 
@@ -779,6 +822,7 @@ static void copy_rest(struct snapshot *s, const struct layout *l, const struct s
     plan_goroutine_stacks(s, &pl, pre);
     plan_thread_stacks(s, &pl);
     plan_read(s, &pl);
+    copy_interrupted_stacks(s);
 }
 
 static int take_nonstop(struct snapshot *s, const struct layout *l, const struct snap_options *o,
@@ -937,7 +981,7 @@ const struct snap_m *snap_m_of_thread(const struct snapshot *s, size_t i)
 void snapshot_drop_stacks(struct snapshot *s)
 {
     for (size_t i = 0; i < s->ngs; i++)
-        s->gs[i].stack = (struct unwind_mem){0, 0, NULL};
+        s->gs[i].stack = (struct unwind_mem){0, 0, NULL, NULL};
     arena_free(s->arena);
 }
 
@@ -954,6 +998,9 @@ void snapshot_free(struct snapshot *s)
     for (size_t i = 0; s->thread_stacks && i < s->t->nthreads; i++)
         free((void *)s->thread_stacks[i].data);
     free(s->thread_stacks);
+    for (size_t i = 0; s->interrupted_stacks && i < s->t->nthreads; i++)
+        free((void *)s->interrupted_stacks[i].data);
+    free(s->interrupted_stacks);
     for (size_t i = 0; i < s->nwarnings; i++)
         free(s->warnings[i]);
     free(s->warnings);

@@ -120,6 +120,9 @@ struct snapshot {
     uint64_t stack_size;
     int64_t sched_fields[8];/* see snap_sched_names */
     struct unwind_mem *thread_stacks;   /* per target thread (data NULL: none) */
+    struct unwind_mem *interrupted_stacks; /* per target thread: the stack a handler on an
+                                           alternate signal stack interrupted, chained
+                                           after its thread_stacks entry (data NULL: none) */
 
     int64_t taken_ns;       /* CLOCK_MONOTONIC when the copy was made */
     uint64_t pause_ns;      /* how long the target was stopped (0: --nonstop) */

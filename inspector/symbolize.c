@@ -157,18 +157,11 @@ static uint64_t locate(struct ctx *c, uint64_t addr, bool *found)
     return addr;
 }
 
-/* Without a DWARF function at pc, it is named after the symbol whose
- * extent holds it (gd_symbol_at: not after a function it lies past, such
- * as padding, where binutils' addr2line would still name the function);
- * the line table, or the symbol's STT_FILE, gives the file.  frame is the
- * line-table frame, or NULL. */
-static int by_symbol(struct ctx *c, uint64_t pc, const struct gd_sym_frame *frame,
-                     struct gd_sym_frame *out)
+/* A frame named after symbol s (NULL: none), at the line of row (NULL:
+ * none). */
+static int symbol_frame(const struct gd_symbol *s, const struct gd_sym_frame *row,
+                        const struct gd_line *decl, struct gd_sym_frame *out)
 {
-    bool have_line = frame && frame->has_line;
-    const struct gd_symbol *s = gd_symbol_at(c->b, pc);
-    if (!have_line && !s)
-        return 0;
     memset(out, 0, sizeof *out);
     out->func = GD_NO_FUNC;
     out->file_id = GD_NO_FILE;
@@ -176,18 +169,57 @@ static int by_symbol(struct ctx *c, uint64_t pc, const struct gd_sym_frame *fram
         out->name = s->name;
         out->name_len = strlen(s->name);
     }
-    if (have_line) {
-        out->file = frame->file;
-        out->file_len = frame->file_len;
-        out->file_id = frame->file_id;
-        out->line = frame->line;
-        out->column = frame->column;
-        out->discriminator = frame->discriminator;
-    } else if (s->file) {
+    if (decl) {
+        out->file = decl->file;
+        out->file_len = decl->file ? strlen(decl->file) : 0;
+        out->line = decl->line;
+    } else if (row) {
+        out->file = row->file;
+        out->file_len = row->file_len;
+        out->file_id = row->file_id;
+        out->line = row->line;
+        out->column = row->column;
+        out->discriminator = row->discriminator;
+    } else if (s && s->file) {
         out->file = s->file;
         out->file_len = strlen(s->file);
     }
     return 1;
+}
+
+/* Without a DWARF function at pc, addr2line asks each allocated section
+ * holding it in turn (only the -j one with -j), and the first that answers
+ * gives the answer: at an address of a data section where a symbol starts,
+ * the declaration of the variable there (gd_lookup_data); with a line row
+ * at pc, that line; else the symbol addr2line takes in the section
+ * (gd_symbol_in_section), when one's extent holds pc (not after a function
+ * pc lies past, such as padding, where binutils' addr2line would still
+ * name the function).  Without a line row, the symbol's STT_FILE gives the
+ * file.  row is the line-table frame, or NULL. */
+static int by_symbol(struct ctx *c, uint64_t pc, const struct gd_sym_frame *row,
+                     struct gd_sym_frame *out)
+{
+    const struct gd_section *secs;
+    size_t n = gd_sections(c->b, &secs);
+    if (row && !row->has_line)
+        row = NULL;
+    for (size_t i = 1; i < n || c->section; i++) {
+        const struct gd_section *sec = c->section ? c->section : &secs[i];
+        struct gd_line decl;
+        if (!(sec->flags & SHF_ALLOC) || pc < sec->addr || pc - sec->addr >= sec->size) {
+            if (c->section)
+                break;
+            continue;
+        }
+        const struct gd_symbol *s = gd_symbol_in_section(c->b, sec, pc, GD_SYMBOLS_ADDR2LINE);
+        if (gd_lookup_data(c->b, sec, pc, &decl) == GD_OK)
+            return symbol_frame(s, NULL, &decl, out);
+        if (row || s)
+            return symbol_frame(s, row, NULL, out);
+        if (c->section)
+            break;
+    }
+    return 0;
 }
 
 /* ---- Printing ----------------------------------------------------------- */
@@ -316,7 +348,7 @@ static void symbolize_batch(struct ctx *c, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         c->pcs[i] = locate(c, c->addrs[i], &c->in_section[i]);
-    gd_lookup_each(c->b, c->pcs, n, c->frames, MAX_FRAMES, answer, c);
+    gd_lookup_each(c->b, c->pcs, n, GD_SYMBOLS_ADDR2LINE, c->frames, MAX_FRAMES, answer, c);
 }
 
 /* ---- Reading addresses --------------------------------------------------- */

@@ -13,6 +13,10 @@
 #include "u64map.h"
 
 #define SYM_NO_MODULE UINT32_MAX
+/* gdb's name for a signal frame (the sigreturn trampoline), with or without
+ * the trampoline's own symbol (glibc's __restore_rt, a local symbol that
+ * only libc's debug file has). */
+#define SIGNAL_FRAME_NAME "<signal handler called>"
 
 /* One frame of a pc, innermost first; strings live as long as the module. */
 struct sym_frame {
@@ -40,5 +44,8 @@ void symcache_free(struct symcache *c);
  * address minus one).  Never empty: an unknown address gives one frame
  * with function NULL.  The pointer is valid until the next lookup. */
 const struct sym_frame *symcache_lookup(struct symcache *c, uint64_t addr, uint32_t *n);
+/* The one frame of a signal frame at addr: SIGNAL_FRAME_NAME, no file, in
+ * addr's module.  Valid until the next lookup. */
+const struct sym_frame *symcache_signal(struct symcache *c, uint64_t addr);
 
 #endif

@@ -120,6 +120,20 @@ static long status_field(pid_t pid, pid_t tid, const char *key)
     return v;
 }
 
+/* Is pid a kernel thread (PF_KTHREAD in the flags of /proc/PID/stat)? */
+static bool kernel_thread(pid_t pid)
+{
+    char path[64], *text;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    if (read_small_file(path, &text) < 0)
+        return false;
+    const char *r = strrchr(text, ')');
+    unsigned long flags = 0;
+    bool ok = r && sscanf(r + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) == 1;
+    free(text);
+    return ok && (flags & 0x00200000ul);
+}
+
 static void comm_of(pid_t pid, char name[16])
 {
     char state;
@@ -891,9 +905,12 @@ int target_live_open(pid_t pid, const struct live_options *o, struct target **ou
             rc = permission_fail(t, "read its executable", ACCESS_READ, e, f);
         else if (e == ENOENT && read_task_stat(pid, 0, t->name, &state) == 0 && state == 'Z')
             rc = zombie_fail(t, f);
-        else if (e == ENOENT)
-            rc = fail_set(f, "PID %d (%s) has no executable (a kernel thread?)", (int)pid,
-                          t->name);
+        else if (e == ENOENT && kernel_thread(pid))
+            rc = fail_set(f, "PID %d (%s) is a kernel thread: it has no program to inspect",
+                          (int)pid, t->name);
+        else if (e == ENOENT)     /* its memory is gone or being replaced */
+            rc = fail_set(f, "PID %d (%s) has no executable just now: it is exiting, or an "
+                             "execve is under way; attach again", (int)pid, t->name);
         else
             rc = fail_set(f, "%s: %s", proc, strerror(e));
         live_close(t);

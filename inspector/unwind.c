@@ -40,13 +40,21 @@ void unwinder_free(struct unwinder *u)
     memset(u, 0, sizeof *u);
 }
 
+/* The copy of [addr, addr + len) in one of the regions, or NULL. */
+static const uint8_t *mem_at(const struct unwind_mem *m, uint64_t addr, size_t len)
+{
+    for (; m; m = m->next)
+        if (addr >= m->lo && addr < m->hi && len <= m->hi - addr)
+            return m->data + (addr - m->lo);
+    return NULL;
+}
+
 static bool read_mem(void *ctx, uint64_t addr, void *buf, size_t len)
 {
-    const struct unwind_mem *m = ctx;
-    if (addr < m->lo || addr >= m->hi || len > m->hi - addr)
-        return false;
-    memcpy(buf, m->data + (addr - m->lo), len);
-    return true;
+    const uint8_t *p = mem_at(ctx, addr, len);
+    if (p)
+        memcpy(buf, p, len);
+    return p != NULL;
 }
 
 #define CALLEE_SAVED ((1u << CFI_RBX) | (1u << CFI_RBP) | (1u << CFI_R12) | (1u << CFI_R13) | \
@@ -104,10 +112,10 @@ static int step_fast(const struct fast_row *f, const struct cfi_regs *in,
     for (unsigned i = 0; i < CFI_NREGS; i++)
         out->r[i] = (valid >> i) & 1 ? in->r[i] : 0;
     for (unsigned k = 0; k < f->nload; k++) {
-        uint64_t a = cfa + (uint64_t)f->load_off[k];
-        if (a < mem->lo || a >= mem->hi || mem->hi - a < 8)
+        const uint8_t *p = mem_at(mem, cfa + (uint64_t)f->load_off[k], 8);
+        if (!p)
             return CFI_ERR_MEMORY;
-        memcpy(&out->r[f->load_reg[k]], mem->data + (a - mem->lo), 8);
+        memcpy(&out->r[f->load_reg[k]], p, 8);
         valid |= 1u << f->load_reg[k];
     }
     if (f->ra_undefined)
@@ -154,10 +162,39 @@ static uint32_t row_for(struct unwinder *u, uint64_t lpc)
     return v;
 }
 
+/* The index in mem's chain of the region holding sp (its top too: the
+ * outermost frame's sp may be the stack's end), or NO_REGION. */
+#define NO_REGION 31
+static unsigned region_of(const struct unwind_mem *m, uint64_t sp)
+{
+    for (unsigned i = 0; m && i < NO_REGION; m = m->next, i++)
+        if (m->data && sp >= m->lo && sp <= m->hi)
+            return i;
+    return NO_REGION;
+}
+
+/* May the walk go from a frame at sp to its caller's at csp?  Stacks grow
+ * down: a caller's frame is above its callee's, on the same stack.  The
+ * context a signal interrupted may be on another stack (the handler ran on
+ * an alternate signal stack), but not on one the walk left before (*left,
+ * a set of regions), so that the walk cannot go round in circles. */
+static bool step_up(const struct unwind_mem *mem, uint64_t sp, uint64_t csp, bool signal,
+                    uint32_t *left)
+{
+    unsigned r = region_of(mem, sp), cr = region_of(mem, csp);
+    if (r != NO_REGION && cr == r)
+        return csp > sp;
+    if (!signal || (*left >> cr) & 1)
+        return false;
+    *left |= 1u << r;
+    return true;
+}
+
 int unwind_stack(struct unwinder *u, const struct cfi_regs *regs, const struct unwind_mem *mem,
                  uint64_t *pcs, uint64_t *sps, int max, enum unwind_stop *stop)
 {
     struct cfi_regs cur = *regs, caller;
+    uint32_t left = 0;
     int n = 0;
     *stop = UNWIND_LIMIT;
     while (n < max) {
@@ -167,15 +204,18 @@ int unwind_stack(struct unwinder *u, const struct cfi_regs *regs, const struct u
             *stop = UNWIND_ZERO;
             break;
         }
-        if (pc >= PC_EXACT) {           /* not a user-space address: garbage */
+        if (pc & (PC_EXACT | PC_SIGNAL)) {  /* not a user-space address: garbage */
             *stop = UNWIND_NO_MODULE;
             break;
         }
-        pcs[n] = pc | (exact ? PC_EXACT : 0);
+        uint32_t row = row_for(u, cfi_lookup_pc(&cur));
+        /* a signal frame is where the handler returns to, the first byte
+         * of the trampoline: named at its pc, not at pc - 1 */
+        bool signal = row < u->nrows && u->rowv[row].signal_frame;
+        pcs[n] = pc | (exact || signal ? PC_EXACT : 0) | (signal ? PC_SIGNAL : 0);
         if (sps)
             sps[n] = cur.r[CFI_RSP];
         n++;
-        uint32_t row = row_for(u, cfi_lookup_pc(&cur));
         int rc;
         u->steps++;
         if (row == ROW_NO_MODULE || row == ROW_NO_FILE) {
@@ -204,8 +244,7 @@ int unwind_stack(struct unwinder *u, const struct cfi_regs *regs, const struct u
             *stop = UNWIND_END;
             break;
         }
-        /* Stacks grow down: a caller's frame is above its callee's. */
-        if (caller.r[CFI_RSP] <= cur.r[CFI_RSP] || caller.r[CFI_RSP] > mem->hi) {
+        if (!step_up(mem, cur.r[CFI_RSP], caller.r[CFI_RSP], signal, &left)) {
             *stop = UNWIND_NOT_UP;
             break;
         }

@@ -3,9 +3,10 @@
  * in the snapshot, with libgidwarf's CFI (frame pointers where a pc has no
  * FDE).
  *
- * Every read stays inside the copied region, which never extends past the
- * stack's bounds; each step must move the stack pointer up; the walk is
- * bounded in frames.  The unwinding row of each distinct pc is computed
+ * Every read stays inside the copied regions, which never extend past the
+ * stacks' bounds; each step must move the stack pointer up the same stack,
+ * but for a step across a signal frame, which may go to another stack
+ * (never back to one the walk has left); the walk is bounded in frames.  The unwinding row of each distinct pc is computed
  * once and cached, so a step is a hash lookup and a few loads.
  */
 #ifndef GOINSPECT_UNWIND_H
@@ -20,15 +21,21 @@
 
 /* A frame's pc as stored in a stack: a return address (look up pc - 1)
  * unless PC_EXACT is set (the innermost frame of a stopped thread, a
- * signal frame, a goroutine that never ran). */
+ * signal frame and the frame it interrupted, a goroutine that never ran).
+ * PC_SIGNAL: a signal frame, the sigreturn trampoline a handler returns
+ * to (its CIE has the 'S' augmentation), which gdb shows as
+ * `<signal handler called>`. */
 #define PC_EXACT (1ull << 63)
-static inline uint64_t pc_of(uint64_t v) { return v & ~PC_EXACT; }
+#define PC_SIGNAL (1ull << 62)
+static inline uint64_t pc_of(uint64_t v) { return v & ~(PC_EXACT | PC_SIGNAL); }
 static inline uint64_t pc_lookup(uint64_t v) { return v & PC_EXACT ? pc_of(v) : v - 1; }
 
-/* Copied target memory: [lo, hi). */
+/* Copied target memory: [lo, hi), then the regions chained after it (the
+ * stack that a handler running on an alternate signal stack interrupted). */
 struct unwind_mem {
     uint64_t lo, hi;
     const uint8_t *data;
+    const struct unwind_mem *next;
 };
 
 /* Why a walk ended. */

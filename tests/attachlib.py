@@ -367,10 +367,8 @@ def gdb_backtraces(pid, debug=None):
 
 
 def same_function(a, b):
-    """gdb names some glibc functions by their internal alias (__GI___libc_read
-    for __libc_read)."""
-    strip = lambda n: re.sub(r"^__GI_+", "", n).lstrip("_")
-    return a == b or strip(a) == strip(b)
+    """goinspect's name of a frame is the one gdb prints, exactly."""
+    return a == b
 
 
 def line_id(line):

@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 
 import pytest
 
@@ -235,3 +236,17 @@ def gdb_ptype(exe, what):
             rows.append((m.group(4), int(m.group(1)), int(m.group(2))))
     totals = re.findall(r"total size \(bytes\):\s+(\d+)", r.stdout)
     return rows, int(totals[-1]) if totals else None
+
+
+def gdb_info_symbol(exe, addrs, gdb_opts=(), timeout=300):
+    """gdb's `info symbol` of each address of EXE (the file, no process):
+    "NAME" or "NAME + OFFSET" as gdb prints them, "??" for "No symbol
+    matches".  GDB_OPTS go before the file (-iex ... for its debug
+    directory)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".gdb") as cmds:
+        cmds.write("".join(f"info symbol {a:#x}\n" for a in addrs))
+        cmds.flush()
+        r = run(["gdb", "-q", "-nx", "-batch", *gdb_opts, "-x", cmds.name, exe], timeout=timeout)
+    lines = [l for l in r.stdout.splitlines() if l.startswith("No symbol") or " in section " in l]
+    assert len(lines) == len(addrs), r.stdout[-2000:] + r.stderr[-2000:]
+    return ["??" if l.startswith("No symbol") else l.split(" in section ")[0] for l in lines]

@@ -4,6 +4,7 @@ the target always runs on afterwards.  Faults in the middle of an attach
 (the target dying, goinspect being interrupted, threads appearing) are made
 deterministic by running goinspect under gdb, stopped at its ptrace calls."""
 import json
+import re
 import os
 import signal
 import subprocess
@@ -32,6 +33,31 @@ def test_no_such_process():
     r = attach(pid)
     assert r.returncode == 1
     assert r.stderr == f"goinspect: PID {pid}: no such process\n"
+
+
+def kernel_threads():
+    """PIDs whose /proc/PID/stat flags have PF_KTHREAD (the kernel says so)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[6]) & 0x00200000:
+                out.append(int(d))
+    return out
+
+
+def test_kernel_thread():
+    pids = kernel_threads()
+    if not pids:
+        pytest.skip("no kernel thread is visible in this PID namespace")
+    r = attach(pids[0], "summary")
+    assert r.returncode == 1
+    assert re.fullmatch(rf"goinspect: PID {pids[0]} \(.*\) is a kernel thread: it has no program "
+                        r"to inspect\n", r.stderr), r.stderr
 
 
 def test_process_without_libgort(targets):

@@ -17,22 +17,22 @@ from sym_helpers import need_tool
 REAL = r"""
 static volatile int counter;
 static __attribute__((noinline)) void real_inner(void) { for (;;) counter++; }
-void adv_lib_spin(void) { real_inner(); counter--; }
+void lib_spin(void) { real_inner(); counter--; }
 """
 # other names at the same offsets
 DECOY = r"""
 static volatile int counter;
 static __attribute__((noinline)) void decoy_inner(void) { for (;;) counter++; }
-void adv_lib_spin(void) { decoy_inner(); counter--; }
+void lib_spin(void) { decoy_inner(); counter--; }
 """
 
 DRIVER = r"""
 set -e
 dir=$1; decoy=$2; real=$3; exe=$4; out=$5; gi=$6
 mount -t tmpfs none "$dir"
-cp "$decoy" "$dir/libadv.so"
+cp "$decoy" "$dir/libspin.so"
 unshare -m --propagation private sh -c \
-    "mount -t tmpfs none '$dir' && cp '$real' '$dir/libadv.so' && exec '$exe' lib '$dir/libadv.so' adv_lib_spin" \
+    "mount -t tmpfs none '$dir' && cp '$real' '$dir/libspin.so' && exec '$exe' lib '$dir/libspin.so' lib_spin" \
     > "$out.target" 2>&1 &
 target=$!
 trap 'kill -9 $target 2>/dev/null || true' EXIT
@@ -41,8 +41,8 @@ until grep -q READY "$out.target"; do
     i=$((i + 1)); [ $i -lt 200 ] || { echo "target not ready" >&2; cat "$out.target" >&2; exit 1; }
     sleep 0.05
 done
-stat -c '%d %i' "$dir/libadv.so" > "$out.ours"
-stat -c '%d %i' "/proc/$target/root$dir/libadv.so" > "$out.theirs"
+stat -c '%d %i' "$dir/libspin.so" > "$out.ours"
+stat -c '%d %i' "/proc/$target/root$dir/libspin.so" > "$out.theirs"
 "$gi" --json attach "$target" threads -t > "$out.json"
 """
 
@@ -65,7 +65,7 @@ def test_a_library_of_another_mount_namespace_is_read_from_there(program, tmp_pa
         r = run(["gcc", "-g", "-O1", "-shared", "-fPIC", "-o", f"{t}/{name}.so", f"{t}/{name}.c"])
         assert r.returncode == 0, r.stderr
         libs[name] = f"{t}/{name}.so"
-    exe = program("adv_places.c")
+    exe = program("thread_places.c")
     os.makedirs(f"{t}/mnt")
     with open(f"{t}/driver.sh", "w") as f:
         f.write(DRIVER)
@@ -79,7 +79,7 @@ def test_a_library_of_another_mount_namespace_is_read_from_there(program, tmp_pa
     doc = json.load(open(out + ".json"))
     (tid,) = [int(l.split()[2]) for l in open(out + ".target") if l.startswith("TID lib ")]
     (th,) = [th for th in doc["threads"] if th["tid"] == tid]
-    frames = [f for f in th["frames"] if f["module"] and f["module"].endswith("/libadv.so")]
+    frames = [f for f in th["frames"] if f["module"] and f["module"].endswith("/libspin.so")]
     assert frames, th["frames"]
     for f in frames:
         a2l = run(["addr2line", "-f", "-e", libs["real"], hex(f["offset"] - (1 - f["exact"]))])
@@ -95,11 +95,11 @@ def test_a_replaced_library_is_reported_as_such(targets, program, tmp_path):
         pytest.skip("needs root to run the target and goinspect as another user")
     src = tmp_path / "real.c"
     src.write_text(REAL)
-    lib = str(tmp_path / "libadv.so")
+    lib = str(tmp_path / "libspin.so")
     r = run(["gcc", "-g", "-O1", "-shared", "-fPIC", "-o", lib, str(src)])
     assert r.returncode == 0, r.stderr
-    with world_copies(goinspect(), program("adv_places.c"), lib) as (gi, exe, libcopy):
-        proc = targets.start(AS_NOBODY + [exe, "lib", libcopy, "adv_lib_spin"])
+    with world_copies(goinspect(), program("thread_places.c"), lib) as (gi, exe, libcopy):
+        proc = targets.start(AS_NOBODY + [exe, "lib", libcopy, "lib_spin"])
         t = Target(proc, exe, exe)
         i = t.wait_line(lambda l: l == "READY")
         (tid,) = [int(l.split()[2]) for l in t.lines[:i] if l.startswith("TID lib ")]

@@ -15,7 +15,7 @@ import subprocess
 
 import pytest
 
-from advlib import not_stopped, start_places
+from placeslib import not_stopped, start_places
 from attachlib import (AS_NOBODY, Target, attach, attach_json, comm_name, goinspect, proc_tids,
                        start, stat_state, tracer_of, under_gdb, world_copies)
 from conftest import run, wait_until

@@ -13,6 +13,7 @@ llvm-symbolizer say, where binutils names the preceding function.
 import json
 import os
 import random
+import re
 import selectors
 import shutil
 import socket
@@ -23,8 +24,8 @@ import pytest
 
 from conftest import run
 from sym_helpers import (GOINSPECT, MAIN_SRCS, Builds, cc, eu_frames, exec_ranges, frames_of,
-                         llvm_frames, need, need_tool, split_blocks, sym_src, symbolize,
-                         text_addresses, unnamed_addresses)
+                         gdb_info_symbol, llvm_frames, need, need_tool, split_blocks, sym_src,
+                         symbolize, text_addresses, unnamed_addresses)
 
 # name -> (compiler, flags, kind)
 VARIANTS = {
@@ -215,10 +216,10 @@ def generated_inputs(exe, seed, n=3000):
     """Lines made of pieces that matter to the reading: digits, hex letters,
     0x, signs, blanks, names of the binary's symbols, a NUL, a byte that is
     not ASCII; some longer than addr2line's 99-byte reads."""
-    # code symbols only: addr2line answers an address in data with the
-    # declaration of a DWARF variable there, which goinspect does not
+    # every defined symbol, code and data (an address in data where a
+    # symbol starts is answered with the declaration of its variable)
     names = [f[-1].encode() for f in map(str.split, run(["nm", exe]).stdout.splitlines())
-             if len(f) == 3 and f[1] in "tTW"]
+             if len(f) == 3 and f[1] not in "Uw"]
     atoms = [b"0", b"1", b"7", b"8", b"9", b"a", b"f", b"F", b"g", b"x", b"X", b"0x", b"0X",
              b"+", b"-", b" ", b"\t", b"\r", b"\v", b"\0", b"\xc3\xa9", b"\xff",
              b"f" * 16, b"0" * 30, b"9" * 25, b"010", *names]
@@ -402,24 +403,33 @@ def test_separate_debug_file_by_build_id(builds, tmp_path):
 def gdb_symbols(exe, addrs):
     """gdb's `info symbol` for each address: the name, or "??" for "No
     symbol matches"."""
-    args = []
-    for a in addrs:
-        args += ["-ex", f"info symbol {a:#x}"]
-    r = run(["gdb", "-q", "-nx", "-batch", exe, *args], timeout=120)
-    lines = [l for l in r.stdout.splitlines() if l.startswith("No symbol") or " in section " in l]
-    assert len(lines) == len(addrs), r.stdout + r.stderr
-    return ["??" if l.startswith("No symbol") else l.split()[0] for l in lines]
+    return [n.split(" + ")[0] for n in gdb_info_symbol(exe, addrs)]
+
+
+def symbol_values(exe):
+    """{name: value} of EXE's symbols (readelf; .symtab, else .dynsym)."""
+    out = run(["readelf", "-Ws", exe]).stdout
+    values = {}
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) >= 8 and f[0].endswith(":") and f[0][:-1].isdigit():
+            values.setdefault(f[7].split("@")[0], int(f[1], 16))
+    return values
 
 
 @pytest.mark.parametrize("kind", ["symtab", "dynsym"])
 def test_symbol_extents_match_gdb(builds, tmp_path, kind):
     """tests/programs/sym/sym_sizes.S has a sized function followed by
-    padding, a zero-size function, a zero-size label inside a sized
+    padding (and a zero-size label at its address, which does not name the
+    padding either), a zero-size function, a zero-size label inside a sized
     function (and past its end), and two aliases of different sizes at one
-    address.  Every address of .text is named as gdb's `info symbol` names
-    it: within a symbol's size, a zero-size one up to the next symbol, and
-    ?? past the end of the nearest sized one.  With only .dynsym (a stripped
-    binary, as a library without debug info) the same holds."""
+    address.  Every address of .text is named by goinspect's gdb rule
+    exactly as gdb's `info symbol` names it: within a symbol's size, a
+    zero-size one up to the next symbol, and ?? past the end of the nearest
+    sized one.  symbolize keeps those extents, and of the aliases at one
+    address takes addr2line's (the larger) where gdb takes the last by
+    name.  With only .dynsym (a stripped binary, as a library without debug
+    info) the same holds."""
     def build(out):
         return cc("gcc", ["-rdynamic", sym_src("sym_sizes.S")], out)
     exe = builds.get("sizes", build)
@@ -430,15 +440,143 @@ def test_symbol_extents_match_gdb(builds, tmp_path, kind):
         exe = stripped
     (lo, size), = [(a, s) for name, a, s in exec_ranges(exe) if name == ".text"]
     addrs = list(range(lo, lo + size))
-    want = gdb_symbols(exe, addrs)
-    got = symbolize(exe, ["-f"], "".join(f"{a:x}\n" for a in addrs)).stdout.splitlines()[0::2]
+    inp = "".join(f"{a:x}\n" for a in addrs)
+    by_gdb = gdb_info_symbol(exe, addrs)
+    r = run([builds.tool("gidwarf_probe"), "names", exe, "gdb"], input=inp)
+    assert r.returncode == 0 and r.stdout.splitlines() == by_gdb
+    gdb_names = want = [n.split(" + ")[0] for n in by_gdb]
+    values = symbol_values(exe)
+    theirs = run(["addr2line", "-f", "-e", exe], input=inp).stdout.splitlines()[0::2]
+    want = [t if w != "??" and values.get(t) == values.get(w) else w
+            for w, t in zip(want, theirs)]
+    got = symbolize(exe, ["-f"], inp).stdout.splitlines()[0::2]
     assert got == want
     # the cases are there: padding after sized_a, the label past sized_c's
     # end, and each alias where it alone reaches
-    named = dict(zip(addrs, want))
+    named = dict(zip(addrs, gdb_names))
     assert {"sized_a", "zero_b", "sized_c", "label_in_c", "alias_short", "alias_long",
-            "??"} <= set(want)
+            "??"} <= set(gdb_names)
     assert named[min(a for a in addrs if named[a] == "label_in_c") - 1] == "sized_c"
+    assert "alias_short" not in got
+    assert "__start_sized_a" not in got
+
+
+# ---- Data addresses and aliases, as addr2line names them ------------------------
+
+def section(exe, name):
+    for line in run(["readelf", "-SW", exe]).stdout.splitlines():
+        m = re.match(r"\s*\[\s*\d+\]\s+(\S+)\s+\S+\s+([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)", line)
+        if m and m.group(1) == name:
+            return int(m.group(2), 16), int(m.group(3), 16)
+    raise AssertionError(f"{exe} has no {name}")
+
+
+def test_bss_addresses_are_named_as_addr2line_names_them(program):
+    """The linker's __bss_start is a zero-size NOTYPE symbol of section .bss
+    whose value lies before the section's start (the section is aligned up
+    past it).  binutils measures a symbol from its section, so addr2line
+    never names an address of .bss after it and prints `??` / `??:0`
+    (or, where a variable starts, its declaration)."""
+    exe = program("thread_places.c")
+    lo, size = section(exe, ".bss")
+    addrs = [hex(lo + off) for off in range(0, size, 0x400)]
+    want = run(["addr2line", "-f", "-e", exe, *addrs]).stdout
+    got = symbolize(exe, ["-f"], "\n".join(addrs) + "\n").stdout
+    diff = [(a, w, g) for a, w, g in zip(addrs, want.split("\n")[0::2], got.split("\n")[0::2])
+            if w != g]
+    assert not diff, f"{len(diff)} of {len(addrs)} differ from addr2line, e.g. {diff[:3]}"
+    assert got == want
+
+
+def data_addresses(exe, stride):
+    """Every STRIDEth address of every allocated section that is not code."""
+    addrs = []
+    for line in run(["readelf", "-SW", exe]).stdout.splitlines():
+        m = re.match(r"\s*\[\s*\d+\]\s+\S+\s+\S+\s+([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)"
+                     r"\s+\S+\s+(\S+)", line)
+        if m and "A" in m.group(3) and "X" not in m.group(3):
+            lo, size = int(m.group(1), 16), int(m.group(2), 16)
+            addrs.extend(range(lo, lo + size, stride))
+    return addrs
+
+
+DATA_TARGETS = {
+    "thread_places": lambda builds, program: program("thread_places.c"),
+    "thread_places-clang": lambda builds, program: program("thread_places.c", compiler="clang"),
+    "gcc-O0": lambda builds, program: build_variant(builds, "gcc-O0"),
+    "clang-O2-shared": lambda builds, program: build_variant(builds, "clang-O2-shared"),
+    "gcc-O2-nopie": lambda builds, program: build_variant(builds, "gcc-O2-nopie"),
+}
+
+
+@pytest.mark.parametrize("target", sorted(DATA_TARGETS))
+def test_every_data_address_matches_addr2line(builds, program, target):
+    """.rodata, .data, .bss, .tbss (whose addresses the next section also
+    holds: addr2line asks it next), .interp, .eh_frame...: addr2line names
+    an address after a code symbol of its section (the section's start
+    bounds them), and where a symbol starts, names the declaration of the
+    variable there whose name the symbol's contains (a static `buf` is the
+    symbol `buf.0`; only a lone DW_OP_addr location counts).  Byte for
+    byte, at every other byte (every eighth of .bss)."""
+    exe = DATA_TARGETS[target](builds, program)
+    lo, size = section(exe, ".bss")
+    addrs = [a for a in data_addresses(exe, 2) if not lo <= a < lo + size or a % 8 == 0]
+    ours, theirs, diff = compare_with_addr2line(exe, addrs, "-af")
+    assert not diff, f"{len(diff)} of {len(addrs)} differ, e.g. " \
+        f"{[(ours[i], theirs[i]) for i in diff[:3]]}"
+    # the cases are there: declarations of variables (clang's DWARF 5 gives
+    # their addresses as DW_OP_addrx, which binutils does not read), ??
+    text = "".join("".join(b) for b in ours)
+    assert "??:0" in text and (".c:" in text or "clang" in target)
+
+
+ALIASES = """
+    .text
+    .{bind1} {first}
+    .type {first},@function
+    .globl {second}
+    .type {second},@function
+{first}:
+{second}:
+    nop; nop; nop; nop; nop; nop; nop; nop
+    .size {first}, {size1}
+    .size {second}, {size2}
+    .section .note.GNU-stack,"",@progbits
+"""
+
+
+@pytest.mark.parametrize("bind1, first, size1, second, size2", [
+    ("globl", "big", 8, "small", 4),
+    ("globl", "small", 4, "big", 8),
+    ("weak", "small", 4, "big", 8),
+])
+def test_aliases_of_different_sizes_as_addr2line(tmp_path, bind1, first, size1, second, size2):
+    """Symbols at one address of different sizes (an alias with a size of
+    its own, as assembly writes them): addr2line 2.40 names the address
+    after the larger one, whichever comes first in the table and whatever
+    their binding (a later binutils takes the smallest that covers)."""
+    src, lib = tmp_path / "aliases.S", str(tmp_path / "aliases.so")
+    src.write_text(ALIASES.format(bind1=bind1, first=first, size1=size1, second=second,
+                                  size2=size2))
+    r = run(["gcc", "-shared", "-nostdlib", "-o", lib, str(src)])
+    assert r.returncode == 0, r.stderr
+    syms = run(["readelf", "-sW", lib]).stdout
+    (at,) = {int(l.split()[1], 16) for l in syms.splitlines() if l.split()[-1:] == ["big"]}
+    addrs = [hex(at), hex(at + 2), hex(at + 5)]
+    want = run(["addr2line", "-f", "-e", lib, *addrs]).stdout
+    assert symbolize(lib, ["-f"], "\n".join(addrs) + "\n").stdout == want
+
+
+def test_plt_addresses_are_named_as_addr2line_names_them(builds):
+    """addr2line has no synthetic PLT symbols (gdb and objdump have):
+    symbolize names no PLT entry either."""
+    exe = build_variant(builds, "gcc-O2")
+    addrs = [a for name, lo, size in exec_ranges(exe) if name.startswith(".plt")
+             for a in range(lo, lo + size)]
+    assert addrs
+    inp = "".join(f"{a:x}\n" for a in addrs)
+    assert symbolize(exe, ["-f"], inp).stdout == run(["addr2line", "-f", "-e", exe],
+                                                     input=inp).stdout
 
 
 # ---- The documented binutils bugs ---------------------------------------------

@@ -41,16 +41,18 @@ static void exercise(gd_binary *b, const uint8_t *data, size_t size)
         uint64_t step = secs[i].size / 64 + 1;
         for (uint64_t a = secs[i].addr; a - secs[i].addr < secs[i].size && budget > 0;
              a += step, budget--) {
-            int n = gd_lookup(b, a, frames, 16);
+            int n = gd_lookup(b, a, GD_SYMBOLS_GDB, frames, 16);
             for (int k = 0; k < n && k < 16; k++)
                 if (frames[k].function)
                     (void)strlen(frames[k].function);
             struct gd_line line;
             if (gd_lookup_line(b, a, &line) == 0 && line.file)
                 (void)strlen(line.file);
-            const struct gd_symbol *s = gd_symbol_at(b, a);
-            if (s)
-                (void)strlen(s->name);
+            for (int rule = GD_SYMBOLS_ADDR2LINE; rule <= GD_SYMBOLS_GDB; rule++) {
+                const struct gd_symbol *s = gd_symbol_at(b, a, (enum gd_symbol_rule)rule);
+                if (s)
+                    (void)strlen(s->name);
+            }
             gd_symbol_containing(b, a);
 
             struct cfi_regs in, out;

@@ -6,8 +6,12 @@
  *   struct FILE NAME        size, then each member: name offset size bits
  *   enum FILE NAME          size, then each enumerator: name value
  *   bias FILE START OFFSET  load bias of the mapping START of file OFFSET
+ *   names FILE gdb|addr2line  for each hex address on stdin, the symbol that
+ *                           names it by that rule (gd_symbol_at), as gdb's
+ *                           `info symbol` writes it ("NAME", "NAME + 12"),
+ *                           or "??"
  * GIDWARF_DEBUG_DIR in the environment is the one debug directory (gd_open's
- * debug_dirs); without it, the default.
+ * debug_dirs; empty: none); without it, the default.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,14 +19,38 @@
 
 #include "gidwarf.h"
 
+static int names(const gd_binary *b, const char *rule_name)
+{
+    enum gd_symbol_rule rule;
+    char line[64];
+    if (!strcmp(rule_name, "gdb"))
+        rule = GD_SYMBOLS_GDB;
+    else if (!strcmp(rule_name, "addr2line"))
+        rule = GD_SYMBOLS_ADDR2LINE;
+    else
+        return 2;
+    while (fgets(line, sizeof line, stdin)) {
+        uint64_t addr = strtoull(line, NULL, 16);
+        const struct gd_symbol *s = gd_symbol_at(b, addr, rule);
+        if (!s)
+            printf("??\n");
+        else if (addr == s->value)
+            printf("%s\n", s->name);
+        else
+            printf("%s + %llu\n", s->name, (unsigned long long)(addr - s->value));
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     gd_binary *b;
     struct gd_error err;
     if (argc < 3)
         return 2;
-    const char *dirs[] = { getenv("GIDWARF_DEBUG_DIR"), NULL };
-    struct gd_open_options opts = { .debug_dirs = dirs[0] ? dirs : NULL };
+    const char *dir = getenv("GIDWARF_DEBUG_DIR");
+    const char *dirs[] = { dir && *dir ? dir : NULL, NULL };
+    struct gd_open_options opts = { .debug_dirs = dir ? dirs : NULL };
     if (gd_open(argv[2], &opts, &b, &err) != 0) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
@@ -77,6 +105,8 @@ int main(int argc, char **argv)
             rc = 1;
         else
             printf("%#llx\n", (unsigned long long)bias);
+    } else if (!strcmp(cmd, "names") && argc > 3) {
+        rc = names(b, argv[3]);
     } else {
         rc = 2;
     }

@@ -1,8 +1,12 @@
 /* Symbols of every extent for the symbol-choice tests: sized, zero-size,
- * labels inside a sized function, aliases at one address, padding. */
+ * labels inside a sized function, a zero-size label at a sized function's
+ * address (the linker's __start_SECTION is one), aliases at one address,
+ * padding. */
         .text
         .globl  sized_a
         .type   sized_a, @function
+        .globl  __start_sized_a         /* a zero-size label on a sized function */
+__start_sized_a:
 sized_a:
         nop
         nop

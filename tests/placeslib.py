@@ -1,5 +1,7 @@
-"""Helpers for tests/test_adversary_*.py: the adv_places.c target and gdb's
-backtraces of its threads, frame for frame (signal frames included)."""
+"""Helpers for the tests of threads in odd places (test_attach_vdso.py,
+test_attach_signal_frames.py, test_attach_symbols.py...): the
+thread_places.c target and gdb's backtraces of its threads, frame for frame
+(signal frames included)."""
 import os
 import re
 
@@ -11,8 +13,8 @@ GDB_FRAME = re.compile(r'^#(\d+)\s+(?:0x[0-9a-f]+ in )?(<signal handler called>|
 
 
 def start_places(targets, program, *args, exe=None):
-    """adv_places ARGS, once READY; returns (Target, {kind: tid})."""
-    t = start(targets, program, "adv_places.c", *args, exe=exe)
+    """thread_places ARGS, once READY; returns (Target, {kind: tid})."""
+    t = start(targets, program, "thread_places.c", *args, exe=exe)
     tids = {}
     for line in t.lines:
         if line == "READY":

@@ -1,23 +1,23 @@
 /*
- * adv_places.c — a libgort program whose plain threads wait in places a
- * debugger names in its own way, for tests/test_adversary_*.py.
+ * thread_places.c — a libgort program whose plain threads wait in places a
+ * debugger names in its own way, for the tests of tests/placeslib.py.
  *
- *   adv_places aliases          a thread blocked in write() on a full pipe,
+ *   thread_places aliases          a thread blocked in write() on a full pipe,
  *                               one in select() with no descriptors
- *   adv_places vdso             a thread calling clock_gettime() without end
+ *   thread_places vdso             a thread calling clock_gettime() without end
  *                               (its pc is in the vdso most of the time)
- *   adv_places nanotime         a goroutine calling gort_nanotime() without
+ *   thread_places nanotime         a goroutine calling gort_nanotime() without
  *                               end (printed as "GOID nanotime ID")
- *   adv_places plt GOT PLT      a thread looping in the PLT stub of getppid:
+ *   thread_places plt GOT PLT      a thread looping in the PLT stub of getppid:
  *                               the GOT slot at offset GOT is made to point
  *                               at the stub itself (offset PLT)
- *   adv_places sigframe         a thread blocked in read() inside a signal
+ *   thread_places sigframe         a thread blocked in read() inside a signal
  *                               handler that interrupted pause()
- *   adv_places altstack         the same with the handler on an alternate
+ *   thread_places altstack         the same with the handler on an alternate
  *                               signal stack (sigaltstack, SA_ONSTACK)
- *   adv_places signals N        N threads in pause() and one that sends them
+ *   thread_places signals N        N threads in pause() and one that sends them
  *                               SIGUSR1 (caught) every 20 us
- *   adv_places lib PATH FUNC    a thread calling FUNC of the library PATH
+ *   thread_places lib PATH FUNC    a thread calling FUNC of the library PATH
  *                               (dlopen) that never returns
  *
  * Prints "TID KIND tid" for each thread of interest, then READY, and stays
@@ -293,7 +293,7 @@ static int places_main(int argc, char **argv)
         rc = run_places(v, 1);
     }
     if (rc < 0) {
-        fprintf(stderr, "usage: adv_places aliases|vdso|nanotime|plt GOT PLT|sigframe|altstack|signals N|"
+        fprintf(stderr, "usage: thread_places aliases|vdso|nanotime|plt GOT PLT|sigframe|altstack|signals N|"
                         "lib PATH FUNC\n");
         exit(2);
     }
