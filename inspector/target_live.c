@@ -231,10 +231,11 @@ enum presence { PRESENT, EXITED, EXECED };
  * that is a zombie while other threads live is an execve under way (the
  * caller of execve waits for the other threads to die, then takes the
  * main thread's place). */
-static enum presence presence(struct target *t)
+static enum presence presence_now(struct target *t, bool *unmapped)
 {
     struct live *lv = t->priv;
     char name[16], state;
+    *unmapped = false;
     if (read_task_stat(t->pid, 0, name, &state) < 0 || state == 'X')
         return EXITED;
     if (state == 'Z')
@@ -242,10 +243,26 @@ static enum presence presence(struct target *t)
     struct procmaps m;
     if (procmaps_read(t->pid, &m, NULL) < 0)
         return PRESENT;
-    /* no mapping: the old image is gone, the new one not mapped yet */
+    *unmapped = m.n == 0;
     bool same = m.n > 0 && same_image(image_of(&m, t->exe), lv->image);
     procmaps_free(&m);
     return same ? PRESENT : EXECED;
+}
+
+/* A process without mappings has lost its memory: an execve that has not
+ * mapped the new image yet, or an exit (a SIGKILL) that has not made it a
+ * zombie yet.  Which one shows within moments: asked again for up to
+ * 50 ms. */
+static enum presence presence(struct target *t)
+{
+    bool unmapped;
+    enum presence p = presence_now(t, &unmapped);
+    for (int i = 0; i < 25 && unmapped; i++) {
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+        p = presence_now(t, &unmapped);
+    }
+    return p;
 }
 
 /* After a failed seize: the task is gone, or its exit has begun (the
