@@ -1,0 +1,5 @@
+"""printers — pretty printers for the runtime's structures (placeholder)."""
+
+
+def install(objfile):
+    pass

@@ -1,0 +1,326 @@
+"""stacks — the pcs of each goroutine's stack, and their names.
+
+A stack is a tuple of (pc, exact) from the innermost frame out: exact is
+False for a return address (its line is that of the call, pc - 1).  For a
+parked goroutine the walk starts from its saved context and steps with
+the CFI of the program's file (cfi.py), reading the stack in one piece;
+where that CFI does not apply (a frame in a shared library, a row it does
+not handle) the goroutine is walked by gdb's own unwinder instead
+(unwinder.py).  A goroutine on a thread is walked by gdb on that thread;
+one that never ran is at its start function.
+
+Names come from gdb (gdb.block_for_pc, gdb.find_pc_line), once per pc.
+"""
+import os
+import struct
+
+import gdb
+
+from . import cfi, descriptor, model, unwinder
+from .elf import Elf
+from .errors import GortError
+
+MAX_FRAMES = 1024
+FIRST_READ = 1024               # bytes of a stack read at first
+SYSTEM_DIRS = ("/lib/", "/lib64/", "/usr/lib/", "/usr/lib64/", "/lib32/", "/usr/lib32/")
+
+# Why a walk stopped early (goinspect's words, inspector/unwind.c).
+STOP_NO_MODULE = "pc is in no mapped file"
+STOP_MEMORY = "read outside the stack"
+STOP_NOT_UP = "stack pointer did not move up"
+STOP_LIMIT = "too many frames"
+STOP_BAD_CFI = "unusable call-frame information"
+
+
+class Stack:
+    __slots__ = ("pcs", "stop")
+
+    def __init__(self, pcs, stop=None):
+        self.pcs = tuple(pcs)
+        self.stop = stop
+
+
+class Frame:
+    """One named frame: function (None: gdb's ??), file (None), line (0),
+    library (the shared object's path when there is no line), inlined."""
+
+    __slots__ = ("pc", "exact", "function", "file", "line", "library", "inlined")
+
+    def __init__(self, pc, exact, function, file, line, library, inlined):
+        self.pc, self.exact, self.function, self.file = pc, exact, function, file
+        self.line, self.library, self.inlined = line, library, inlined
+
+    def text(self):
+        fn = self.function or "??"
+        if self.file:
+            return f"{fn} {self.file}:{self.line}"
+        if self.library:
+            return f"{fn} from {self.library}"
+        return f"{fn} ({self.pc:#x})"
+
+
+class _StackMem:
+    """A goroutine's stack [sp, hi), read in one piece and extended as
+    needed; reads outside [lo, hi) fail."""
+
+    def __init__(self, mem, lo, sp, hi):
+        self.mem, self.lo, self.hi = mem, lo, hi
+        self.base = sp
+        self.data = b""
+        self._extend(min(hi, sp + FIRST_READ))
+
+    def _extend(self, end):
+        end = min(self.hi, max(end, self.base + 2 * len(self.data)))
+        data = self.mem.try_read(self.base, end - self.base)
+        if data is None:
+            raise _Stop(STOP_MEMORY)
+        self.data = data
+
+    def u64(self, addr):
+        if addr < self.lo or addr + 8 > self.hi:
+            raise _Stop(STOP_MEMORY)
+        if addr < self.base:
+            more = self.mem.try_read(addr, self.base - addr)
+            if more is None:
+                raise _Stop(STOP_MEMORY)
+            self.data = more + self.data
+            self.base = addr
+        off = addr - self.base
+        if off + 8 > len(self.data):
+            self._extend(addr + 8)
+        return struct.unpack_from("<Q", self.data, off)[0]
+
+
+class _Stop(Exception):
+    pass
+
+
+class _UseGdb(Exception):
+    pass
+
+
+def is_system(path):
+    return bool(path) and path.startswith(SYSTEM_DIRS)
+
+
+class Walker:
+    """Stacks and names for one Runtime."""
+
+    def __init__(self, rt):
+        self.rt = rt
+        self._module = None
+        self._module_error = None
+        self._names = {}
+        self._libs = {}
+
+    # ---- the program's CFI ---------------------------------------------
+
+    def module(self):
+        """The cfi.Module of the file holding the runtime, or None."""
+        if self._module is None and self._module_error is None:
+            try:
+                self._module = self._load_module()
+            except (GortError, OSError, cfi.Unsupported, ValueError, struct.error) as e:
+                self._module_error = str(e)
+        return self._module
+
+    def _load_module(self):
+        d = self.rt.desc
+        path = gdb.current_progspace().solib_name(d.addr) or gdb.current_progspace().filename
+        if not path:
+            raise GortError("the program", "its file is not known to gdb")
+        elf = Elf(path)
+        try:
+            sym = elf.symbol(descriptor.SYMBOL)
+        finally:
+            elf.close()
+        if sym is None:
+            raise GortError(path, f"no symbol {descriptor.SYMBOL}")
+        return cfi.Module(path, d.addr - sym[0])
+
+    # ---- walking -------------------------------------------------------
+
+    def stack(self, g, full=True):
+        """The Stack of goroutine g.  With full False the walk may stop at
+        its first frame outside the runtime and the system libraries (all
+        that a one-line listing shows)."""
+        kind, th = self.rt.regs_from(g)
+        if kind == model.REGS_START:
+            return Stack([(g.startpc, True)])
+        if kind == model.REGS_THREAD:
+            with unwinder.thread_frames(th) as f:
+                return self._gdb_stack(f, True)
+        if kind == model.REGS_CTX:
+            try:
+                return self._cfi_stack(g, full)
+            except _UseGdb:
+                with unwinder.context_frames(g.goid, g.regs) as f:
+                    return self._gdb_stack(f, False)
+        return None
+
+    def _cfi_stack(self, g, full):
+        mod = self.module()
+        if mod is None:
+            raise _UseGdb()
+        regs = dict(zip((cfi.RSP, cfi.RA, cfi.RBP, cfi.RBX, cfi.R12, cfi.R13, cfi.R14,
+                         cfi.R15), g.ctx))
+        rt = self.rt
+        pcs = []
+        try:
+            mem = _StackMem(rt.mem, g.stacklo, regs[cfi.RSP], g.stackhi)
+        except _Stop as e:
+            return Stack(pcs, str(e))
+        while True:
+            pc = regs[cfi.RA]
+            if pc == 0:
+                return Stack(pcs)
+            if len(pcs) == MAX_FRAMES:
+                return Stack(pcs, STOP_LIMIT)
+            if not mod.holds(pc):
+                if self.library(pc) is None:
+                    pcs.append((pc, False))
+                    return Stack(pcs, STOP_NO_MODULE)
+                raise _UseGdb()
+            pcs.append((pc, False))
+            if not full and not rt.in_runtime(pc):
+                return Stack(pcs)
+            try:
+                row = mod.row(pc - 1)
+                caller = cfi.step(row, regs, mem.u64)
+            except cfi.End:
+                return Stack(pcs)
+            except _Stop as e:
+                return Stack(pcs, str(e))
+            except cfi.Unsupported:
+                raise _UseGdb() from None
+            if caller[cfi.RSP] <= regs[cfi.RSP] or caller[cfi.RSP] > g.stackhi:
+                return Stack(pcs, STOP_NOT_UP)
+            regs = caller
+
+    def _gdb_stack(self, first, exact):
+        """The pcs of gdb's frames from first out (inlined ones are the same
+        pc as the frame they are in)."""
+        pcs = []
+        stop = None
+        f = first
+        while f is not None:
+            if f.type() != gdb.INLINE_FRAME:
+                pcs.append((f.pc(), exact))
+                exact = f.type() == gdb.SIGTRAMP_FRAME
+            if len(pcs) == MAX_FRAMES:
+                stop = STOP_LIMIT
+                break
+            try:
+                older = f.older()
+            except gdb.error as e:
+                stop = str(e)
+                break
+            if older is None:
+                reason = f.unwind_stop_reason()
+                if reason not in (gdb.FRAME_UNWIND_NO_REASON, gdb.FRAME_UNWIND_OUTERMOST):
+                    stop = gdb.frame_stop_reason_string(reason)
+            f = older
+        return Stack(pcs, stop)
+
+    # ---- names ---------------------------------------------------------
+
+    def library(self, pc):
+        """The shared object holding pc (its path), "" for the program, or
+        None for a pc in no file gdb knows."""
+        if pc in self._libs:
+            return self._libs[pc]
+        ps = gdb.current_progspace()
+        lib = ps.solib_name(pc)
+        if lib is None:
+            mod = self.module()
+            if (mod is not None and mod.holds(pc)) or ps.block_for_pc(pc) is not None:
+                lib = ""
+            else:
+                try:
+                    out = gdb.execute(f"info symbol {pc:#x}", to_string=True)
+                    lib = "" if not out.startswith("No symbol") else None
+                except gdb.error:
+                    lib = None
+        self._libs[pc] = lib
+        return lib
+
+    def frames(self, pc, exact):
+        """The Frames at one pc, innermost (inlined) first."""
+        key = (pc, exact)
+        out = self._names.get(key)
+        if out is None:
+            out = self._name(pc, exact)
+            self._names[key] = out
+        return out
+
+    def _name(self, pc, exact):
+        lpc = pc if exact else pc - 1
+        try:
+            block = gdb.block_for_pc(lpc)
+        except RuntimeError:
+            block = None
+        funcs = []
+        while block is not None and not block.is_global and not block.is_static:
+            if block.function is not None:
+                funcs.append(block.function)
+            block = block.superblock
+        sal = gdb.find_pc_line(lpc)
+        file = sal.symtab.filename if sal.symtab is not None and sal.line else None
+        line = sal.line if file else 0
+        lib = self.library(pc) or None
+        if not funcs:
+            return [Frame(pc, exact, self._minimal_name(lpc), file, line, lib, False)]
+        out = []
+        for i, fn in enumerate(funcs):
+            if i == 0:
+                out.append(Frame(pc, exact, fn.print_name, file, line, lib, len(funcs) > 1))
+            else:
+                # gdb's Python has no call site line: the file of the caller only
+                ffile = fn.symtab.filename if fn.symtab is not None else None
+                out.append(Frame(pc, exact, fn.print_name, ffile, 0, lib,
+                                 i < len(funcs) - 1))
+        return out
+
+    def _minimal_name(self, lpc):
+        try:
+            out = gdb.execute(f"info symbol {lpc:#x}", to_string=True)
+        except gdb.error:
+            return None
+        if out.startswith("No symbol"):
+            return None
+        return out.split(" + ")[0].split(" in section ")[0].strip() or None
+
+    # ---- the frames a listing shows ------------------------------------
+
+    def user_frame(self, stack):
+        """The first frame outside the runtime and the system libraries;
+        else the first outside the runtime; else the innermost (None:
+        no frames)."""
+        if stack is None or not stack.pcs:
+            return None
+        outside = None
+        for pc, exact in stack.pcs:
+            lpc = pc if exact else pc - 1
+            if self.rt.in_runtime(lpc):
+                continue
+            if not is_system(self.library(pc)):
+                return self.frames(pc, exact)[0]
+            if outside is None:
+                outside = (pc, exact)
+        if outside is not None:
+            return self.frames(*outside)[0]
+        return self.frames(*stack.pcs[0])[0]
+
+    def mentions(self, stack, text):
+        """Some frame's function or file contains text."""
+        if stack is None:
+            return False
+        for pc, exact in stack.pcs:
+            for f in self.frames(pc, exact):
+                if (f.function and text in f.function) or (f.file and text in f.file):
+                    return True
+        return False
+
+
+def basename(path):
+    return os.path.basename(path) if path else path
