@@ -90,7 +90,8 @@ def describe_stack(walker, g):
         while f is not None and n < stacks.MAX_FRAMES:
             sal = f.find_sal()
             name = f.name() or "??"
-            where = f"{sal.symtab.filename}:{sal.line}" if sal.symtab and sal.line else ""
+            where = f"{walker.file_name(sal.symtab)}:{sal.line}" if sal.symtab and sal.line \
+                else ""
             inl = " (inlined)" if f.type() == gdb.INLINE_FRAME else ""
             out.append(f"{name}{inl} {where}".rstrip())
             f = f.older()

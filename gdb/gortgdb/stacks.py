@@ -112,6 +112,20 @@ class Walker:
         self._module_error = None
         self._names = {}
         self._libs = {}
+        try:
+            self._display = gdb.parameter("filename-display")
+        except (gdb.error, RuntimeError):
+            self._display = "relative"
+
+    def file_name(self, symtab):
+        """A source file's name as gdb shows it (set filename-display)."""
+        if symtab is None:
+            return None
+        if self._display == "absolute":
+            return symtab.fullname()
+        if self._display == "basename":
+            return os.path.basename(symtab.filename)
+        return symtab.filename
 
     # ---- the program's CFI ---------------------------------------------
 
@@ -265,7 +279,7 @@ class Walker:
                 funcs.append(block.function)
             block = block.superblock
         sal = gdb.find_pc_line(lpc)
-        file = sal.symtab.filename if sal.symtab is not None and sal.line else None
+        file = self.file_name(sal.symtab) if sal.line else None
         line = sal.line if file else 0
         lib = self.library(pc) or None
         if not funcs:
@@ -276,7 +290,7 @@ class Walker:
                 out.append(Frame(pc, exact, fn.print_name, file, line, lib, len(funcs) > 1))
             else:
                 # gdb's Python has no call site line: the file of the caller only
-                ffile = fn.symtab.filename if fn.symtab is not None else None
+                ffile = self.file_name(fn.symtab)
                 out.append(Frame(pc, exact, fn.print_name, ffile, 0, lib,
                                  i < len(funcs) - 1))
         return out
@@ -320,7 +334,3 @@ class Walker:
                 if (f.function and text in f.function) or (f.file and text in f.file):
                     return True
         return False
-
-
-def basename(path):
-    return os.path.basename(path) if path else path
