@@ -94,6 +94,9 @@ numbered from 1: frame 0 is the thread's own, hidden from backtraces."""
                 gdb.write(f"\nGoroutine ? [error]: {g.error}\n")
                 continue
             gdb.write(f"\nGoroutine {g.goid} [{rt.state_text(g)}]:\n")
+            if rt.regs_from(g)[0] == model.REGS_START:
+                gdb.write(f"(not run yet: it will start in {start_name(walker, g)})\n")
+                continue
             try:
                 run_in(rt, walker, g, command, from_tty)
             except (GortError, gdb.error) as e:

@@ -136,6 +136,13 @@ Works on live processes and core files alike.  See also: goroutine ID CMD."""
             if opts.with_text is not None and not walker.mentions(st, opts.with_text):
                 continue
             sel.append((g, st))
+        if not gs:
+            gdb.write("No goroutines: the runtime has not started.\n" if not rt.started()
+                      else "No goroutines.\n")
+            return
+        if not sel:
+            gdb.write(f"No goroutine matched, of {len(gs)}.\n")
+            return
         if opts.group:
             print_groups(walker, sel)
         else:

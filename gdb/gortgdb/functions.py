@@ -16,10 +16,14 @@ class GortG(gdb.Function):
     def invoke(self, goid=None):
         if goid is None:
             raise GortError("$gort_g", "usage: $gort_g(ID)")
+        try:
+            goid = int(goid)
+        except (gdb.error, ValueError, TypeError):
+            raise GortError("$gort_g", "ID must be a goroutine id (a number)") from None
         rt = model.current()
-        g = rt.goroutine(int(goid))
+        g = rt.goroutine(goid)
         if g is None:
-            raise GortError("$gort_g", f"no goroutine {int(goid)}")
+            raise GortError("$gort_g", f"no goroutine {goid}")
         try:
             gtype = gdb.lookup_type("struct g")
         except gdb.error:
@@ -36,7 +40,9 @@ class GortGoid(gdb.Function):
         super().__init__("gort_goid")
 
     @guard("$gort_goid")
-    def invoke(self):
+    def invoke(self, *args):
+        if args:
+            raise GortError("$gort_goid", "it takes no argument")
         active = unwinder.active_goid()
         if active is not None:
             return gdb.Value(active)

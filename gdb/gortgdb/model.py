@@ -111,6 +111,13 @@ class Runtime:
             return g.reason
         return self.status_name(g)
 
+    def started(self):
+        """gort_main has brought the runtime up."""
+        d = self.desc
+        if d.has_root("runtime_start"):
+            return d.root_int("runtime_start") != 0
+        return d.root_int("allglen") != 0
+
     def in_runtime(self, pc):
         return self.text[0] <= pc < self.text[1]
 

@@ -42,21 +42,19 @@ class Stack:
 
 class Frame:
     """One named frame: function (None: gdb's ??), file (None), line (0),
-    library (the shared object's path when there is no line), inlined."""
+    where (without a line: "from LIBRARY" or "(PROGRAM+OFFSET)"), inlined."""
 
-    __slots__ = ("pc", "exact", "function", "file", "line", "library", "inlined")
+    __slots__ = ("pc", "exact", "function", "file", "line", "where", "inlined")
 
-    def __init__(self, pc, exact, function, file, line, library, inlined):
+    def __init__(self, pc, exact, function, file, line, where, inlined):
         self.pc, self.exact, self.function, self.file = pc, exact, function, file
-        self.line, self.library, self.inlined = line, library, inlined
+        self.line, self.where, self.inlined = line, where, inlined
 
     def text(self):
         fn = self.function or "??"
         if self.file:
             return f"{fn} {self.file}:{self.line}"
-        if self.library:
-            return f"{fn} from {self.library}"
-        return f"{fn} ({self.pc:#x})"
+        return f"{fn} {self.where}"
 
 
 class _StackMem:
@@ -188,6 +186,8 @@ class Walker:
             pc = regs[cfi.RA]
             if pc == 0:
                 return Stack(pcs)
+            if pc >= 1 << 63:                   # not a user-space address: garbage
+                return Stack(pcs, STOP_NO_MODULE)
             if len(pcs) == MAX_FRAMES:
                 return Stack(pcs, STOP_LIMIT)
             if not mod.holds(pc):
@@ -219,6 +219,11 @@ class Walker:
         f = first
         while f is not None:
             if f.type() != gdb.INLINE_FRAME:
+                if f.pc() == 0:                  # no caller
+                    break
+                if f.pc() >= 1 << 63:            # not a user-space address: garbage
+                    stop = STOP_NO_MODULE
+                    break
                 pcs.append((f.pc(), exact))
                 exact = f.type() == gdb.SIGTRAMP_FRAME
             if len(pcs) == MAX_FRAMES:
@@ -268,7 +273,7 @@ class Walker:
         return out
 
     def _name(self, pc, exact):
-        lpc = pc if exact else pc - 1
+        lpc = pc if exact else max(pc - 1, 0)
         try:
             block = gdb.block_for_pc(lpc)
         except RuntimeError:
@@ -281,19 +286,28 @@ class Walker:
         sal = gdb.find_pc_line(lpc)
         file = self.file_name(sal.symtab) if sal.line else None
         line = sal.line if file else 0
-        lib = self.library(pc) or None
+        where = self._where(pc)
         if not funcs:
-            return [Frame(pc, exact, self._minimal_name(lpc), file, line, lib, False)]
+            return [Frame(pc, exact, self._minimal_name(lpc), file, line, where, False)]
         out = []
         for i, fn in enumerate(funcs):
             if i == 0:
-                out.append(Frame(pc, exact, fn.print_name, file, line, lib, len(funcs) > 1))
+                out.append(Frame(pc, exact, fn.print_name, file, line, where, len(funcs) > 1))
             else:
                 # gdb's Python has no call site line: the file of the caller only
                 ffile = self.file_name(fn.symtab)
-                out.append(Frame(pc, exact, fn.print_name, ffile, 0, lib,
+                out.append(Frame(pc, exact, fn.print_name, ffile, 0, where,
                                  i < len(funcs) - 1))
         return out
+
+    def _where(self, pc):
+        lib = self.library(pc)
+        if lib:
+            return f"from {lib}"
+        mod = self.module()
+        if mod is not None and mod.holds(pc):
+            return f"({os.path.basename(mod.path)}+{pc - mod.bias:#x})"
+        return f"({pc:#x})"
 
     def _minimal_name(self, lpc):
         try:

@@ -18,6 +18,7 @@ import contextlib
 
 import gdb
 import gdb.unwinder
+from gdb.FrameDecorator import FrameDecorator
 
 from .errors import GortError
 
@@ -73,14 +74,35 @@ class HideThreadFrames:
     def __init__(self, unwinder):
         self.name = NAME
         self.priority = 1000
-        self.enabled = True
         self.unwinder = unwinder
+
+    @property
+    def enabled(self):
+        # only while a goroutine is shown: gdb prints every other backtrace
+        # as it does without the extension
+        return self.unwinder.active is not None
+
+    @enabled.setter
+    def enabled(self, value):
+        pass
 
     def filter(self, frames):
         a = self.unwinder.active
         if a is None:
             return frames
-        return (f for f in frames if f.inferior_frame().level() > a.level)
+        return (Named(f) for f in frames if f.inferior_frame().level() > a.level)
+
+
+class Named(FrameDecorator):
+    """A frame named as gdb names it without a frame filter: a function
+    without debug info by its ELF symbol, and "??" when nothing names it."""
+
+    def function(self):
+        f = self.inferior_frame()
+        if f.function() is None and f.type() in (gdb.NORMAL_FRAME, gdb.INLINE_FRAME,
+                                                 gdb.TAILCALL_FRAME):
+            return f.name() or "??"
+        return super().function()
 
 
 _unwinder = GoroutineUnwinder()
