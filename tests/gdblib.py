@@ -150,15 +150,17 @@ BT_LINE = re.compile(r"^#(\d+)\s+(?:0x([0-9a-f]+) in )?(\S+) \((.*)\)"
                      r"(?: at (\S+?)(?::(\d+))?)?(?: from (\S+))?\s*$")
 
 
-def backtrace(text):
+def backtrace(text, pcs=False):
     """[(level, function, file, line)] of the backtrace lines in text (file
-    None for a frame without a line: gdb names the library then)."""
+    None for a frame without a line: gdb names the library then); with pcs,
+    each with the frame's pc at the end (None when gdb does not print it)."""
     out = []
     for line in text.splitlines():
         m = BT_LINE.match(line)
         if m:
             ln = int(m.group(6) or 0)
-            out.append((int(m.group(1)), m.group(3), m.group(5) if ln else None, ln))
+            f = (int(m.group(1)), m.group(3), m.group(5) if ln else None, ln)
+            out.append(f + (int(m.group(2), 16) if m.group(2) else None,) if pcs else f)
     return out
 
 
@@ -215,9 +217,12 @@ def tail_call_levels(text):
 
 
 def frames_of(g):
-    """goinspect's frames of a goroutine object: [(function, file, line)]."""
-    return [(f["function"] or "??", norm(f["file"]), f["line"] if f["file"] else 0)
-            for f in g.get("frames", [])]
+    """goinspect's frames of a goroutine object: [(function, file, line)],
+    or ("pc", PC) for a frame without a line (a library without debug info,
+    whose functions have aliases that gdb and goinspect may choose apart:
+    write and __write)."""
+    return [(f["function"] or "??", norm(f["file"]), f["line"]) if f["file"] else
+            ("pc", f["pc"]) for f in g.get("frames", [])]
 
 
 def norm(path):
@@ -225,8 +230,9 @@ def norm(path):
 
 
 def gdb_frames(bt, skip=()):
-    """[(function, file, line)] of backtrace() frames, but the levels in skip."""
-    return [(fn, norm(file), line) for lvl, fn, file, line in bt if lvl not in skip]
+    """frames_of's form of backtrace(..., pcs=True) frames, but the levels in skip."""
+    return [(fn, norm(file), line) if file else ("pc", pc)
+            for lvl, fn, file, line, pc in bt if lvl not in skip]
 
 
 # ---- agreement with goinspect ------------------------------------------------
@@ -271,5 +277,5 @@ def check_agreement(rows, bts, doc, threads=None, types=None, ids=None):
         if on_thread and threads is not None:
             assert threads[int(row["thread"])] == g["thread"], (row, g)
         tails = tail_call_levels(types[gid]) if types else set()
-        assert gdb_frames(backtrace(bts[gid]), tails) == frames_of(g), \
+        assert gdb_frames(backtrace(bts[gid], pcs=True), tails) == frames_of(g), \
             (gid, bts[gid], g["frames"])

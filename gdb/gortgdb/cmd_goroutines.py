@@ -67,10 +67,14 @@ def frame_text(walker, g, stack):
     if stack is None:
         kind, _ = walker.rt.regs_from(g)
         return "? (no stack)" if kind == model.REGS_NONE else "?"
-    f = walker.user_frame(stack)
-    text = f.text() if f else "? (no frames)"
-    if stack.stop:
-        text += f"  [stack walk stopped: {stack.stop}]"
+    key = (stack.pcs, stack.stop)
+    text = walker.texts.get(key)
+    if text is None:
+        f = walker.user_frame(stack)
+        text = f.text() if f else "? (no frames)"
+        if stack.stop:
+            text += f"  [stack walk stopped: {stack.stop}]"
+        walker.texts[key] = text
     return text
 
 

@@ -79,6 +79,7 @@ class Decoder:
             self._struct = None
             return
         self._struct = struct.Struct(fmt)
+        self._whole = struct.Struct(fmt + (f"{ty.size - pos}x" if ty.size > pos else ""))
         index = {n: i for i, n in enumerate(order)}
         missing = len(order)
         perm = [index.get(n, missing) for n in self.names]
@@ -97,6 +98,25 @@ class Decoder:
                          for f, _n in self._singles)
         v = self._struct.unpack_from(buf, off)
         return self._pick(v + self._pad if self._pad else v)
+
+    def many(self, data, start, addrs):
+        """The decoded values of the structures at addrs (sorted), all in
+        data, which was read at start: structures laid end to end (a slab)
+        are decoded in one pass."""
+        size, out, n, k = self.size, [], len(addrs), 0
+        pick, pad = self._pick, self._pad
+        while k < n:
+            j = k + 1
+            while j < n and addrs[j] == addrs[j - 1] + size:
+                j += 1
+            off = addrs[k] - start
+            if j - k > 1 and self._struct is not None:
+                rows = self._whole.iter_unpack(data[off:off + (j - k) * size])
+                out.extend(map(pick, (v + pad for v in rows)) if pad else map(pick, rows))
+            else:
+                out.extend(self(data, a - start) for a in addrs[k:j])
+            k = j
+        return out
 
 
 class Descriptor:

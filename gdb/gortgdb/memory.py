@@ -89,6 +89,27 @@ class Memory:
             raise GortError(what, f"{8 * n} bytes at {addr:#x} cannot be read")
         return struct.unpack(f"<{lo}Q", self.read(addr, 8 * lo, what))
 
+    def read_runs(self, addrs, size):
+        """The objects of size bytes at addrs, read in runs (GAP, MAX_RUN):
+        yields (sorted addresses of a run, its bytes, their first address),
+        or for an object that cannot be read ([address], None, address)."""
+        order = sorted(set(addrs))
+        i = 0
+        while i < len(order):
+            start = order[i]
+            j = i + 1
+            while (j < len(order) and order[j] - (order[j - 1] + size) < GAP and
+                   order[j] + size - start <= MAX_RUN):
+                j += 1
+            data = self.try_read(start, order[j - 1] + size - start)
+            if data is not None:
+                yield order[i:j], data, start
+            else:
+                for a in order[i:j]:
+                    one = self.try_read(a, size)
+                    yield [a], one, a
+            i = j
+
     def read_objects(self, addrs, size):
         """For each address in addrs, where the size bytes there were read:
         {address: (buffer, offset in it)}, or None for an address whose

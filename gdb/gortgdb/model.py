@@ -60,6 +60,17 @@ class G:
         self.ctx = (0,) * len(CTX_REGS)
         self.error = None
 
+    @classmethod
+    def decoded(cls, index, addr, v):
+        """A readable G from the values of G_FIELDS (the wait reason still
+        its number: see Runtime._checker)."""
+        g = cls.__new__(cls)
+        g.index, g.addr, g.readable, g.error = index, addr, True, None
+        (g.goid, g.status, g.reason, g.waitsince, g.startpc, g.gopc, g.parentgoid, g.stacklo,
+         g.stackhi, g.m, g.lockedm, g.lockcount, g.system, g.stackspan) = v[:14]
+        g.ctx = v[14:]
+        return g
+
     @property
     def regs(self):
         """The saved context as {register name: value}."""
@@ -85,6 +96,7 @@ class Runtime:
         d = self.desc
         self.status_names = d.enum("gstatus")
         self.st = {n: i for i, n in enumerate(self.status_names) if n}
+        self._waiting = self.st.get("waiting", -1)
         self.warnings = []
         self.text = (d.root("text_start")[0], d.root("text_end")[0]) \
             if d.has_root("text_start") and d.has_root("text_end") else (0, 0)
@@ -160,7 +172,7 @@ class Runtime:
         if n > MAX_G and 0 in ptrs:     # a corrupt length: the table ends at the first NULL
             ptrs = ptrs[:ptrs.index(0)]
             self.warnings.append(f"the table's readable entries end at entry {len(ptrs)}")
-        out, bad, seen = [], [0], set()
+        out, bad = [], [0]
 
         def bad_entry(i, addr, why):
             bad[0] += 1
@@ -169,58 +181,62 @@ class Runtime:
                 g.error = f"goroutine table entry {i} (G at {addr:#x}) {why}"
                 out.append(g)
 
-        good = []
-        for i, p in enumerate(ptrs):
-            if p == 0 or p % 8:
-                bad_entry(i, p, "is misaligned" if p else "is NULL")
-            elif p in seen:
-                bad_entry(i, p, "appears twice in the table")
-            else:
-                seen.add(p)
-                good.append((i, p))
-        raw = mem.read_objects([p for _, p in good], gt.size)
-        live = {self.st.get("dead", -1), self.st.get("idle", -1)}
-        nstatus = len(self.status_names)
-        status_off = gt.field("status")
-        for i, p in good:
-            r = raw.get(p)
-            if r is None:
-                bad_entry(i, p, "is not in readable memory")
+        index = {}
+        if len(set(ptrs)) == len(ptrs) and 0 not in ptrs and not any(p & 7 for p in ptrs):
+            index = {p: i for i, p in enumerate(ptrs)}
+        else:
+            for i, p in enumerate(ptrs):
+                if p == 0 or p % 8:
+                    bad_entry(i, p, "is misaligned" if p else "is NULL")
+                elif p in index:
+                    bad_entry(i, p, "appears twice in the table")
+                else:
+                    index[p] = i
+        free = {self.st.get("dead", -1), self.st.get("idle", -1)} - {-1}
+        check = self._checker()
+        decoded = G.decoded
+        for addrs, data, start in mem.read_runs(index, gt.size):
+            if data is None:
+                bad_entry(index[start], start, "is not in readable memory")
                 continue
-            buf, off = r
-            status = int.from_bytes(buf[off + status_off[0]:off + status_off[0] +
-                                        status_off[1]], "little")
-            if status < nstatus and status in live:
-                continue
-            out.append(self._decode_g(i, p, dec(buf, off), status))
+            for p, v in zip(addrs, dec.many(data, start, addrs)):
+                if v[1] not in free:
+                    out.append(check(decoded(index[p], p, v)))
         if bad[0] > MAX_BAD:
             self.warnings.append(f"{bad[0]} bad entries in the goroutine table; the first "
                                  f"{MAX_BAD} are shown")
         return out
 
-    def _decode_g(self, i, addr, v, status):
-        g = G(i, addr)
-        (g.goid, _st, reason, ws, g.startpc, g.gopc, g.parentgoid, g.stacklo, g.stackhi, g.m,
-         g.lockedm, g.lockcount, system, g.stackspan) = v[:14]
-        g.ctx = v[14:]
-        g.status = status
-        g.readable = True
-        g.system = bool(system)
+    def _checker(self):
+        """A function that completes a decoded G (its wait reason, signed
+        wait start) and checks it as goinspect does (inspector/snapshot.c)."""
+        nstatus = len(self.status_names)
+        waiting = self.st.get("waiting", -1)
+        running = self.st.get("running", -1)
+        reasons = self.desc.enum("waitreason")
         wf = self.desc.type("g").field("waitsince")
-        g.waitsince = _signed(ws, wf[1]) if wf else 0
-        if self.st.get("waiting", -1) == status:
-            g.reason = self.desc.enum_name("waitreason", reason, "")
-        if status >= len(self.status_names):
-            g.error = (f"goroutine table entry {i} (G at {addr:#x}): status {status} is not a "
-                       "goroutine state")
-        elif g.stacklo or g.stackhi:
-            rsp = g.ctx[0]
-            if g.stackhi <= g.stacklo or g.stackhi - g.stacklo > MAX_STACK_BYTES:
-                g.error = f"its stack bounds [{g.stacklo:#x}, {g.stackhi:#x}) are invalid"
-            elif status != self.st.get("running", -1) and not g.stacklo <= rsp <= g.stackhi:
-                g.error = (f"its saved stack pointer {rsp:#x} is outside its stack "
-                           f"[{g.stacklo:#x}, {g.stackhi:#x})")
-        return g
+        wbits = 8 * wf[1] if wf else 64
+
+        def check(g):
+            st = g.status
+            if g.waitsince >> (wbits - 1):
+                g.waitsince -= 1 << wbits
+            if st == waiting:
+                g.reason = reasons[g.reason] if g.reason < len(reasons) else ""
+            else:
+                g.reason = ""
+            if st >= nstatus:
+                g.error = (f"goroutine table entry {g.index} (G at {g.addr:#x}): status {st} "
+                           "is not a goroutine state")
+            elif g.stacklo or g.stackhi:
+                lo, hi, rsp = g.stacklo, g.stackhi, g.ctx[0]
+                if hi <= lo or hi - lo > MAX_STACK_BYTES:
+                    g.error = f"its stack bounds [{lo:#x}, {hi:#x}) are invalid"
+                elif st != running and not lo <= rsp <= hi:
+                    g.error = (f"its saved stack pointer {rsp:#x} is outside its stack "
+                               f"[{lo:#x}, {hi:#x})")
+            return g
+        return check
 
     # ---- Ms and Ps -----------------------------------------------------
 
@@ -339,6 +355,8 @@ class Runtime:
         is on its stack is unwound from that thread; one that has a stack
         from its saved context; one that never ran is at its start
         function."""
+        if g.status == self._waiting and g.stacklo and not g.error:
+            return REGS_CTX, None               # the common case, first
         if not g.readable or g.error:
             return REGS_NONE, None
         st = self.st

@@ -21,7 +21,8 @@ from .elf import Elf
 from .errors import GortError
 
 MAX_FRAMES = 1024
-FIRST_READ = 1024               # bytes of a stack read at first
+FIRST_READ = 512                # bytes of a stack read at first
+_U64 = struct.Struct("<Q")
 SYSTEM_DIRS = ("/lib/", "/lib64/", "/usr/lib/", "/usr/lib64/", "/lib32/", "/usr/lib32/")
 
 # Why a walk stopped early (goinspect's words, inspector/unwind.c).
@@ -110,6 +111,9 @@ class Walker:
         self._module_error = None
         self._names = {}
         self._libs = {}
+        self._plans = {}
+        self.texts = {}                 # a listing's text of each stack
+        self._read_memory = rt.mem.inferior.read_memory
         try:
             self._display = gdb.parameter("filename-display")
         except (gdb.error, RuntimeError):
@@ -164,11 +168,91 @@ class Walker:
                 return self._gdb_stack(f, True)
         if kind == model.REGS_CTX:
             try:
-                return self._cfi_stack(g, full)
+                st = self._fast_stack(g, full)
+                return st if st is not None else self._cfi_stack(g, full)
             except _UseGdb:
                 with unwinder.context_frames(g.goid, g.regs) as f:
                     return self._gdb_stack(f, False)
         return None
+
+    # ---- the common case, fast ------------------------------------------
+    #
+    # Most frames have CFA = rsp + N or rbp + N, the return address and
+    # maybe rbp saved at CFA + offsets: such a walk needs only rsp, rbp and
+    # the words of the stack.  A plan per pc says how to step from it; a
+    # pc whose row is anything else (or in no file of ours) makes the walk
+    # give up (None), and the general walk (_cfi_stack) starts over.
+
+    def _plan(self, pc):
+        """(runtime, cfa_is_rsp, cfa_off, ra_off, rbp_off or None, end,
+        lowest and highest+8 offset read) for a return address pc, or None."""
+        mod = self.module()
+        plan = None
+        if mod is not None and mod.holds(pc):
+            try:
+                row = mod.row(pc - 1)
+            except cfi.Unsupported:
+                row = None
+            f = row.fast if row is not None else None
+            if f is not None and f[0] in (cfi.RSP, cfi.RBP):
+                loads = dict(f[2])
+                if f[3] or cfi.RA in loads:
+                    ra_off, rbp_off = loads.get(cfi.RA, 0), loads.get(cfi.RBP)
+                    offs = [ra_off] + ([rbp_off] if rbp_off is not None else [])
+                    plan = (self.rt.in_runtime(pc - 1), f[0] == cfi.RSP, f[1], ra_off,
+                            rbp_off, f[3], min(offs), max(offs) + 8)
+        self._plans[pc] = plan
+        return plan
+
+    def _fast_stack(self, g, full):
+        rsp, pc, rbp = g.ctx[0], g.ctx[1], g.ctx[2]
+        lo, hi = g.stacklo, g.stackhi
+        base = rsp
+        try:
+            data = self._read_memory(base, FIRST_READ if base + FIRST_READ <= hi
+                                     else hi - base).tobytes()
+        except (gdb.error, gdb.MemoryError, ValueError, OverflowError):
+            return None
+        end = base + len(data)
+        plans = self._plans
+        unpack = _U64.unpack_from
+        pcs = []
+        while True:
+            if pc == 0:
+                return Stack(pcs)
+            if pc >= 1 << 63 or len(pcs) == MAX_FRAMES:
+                return None
+            plan = plans.get(pc, 0)
+            if plan == 0:
+                plan = self._plan(pc)
+            if plan is None:
+                return None
+            pcs.append((pc, False))
+            runtime, cfa_rsp, cfa_off, ra_off, rbp_off, last, lo_off, hi_off = plan
+            if last or (not full and not runtime):
+                return Stack(pcs)
+            if cfa_rsp:
+                cfa = rsp + cfa_off
+            elif rbp is None:
+                return None
+            else:
+                cfa = rbp + cfa_off
+            top = cfa + hi_off
+            low = cfa + lo_off
+            if low < base or top > hi or low < lo:
+                return None
+            if top > end:
+                more = self.rt.mem.try_read(base, min(hi, max(top, base + 2 * len(data))) - base)
+                if more is None:
+                    return None
+                data = more
+                end = base + len(data)
+            ra = unpack(data, cfa + ra_off - base)[0]
+            if rbp_off is not None:
+                rbp = unpack(data, cfa + rbp_off - base)[0]
+            if cfa <= rsp or cfa > hi:
+                return Stack(pcs, STOP_NOT_UP)
+            rsp, pc = cfa, ra
 
     def _cfi_stack(self, g, full):
         mod = self.module()
