@@ -23,9 +23,10 @@ _printed_for = set()
 
 def register(objfile=None):
     if not _installed:
-        from . import cmd_goroutine, cmd_goroutines, functions
+        from . import cmd_goroutine, cmd_goroutines, cmd_heap, functions
         cmd_goroutines.InfoGoroutines()
         cmd_goroutine.GoroutineCommand()
+        cmd_heap.install()
         functions.install()
         unwinder.install()
         model.connect_events()

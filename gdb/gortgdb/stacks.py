@@ -325,6 +325,42 @@ class Walker:
             f = older
         return Stack(pcs, stop)
 
+    def frame_holding(self, g, addr):
+        """The frame of goroutine g whose extent [sp, caller's sp) holds addr,
+        numbered as `goroutine ID bt` numbers it (the outermost of an inline
+        chain): (level, "function file:line", sp, cfa); (-1, None, sp, None)
+        below its stack pointer; None when its frames cannot be walked."""
+        kind, th = self.rt.regs_from(g)
+        if kind == model.REGS_THREAD:
+            ctx = unwinder.thread_frames(th)
+        elif kind == model.REGS_CTX:
+            ctx = unwinder.context_frames(g.goid, g.regs)
+        else:
+            return None
+        with ctx as first:
+            physical = []
+            f = first
+            while f is not None and len(physical) < MAX_FRAMES:
+                if f.type() != gdb.INLINE_FRAME:
+                    physical.append(f)
+                try:
+                    f = f.older()
+                except gdb.error:
+                    break
+            if not physical:
+                return None
+            sps = [int(p.read_register("rsp")) for p in physical]
+            if addr < sps[0]:
+                return (-1, None, sps[0], None)
+            for i, p in enumerate(physical):
+                hi = sps[i + 1] if i + 1 < len(sps) else g.stackhi
+                if sps[i] <= addr < hi:
+                    sal = p.find_sal()
+                    where = f" {self.file_name(sal.symtab)}:{sal.line}" \
+                        if sal.symtab is not None and sal.line else ""
+                    return (p.level(), f"{p.name() or '??'}{where}", sps[i], hi)
+        return None
+
     # ---- names ---------------------------------------------------------
 
     def library(self, pc):
