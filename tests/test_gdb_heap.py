@@ -158,6 +158,11 @@ def test_ptr_on_a_goroutine_stack(targets, program):
     frame = [l for l in out.splitlines() if l.startswith(f"#{m.group(2)} ")]
     assert frame and " deep (" in frame[0], out
     assert int(m.group(2)) == int(w.group(2)) + 1
+    # and from inside the goroutine: the address of a local of that frame
+    out, err = gdb(["-p", str(t.pid)],
+                   [f"goroutine {deep.id} frame apply level {m.group(2)} -q gort-ptr &v"])
+    assert f"{deep.local:#x}:" in out and \
+        f"  stack     of goroutine {deep.id}, frame {m.group(2)}: deep " in out, out + err
     t.assert_progress()
 
 

@@ -85,6 +85,8 @@ numbered from 1: frame 0 is the thread's own, hidden from backtraces."""
             try:
                 run_in(rt, walker, g, command, from_tty)
             except gdb.error as e:
+                if str(e).startswith("gort: "):        # a command of ours said it
+                    raise gdb.GdbError(str(e)) from None
                 raise GortError(f"goroutine {goid}", str(e)) from None
             return
         for w in rt.warnings:
@@ -100,4 +102,5 @@ numbered from 1: frame 0 is the thread's own, hidden from backtraces."""
             try:
                 run_in(rt, walker, g, command, from_tty)
             except (GortError, gdb.error) as e:
-                gdb.write(line(f"goroutine {g.goid}", e) + "\n", gdb.STDERR)
+                text = str(e) if str(e).startswith("gort: ") else line(f"goroutine {g.goid}", e)
+                gdb.write(text + "\n", gdb.STDERR)

@@ -160,25 +160,22 @@ Works on live processes and core files alike.  See also: goroutine ID CMD."""
 
 def print_lines(walker, rt, sel):
     rows = []
+    names = rt.status_names
+    on_thread = {rt.st.get("running", -1), rt.st.get("syscall", -1)}
     for g, st in sel:
-        th = thread_text(rt, g)
-        mark = "*" if th else " "
-        gid = str(g.goid) if g.readable else "?"
-        status = rt.status_name(g) if g.readable else ""
-        rows.append((mark, gid, status, g.reason, th, frame_text(walker, g, st)))
-    w_id = max([2] + [len(r[1]) for r in rows])
-    w_st = max([6] + [len(r[2]) for r in rows])
-    w_re = max([11] + [len(r[3]) for r in rows])
-    w_th = max([6] + [len(r[4]) for r in rows])
-    out = [f"  {'Id':<{w_id}}  {'Status':<{w_st}}  {'Wait reason':<{w_re}}  "
-           f"{'Thread':<{w_th}}  Frame\n"]
-    for mark, gid, status, reason, th, frame in rows:
-        out.append(f"{mark} {gid:<{w_id}}  {status:<{w_st}}  {reason:<{w_re}}  "
-                   f"{th:<{w_th}}  {frame}\n")
-        if len(out) >= 4096:
-            gdb.write("".join(out))
-            out = []
-    gdb.write("".join(out))
+        if not g.readable:
+            rows.append((" ", "?", "", "", "", frame_text(walker, g, st)))
+            continue
+        th = thread_text(rt, g) if g.status in on_thread else ""
+        status = names[g.status] if g.status < len(names) else "?"
+        rows.append(("*" if th else " ", str(g.goid), status, g.reason, th,
+                     frame_text(walker, g, st)))
+    widths = [max([least] + [len(r[k]) for r in rows])
+              for k, least in ((1, 2), (2, 6), (3, 11), (4, 6))]
+    fmt = "%%s %%-%ds  %%-%ds  %%-%ds  %%-%ds  %%s\n" % tuple(widths)
+    gdb.write(fmt % (" ", "Id", "Status", "Wait reason", "Thread", "Frame"))
+    for i in range(0, len(rows), 4096):
+        gdb.write("".join([fmt % r for r in rows[i:i + 4096]]))
 
 
 def print_groups(walker, sel):

@@ -394,11 +394,12 @@ def symbol_lines(addr):
     if sym and not sym.startswith("No symbol"):
         out.append(f"  symbol    {sym}")
         sal = gdb.find_pc_line(addr)
-        block = None
         try:
             block = gdb.block_for_pc(addr)
         except RuntimeError:
-            pass
+            block = None
+        while block is not None and block.function is None and not block.is_static:
+            block = block.superblock
         if sal.symtab is not None and sal.line and block is not None and block.function:
             out.append(f"  code      {block.function.print_name} {sal.symtab.filename}:"
                        f"{sal.line}")

@@ -156,27 +156,38 @@ def _kept_selection():
 def context_frames(goid, regs):
     """Within: the selected thread's frames above its own innermost ones
     are those of the saved context regs ({"rip": ..., "rsp": ..., ...});
-    yields that first frame, selected."""
-    if _unwinder.active is not None:
-        raise GortError(f"goroutine {goid}", "another goroutine is being shown")
+    yields that first frame, selected.  Nests: inside another goroutine's
+    context (a command run by `goroutine ID CMD`), that one is back after."""
+    prev = _unwinder.active
+    if prev is not None and prev.goid == goid:
+        first = _frame_at(prev.level + 1)
+        if first is None:
+            raise GortError(f"goroutine {goid}", "gdb cannot unwind its saved context")
+        yield first
+        return
     thread = gdb.selected_thread()
     if thread is None:
         raise GortError(f"goroutine {goid}", "no thread to show it on")
+    if prev is not None and prev.thread != thread.num:
+        raise GortError(f"goroutine {goid}", "another goroutine is being shown on another "
+                        "thread")
     with _kept_selection():
-        base = _first_real_frame()
-        if base is None:
-            raise GortError(f"goroutine {goid}", "the selected thread has no frame")
-        level = base.level()
-        _unwinder.active = Active(thread.num, level, regs, goid)
+        _unwinder.active = None
         gdb.invalidate_cached_frames()
         try:
+            base = _first_real_frame()
+            if base is None:
+                raise GortError(f"goroutine {goid}", "the selected thread has no frame")
+            level = base.level()
+            _unwinder.active = Active(thread.num, level, regs, goid)
+            gdb.invalidate_cached_frames()
             first = _frame_at(level + 1)
             if first is None:
                 raise GortError(f"goroutine {goid}", "gdb cannot unwind its saved context")
             first.select()
             yield first
         finally:
-            _unwinder.active = None
+            _unwinder.active = prev
             gdb.invalidate_cached_frames()
 
 
