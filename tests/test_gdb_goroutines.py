@@ -4,13 +4,14 @@ where each goroutine waits, its thread) and against goinspect's JSON of the
 same stopped process (SIGSTOP: nothing moves between the two), for every
 goroutine and every frame."""
 import os
+import re
 
 import pytest
 
 from attachlib import marker_line, src_path, start
 from conftest import BUILDS
 from gdblib import (agreement_commands, agreement_parts, backtrace, check_agreement, gdb,
-                    goinspect_json, listing, resume, stop)
+                    goinspect_json, listing, per_goroutine, resume, stop)
 
 PARK = src_path("insp_park.c")
 
@@ -115,3 +116,34 @@ def test_goroutine_commands_in_a_parked_goroutines_frames(park):
     first, _, last = out.partition(f"#{3}")
     assert backtrace(first)[-1][0] == 0 and backtrace(last)[-1][0] == 0, out
     park.assert_progress()
+
+
+def test_started_under_gdb_at_a_breakpoint(program):
+    """insp_park run by gdb and stopped in its worker goroutine's
+    sum_squares at the tenth tick (after READY): the worker is running on
+    the thread that hit the breakpoint, every other goroutine waits where
+    the program says it does."""
+    exe = program("insp_park.c")
+    out, err = gdb(["--args", exe, "park"],
+                   ["break sum_squares if n == 10", "run", "info threads", "info goroutines",
+                    "goroutine all bt", "kill"])
+    ready = out.index("\nREADY\n")
+    truth = {}
+    for m in re.finditer(r"^G (\d+) (\S+) ", out[:ready], re.M):
+        truth[m.group(1)] = m.group(2)
+    rows = listing(out[ready:])
+    assert sorted(rows, key=int) == sorted(truth, key=int), out
+    (worker,) = [i for i, k in truth.items() if k == "worker"]
+    row = rows[worker]
+    assert (row["mark"], row["status"], row["function"]) == ("*", "running", "sum_squares"), row
+    hit = re.search(r'^Thread (\d+) "[^"]*" hit Breakpoint 1', out, re.M)
+    assert hit and row["thread"] == hit.group(1), (row, out)
+    for gid, kind in truth.items():
+        if kind in EXPECT:
+            status, reason, fn, marker = EXPECT[kind]
+            assert (rows[gid]["status"], rows[gid]["reason"], rows[gid]["function"]) == \
+                (status, reason, fn), rows[gid]
+            assert rows[gid]["line"] == marker_line(PARK, marker), rows[gid]
+    bts = per_goroutine(out)
+    assert backtrace(bts[worker])[0][:2] == (0, "sum_squares"), bts[worker]
+    assert [f[1] for f in backtrace(bts[worker])][-2:] == ["goroutine_main", "gort_gostart"]
