@@ -40,6 +40,7 @@ pids=""
 cleanup() {
     for p in $pids; do kill -9 "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
+    rm -f "$out"/run-*/core*        # gigabytes of address space each
 }
 trap cleanup EXIT INT TERM
 
