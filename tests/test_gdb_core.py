@@ -8,8 +8,10 @@ import signal
 import pytest
 
 from attachlib import marker_line, src_path
+from conftest import run
 from gdblib import (agreement_commands, agreement_parts, backtrace, check_agreement, gcore, gdb,
-                    goinspect_core_available, goinspect_json, kernel_core, start_dumpable, stop)
+                    goinspect, goinspect_core_available, goinspect_has, goinspect_json,
+                    kernel_core, start_dumpable, stop)
 
 PARK = src_path("insp_park.c")
 
@@ -52,6 +54,18 @@ def test_kernel_core_agrees_with_the_live_process(park, tmp_path):
     if goinspect_core_available():
         check_agreement(rows, bts, goinspect_json("core", path, "goroutines", "-t"), threads,
                         types)
+
+
+def test_goinspect_gcore_agrees_with_the_live_process(park, tmp_path):
+    if not goinspect_has("gcore"):
+        pytest.skip("this goinspect has no gcore command yet")
+    doc = goinspect_json("attach", str(park.pid), "goroutines", "-t")
+    path = str(tmp_path / "goinspect.core")
+    r = run([goinspect(), "gcore", "-o", path, str(park.pid)], timeout=120)
+    assert r.returncode == 0, r.stderr
+    out, err = on_core(park, path, tmp_path)
+    rows, bts, threads, types = agreement_parts(out)
+    check_agreement(rows, bts, doc, threads, types)
 
 
 def test_goroutine_frames_on_a_core(park, tmp_path):

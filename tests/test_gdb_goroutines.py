@@ -147,3 +147,34 @@ def test_started_under_gdb_at_a_breakpoint(program):
     bts = per_goroutine(out)
     assert backtrace(bts[worker])[0][:2] == (0, "sum_squares"), bts[worker]
     assert [f[1] for f in backtrace(bts[worker])][-2:] == ["goroutine_main", "gort_gostart"]
+
+
+def test_goroutine_inside_a_shared_object(targets, program, tmp_path_factory, tmp_path):
+    """A goroutine parked in a shared object of the program's own
+    (insp_lib_wait.c as a .so): its user frame there, and its whole stack
+    through the library and back into the program, as goinspect has them."""
+    from conftest import ROOT, run
+    d = str(tmp_path_factory.mktemp("lib"))
+    so = os.path.join(d, "libinsp_lib_wait.so")
+    r = run(["gcc", "-shared", "-fPIC", "-O2", "-g", "-Wall", "-Werror",
+             "-I", os.path.join(ROOT, "runtime", "include"), "-o", so,
+             src_path("insp_lib_wait.c")])
+    assert r.returncode == 0, r.stderr
+    t = start(targets, program, "insp_lib_main.c", "run", extra=(so, f"-Wl,-rpath,{d}"))
+    w = t.one("lib_waiter")
+    stop(t)
+    try:
+        doc = goinspect_json("attach", str(t.pid), "goroutines", "-t")
+        out, err = gdb(["-p", str(t.pid)], agreement_commands(tmp_path) +
+                       ["info goroutines --with lib_outer", "info goroutines -g"])
+    finally:
+        resume(t)
+    rows, bts, threads, types = agreement_parts(out)
+    row = rows[str(w.id)]
+    lib = src_path("insp_lib_wait.c")
+    assert (row["function"], row["file"], row["line"]) == \
+        ("lib_wait", lib, marker_line(lib, "WAIT:lib")), row
+    check_agreement(rows, bts, doc, threads, types)
+    matched = listing(out.split("<types>")[1].split("goroutines matched")[0])
+    assert list(matched) == [str(w.id)], out
+    t.assert_progress()

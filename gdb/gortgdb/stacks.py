@@ -226,6 +226,9 @@ class Walker:
             if plan == 0:
                 plan = self._plan(pc)
             if plan is None:
+                if not full and self._user_pc(pc):
+                    pcs.append((pc, False))
+                    return Stack(pcs)
                 return None
             pcs.append((pc, False))
             runtime, cfa_rsp, cfa_off, ra_off, rbp_off, last, lo_off, hi_off = plan
@@ -254,6 +257,12 @@ class Walker:
                 return Stack(pcs, STOP_NOT_UP)
             rsp, pc = cfa, ra
 
+    def _user_pc(self, pc):
+        """A return address outside the runtime, in a file that is not a
+        system library: the frame a listing shows, wherever it is."""
+        lib = self.library(pc)
+        return lib is not None and not self.rt.in_runtime(pc - 1) and not is_system(lib)
+
     def _cfi_stack(self, g, full):
         mod = self.module()
         if mod is None:
@@ -278,6 +287,9 @@ class Walker:
                 if self.library(pc) is None:
                     pcs.append((pc, False))
                     return Stack(pcs, STOP_NO_MODULE)
+                if not full and self._user_pc(pc):
+                    pcs.append((pc, False))
+                    return Stack(pcs)
                 raise _UseGdb()
             pcs.append((pc, False))
             if not full and not rt.in_runtime(pc):
