@@ -77,9 +77,13 @@ def test_before_the_runtime_starts(program):
     exe = program("insp_park.c")
     out, err = gdb(["--args", exe, "park"],
                    ["break main", "run", "info goroutines", "info goroutines -g",
-                    "goroutine 1 bt", "kill"])
+                    "goroutine 1 bt", "info gort-heap", "info gort-spans", "info gort-memstats",
+                    "info gort-maps", "print $gort_goid()", "kill"])
     assert out.count("No goroutines: the runtime has not started.") == 2, out
     assert gort_lines(err) == ["gort: goroutine 1: no such goroutine"], err
+    assert "0 arenas of 64M, 0 spans" in out and "[0 spans]" in out, out
+    assert re.search(r"^gc_cpu_fraction +- +the runtime has not started$", out, re.M), out
+    assert re.search(r"^\$1 = 0$", out, re.M), out
 
 
 def test_after_gort_main_returned(program):

@@ -285,8 +285,9 @@ class."""
             out.append(f"{'gc_cpu_fraction':<16} {ms.gc_cpu_fraction:20.6f} {'':>7}  share of "
                        "wall time spent collecting since start\n")
         else:
-            why = "not in the process's memory" if not h.has_total_ns else \
-                "the runtime's uptime is not known (a core file)"
+            why = ("not in the process's memory" if not h.has_total_ns else
+                   "the runtime has not started" if live() else
+                   "the runtime's uptime is not known (a core file)")
             out.append(f"{'gc_cpu_fraction':<16} {'-':>20} {'':>7}  {why}\n")
         pauses = []
         n = len(h.pause_ns)
