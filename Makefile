@@ -16,6 +16,9 @@ BUILD   ?= build
 CC      ?= cc
 PYTHON  := /usr/bin/python3
 PREFIX  ?= /usr/local
+# where `make install` puts the gdb extension, and the second place the
+# runtime's auto-load entry looks for it (the first is $(ROOT)/gdb)
+GDB_SHARE_DIR = $(PREFIX)/share/goinspect/gdb
 
 OPT     ?= -O2 -g
 WARN    := -Wall -Wextra -Werror
@@ -36,6 +39,7 @@ include mk/runtime.mk
 -include mk/dwarf.mk
 -include mk/inspector.mk
 -include mk/examples.mk
+-include mk/gdb.mk
 
 .PHONY: all deps demo check test bench install install-components clean sanitize
 

@@ -18,7 +18,18 @@ RT_LIB   := $(BUILD)/lib/libgort.a
 GORTCC   := $(BUILD)/bin/gortcc
 
 RT_CFLAGS := $(CFLAGS_COMMON) -fvisibility=hidden -Iruntime/include -Iruntime -Idwarf \
-             -DGORT_GDB_DIR='"$(ROOT)/gdb"' -DGORT_SHARE_GDB_DIR='"$(PREFIX)/share/goinspect/gdb"'
+             -DGORT_GDB_DIR='"$(ROOT)/gdb"' -DGORT_SHARE_GDB_DIR='"$(GDB_SHARE_DIR)"'
+
+# Those two paths are compiled into descriptor.o's .debug_gdb_scripts entry:
+# it is rebuilt whenever they change (a `make install PREFIX=...` after a
+# plain `make`), so the installed libgort looks where the extension is.
+RT_GDB_PATHS := $(BUILD)/obj/runtime/gdb-paths
+$(RT_GDB_PATHS): FORCE
+	@mkdir -p $(@D)
+	@echo '$(ROOT)/gdb $(GDB_SHARE_DIR)' | cmp -s - $@ || echo '$(ROOT)/gdb $(GDB_SHARE_DIR)' >$@
+$(BUILD)/obj/runtime/descriptor.o: $(RT_GDB_PATHS)
+.PHONY: FORCE
+FORCE:
 
 $(BUILD)/obj/runtime/%.o: runtime/%.c
 	@mkdir -p $(@D)
