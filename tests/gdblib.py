@@ -105,16 +105,6 @@ def gcore(pid, path):
     return path
 
 
-def goinspect_has(command):
-    """goinspect has COMMAND (core and gcore come with the core issue)."""
-    r = run([goinspect(), "--help"], timeout=30)
-    return re.search(rf"^\s+{command}\s", r.stdout + r.stderr, re.M) is not None
-
-
-def goinspect_core_available():
-    return goinspect_has("core")
-
-
 # ---- what gdb prints ---------------------------------------------------------
 
 Row = dict

@@ -10,7 +10,7 @@ import pytest
 from attachlib import marker_line, src_path
 from conftest import run
 from gdblib import (agreement_commands, agreement_parts, backtrace, check_agreement, gcore, gdb,
-                    goinspect, goinspect_core_available, goinspect_has, goinspect_json,
+                    goinspect, goinspect_json,
                     kernel_core, start_dumpable, stop)
 
 PARK = src_path("insp_park.c")
@@ -35,9 +35,7 @@ def test_gcore_agrees_with_the_live_process(park, tmp_path):
     out, err = on_core(park, path, tmp_path)
     rows, bts, threads, types = agreement_parts(out)
     check_agreement(rows, bts, doc, threads, types)
-    if goinspect_core_available():
-        check_agreement(rows, bts, goinspect_json("core", path, "goroutines", "-t"), threads,
-                        types)
+    check_agreement(rows, bts, goinspect_json("core", path, "goroutines", "-t"), threads, types)
 
 
 def test_kernel_core_agrees_with_the_live_process(park, tmp_path):
@@ -51,14 +49,10 @@ def test_kernel_core_agrees_with_the_live_process(park, tmp_path):
     moving = {w.id for w in park.who if w.kind in ("ticker", "worker", "main")}
     check_agreement(rows, bts, doc, threads, types,
                     ids={w.id for w in park.who} - moving)
-    if goinspect_core_available():
-        check_agreement(rows, bts, goinspect_json("core", path, "goroutines", "-t"), threads,
-                        types)
+    check_agreement(rows, bts, goinspect_json("core", path, "goroutines", "-t"), threads, types)
 
 
 def test_goinspect_gcore_agrees_with_the_live_process(park, tmp_path):
-    if not goinspect_has("gcore"):
-        pytest.skip("this goinspect has no gcore command yet")
     doc = goinspect_json("attach", str(park.pid), "goroutines", "-t")
     path = str(tmp_path / "goinspect.core")
     r = run([goinspect(), "gcore", "-o", path, str(park.pid)], timeout=120)
