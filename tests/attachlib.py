@@ -388,6 +388,19 @@ def stat_state(pid):
         return None
 
 
+def task_states(pid):
+    """The kernel state letters of PID's threads (a thread that ends
+    meanwhile is left out)."""
+    states = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat", "rb") as f:
+                states.append(f.read().rsplit(b")", 1)[1].split()[0].decode())
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return states
+
+
 def tracer_of(pid):
     with open(f"/proc/{pid}/status") as f:
         return int(re.search(r"^TracerPid:\s*(\d+)", f.read(), re.M).group(1))

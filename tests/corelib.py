@@ -10,7 +10,7 @@ import signal
 
 import pytest
 
-from attachlib import Target, goinspect
+from attachlib import Target, goinspect, task_states
 from conftest import PROGRAMS, run, wait_until
 
 
@@ -92,7 +92,9 @@ def goroutine_facts(doc, ids=None):
 
 
 def stopped(t):
-    """Stops target t (SIGSTOP) and waits until it is."""
+    """Stops target t (SIGSTOP) and waits until every thread is (the group
+    stop reaches the threads one by one)."""
     os.kill(t.pid, signal.SIGSTOP)
-    wait_until(lambda: t.state() == "T", timeout=10, what="the target to stop")
+    wait_until(lambda: all(s == "T" for s in task_states(t.pid)), timeout=10,
+               what="every thread of the target to stop")
 

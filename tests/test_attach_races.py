@@ -17,7 +17,7 @@ import pytest
 
 from placeslib import not_stopped, start_places
 from attachlib import (AS_NOBODY, Target, attach, attach_json, comm_name, goinspect, proc_tids,
-                       start, stat_state, tracer_of, under_gdb, world_copies)
+                       start, stat_state, task_states, tracer_of, under_gdb, world_copies)
 from conftest import run, wait_until
 
 PTRACE_SEIZE = 0x4206
@@ -286,14 +286,6 @@ def test_other_user_names_both_uids(targets, program):
 
 
 # ---- Stops taken by the reaper ----------------------------------------------
-
-def task_states(pid):
-    states = []
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{tid}/stat", "rb") as f:
-            states.append(f.read().rsplit(b")", 1)[1].split()[0].decode())
-    return states
-
 
 def test_a_stopped_process_with_many_threads_is_attached(targets, program):
     # 1,500 threads blocked in read(): seizing them takes longer than the
