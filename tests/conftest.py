@@ -167,6 +167,19 @@ class LiveLines:
         return "\n".join(self.lines) + "\n"
 
 
+def need_private_mount_namespace():
+    """Skips the test unless it may make a mount namespace of its own with
+    private mounts (root, unshare, and a root that is a mount point: a
+    chroot or some containers refuse, "cannot change root filesystem
+    propagation")."""
+    import shutil
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare for a private mount namespace")
+    probe = run(["unshare", "-m", "--propagation", "private", "true"])
+    if probe.returncode != 0:
+        pytest.skip(f"no private mount namespace here: {probe.stderr.strip()}")
+
+
 def wait_until(pred, timeout=20, what="condition"):
     """Poll pred until it holds; fail the test after timeout seconds.  what
     names the awaited state in the failure (a callable: asked then, so it

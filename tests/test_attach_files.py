@@ -11,8 +11,7 @@ import shutil
 import pytest
 
 from attachlib import AS_NOBODY, Target, goinspect, run, world_copies
-from conftest import wait_until
-from sym_helpers import need_tool
+from conftest import need_private_mount_namespace, wait_until
 
 REAL = r"""
 static volatile int counter;
@@ -51,12 +50,7 @@ def test_a_library_of_another_mount_namespace_is_read_from_there(program, tmp_pa
     """Both tmpfs number their first file alike: the inode number is the
     same, the device is not.  gdb reads the target's own file (through its
     mount namespace); so must goinspect."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root (mount namespaces, tmpfs)")
-    need_tool("unshare")
-    probe = run(["unshare", "-m", "--propagation", "private", "true"])
-    if probe.returncode != 0:
-        pytest.skip(f"no private mount namespace here: {probe.stderr.strip()}")
+    need_private_mount_namespace()
     t = str(tmp_path)
     libs = {}
     for name, src in (("real", REAL), ("decoy", DECOY)):

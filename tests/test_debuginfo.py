@@ -25,7 +25,7 @@ import urllib.request
 import pytest
 
 from attachlib import addr2line, goinspect, load_base, marker_line, prompt, read_until, start
-from conftest import ROOT, build_program, run, wait_until
+from conftest import ROOT, build_program, need_private_mount_namespace, run, wait_until
 
 SRC = os.path.join(ROOT, "tests", "programs", "insp_lib_wait.c")
 LIB = "libdi.so"
@@ -421,13 +421,7 @@ def test_without_libdebuginfod_one_warning(targets, program, lib, tmp_path):
     """libdebuginfod.so.1 hidden (an empty file mounted over it in a mount
     namespace of goinspect's own): one warning however many modules lack
     debug info, and the frames without lines."""
-    if os.geteuid() != 0 or not shutil.which("unshare"):
-        pytest.skip("needs root and unshare to hide libdebuginfod.so.1")
-    # a chroot (its root is no mount point) or a container may refuse a
-    # mount namespace with private mounts: then nothing can be hidden safely
-    probe = run(["unshare", "-m", "true"])
-    if probe.returncode != 0:
-        pytest.skip(f"no private mount namespace here: {probe.stderr.strip()}")
+    need_private_mount_namespace()   # to hide libdebuginfod.so.1
     t, path, _ = lib_target(targets, program, lib, str(tmp_path), [], strip_exe=True)
     w = t.one("lib_waiter")
     libs = {os.path.realpath(p) for p in glob.glob("/usr/lib/*/libdebuginfod.so.1") +
