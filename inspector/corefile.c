@@ -440,6 +440,17 @@ size_t corefile_read(const struct corefile *c, uint64_t addr, void *buf, size_t 
     return done;
 }
 
+void corefile_will_read(const struct corefile *c, uint64_t addr, size_t len)
+{
+    const struct core_seg *s = corefile_segment(c, addr);
+    uint64_t in = s ? addr - s->vaddr : 0;
+    if (!s || in >= s->filesz)
+        return;
+    if (len > s->filesz - in)
+        len = (size_t)(s->filesz - in);
+    (void)posix_fadvise(c->fd, (off_t)(s->offset + in), (off_t)len, POSIX_FADV_WILLNEED);
+}
+
 const struct core_fmap *corefile_file_at(const struct corefile *c, uint64_t addr)
 {
     size_t lo = 0, hi = c->nfiles;

@@ -111,6 +111,10 @@ const struct core_seg *corefile_segment(const struct corefile *c, uint64_t addr)
  * returns how many were read: it stops at the first byte the file does
  * not hold (no segment, or past a segment's filesz). */
 size_t corefile_read(const struct corefile *c, uint64_t addr, void *buf, size_t len);
+/* Tells the kernel that the file's bytes for [addr, addr+len) will be read
+ * soon (POSIX_FADV_WILLNEED), so that many scattered reads of a core that
+ * is not in the page cache go to the disk together, not one by one. */
+void corefile_will_read(const struct corefile *c, uint64_t addr, size_t len);
 /* The NT_FILE entry whose range holds addr, or NULL. */
 const struct core_fmap *corefile_file_at(const struct corefile *c, uint64_t addr);
 /* The value of an auxiliary vector entry (AT_*); false if absent. */

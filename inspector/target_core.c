@@ -150,6 +150,9 @@ static size_t core_read_own(struct target *t, uint64_t addr, void *buf, size_t l
 
 static void core_read_ranges(struct target *t, struct target_range *r, size_t n)
 {
+    struct core *k = t->priv;
+    for (size_t i = 0; i < n; i++)
+        corefile_will_read(&k->c, r[i].addr, r[i].len);
     for (size_t i = 0; i < n; i++)
         r[i].got = core_read(t, r[i].addr, r[i].buf, r[i].len);
 }
