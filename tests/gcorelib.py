@@ -89,6 +89,15 @@ def all_stopped(pid):
     return all(state(t) == "T" for t in os.listdir(f"/proc/{pid}/task"))
 
 
+# The kernel writes each thread's rseq area (glibc registers one at the top
+# of every thread's stack mapping) whenever the thread returns to user mode
+# on another CPU: between the SIGCONT and the zap of the threads, the
+# kernel's own core of a stopped process may then differ from a core taken
+# while it was stopped.  Targets whose memory is compared byte for byte with
+# the kernel's core run without rseq.
+NO_RSEQ = {"GLIBC_TUNABLES": "glibc.pthread.rseq=0"}
+
+
 def start_plain(targets, exe, *args, cwd=None, **kw):
     return Plain(targets.start([exe, *map(str, args)], cwd=cwd, **kw))
 

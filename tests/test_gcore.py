@@ -21,7 +21,7 @@ from conftest import need_private_mount_namespace, run, wait_until
 from corelib import (core, core_json, kernel_cores_here, start_dumpable, stopped,
                      unlimited_core)
 from gcorelib import (Core, allocated, assert_released, build_c, build_preload, gcore, gcore_json,
-                      pattern, rss_bytes, start_plain)
+                      NO_RSEQ, pattern, rss_bytes, start_plain)
 from heaplib import COLLECTORS, concurrent_marking_available
 from rtlib import facts, words
 from test_core import check_same_as_live, live_views
@@ -60,7 +60,8 @@ def no_files_but(d, keep):
 
 def kernel_and_ours(targets, shapes, tmp_path, filter_=None, mib=4, opts=()):
     """gcore_shapes (stopped), our core of it, then the kernel's."""
-    plain = start_plain(targets, shapes, mib, cwd=str(tmp_path), preexec_fn=unlimited_core)
+    plain = start_plain(targets, shapes, mib, cwd=str(tmp_path), preexec_fn=unlimited_core,
+                        env=NO_RSEQ)
     if filter_ is not None:
         with open(f"/proc/{plain.pid}/coredump_filter", "w") as f:
             f.write(f"{filter_:#x}")
@@ -108,7 +109,8 @@ def test_mappings_that_change_between_the_plan_and_the_stop(targets, shapes, tmp
     and fills another (SIGUSR2): the core is still the kernel's."""
     if not kernel_cores_here():
         pytest.skip("the kernel's core_pattern does not write a file in the working directory")
-    plain = start_plain(targets, shapes, 1, cwd=str(tmp_path), preexec_fn=unlimited_core)
+    plain = start_plain(targets, shapes, 1, cwd=str(tmp_path), preexec_fn=unlimited_core,
+                        env=NO_RSEQ)
     ours = str(tmp_path / "ours.core")
     hold_and_change([goinspect(), "gcore", "-o", ours, str(plain.pid)], sig, plain.pid, tmp_path)
     assert_released(plain.pid)
@@ -156,7 +158,8 @@ def test_precopy_keeps_the_pages_not_written_since(targets, shapes, tmp_path, fa
     pre-copied, and the core is still the kernel's."""
     if not kernel_cores_here():
         pytest.skip("the kernel's core_pattern does not write a file in the working directory")
-    plain = start_plain(targets, shapes, 4, cwd=str(tmp_path), preexec_fn=unlimited_core)
+    plain = start_plain(targets, shapes, 4, cwd=str(tmp_path), preexec_fn=unlimited_core,
+                        env=NO_RSEQ)
     big = plain.maps["big"][0]
     ours = str(tmp_path / "ours.core")
     out = hold_and_change([goinspect(), "--json", "gcore", "-o", ours, str(plain.pid)], "SIGHUP",
