@@ -125,12 +125,12 @@ def test_mappings_that_change_between_the_plan_and_the_stop(targets, shapes, tmp
 def hold_and_change(exe_argv, sig, pid, tmp_path, env=()):
     """Runs goinspect under gdb, held at stage_size (its plan made, and its
     pre-copy done if any, before the stop), while the target changes on
-    signal sig, goes back to its waits (pause, futex, sigwait: system calls
-    34, 202, 128) and is stopped (SIGSTOP: nothing changes any more, and
+    signal sig, goes back to its waits (pause, futex, read of a signalfd:
+    system calls 34, 202, 0) and is stopped (SIGSTOP: nothing changes any more, and
     nothing runs when the kernel continues it to dump); returns gdb's
     output."""
     wait = tmp_path / "change.sh"
-    waits = "34 202 128"
+    waits = "34 202 0"
     wait.write_text(f"kill -{sig[3:]} {pid}\n"
                     f"until test -s {tmp_path}/changed; do sleep 0.01; done\n"
                     "blocked() {\n"

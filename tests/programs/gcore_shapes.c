@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 enum { PAGE = 4096, MIB = 1 << 20 };
@@ -96,14 +97,20 @@ static void *waiter(void *arg)
 static char *big, *zeros, *fileread;
 
 /* Takes SIGUSR1, SIGUSR2 and SIGHUP (blocked in every thread) one at a
- * time. */
+ * time, by read(2) of a signalfd: the kernel restarts that read by itself
+ * after a SIGSTOP and SIGCONT, where sigwait's system call fails with EINTR
+ * and glibc writes errno, which would change the thread's memory between a
+ * core of the stopped process and the kernel's own core after SIGCONT. */
 static void *changer(void *arg)
 {
-    sigset_t *set = arg;
+    int sfd = signalfd(-1, arg, 0);
+    if (sfd < 0)
+        abort();
     for (;;) {
-        int sig;
-        if (sigwait(set, &sig) != 0)
+        struct signalfd_siginfo si;
+        if (read(sfd, &si, sizeof si) != (ssize_t)sizeof si)
             continue;
+        int sig = (int)si.ssi_signo;
         if (sig == SIGUSR1) {
             fill(fileread + 2 * PAGE, PAGE, 0xf2);
         } else if (sig == SIGHUP) {
