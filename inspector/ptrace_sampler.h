@@ -1,0 +1,26 @@
+/*
+ * ptrace_sampler.h — samples taken from snapshots (snapshot.h), for where
+ * perf_event_open cannot be used and for --idle.
+ *
+ * The ptrace fallback stops the target for every sample, py-spy's way: a
+ * snapshot of the G table and of every thread's registers and stack, taken
+ * with PTRACE_INTERRUPT (target_live.c) and released at once; each thread
+ * that was on a CPU when it was stopped is a sample, unwound from its
+ * registers.  With --nonstop nothing is stopped and no thread's registers
+ * are known: a thread on a CPU is a sample of the goroutine its M runs, at
+ * that goroutine's start function only.
+ */
+#ifndef GOINSPECT_PTRACE_SAMPLER_H
+#define GOINSPECT_PTRACE_SAMPLER_H
+
+#include "recording.h"
+#include "session.h"
+
+/* Adds a sample, standing for r->period_ns, of every thread of the
+ * session's snapshot that was running. */
+void sample_running(struct session *ss, struct recording *r);
+/* Adds a sample of every parked goroutine of the snapshot (but the
+ * runtime's own): where it waits, standing for r->period_ns. */
+void sample_parked(struct session *ss, struct recording *r);
+
+#endif
