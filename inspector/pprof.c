@@ -177,6 +177,29 @@ static uint64_t location_id(struct tables *t, struct recording *r, uint64_t v,
     return k;
 }
 
+/* The location of a sample with no frame (a thread not stopped, with
+ * --nonstop): a function named after its owner, as the flame graphs show
+ * it (go tool pprof drops a sample without a location). */
+static uint64_t owner_location(struct tables *t, const struct rec_owner *o)
+{
+    char name[64];
+    rec_owner_name(o, name, sizeof name);
+    uint64_t fid = function_id(t, name, NULL), key = fid | 1ull << 63;
+    uint32_t k;
+    if (u64map_get(&t->loc_index, key, &k))
+        return k;
+    k = (uint32_t)t->loc_index.n + 1;
+    u64map_put(&t->loc_index, key, k);
+    struct bytebuf b = {0}, line = {0};
+    field_u64(&b, 1, k);
+    field_u64(&line, 1, fid);
+    field_msg(&b, 4, &line);
+    field_msg(&t->locs, 4, &b);
+    bb_free(&b);
+    bb_free(&line);
+    return k;
+}
+
 /* ---- The profile ---------------------------------------------------------------- */
 
 static void value_type(struct bytebuf *out, unsigned field, struct tables *t, const char *type,
@@ -246,6 +269,8 @@ static void encode(struct recording *r, struct bytebuf *out)
         const struct rec_stack *st = &r->stacks[e->stack];
         for (uint32_t k = 0; k < st->n; k++)
             varint(&ids, location_id(&t, r, r->pcs[st->first + k], &fr, &cap));
+        if (st->n == 0)
+            varint(&ids, owner_location(&t, &r->owners[e->owner]));
         field_bytes(&s, 1, ids.p, ids.n);
         ids.n = 0;
         varint(&ids, e->samples);

@@ -3,6 +3,7 @@
  */
 #include "ptrace_sampler.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "record_owner.h"
@@ -41,12 +42,48 @@ static void sample_nonstop(struct session *ss, struct recording *r, size_t i)
     rec_add(r, &pc, g->startpc ? 1 : 0, &o, r->period_ns, true);
 }
 
-void sample_running(struct session *ss, struct recording *r)
+void cpu_clocks_free(struct cpu_clocks *c)
+{
+    free(c->v);
+    c->v = NULL;
+    c->n = c->cap = 0;
+}
+
+/* A thread's being stopped and let go costs it some CPU time (a system
+ * call it sleeps in is interrupted and restarted): less than this. */
+#define STOP_COST_NS 100000
+
+/* Whether thread tid's CPU time grew since the last call by more than a
+ * stop costs it (the first time: whether it has any). */
+static bool cpu_advanced(struct cpu_clocks *c, pid_t pid, pid_t tid)
+{
+    char path[80];
+    unsigned long long ns = 0;
+    snprintf(path, sizeof path, "/proc/%d/task/%d/schedstat", (int)pid, (int)tid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    if (fscanf(f, "%llu", &ns) != 1)
+        ns = 0;
+    fclose(f);
+    size_t i = 0;
+    while (i < c->n && c->v[i].tid != tid)
+        i++;
+    if (i == c->n) {
+        xgrow(&c->v, &c->cap, c->n + 1, sizeof *c->v);
+        c->v[c->n++] = (struct cpu_clock){tid, 0};
+    }
+    bool grew = ns > c->v[i].ns + STOP_COST_NS;
+    c->v[i].ns = ns;
+    return grew;
+}
+
+void sample_running(struct session *ss, struct recording *r, struct cpu_clocks *c)
 {
     const struct snapshot *s = &ss->s;
     for (size_t i = 0; i < ss->t->nthreads; i++) {
         const struct target_thread *th = &ss->t->threads[i];
-        if (th->state != 'R')
+        if (!cpu_advanced(c, ss->t->pid, th->tid) || th->state != 'R')
             continue;
         if (s->nonstop) {
             sample_nonstop(ss, r, i);

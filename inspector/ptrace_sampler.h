@@ -6,7 +6,9 @@
  * snapshot of the G table and of every thread's registers and stack, taken
  * with PTRACE_INTERRUPT (target_live.c) and released at once; each thread
  * that was on a CPU when it was stopped is a sample, unwound from its
- * registers.  With --nonstop nothing is stopped and no thread's registers
+ * registers.  On a CPU means runnable (state R) and with more CPU time
+ * than at the last sample (/proc/PID/task/TID/schedstat): a thread that
+ * waits for a CPU is runnable too, and gets none while it waits.  With --nonstop nothing is stopped and no thread's registers
  * are known: a thread on a CPU is a sample of the goroutine its M runs, at
  * that goroutine's start function only.
  */
@@ -16,9 +18,19 @@
 #include "recording.h"
 #include "session.h"
 
+/* The CPU time each thread had at the last sample. */
+struct cpu_clocks {
+    struct cpu_clock {
+        pid_t tid;
+        uint64_t ns;
+    } *v;
+    size_t n, cap;
+};
+void cpu_clocks_free(struct cpu_clocks *c);
+
 /* Adds a sample, standing for r->period_ns, of every thread of the
- * session's snapshot that was running. */
-void sample_running(struct session *ss, struct recording *r);
+ * session's snapshot that was on a CPU. */
+void sample_running(struct session *ss, struct recording *r, struct cpu_clocks *c);
 /* Adds a sample of every parked goroutine of the snapshot (but the
  * runtime's own): where it waits, standing for r->period_ns. */
 void sample_parked(struct session *ss, struct recording *r);

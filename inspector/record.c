@@ -39,7 +39,8 @@ static const char *const format_ext[] = {"pb.gz", "folded", "svg", "json"};
 
 #define STACK_BYTES 16384
 #define REFRESH_NS 100000000        /* the G table is read again this often (perf) */
-#define MISS_REFRESH_NS 20000000    /* or this long after a sample found no goroutine */
+#define MISS_REFRESH_NS 5000000     /* or after a sample found no goroutine and the
+                                       G table changed, at most this often */
 
 struct rec_opts {
     pid_t pid;
@@ -188,7 +189,18 @@ struct recorder {
     bool gone;              /* the target exited */
     char gone_msg[4400];
     size_t refreshes;
+    uint64_t generation;    /* the G table's generation counter at the last refresh */
+    struct cpu_clocks clocks;   /* the threads' CPU time (snapshot modes) */
 };
+
+/* The runtime's G table generation counter (0 when unreadable). */
+static uint64_t generation(struct recorder *rc)
+{
+    uint64_t g = 0;
+    if (rc->ss.have_desc)
+        target_read_u64(rc->ss.t, rc->ss.d.generation_addr, &g);
+    return g;
+}
 
 static bool target_alive(pid_t pid)
 {
@@ -215,11 +227,13 @@ static bool refresh(struct recorder *rc)
     sigaddset(&block, SIGHUP);
     /* a stop is short: a signal waits for the release, then ends the recording */
     sigprocmask(SIG_BLOCK, &block, &old);
+    rc->generation = generation(rc);
     int r = session_refresh(&rc->ss, &f);
     sigprocmask(SIG_SETMASK, &old, NULL);
     rc->last_refresh = mono_ns();
     rc->refreshes++;
     if (r < 0) {
+        rc->gx.n = 0;       /* it named goroutines of the snapshot just freed */
         if (!target_alive(rc->o.pid)) {
             rc->gone = true;
             snprintf(rc->gone_msg, sizeof rc->gone_msg, "%s", f.msg);
@@ -243,7 +257,8 @@ static void on_perf_sample(void *ctx, const struct perf_sample *s)
     if (stop == UNWIND_MEMORY)
         rc->rec.cut++;
     const struct snap_g *g = gindex_find(&rc->gx, &rc->ss.s, s->regs.rsp);
-    if (!g && mono_ns() - rc->last_refresh > MISS_REFRESH_NS && refresh(rc))
+    if (!g && mono_ns() - rc->last_refresh > MISS_REFRESH_NS &&
+        generation(rc) != rc->generation && refresh(rc))
         g = gindex_find(&rc->gx, &rc->ss.s, s->regs.rsp);
     char name[16];
     thread_name_of(rc->ss.t, s->tid, name);
@@ -317,6 +332,20 @@ static void sleep_until(int64_t t)
     }
 }
 
+/* The interval to the next snapshot: the period, jittered by up to half of
+ * it either way, so that ticks never keep in step with a program that
+ * does its work in periods of its own (a fixed rate would then see the
+ * same phase of it every time). */
+static int64_t jittered(struct recorder *rc)
+{
+    static uint64_t x = 0x9e3779b97f4a7c15ull;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    int64_t p = (int64_t)rc->rec.period_ns;
+    return p / 2 + (int64_t)(x % (uint64_t)(p > 0 ? p : 1));
+}
+
 static void run_snapshots(struct recorder *rc)
 {
     int64_t next = rc->start;
@@ -328,12 +357,12 @@ static void run_snapshots(struct recorder *rc)
         if (stop_signal)
             break;
         if (refresh(rc)) {
-            sample_running(&rc->ss, &rc->rec);
+            sample_running(&rc->ss, &rc->rec, &rc->clocks);
             if (rc->o.idle)
                 sample_parked(&rc->ss, &rc->rec);
         }
         now = mono_ns();
-        next += (int64_t)rc->rec.period_ns;
+        next += jittered(rc);
         if (next < now)
             next = now;     /* behind: the rate achieved says so */
         progress(rc, now, false);
@@ -379,7 +408,10 @@ static int choose_mode(struct recorder *rc, struct fail *f)
     if (rc->o.mode_set && rc->o.mode != REC_PERF)
         return 0;
     struct fail pf;
-    if (perf_sampler_open(rc->o.pid, rc->rec.period_ns, STACK_BYTES, &rc->ps, &pf) == 0) {
+    const char *deny = getenv("GOINSPECT_RECORD_NO_PERF");
+    if (deny && *deny) {
+        fail_set(&pf, "perf_event_open: not used (GOINSPECT_RECORD_NO_PERF is set)");
+    } else if (perf_sampler_open(rc->o.pid, rc->rec.period_ns, STACK_BYTES, &rc->ps, &pf) == 0) {
         rc->o.mode = REC_PERF;
         return 0;
     }
@@ -504,6 +536,7 @@ static int record(struct recorder *rc, const struct global_opts *g)
     rc->pcs = xmalloc(MAX_FRAMES * sizeof *rc->pcs);
     gindex_build(&rc->gx, &rc->ss.s);
     rc->last_refresh = mono_ns();
+    rc->generation = generation(rc);
     install_stop_handlers();
     int64_t cpu0 = own_cpu_ns();
     rc->start = mono_ns();
@@ -551,6 +584,7 @@ static int run_record(const struct global_opts *g, int argc, char **argv)
     if (rc->uw.mods)
         unwinder_free(&rc->uw);
     gindex_free(&rc->gx);
+    cpu_clocks_free(&rc->clocks);
     free(rc->pcs);
     session_close(&rc->ss);
     out_flush(&rc->ss.out);

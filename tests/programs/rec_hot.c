@@ -10,12 +10,17 @@
  *   READY
  *   CPU A B C                      cumulative CPU ns in spin_a, spin_b, spin_c,
  *                                  every 100 ms
- * With an argument N it exits after N ms.
+ *   THREAD TID                     with "spawn": a thread of the program's own,
+ *                                  "hot-thread", started 300 ms after READY,
+ *                                  spinning in spin_thread half the time
+ * Usage: rec_hot [MS [spawn]]; it exits after MS ms (0: never).
  */
 #include "rt_common.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 static _Atomic int64_t cpu_ns[3];
 static _Atomic uint64_t ids[3];
@@ -48,6 +53,22 @@ static inline __attribute__((always_inline)) void spin_b(int64_t deadline)
 }
 
 static NOINLINE void spin_c(int64_t deadline) { SPIN_BODY(deadline); }
+
+static NOINLINE void spin_thread(int64_t deadline) { SPIN_BODY(deadline); }
+
+static void *hot_thread(void *arg)
+{
+    (void)arg;
+    printf("THREAD %ld\n", tid());
+    fflush(stdout);
+    for (;;) {
+        int64_t start = mono_ns();
+        spin_thread(start + MSEC(5));
+        struct timespec ts = {0, 5000000};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
 
 static void duty(int k, int64_t busy_ms)
 {
@@ -85,18 +106,28 @@ static void worker_c(void *arg) { (void)arg; ids[2] = gort_goid(); duty(2, 1); }
 
 static int prog(int argc, char **argv)
 {
-    int64_t end = argc > 1 ? mono_ns() + MSEC(atol(argv[1])) : 0;
+    int64_t end = argc > 1 && atol(argv[1]) > 0 ? mono_ns() + MSEC(atol(argv[1])) : 0;
+    bool spawn = argc > 2 && strcmp(argv[2], "spawn") == 0;
+    int64_t spawn_at = 0;
     gort_maxprocs(4);
-    gort_go(worker_a, NULL);
-    gort_go(worker_b, NULL);
-    gort_go(worker_c, NULL);
+    gort_go(worker_a, NULL); /* LINE:go_a */
+    gort_go(worker_b, NULL); /* LINE:go_b */
+    gort_go(worker_c, NULL); /* LINE:go_c */
     while (!ids[0] || !ids[1] || !ids[2])
         gort_sleep(MSEC(1));
     printf("GO a %llu\nGO b %llu\nGO c %llu\nREADY\n", (unsigned long long)ids[0],
            (unsigned long long)ids[1], (unsigned long long)ids[2]);
     fflush(stdout);
+    spawn_at = mono_ns() + MSEC(300);
     for (;;) {
-        gort_sleep(MSEC(100));
+        gort_sleep(MSEC(100)); /* LINE:main_sleep */
+        if (spawn && mono_ns() >= spawn_at) {
+            pthread_t th;
+            spawn = false;
+            if (pthread_create(&th, NULL, hot_thread, NULL) != 0)
+                FAIL("pthread_create");
+            pthread_setname_np(th, "hot-thread");
+        }
         printf("CPU %lld %lld %lld\n", (long long)cpu_ns[0], (long long)cpu_ns[1],
                (long long)cpu_ns[2]);
         fflush(stdout);
