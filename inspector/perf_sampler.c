@@ -46,6 +46,7 @@ struct perf_sampler {
     uint64_t period_ns;
     size_t stack_bytes;
     size_t pages;           /* data pages per ring */
+    bool user_only;         /* not allowed to sample the kernel's time */
     struct ring *rings;     /* per CPU that can be sampled */
     size_t nrings;
     int *fds;               /* every event */
@@ -69,17 +70,25 @@ static int open_event(pid_t tid, int cpu, const struct perf_sampler *ps)
     a.sample_type = SAMPLE_TYPE;
     a.sample_regs_user = REGS_MASK;
     a.sample_stack_user = (uint32_t)ps->stack_bytes;
-    a.exclude_kernel = 1;
+    a.exclude_kernel = ps->user_only;
     a.exclude_hv = 1;
     a.inherit = 1;
     return (int)syscall(SYS_perf_event_open, &a, tid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
 }
 
+/* Maps the ring of event fd; where the locked memory allowed
+ * (perf_event_mlock_kb) is short, with fewer pages. */
 static int map_ring(struct perf_sampler *ps, struct ring *r, int fd, struct fail *f)
 {
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t len = (ps->pages + 1) * page;
-    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), len;
+    void *m;
+    for (;;) {
+        len = (ps->pages + 1) * page;
+        m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (m != MAP_FAILED || errno != EPERM || ps->pages <= 8)
+            break;
+        ps->pages /= 2;
+    }
     if (m == MAP_FAILED)
         return fail_set(f, "mapping a sample buffer: %s", strerror(errno));
     r->fd = fd;
@@ -97,6 +106,10 @@ static int add_thread(struct perf_sampler *ps, pid_t tid, struct fail *f)
     for (size_t c = 0; c < ps->nrings; c++) {
         struct ring *r = &ps->rings[c];
         int fd = open_event(tid, r->cpu, ps);
+        if (fd < 0 && (errno == EACCES || errno == EPERM) && !ps->user_only) {
+            ps->user_only = true;       /* perf_event_paranoid: user time only */
+            fd = open_event(tid, r->cpu, ps);
+        }
         if (fd < 0) {
             if (added == 0)
                 return fail_set(f, "perf_event_open on thread %d: %s", (int)tid,
@@ -192,7 +205,11 @@ int perf_sampler_open(pid_t pid, uint64_t period_ns, size_t stack_bytes,
     ps->pid = pid;
     ps->period_ns = period_ns;
     ps->stack_bytes = stack_bytes & ~(size_t)7;
-    ps->pages = 128;
+    /* room for 100 ms of samples of a busy CPU: the buffers are read every 10 */
+    size_t need = (size_t)(1e8 / (double)period_ns * (double)(stack_bytes + 256));
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    for (ps->pages = 64; ps->pages * page < need && ps->pages < 1024; ps->pages *= 2)
+        ;
     u64map_init(&ps->event_tid);
     u64map_init(&ps->opened);
     u64map_init(&ps->counted);

@@ -5,11 +5,14 @@
  * copies the thread's user registers and the top of its user stack into a
  * ring buffer, as `perf record --call-graph dwarf` has it do.
  *
+ * The clock counts the thread's time in the kernel too where that is
+ * allowed (a sample in a system call has the registers and stack of the
+ * user code that made it), else its user time only.
+ *
  * Threads are followed: the events are inherited by every thread a sampled
- * thread creates (their samples come through the creator's buffer), and
- * perf_sampler_follow opens events for threads that appeared otherwise.  A
- * thread sampled through two buffers (followed both ways) is counted
- * through one.
+ * thread creates, and perf_sampler_follow opens events for threads that
+ * appeared otherwise.  A thread sampled through both (its own events and
+ * inherited ones) is counted through its own.
  */
 #ifndef GOINSPECT_PERF_SAMPLER_H
 #define GOINSPECT_PERF_SAMPLER_H

@@ -386,7 +386,12 @@ static int open_live(struct recorder *rc, const struct global_opts *g,
     debuginfo_options(&g->debug_dirs, oo);
     rc->ss.open_opts = oo;
     rc->ss.cmd = "record";
-    return session_open(&rc->ss, t, &so, false, f);
+    if (session_open(&rc->ss, t, &so, false, f) < 0)
+        return -1;
+    /* every binary opened now, not while samples wait in the buffers */
+    for (size_t i = 0; i < rc->ss.mods.n; i++)
+        module_binary(&rc->ss.mods, &rc->ss.mods.v[i]);
+    return 0;
 }
 
 static const char *paranoid_text(void)

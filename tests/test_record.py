@@ -21,6 +21,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from attachlib import Target, goinspect, marker_line, run, src_path
+from conftest import wait_until
 from placeslib import not_stopped
 
 SRC = "rec_hot.c"
@@ -430,6 +431,8 @@ def test_bad_arguments(args, code, message, tmp_path):
 
 def test_not_a_libgort_program(targets, tmp_path):
     p = targets.start(["sleep", "60"])
+    wait_until(lambda: os.path.realpath(f"/proc/{p.pid}/exe").endswith("/sleep") and
+               open(f"/proc/{p.pid}/maps").read(), what="sleep to start")
     for mode in ("perf", "ptrace", "nonstop"):
         r = run([goinspect(), "record", str(p.pid), "--mode", mode, "-d", "1"], cwd=tmp_path)
         assert r.returncode == 1

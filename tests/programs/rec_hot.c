@@ -10,6 +10,9 @@
  *   READY
  *   CPU A B C                      cumulative CPU ns in spin_a, spin_b, spin_c,
  *                                  every 100 ms
+ *   WORK N NS                      rounds of work done so far and the process's
+ *                                  CPU time (bench/record: the program's own work
+ *                                  rate), after each CPU line
  *   THREAD TID                     with "spawn": a thread of the program's own,
  *                                  "hot-thread", started 300 ms after READY,
  *                                  spinning in spin_thread half the time
@@ -25,6 +28,7 @@
 static _Atomic int64_t cpu_ns[3];
 static _Atomic uint64_t ids[3];
 static volatile uint64_t sink;
+static _Atomic uint64_t rounds;
 
 static int64_t thread_cpu_ns(void)
 {
@@ -42,6 +46,7 @@ static int64_t thread_cpu_ns(void)
             for (int i = 0; i < 20000; i++)                          \
                 x = x * 6364136223846793005ull + 1442695040888963407ull; \
             sink = x;                                                \
+            atomic_fetch_add_explicit(&rounds, 1, memory_order_relaxed); \
         } while (mono_ns() < (deadline));                            \
     } while (0)
 
@@ -130,6 +135,10 @@ static int prog(int argc, char **argv)
         }
         printf("CPU %lld %lld %lld\n", (long long)cpu_ns[0], (long long)cpu_ns[1],
                (long long)cpu_ns[2]);
+        struct timespec pc;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &pc);
+        printf("WORK %llu %lld\n", (unsigned long long)atomic_load(&rounds),
+               (long long)pc.tv_sec * 1000000000 + pc.tv_nsec);
         fflush(stdout);
         if (end && mono_ns() > end)
             exit(0);
