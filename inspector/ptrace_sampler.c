@@ -9,10 +9,10 @@
 #include "record_owner.h"
 
 static void add_stack(struct recording *r, struct model *m, uint32_t st,
-                      const struct rec_owner *o, bool on_cpu)
+                      const struct rec_owner *o, uint64_t ns, bool on_cpu)
 {
     const struct gstack *g = st < m->nstacks ? &m->stacks[st] : NULL;
-    rec_add(r, g && g->n ? m->pcs + g->first : NULL, g ? g->n : 0, o, r->period_ns, on_cpu);
+    rec_add(r, g && g->n ? m->pcs + g->first : NULL, g ? g->n : 0, o, ns, on_cpu);
 }
 
 /* The goroutine unwound from thread i's registers, or -1. */
@@ -25,7 +25,7 @@ static long goroutine_on(const struct snapshot *s, size_t i)
 }
 
 /* --nonstop: the goroutine thread i's M runs, at its start function. */
-static void sample_nonstop(struct session *ss, struct recording *r, size_t i)
+static void sample_nonstop(struct session *ss, struct recording *r, size_t i, uint64_t ns)
 {
     const struct snapshot *s = &ss->s;
     const struct target_thread *th = &ss->t->threads[i];
@@ -34,12 +34,12 @@ static void sample_nonstop(struct session *ss, struct recording *r, size_t i)
     struct rec_owner o;
     if (!g) {
         owner_of_thread(th->tid, th->name, &o);
-        rec_add(r, NULL, 0, &o, r->period_ns, true);
+        rec_add(r, NULL, 0, &o, ns, true);
         return;
     }
     uint64_t pc = g->startpc | PC_EXACT;
     owner_of_goroutine(s, g, "running", th->tid, th->name, &o);
-    rec_add(r, &pc, g->startpc ? 1 : 0, &o, r->period_ns, true);
+    rec_add(r, &pc, g->startpc ? 1 : 0, &o, ns, true);
 }
 
 void cpu_clocks_free(struct cpu_clocks *c)
@@ -53,16 +53,18 @@ void cpu_clocks_free(struct cpu_clocks *c)
  * call it sleeps in is interrupted and restarted): less than this. */
 #define STOP_COST_NS 100000
 
-/* Whether thread tid's CPU time grew since the last call by more than a
- * stop costs it (the first time: whether it has any). */
-static bool cpu_advanced(struct cpu_clocks *c, pid_t pid, pid_t tid)
+/* The CPU time thread tid used since the last call, when more than a stop
+ * costs it, else 0 (and 0 the first time: it sets the start).  The kernel
+ * adds up a running thread's time at its clock ticks and switches, so a
+ * thread that ran may show none over a short interval. */
+static uint64_t cpu_used(struct cpu_clocks *c, pid_t pid, pid_t tid)
 {
     char path[80];
     unsigned long long ns = 0;
     snprintf(path, sizeof path, "/proc/%d/task/%d/schedstat", (int)pid, (int)tid);
     FILE *f = fopen(path, "r");
     if (!f)
-        return false;
+        return 0;
     if (fscanf(f, "%llu", &ns) != 1)
         ns = 0;
     fclose(f);
@@ -71,11 +73,12 @@ static bool cpu_advanced(struct cpu_clocks *c, pid_t pid, pid_t tid)
         i++;
     if (i == c->n) {
         xgrow(&c->v, &c->cap, c->n + 1, sizeof *c->v);
-        c->v[c->n++] = (struct cpu_clock){tid, 0};
+        c->v[c->n++] = (struct cpu_clock){tid, ns};
+        return 0;
     }
-    bool grew = ns > c->v[i].ns + STOP_COST_NS;
+    uint64_t used = ns > c->v[i].ns + STOP_COST_NS ? ns - c->v[i].ns : 0;
     c->v[i].ns = ns;
-    return grew;
+    return used;
 }
 
 void sample_running(struct session *ss, struct recording *r, struct cpu_clocks *c)
@@ -83,20 +86,20 @@ void sample_running(struct session *ss, struct recording *r, struct cpu_clocks *
     const struct snapshot *s = &ss->s;
     for (size_t i = 0; i < ss->t->nthreads; i++) {
         const struct target_thread *th = &ss->t->threads[i];
-        if (!cpu_advanced(c, ss->t->pid, th->tid) || th->state != 'R')
+        if (!cpu_used(c, ss->t->pid, th->tid) || th->state != 'R')
             continue;
         if (s->nonstop) {
-            sample_nonstop(ss, r, i);
+            sample_nonstop(ss, r, i, r->period_ns);
             continue;
         }
         struct rec_owner o;
         long k = goroutine_on(s, i);
         if (k >= 0 && ss->m.g_stack[k] != NO_STACK) {
             owner_of_goroutine(s, &s->gs[k], "running", th->tid, th->name, &o);
-            add_stack(r, &ss->m, ss->m.g_stack[k], &o, true);
+            add_stack(r, &ss->m, ss->m.g_stack[k], &o, r->period_ns, true);
         } else {
             owner_of_thread(th->tid, th->name, &o);
-            add_stack(r, &ss->m, model_thread_stack(&ss->m, i), &o, true);
+            add_stack(r, &ss->m, model_thread_stack(&ss->m, i), &o, r->period_ns, true);
         }
     }
 }
@@ -112,6 +115,6 @@ void sample_parked(struct session *ss, struct recording *r)
             continue;
         struct rec_owner o;
         owner_of_goroutine(s, g, NULL, 0, NULL, &o);
-        add_stack(r, &ss->m, ss->m.g_stack[k], &o, false);
+        add_stack(r, &ss->m, ss->m.g_stack[k], &o, r->period_ns, false);
     }
 }

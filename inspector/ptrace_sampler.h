@@ -8,7 +8,9 @@
  * that was on a CPU when it was stopped is a sample, unwound from its
  * registers.  On a CPU means runnable (state R) and with more CPU time
  * than at the last sample (/proc/PID/task/TID/schedstat): a thread that
- * waits for a CPU is runnable too, and gets none while it waits.  With --nonstop nothing is stopped and no thread's registers
+ * waits for a CPU is runnable too (on a machine busier than its CPUs such
+ * samples count time spent waiting for one), and a thread woken only by
+ * the stop itself uses little.  With --nonstop nothing is stopped and no thread's registers
  * are known: a thread on a CPU is a sample of the goroutine its M runs, at
  * that goroutine's start function only.
  */
@@ -29,7 +31,8 @@ struct cpu_clocks {
 void cpu_clocks_free(struct cpu_clocks *c);
 
 /* Adds a sample, standing for r->period_ns, of every thread of the
- * session's snapshot that was on a CPU. */
+ * session's snapshot that was on a CPU (the first call only notes the
+ * threads' CPU times). */
 void sample_running(struct session *ss, struct recording *r, struct cpu_clocks *c);
 /* Adds a sample of every parked goroutine of the snapshot (but the
  * runtime's own): where it waits, standing for r->period_ns. */

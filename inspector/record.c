@@ -234,9 +234,9 @@ static bool refresh(struct recorder *rc)
     rc->refreshes++;
     if (r < 0) {
         rc->gx.n = 0;       /* it named goroutines of the snapshot just freed */
-        if (!target_alive(rc->o.pid)) {
+        if (!target_alive(rc->o.pid)) {     /* whatever the failed read took it for */
             rc->gone = true;
-            snprintf(rc->gone_msg, sizeof rc->gone_msg, "%s", f.msg);
+            snprintf(rc->gone_msg, sizeof rc->gone_msg, "%s exited", rc->ss.t->what);
         }
         return false;
     }

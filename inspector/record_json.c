@@ -55,8 +55,12 @@ static void frame(struct bytebuf *b, struct recording *r, const struct rec_frame
     jstr(b, f->file);
     bb_printf(b, ", \"line\": %u, \"inlined\": %s, \"module\": ", f->line,
               f->inlined ? "true" : "false");
-    jstr(b, f->module != SYM_NO_MODULE ? r->mods->v[f->module].path : NULL);
-    bb_printf(b, ", \"pc\": %llu}", (unsigned long long)f->pc);
+    const struct module *m = f->module != SYM_NO_MODULE ? &r->mods->v[f->module] : NULL;
+    jstr(b, m ? m->path : NULL);
+    bb_str(b, ", \"offset\": ");
+    m ? bb_printf(b, "%llu", (unsigned long long)module_offset(m, f->pc)) : bb_str(b, "null");
+    bb_printf(b, ", \"pc\": %llu, \"exact\": %s}", (unsigned long long)f->pc,
+              f->exact ? "true" : "false");
 }
 
 static int cmp_entry(const void *a, const void *b)

@@ -135,8 +135,8 @@ size_t rec_pc_frames(struct recording *r, uint64_t v, struct rec_frame **out, si
     xgrow(out, cap, at + n, sizeof **out);
     for (uint32_t i = 0; i < n; i++)
         (*out)[at + i] = (struct rec_frame){sf[i].function ? sf[i].function : "??", sf[i].file,
-                                            sf[i].line, sf[i].inlined, pc_of(v), 0,
-                                            sf[i].module};
+                                            sf[i].line, sf[i].inlined, pc_of(v),
+                                            (v & PC_EXACT) != 0, 0, sf[i].module};
     return at + n;
 }
 
@@ -175,7 +175,7 @@ size_t rec_path(struct recording *r, const struct rec_entry *e, bool with_owner,
     rec_owner_name(&r->owners[e->owner], r->owner_text, sizeof r->owner_text);
     xgrow(out, cap, n + 1, sizeof **out);
     memmove(*out + 1, *out, n * sizeof **out);
-    (*out)[0] = (struct rec_frame){r->owner_text, NULL, 0, false, 0, 0, SYM_NO_MODULE};
+    (*out)[0] = (struct rec_frame){r->owner_text, NULL, 0, false, 0, false, 0, SYM_NO_MODULE};
     return n + 1;
 }
 

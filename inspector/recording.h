@@ -90,6 +90,8 @@ struct rec_frame {
     uint32_t line;
     bool inlined;           /* inlined into the next frame */
     uint64_t pc;            /* the pc of the stack it comes from (untagged) */
+    bool exact;             /* pc is where the thread was (the innermost frame), not
+                               a return address (whose line is that of pc - 1) */
     uint32_t pc_index;      /* which pc of the stack */
     uint32_t module;        /* index in mods, SYM_NO_MODULE */
 };

@@ -146,9 +146,11 @@ def test_inlined_frames_are_their_own_functions_at_their_lines(targets, program,
             assert fr[k + 1]["pc"] == f["pc"], "an inlined call shares its caller's pc"
             seen += st["samples"]
             # addr2line -i on the same pc names the same chain
+            assert f["module"] == t.exe and f["exact"] == (k == 0)
             base = min(int(l.split("-")[0], 16) for l in open(f"/proc/{t.pid}/maps")
                        if l.rstrip().endswith(os.path.realpath(t.exe)))
-            r = run(["addr2line", "-f", "-i", "-e", t.exe, hex(f["pc"] - base)])
+            assert f["offset"] == f["pc"] - base
+            r = run(["addr2line", "-f", "-i", "-e", t.exe, hex(f["offset"])])
             lines = r.stdout.split()
             assert lines[0] == "spin_b" and lines[1] == f"{src}:{body}", r.stdout
             assert lines[2] == "worker_b" and lines[3].startswith(f"{src}:{call}"), r.stdout
@@ -303,7 +305,9 @@ def test_ptrace_fallback(targets, program, tmp_path):
     t = start_hot(targets, program)
     doc, r, truth = measured_record(t, tmp_path, "-d", "2", "-r", "250", "--mode", "ptrace")
     assert doc["mode"] == "ptrace" and summary(r)[1] == "ptrace"
-    assert_close(inclusive_shares(doc, HOT), truth, 8, "ptrace mode")
+    # sampling by the threads' state: a wider margin than perf's, for the
+    # runnable time a busy machine adds (docs/commands.md)
+    assert_close(inclusive_shares(doc, HOT), truth, 10, "ptrace mode")
     assert not_stopped(t.pid)
 
 
@@ -340,7 +344,7 @@ def test_nonstop_never_stops_and_shows_entry_functions(targets, program, tmp_pat
     assert doc["mode"] == "nonstop"
     entry = {"spin_a": "worker_a", "spin_b": "worker_b", "spin_c": "worker_c"}
     shares = inclusive_shares(doc, list(entry.values()))
-    assert_close({k: shares[v] for k, v in entry.items()}, truth, 8, "nonstop mode")
+    assert_close({k: shares[v] for k, v in entry.items()}, truth, 10, "nonstop mode")
     for st in doc["stacks"]:
         assert len(st["frames"]) <= 1, st
 
