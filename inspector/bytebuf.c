@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fail.h"
+#include "output.h"
 
 void bb_free(struct bytebuf *b)
 {
@@ -46,6 +47,16 @@ void bb_printf(struct bytebuf *b, const char *fmt, ...)
 void bb_xml(struct bytebuf *b, const char *s)
 {
     for (; *s; s++) {
+        size_t n = (unsigned char)*s >= 0x80 ? utf8_len((const unsigned char *)s) : 0;
+        if (n) {
+            bb_add(b, s, n);
+            s += n - 1;
+            continue;
+        }
+        if ((unsigned char)*s >= 0x80) {
+            bb_printf(b, "\\x%02x", (unsigned char)*s);
+            continue;
+        }
         switch (*s) {
         case '&': bb_str(b, "&amp;"); break;
         case '<': bb_str(b, "&lt;"); break;

@@ -18,7 +18,9 @@ void bb_free(struct bytebuf *b);
 void bb_add(struct bytebuf *b, const void *p, size_t n);
 void bb_str(struct bytebuf *b, const char *s);
 void bb_printf(struct bytebuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* s with &, <, >, " and ' as XML entities (control bytes dropped). */
+/* s as XML text: &, <, >, " and ' as entities, control bytes dropped, a
+ * byte of no well-formed UTF-8 sequence as the text \xNN (XML holds
+ * characters, not bytes). */
 void bb_xml(struct bytebuf *b, const char *s);
 
 #endif

@@ -78,7 +78,10 @@ static void usage(void)
         "               then show only each running goroutine's start function\n"
         "  --mode MODE  perf (perf_event_open, never stops the process), ptrace (stops\n"
         "               it for each sample), nonstop (as --nonstop); the default is\n"
-        "               perf, else ptrace where perf_event_open is not allowed\n");
+        "               perf, else ptrace where perf_event_open is not allowed\n\n"
+        "Ctrl-C, SIGTERM and SIGHUP end the recording and write the file, as does the\n"
+        "process's exit (the profile then ends there).  GOINSPECT_RECORD_NO_PERF=1 in\n"
+        "the environment acts as if perf_event_open were not allowed (docs/commands.md).\n");
 }
 
 static int parse_number(const char *opt, const char *s, double lo, double hi, double *v)
@@ -443,37 +446,55 @@ static int write_all(int fd, const uint8_t *p, size_t n, struct fail *f)
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
-            return fail_set(f, "standard output: %s", w < 0 ? strerror(errno) : "short write");
+            return fail_set(f, "%s", w < 0 ? strerror(errno) : "short write");
         p += w;
         n -= (size_t)w;
     }
     return 0;
 }
 
-static int write_profile(struct recorder *rc, const char *path, struct fail *f)
+/* The file's bytes: the JSON is streamed to fd, the others built first. */
+static int write_to(struct recorder *rc, int fd, struct fail *f)
 {
+    if (rc->o.format == FMT_JSON) {
+        struct out o;
+        out_init(&o, fd);
+        record_json_write(&rc->rec, &o);
+        bool ok = out_flush(&o) && !o.failed;
+        out_free(&o);
+        return ok ? 0 : fail_set(f, "%s", strerror(errno ? errno : EIO));
+    }
     struct bytebuf b = {0};
     int r = 0;
     switch (rc->o.format) {
     case FMT_PPROF: r = pprof_write(&rc->rec, &b, f); break;
     case FMT_FOLDED: folded_write(&rc->rec, rc->o.threads, &b); break;
-    case FMT_SVG: flamegraph_svg_write(&rc->rec, rc->o.threads, &b); break;
-    case FMT_JSON: record_json_write(&rc->rec, &b); break;
+    default: flamegraph_svg_write(&rc->rec, rc->o.threads, &b); break;
     }
-    if (r == 0 && strcmp(path, "-") == 0) {
-        stdout_flush();
-        r = write_all(1, b.p, b.n, f);
-    } else if (r == 0) {
-        struct outfile of;
-        if (outfile_create(&of, path, true, f) < 0 ||
-            outfile_write(of.fd, b.p, b.n, 0, f) < 0 || outfile_commit(&of, f) < 0) {
-            if (of.fd >= 0)
-                outfile_discard(&of);
-            r = -1;
-        }
-    }
+    if (r == 0)
+        r = write_all(fd, b.p, b.n, f);
     bb_free(&b);
     return r;
+}
+
+static int write_profile(struct recorder *rc, const char *path, struct fail *f)
+{
+    if (strcmp(path, "-") == 0) {
+        stdout_flush();
+        return write_to(rc, 1, f) < 0 ? fail_wrap(f, "standard output") : 0;
+    }
+    struct outfile of;
+    if (outfile_create(&of, path, true, f) < 0)
+        return -1;
+    if (write_to(rc, of.fd, f) < 0) {
+        outfile_discard(&of);
+        return fail_wrap(f, "%s", path);
+    }
+    if (outfile_commit(&of, f) < 0) {
+        outfile_discard(&of);
+        return -1;
+    }
+    return 0;
 }
 
 /* goinspect's own CPU time so far, in nanoseconds. */
@@ -561,7 +582,7 @@ static int record(struct recorder *rc, const struct global_opts *g)
         fprintf(stderr, "goinspect: record: stopped by %s\n", strsignal(stop_signal));
     int rcode = EXIT_OK;
     if (write_profile(rc, path, &f) < 0) {
-        die_msg("record: %s: %s", path, f.msg);
+        die_msg("record: %s", f.msg);
         rcode = EXIT_FAIL;
     } else {
         summary(rc, path, cpu_ns);

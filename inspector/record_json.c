@@ -1,66 +1,46 @@
 /*
- * record_json.c — a recording as JSON (docs/json.md, "record"): the
- * recording's figures, then every distinct (stack, owner) pair with its
+ * record_json.c — a recording as JSON (docs/json.md, "record"), written
+ * with json.h's writer (its strings as every goinspect document has them):
+ * the recording's figures, then every distinct (stack, owner) pair with its
  * counts, its owner and its symbolized frames, most samples first.
  */
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include "bytebuf.h"
+#include "json.h"
 #include "recording.h"
 
-static void jstr(struct bytebuf *b, const char *s)
-{
-    if (!s) {
-        bb_str(b, "null");
-        return;
-    }
-    bb_add(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            bb_printf(b, "\\%c", *p);
-        else if (*p < 0x20)
-            bb_printf(b, "\\u%04x", *p);
-        else
-            bb_add(b, p, 1);
-    }
-    bb_add(b, "\"", 1);
-}
-
-static void owner(struct bytebuf *b, struct recording *r, const struct rec_owner *o)
+static void owner(struct json *j, struct recording *r, const struct rec_owner *o)
 {
     char created[512];
-    bb_printf(b, "{\"kind\": \"%s\"", o->goroutine ? "goroutine" : "thread");
+    json_obj(j);
+    json_kstr(j, "kind", o->goroutine ? "goroutine" : "thread");
     if (o->goroutine) {
-        bb_printf(b, ", \"goroutine\": %llu, \"status\": ", (unsigned long long)o->goid);
-        jstr(b, o->status);
-        bb_str(b, ", \"wait_reason\": ");
-        jstr(b, o->wait[0] ? o->wait : NULL);
-        bb_str(b, ", \"created_by\": ");
-        jstr(b, rec_created_by(r, o, created, sizeof created) ? created : NULL);
+        json_ku64(j, "goroutine", o->goid);
+        json_kstr(j, "status", o->status);
+        json_kstr(j, "wait_reason", o->wait[0] ? o->wait : NULL);
+        json_kstr(j, "created_by", rec_created_by(r, o, created, sizeof created) ? created
+                                                                                   : NULL);
     }
-    bb_str(b, ", \"tid\": ");
-    o->tid ? bb_printf(b, "%d", (int)o->tid) : bb_str(b, "null");
-    bb_str(b, ", \"thread\": ");
-    jstr(b, o->tid ? o->thread : NULL);
-    bb_str(b, "}");
+    json_key(j, "tid");
+    o->tid ? json_i64(j, o->tid) : json_null(j);
+    json_kstr(j, "thread", o->tid ? o->thread : NULL);
+    json_obj_end(j);
 }
 
-static void frame(struct bytebuf *b, struct recording *r, const struct rec_frame *f)
+static void frame(struct json *j, struct recording *r, const struct rec_frame *f)
 {
-    bb_str(b, "{\"function\": ");
-    jstr(b, f->function);
-    bb_str(b, ", \"file\": ");
-    jstr(b, f->file);
-    bb_printf(b, ", \"line\": %u, \"inlined\": %s, \"module\": ", f->line,
-              f->inlined ? "true" : "false");
     const struct module *m = f->module != SYM_NO_MODULE ? &r->mods->v[f->module] : NULL;
-    jstr(b, m ? m->path : NULL);
-    bb_str(b, ", \"offset\": ");
-    m ? bb_printf(b, "%llu", (unsigned long long)module_offset(m, f->pc)) : bb_str(b, "null");
-    bb_printf(b, ", \"pc\": %llu, \"exact\": %s}", (unsigned long long)f->pc,
-              f->exact ? "true" : "false");
+    json_obj(j);
+    json_kstr(j, "function", f->function);
+    json_kstr(j, "file", f->file);
+    json_ku64(j, "line", f->line);
+    json_kbool(j, "inlined", f->inlined);
+    json_kstr(j, "module", m ? m->path : NULL);
+    json_key(j, "offset");
+    m ? json_u64(j, module_offset(m, f->pc)) : json_null(j);
+    json_ku64(j, "pc", f->pc);
+    json_kbool(j, "exact", f->exact);
+    json_obj_end(j);
 }
 
 static int cmp_entry(const void *a, const void *b)
@@ -69,38 +49,54 @@ static int cmp_entry(const void *a, const void *b)
     return (x->samples < y->samples) - (x->samples > y->samples);
 }
 
-void record_json_write(struct recording *r, struct bytebuf *b)
+static void figures(struct json *j, const struct recording *r)
 {
+    json_ki64(j, "pid", r->pid);
+    json_kstr(j, "target", r->target);
+    json_kstr(j, "mode", rec_mode_names[r->mode]);
+    json_ku64(j, "hz", r->hz);
+    json_ku64(j, "period_ns", r->period_ns);
+    json_kbool(j, "idle", r->idle);
+    json_ki64(j, "start_time_ns", r->start_wall_ns);
+    json_ki64(j, "duration_ns", r->duration_ns);
+    json_kbool(j, "truncated", r->truncated);
+    json_ku64(j, "samples", r->samples);
+    json_ku64(j, "cpu_samples", r->cpu_samples);
+    json_ku64(j, "lost", r->lost);
+    json_ku64(j, "cut_stacks", r->cut);
+}
+
+void record_json_write(struct recording *r, struct out *o)
+{
+    struct json j;
+    struct rec_frame *fr = NULL;
+    size_t cap = 0;
     rec_symbolize(r);
     qsort(r->entries, r->nentries, sizeof *r->entries, cmp_entry);
     u64map_free(&r->entry_index);       /* the order changed: no more rec_add */
     u64map_init(&r->entry_index);
-    bb_printf(b, "{\"pid\": %d, \"target\": ", (int)r->pid);
-    jstr(b, r->target);
-    bb_printf(b, ", \"mode\": \"%s\", \"hz\": %u, \"period_ns\": %llu, \"idle\": %s, "
-                 "\"start_time_ns\": %lld, \"duration_ns\": %lld, \"truncated\": %s, "
-                 "\"samples\": %llu, \"cpu_samples\": %llu, \"lost\": %llu, "
-                 "\"cut_stacks\": %llu,\n \"stacks\": [",
-              rec_mode_names[r->mode], r->hz, (unsigned long long)r->period_ns,
-              r->idle ? "true" : "false", (long long)r->start_wall_ns,
-              (long long)r->duration_ns, r->truncated ? "true" : "false",
-              (unsigned long long)r->samples, (unsigned long long)r->cpu_samples,
-              (unsigned long long)r->lost, (unsigned long long)r->cut);
-    struct rec_frame *fr = NULL;
-    size_t cap = 0;
+    json_init(&j, o);
+    json_obj(&j);
+    figures(&j, r);
+    json_key(&j, "stacks");
+    json_arr(&j);
     for (size_t i = 0; i < r->nentries; i++) {
         const struct rec_entry *e = &r->entries[i];
-        bb_printf(b, "%s\n  {\"samples\": %llu, \"ns\": %llu, \"owner\": ", i ? "," : "",
-                  (unsigned long long)e->samples, (unsigned long long)e->ns);
-        owner(b, r, &r->owners[e->owner]);
-        bb_str(b, ",\n   \"frames\": [");
+        json_obj(&j);
+        json_ku64(&j, "samples", e->samples);
+        json_ku64(&j, "ns", e->ns);
+        json_key(&j, "owner");
+        owner(&j, r, &r->owners[e->owner]);
+        json_key(&j, "frames");
+        json_arr(&j);
         size_t n = rec_frames(r, e->stack, &fr, &cap);
-        for (size_t k = 0; k < n; k++) {
-            bb_str(b, k ? ",\n    " : "\n    ");
-            frame(b, r, &fr[k]);
-        }
-        bb_str(b, "]}");
+        for (size_t k = 0; k < n; k++)
+            frame(&j, r, &fr[k]);
+        json_arr_end(&j);
+        json_obj_end(&j);
     }
-    bb_str(b, "\n]}\n");
+    json_arr_end(&j);
+    json_obj_end(&j);
+    json_end(&j);
     free(fr);
 }

@@ -123,7 +123,8 @@ int pprof_write(struct recording *r, struct bytebuf *out, struct fail *f);
 void folded_write(struct recording *r, bool with_owner, struct bytebuf *out);
 /* A flame graph (flamegraph_svg.c). */
 void flamegraph_svg_write(struct recording *r, bool with_owner, struct bytebuf *out);
-/* docs/json.md's record document (record_json.c). */
-void record_json_write(struct recording *r, struct bytebuf *out);
+struct out;
+/* docs/json.md's record document, on o (record_json.c). */
+void record_json_write(struct recording *r, struct out *o);
 
 #endif

@@ -299,6 +299,21 @@ def test_new_threads_are_followed(targets, program, tmp_path):
         assert st["owner"] == {"kind": "thread", "tid": tid, "thread": "hot-thread"}, st
 
 
+def test_names_that_are_no_utf8(targets, program, tmp_path):
+    """A thread name of bytes that are no UTF-8: the JSON has them as every
+    goinspect document has (docs/json.md, Strings), the SVG is still XML."""
+    t = start_hot(targets, program, "0", "spawn-odd")
+    t.wait_line(lambda l: l.startswith("THREAD "))
+    doc, _ = record_json(tmp_path, t.pid, "-d", "1")
+    names = {st["owner"]["thread"] for st in doc["stacks"] if "spin_thread" in functions(st)}
+    assert names == {"hot-\udcff\udcfe"}, names
+    out = tmp_path / "p.svg"
+    r = record(t.pid, "-d", "1", "-f", "svg", "--threads", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    titles = [e.text for e in ET.parse(out).getroot().iter("{http://www.w3.org/2000/svg}title")]
+    assert any(x.startswith("thread ") and "(hot-\\xff\\xfe)" in x for x in titles), titles
+
+
 # ---- The fallbacks ------------------------------------------------------------------
 
 def test_ptrace_fallback(targets, program, tmp_path):

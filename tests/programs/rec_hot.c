@@ -16,7 +16,9 @@
  *   THREAD TID                     with "spawn": a thread of the program's own,
  *                                  "hot-thread", started 300 ms after READY,
  *                                  spinning in spin_thread half the time
- * Usage: rec_hot [MS [spawn]]; it exits after MS ms (0: never).
+ *                                  ("spawn-odd": named "hot-" and the bytes FF FE,
+ *                                  which are no UTF-8)
+ * Usage: rec_hot [MS [spawn|spawn-odd]]; it exits after MS ms (0: never).
  */
 #include "rt_common.h"
 
@@ -112,7 +114,8 @@ static void worker_c(void *arg) { (void)arg; ids[2] = gort_goid(); duty(2, 1); }
 static int prog(int argc, char **argv)
 {
     int64_t end = argc > 1 && atol(argv[1]) > 0 ? mono_ns() + MSEC(atol(argv[1])) : 0;
-    bool spawn = argc > 2 && strcmp(argv[2], "spawn") == 0;
+    bool spawn = argc > 2 && strncmp(argv[2], "spawn", 5) == 0;
+    bool odd = spawn && strcmp(argv[2], "spawn-odd") == 0;
     int64_t spawn_at = 0;
     gort_maxprocs(4);
     gort_go(worker_a, NULL); /* LINE:go_a */
@@ -131,7 +134,7 @@ static int prog(int argc, char **argv)
             spawn = false;
             if (pthread_create(&th, NULL, hot_thread, NULL) != 0)
                 FAIL("pthread_create");
-            pthread_setname_np(th, "hot-thread");
+            pthread_setname_np(th, odd ? "hot-\xff\xfe" : "hot-thread");
         }
         printf("CPU %lld %lld %lld\n", (long long)cpu_ns[0], (long long)cpu_ns[1],
                (long long)cpu_ns[2]);
