@@ -17,8 +17,11 @@ and the target's own work rate is measured over the same seconds, against
 the mean of the runs with no recorder before and after it.  Printed per run:
 the slowdown, the samples achieved against HZ x the target's CPU seconds
 while it recorded (the CPUs the target kept busy, from /proc/PID/stat, times
-the recording's own length), the recorder's own CPU per sample (/proc of the recorder,
-user + system), and for goinspect the hot functions' shares against perf's.
+the recording's own length), the recorder's own CPU per sample (user +
+system, of the recorder and its children: perf's `sleep` is nothing), the
+same for goinspect less its fixed cost (a recording of 10 ms: opening the
+process and its binaries, libc's debug info included), and the hot
+functions' shares by goinspect and by perf recording the same seconds.
 """
 import json
 import os
@@ -140,6 +143,14 @@ def hot(shares):
     return {h: 100.0 * shares.get(h, 0) / total for h in HOT}
 
 
+def fixed_cost(pid, hz):
+    """goinspect's CPU seconds for a recording of almost no samples: opening
+    the process and its binaries (libc's debug info), writing the file."""
+    _, cpu = timed([GI, "record", str(pid), "-d", "0.01", "-r", str(hz), "-f", "json", "-o",
+                    f"{OUT}/fixed.json"])
+    return cpu
+
+
 def both_at_once(pid, hz):
     """goinspect's and perf's shares of the hot functions over the same
     seconds (their own runs are apart: the program's shares vary between)."""
@@ -167,9 +178,12 @@ def main():
                 got[name] = (rate, busy * secs, n, own_cpu, extra)
             base1, _, _ = rate_over(t, idle(SECONDS))
             base = (base0 + base1) / 2
+            fixed = fixed_cost(t.p.pid, hz)
             for name, (rate, cpu, n, own_cpu, extra) in got.items():
+                steady = own_cpu - fixed if name != "perf" else None
                 rows.append((name, hz, 100.0 * (base - rate) / base, 100.0 * n / (hz * cpu),
-                             1e6 * own_cpu / max(n, 1)))
+                             1e6 * own_cpu / max(n, 1),
+                             None if steady is None else 1e6 * max(steady, 0) / max(n, 1)))
             rows.append(("idle", hz, 100.0 * abs(base1 - base0) / base))
             rows.append(("shares", hz) + both_at_once(t.p.pid, hz))
     finally:
@@ -177,7 +191,7 @@ def main():
     print(f"target {os.path.basename(TARGET)}, {SECONDS:g} s per run; slowdown against the "
           "mean of the idle runs around it")
     print(f"{'recorder':<10} {'Hz':>5} {'slowdown':>9} {'samples/asked':>14} "
-          f"{'CPU/sample':>11}")
+          f"{'CPU/sample':>11} {'less fixed':>11}")
     for row in rows:
         if row[0] == "idle":
             print(f"  (the two idle runs at {row[1]} Hz differ by {row[2]:.1f} %: the noise)")
@@ -189,8 +203,9 @@ def main():
                   ", ".join(f"{h} {ours[h]:.1f}/{theirs[h]:.1f}" for h in HOT) +
                   f" (largest gap {diff:.1f} points)")
             continue
-        name, hz, slow, achieved, per = row
-        print(f"{name:<10} {hz:>5} {slow:>8.1f}% {achieved:>13.1f}% {per:>9.1f}us")
+        name, hz, slow, achieved, per, steady = row
+        tail = f"{steady:>9.1f}us" if steady is not None else f"{'-':>11}"
+        print(f"{name:<10} {hz:>5} {slow:>8.1f}% {achieved:>13.1f}% {per:>9.1f}us {tail}")
 
 
 main()
