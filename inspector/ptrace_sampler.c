@@ -104,7 +104,7 @@ void sample_running(struct session *ss, struct recording *r, struct cpu_clocks *
     }
 }
 
-void sample_parked(struct session *ss, struct recording *r)
+void sample_parked(struct session *ss, struct recording *r, uint64_t ns)
 {
     const struct snapshot *s = &ss->s;
     for (size_t k = 0; k < s->ngs; k++) {
@@ -115,6 +115,6 @@ void sample_parked(struct session *ss, struct recording *r)
             continue;
         struct rec_owner o;
         owner_of_goroutine(s, g, NULL, 0, NULL, &o);
-        add_stack(r, &ss->m, ss->m.g_stack[k], &o, r->period_ns, false);
+        add_stack(r, &ss->m, ss->m.g_stack[k], &o, ns, false);
     }
 }

@@ -35,7 +35,8 @@ void cpu_clocks_free(struct cpu_clocks *c);
  * threads' CPU times). */
 void sample_running(struct session *ss, struct recording *r, struct cpu_clocks *c);
 /* Adds a sample of every parked goroutine of the snapshot (but the
- * runtime's own): where it waits, standing for r->period_ns. */
-void sample_parked(struct session *ss, struct recording *r);
+ * runtime's own): where it waits, standing for ns (the time since the
+ * last such sample). */
+void sample_parked(struct session *ss, struct recording *r, uint64_t ns);
 
 #endif

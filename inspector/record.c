@@ -300,9 +300,12 @@ static bool should_stop(struct recorder *rc, int64_t now)
     return false;
 }
 
+/* With --idle, the parked goroutines are sampled between two reads of the
+ * buffers: at HZ, or as often as the buffers are read (100 times a second)
+ * when that is less, each sample standing for the time since the last. */
 static void run_perf(struct recorder *rc)
 {
-    int64_t next_idle = rc->start;
+    int64_t next_idle = rc->start, last_idle = rc->start;
     for (;;) {
         int64_t now = mono_ns();
         if (should_stop(rc, now))
@@ -311,7 +314,8 @@ static void run_perf(struct recorder *rc)
         now = mono_ns();
         if (rc->o.idle && now >= next_idle) {
             if (refresh(rc))
-                sample_parked(&rc->ss, &rc->rec);
+                sample_parked(&rc->ss, &rc->rec, (uint64_t)(now - last_idle));
+            last_idle = now;
             next_idle += (int64_t)rc->rec.period_ns;
             if (next_idle < now)
                 next_idle = now;
@@ -362,7 +366,7 @@ static void run_snapshots(struct recorder *rc)
         if (refresh(rc)) {
             sample_running(&rc->ss, &rc->rec, &rc->clocks);
             if (rc->o.idle)
-                sample_parked(&rc->ss, &rc->rec);
+                sample_parked(&rc->ss, &rc->rec, rc->rec.period_ns);
         }
         now = mono_ns();
         next += jittered(rc);

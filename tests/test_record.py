@@ -20,7 +20,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from attachlib import Target, goinspect, marker_line, run, src_path
+from attachlib import Target, goinspect, marker_line, prompt, read_until, run, src_path
 from conftest import wait_until
 from placeslib import not_stopped
 
@@ -260,6 +260,18 @@ def test_svg_is_xml_and_names_the_hot_functions(targets, program, tmp_path):
         assert any(x.startswith(fn + " (") for x in titles), titles
     n = summary(r)[0]
     assert f"all ({n} samples, 100.00%)" in titles
+
+
+def test_progress_on_a_terminal(targets, program, tmp_path):
+    t = start_hot(targets, program)
+    argv = ["record", str(t.pid), "-d", "1.5", "-o", str(tmp_path / "p.pb.gz")]
+    with prompt(argv) as (p, master):
+        text = read_until(master, "wrote ", timeout=60)
+        p.wait(timeout=30)
+    # the line kept up to date ends in the summary
+    assert re.search(rf"\rgoinspect: record: PID {t.pid} \(rec_hot\S*\): \d+ samples, \d+/s, "
+                     r"\d+ lost", text), text
+    assert p.returncode == 0
 
 
 def test_default_file_name_carries_pid_and_format(targets, program, tmp_path):
