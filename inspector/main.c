@@ -13,12 +13,13 @@
 
 #define GOINSPECT_VERSION "0.1.0"
 
-extern const struct command cmd_attach, cmd_core, cmd_gcore;
+extern const struct command cmd_attach, cmd_core, cmd_gcore, cmd_record;
 
 static const struct command *const commands[] = {
     &cmd_attach,
     &cmd_core,
     &cmd_gcore,
+    &cmd_record,
     &cmd_symbolize,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -121,7 +121,7 @@ void out_addr16(struct out *o, uint64_t v)
  * overlong forms, no surrogates, nothing above U+10FFFF), 0 when none
  * starts there.  p is NUL-terminated, and NUL is no continuation byte, so
  * nothing past the terminator is read. */
-static size_t utf8_len(const unsigned char *p)
+size_t utf8_len(const unsigned char *p)
 {
     unsigned char c = p[0];
     unsigned char lo = 0x80, hi = 0xbf;     /* range of the second byte */

@@ -168,5 +168,7 @@ void out_addr16(struct out *o, uint64_t v);
  * each byte of no well-formed UTF-8 sequence is written as \udcXX (the
  * byte's value in XX; see docs/json.md). */
 void out_json_str(struct out *o, const char *s);
+/* The length of the well-formed UTF-8 sequence at p, 0 when there is none. */
+size_t utf8_len(const unsigned char *p);
 
 #endif

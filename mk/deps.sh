@@ -2,14 +2,16 @@
 # Install the Debian packages the project needs; idempotent: when everything
 # is present it only asks dpkg and returns at once.
 #
-#   mk/deps.sh          what building, testing and the demo need
+#   mk/deps.sh          what building, testing and the demo need (the tests
+#                       read profiles with perf and go tool pprof)
 #   mk/deps.sh bench    the reference tools the benchmarks compare against
 #                       (never needed by the tests)
 set -eu
 
 case "${1:-build}" in
 build) PKGS="gcc make clang libclang-rt-14-dev libelf-dev libdwarf-dev libreadline-dev llvm \
-gdb python3 python3-pytest elfutils binutils procps valgrind debuginfod libdebuginfod-dev dwz strace" ;;
+gdb python3 python3-pytest elfutils binutils procps valgrind debuginfod libdebuginfod-dev dwz strace \
+zlib1g-dev linux-perf golang-go" ;;
 bench) PKGS="golang-go delve llvm hyperfine time" ;;
 *) echo "usage: mk/deps.sh [build|bench]" >&2; exit 2 ;;
 esac

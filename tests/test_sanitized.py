@@ -85,6 +85,8 @@ RERUN = {
     "symbolize-bad-input": ("test_symbolize.py", "missing_file or not_an_elf or truncated_elf "
                             "or corrupt_dwarf or random_corruption or usage_errors or "
                             "odd_address"),
+    "record": ("test_record.py", "bad_arguments or not_a_libgort or unwritable or "
+               "truncated or signal_ends or folded_sums or svg_is_xml or idle"),
 }
 
 
