@@ -326,6 +326,15 @@ void gd_lookup_each(const gd_binary *b, const uint64_t *pcs, size_t n,
 /* The number of distinct source paths of the index (file ids). */
 size_t gd_file_count(const gd_binary *b);
 
+/* ---- The pc-line table ------------------------------------------------ */
+
+/* The pc-line table of b (dwarf/pctab.h, docs/pctab.md): what gd_lookup
+ * answers under GD_SYMBOLS_ADDR2LINE at every pc that has a line row, in a
+ * form a program can carry and read without libdwarf.  *out is malloc'ed
+ * (free it), *len its size.  GD_ENOTFOUND when no line row covers any code,
+ * GD_EUNSUP when the code spans more than 4 GiB. */
+int gd_pctab_build(const gd_binary *b, void **out, size_t *len, struct gd_error *err);
+
 /* ---- Call-frame information and unwinding ----------------------------- */
 
 /* The FDE covering pc, from .eh_frame (through the sorted index libgidwarf

@@ -140,3 +140,11 @@ bool symtab_lookup(uintptr_t pc, const char **name, uintptr_t *start)
     }
     return false;
 }
+
+const char *symtab_module(uintptr_t pc)
+{
+    Dl_info info;
+    if (dladdr((void *)pc, &info) && info.dli_fname && info.dli_fname[0])
+        return info.dli_fname;
+    return NULL;
+}

@@ -9,5 +9,7 @@
 
 /* The function containing pc: its name and start address. */
 bool symtab_lookup(uintptr_t pc, const char **name, uintptr_t *start);
+/* The path of the executable or shared library holding pc, NULL if none. */
+const char *symtab_module(uintptr_t pc);
 
 #endif

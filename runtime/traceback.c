@@ -3,10 +3,16 @@
  * format:
  *
  *     goroutine 7 [chan receive, 2 minutes]:
+ *     get_job(...)
+ *             /src/prog.c:31
  *     worker(...)
- *             ?:0 +0x4d
+ *             /src/prog.c:40 +0x4d
  *     created by main_fn in goroutine 1
- *             ?:0 +0x85
+ *             /src/prog.c:52 +0x85
+ *
+ * Functions, files, lines and inlined calls come from the pc-line table
+ * gortcc adds to the executable (pcline.c); without one, a frame is named
+ * by its symbol and its file is the executable or library holding it.
  *
  * Stacks are unwound in-process with the project's CFI engine
  * (dwarf/cfi.c) over each module's .eh_frame, found through its
@@ -21,6 +27,7 @@
 
 #include "cfi.h"
 #include "descriptor.h"
+#include "pcline.h"
 #include "runtime.h"
 #include "symtab.h"
 
@@ -145,16 +152,42 @@ static int source_name_len(const char *name)
     return dot && dot != name ? (int)(dot - name) : (int)strlen(name);
 }
 
+enum { MAX_INLINE = 32 };
+
+/* The frames of return address pc (pc - 1 is looked up) from the pc-line
+ * table, each inlined call a frame of its own, innermost first, as Go
+ * prints them: the offset from the function's entry on the out-of-line
+ * frame only.  False when the table does not cover pc. */
+static bool print_table_frames(uintptr_t pc, bool show_offset)
+{
+    struct pcline_frame fr[MAX_INLINE];
+    int n = pcline_lookup(pc - 1, fr, MAX_INLINE);
+    if (n <= 0)
+        return false;
+    uintptr_t start = pcline_func_start(pc - 1);
+    for (int i = 0; i < n; i++) {
+        print_fmt("%s(...)\n\t%s:%u", fr[i].function, fr[i].file, fr[i].line);
+        if (i == n - 1 && show_offset && start)
+            print_fmt(" +%#lx", (unsigned long)(pc - start));
+        print_str("\n");
+    }
+    return true;
+}
+
+/* Without a table (a binary not linked by gortcc, a library, a damaged
+ * table): the symbol whose extent holds pc - 1, and the file it is in. */
 static void print_func_line(uintptr_t pc, bool show_offset)
 {
     const char *name;
     uintptr_t start;
+    if (print_table_frames(pc, show_offset))
+        return;
     if (symtab_lookup(pc - 1, &name, &start)) {
-        print_fmt("%.*s(...)\n", source_name_len(name), name);
+        const char *module = symtab_module(pc - 1);
+        print_fmt("%.*s(...)\n\t%s", source_name_len(name), name, module ? module : "??");
         if (show_offset)
-            print_fmt("\t?:0 +%#lx\n", (unsigned long)(pc - start));
-        else
-            print_str("\t?:0\n");
+            print_fmt(" +%#lx", (unsigned long)(pc - start));
+        print_str("\n");
     } else {
         print_fmt("?(...)\n\t?:0 pc=%#lx\n", (unsigned long)pc);
     }
@@ -192,17 +225,31 @@ static void print_header(struct g *gp, uint32_t status, int64_t now)
     print_fmt("goroutine %llu [%s]:\n", (unsigned long long)gp->goid, state);
 }
 
+/* created by F in goroutine N, F the function that made the call (the
+ * innermost frame at gopc - 1), then its FILE:LINE and the offset of gopc
+ * in the out-of-line function. */
 static void print_created_by(struct g *gp)
 {
     if (gp->parentgoid == 0 || gp->gopc == 0)
         return;
+    unsigned long long parent = (unsigned long long)gp->parentgoid;
+    struct pcline_frame fr[MAX_INLINE];
     const char *name;
     uintptr_t start;
-    if (symtab_lookup(gp->gopc - 1, &name, &start))
-        print_fmt("created by %.*s in goroutine %llu\n\t?:0 +%#lx\n", source_name_len(name), name,
-                  (unsigned long long)gp->parentgoid, (unsigned long)(gp->gopc - start));
-    else
-        print_fmt("created by ? in goroutine %llu\n", (unsigned long long)gp->parentgoid);
+    if (pcline_lookup(gp->gopc - 1, fr, MAX_INLINE) > 0) {
+        print_fmt("created by %s in goroutine %llu\n\t%s:%u", fr[0].function, parent, fr[0].file,
+                  fr[0].line);
+        start = pcline_func_start(gp->gopc - 1);
+        if (start)
+            print_fmt(" +%#lx", (unsigned long)(gp->gopc - start));
+        print_str("\n");
+    } else if (symtab_lookup(gp->gopc - 1, &name, &start)) {
+        const char *module = symtab_module(gp->gopc - 1);
+        print_fmt("created by %.*s in goroutine %llu\n\t%s +%#lx\n", source_name_len(name), name,
+                  parent, module ? module : "??", (unsigned long)(gp->gopc - start));
+    } else {
+        print_fmt("created by ? in goroutine %llu\n", parent);
+    }
 }
 
 static void dump_goroutine(struct g *gp, struct g *current, const struct gctx *curctx,

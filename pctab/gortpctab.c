@@ -1,0 +1,122 @@
+/*
+ * gortpctab — the post-link step of gortcc: builds the pc-line table of an
+ * executable from its DWARF (libgidwarf) and adds it to the file as the
+ * section .gort_pctab (replacing one already there), with objcopy.
+ *
+ *   gortpctab EXE            add the table to EXE, in place
+ *   gortpctab -o OUT EXE     write the table alone to OUT
+ *
+ * The runtime reads the section from /proc/self/exe for its crash dumps;
+ * goinspect reads it instead of building the DWARF index.
+ */
+#include <errno.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "gidwarf.h"
+#include "pctab.h"
+
+extern char **environ;
+
+static int fail(const char *what, const char *why)
+{
+    fprintf(stderr, "gortpctab: %s: %s\n", what, why);
+    return 1;
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: gortpctab [-o TABLE] EXECUTABLE\n");
+    return 2;
+}
+
+static int write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return fail(path, strerror(errno));
+    bool ok = fwrite(data, 1, len, f) == len;
+    if (fclose(f) != 0 || !ok)
+        return fail(path, strerror(errno));
+    return 0;
+}
+
+/* Runs objcopy to put the table file into exe as the section. */
+static int add_section(const char *exe, const char *table, bool replace)
+{
+    char *arg;
+    if (asprintf(&arg, "%s=%s", PCTAB_SECTION, table) < 0)
+        return fail(exe, "out of memory");
+    char flags[64];
+    snprintf(flags, sizeof flags, "%s=readonly", PCTAB_SECTION);
+    char *argv[] = {"objcopy", replace ? "--update-section" : "--add-section", arg,
+                    "--set-section-flags", flags, (char *)exe, NULL};
+    pid_t pid;
+    int rc = posix_spawnp(&pid, "objcopy", NULL, NULL, argv, environ);
+    free(arg);
+    if (rc != 0)
+        return fail("objcopy", strerror(rc));
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return fail("objcopy", strerror(errno));
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return fail(exe, "objcopy could not add the section (its message is above)");
+    return 0;
+}
+
+static int add_to_exe(const char *exe, const void *data, size_t len, bool replace)
+{
+    char *tmp;
+    if (asprintf(&tmp, "%s.pctab.XXXXXX", exe) < 0)
+        return fail(exe, "out of memory");
+    int fd = mkstemp(tmp);
+    int rc = fd < 0 ? fail(tmp, strerror(errno)) : 0;
+    if (fd >= 0) {
+        close(fd);
+        rc = write_file(tmp, data, len);
+        if (rc == 0)
+            rc = add_section(exe, tmp, replace);
+        unlink(tmp);
+    }
+    free(tmp);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const char *out = NULL;
+    int opt;
+    while ((opt = getopt(argc, argv, "o:")) != -1) {
+        if (opt != 'o')
+            return usage();
+        out = optarg;
+    }
+    if (optind + 1 != argc)
+        return usage();
+    const char *exe = argv[optind];
+
+    struct gd_open_options oo = {.flags = GD_OPEN_NO_DEBUGLINK | GD_OPEN_NO_DEBUGINFOD};
+    struct gd_error err = {0, ""};
+    gd_binary *b;
+    if (gd_open(exe, &oo, &b, &err) != GD_OK)
+        return fail(exe, err.msg);
+    if (!gd_info(b)->has_dwarf) {
+        gd_close(b);
+        return fail(exe, "no DWARF line tables (build with -g)");
+    }
+    bool replace = gd_section_by_name(b, PCTAB_SECTION) != NULL;
+    void *table;
+    size_t len;
+    int rc = gd_pctab_build(b, &table, &len, &err);
+    gd_close(b);
+    if (rc != GD_OK)
+        return fail(exe, err.msg);
+    rc = out ? write_file(out, table, len) : add_to_exe(exe, table, len, replace);
+    free(table);
+    return rc;
+}
