@@ -5,6 +5,8 @@
  *
  *   gortpctab EXE            add the table to EXE, in place
  *   gortpctab -o OUT EXE     write the table alone to OUT
+ *   gortpctab -a EXE ADDR... look link-time addresses up in EXE's table and
+ *                            print them as addr2line -a -f -i does
  *
  * The runtime reads the section from /proc/self/exe for its crash dumps;
  * goinspect reads it instead of building the DWARF index.
@@ -30,8 +32,75 @@ static int fail(const char *what, const char *why)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: gortpctab [-o TABLE] EXECUTABLE\n");
+    fprintf(stderr, "usage: gortpctab [-o TABLE] EXECUTABLE\n"
+                    "       gortpctab -a EXECUTABLE ADDRESS...\n");
     return 2;
+}
+
+/* The bytes of exe's section PCTAB_SECTION, malloc'ed into *out. */
+static int read_table(const char *exe, uint8_t **out, size_t *len)
+{
+    struct gd_open_options oo = {.flags = GD_OPEN_NO_DEBUGLINK | GD_OPEN_NO_DEBUGINFOD |
+                                          GD_OPEN_NO_INDEX};
+    struct gd_error err = {0, ""};
+    gd_binary *b;
+    if (gd_open(exe, &oo, &b, &err) != GD_OK)
+        return fail(exe, err.msg);
+    const struct gd_section *sec = gd_section_by_name(b, PCTAB_SECTION);
+    uint64_t off = sec ? sec->offset : 0, size = sec ? sec->size : 0;
+    gd_close(b);
+    if (!sec)
+        return fail(exe, "no " PCTAB_SECTION " section (not linked by gortcc?)");
+    FILE *f = fopen(exe, "rb");
+    *out = malloc(size ? size : 1);
+    *len = size;
+    bool ok = f && *out && fseeko(f, (off_t)off, SEEK_SET) == 0 && fread(*out, 1, size, f) == size;
+    if (f)
+        fclose(f);
+    if (!ok) {
+        free(*out);
+        return fail(exe, "cannot read the " PCTAB_SECTION " section");
+    }
+    return 0;
+}
+
+/* Each address as addr2line -a -f -i prints it: the address, then per
+ * frame the function and FILE:LINE (FILE:? for line 0); ?? and ??:0 when
+ * the table does not cover it. */
+static int lookup_addresses(const char *exe, char **addrs, int n)
+{
+    uint8_t *data;
+    size_t len;
+    if (read_table(exe, &data, &len) != 0)
+        return 1;
+    struct pctab t;
+    int rc = pctab_open(&t, data, len);
+    if (rc != PCTAB_OK) {
+        free(data);
+        return fail(exe, pctab_strerror(rc));
+    }
+    for (int i = 0; i < n; i++) {
+        char *end;
+        errno = 0;
+        uint64_t pc = strtoull(addrs[i], &end, 16);
+        if (errno || end == addrs[i] || *end) {
+            free(data);
+            return fail(addrs[i], "not a hexadecimal address");
+        }
+        struct pctab_frame fr[PCTAB_MAX_DEPTH];
+        int k = pctab_lookup(&t, pc, fr, PCTAB_MAX_DEPTH);
+        printf("0x%016llx\n", (unsigned long long)pc);
+        if (k == 0)
+            printf("??\n??:0\n");
+        for (int j = 0; j < k; j++) {
+            if (fr[j].line)
+                printf("%s\n%s:%u\n", fr[j].function, fr[j].file, fr[j].line);
+            else
+                printf("%s\n%s:?\n", fr[j].function, fr[j].file);
+        }
+    }
+    free(data);
+    return 0;
 }
 
 static int write_file(const char *path, const void *data, size_t len)
@@ -90,13 +159,19 @@ static int add_to_exe(const char *exe, const void *data, size_t len, bool replac
 int main(int argc, char **argv)
 {
     const char *out = NULL;
+    bool lookup = false;
     int opt;
-    while ((opt = getopt(argc, argv, "o:")) != -1) {
-        if (opt != 'o')
+    while ((opt = getopt(argc, argv, "ao:")) != -1) {
+        if (opt == 'a')
+            lookup = true;
+        else if (opt == 'o')
+            out = optarg;
+        else
             return usage();
-        out = optarg;
     }
-    if (optind + 1 != argc)
+    if (lookup && optind + 1 < argc && !out)
+        return lookup_addresses(argv[optind], argv + optind + 1, argc - optind - 1);
+    if (lookup || optind + 1 != argc)
         return usage();
     const char *exe = argv[optind];
 

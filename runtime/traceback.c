@@ -154,6 +154,15 @@ static int source_name_len(const char *name)
 
 enum { MAX_INLINE = 32 };
 
+/* A line number, ? for 0 (code of no source line), as addr2line prints it. */
+static void print_line(unsigned line)
+{
+    if (line)
+        print_fmt("%u", line);
+    else
+        print_str("?");
+}
+
 /* The frames of return address pc (pc - 1 is looked up) from the pc-line
  * table, each inlined call a frame of its own, innermost first, as Go
  * prints them: the offset from the function's entry on the out-of-line
@@ -166,7 +175,8 @@ static bool print_table_frames(uintptr_t pc, bool show_offset)
         return false;
     uintptr_t start = pcline_func_start(pc - 1);
     for (int i = 0; i < n; i++) {
-        print_fmt("%s(...)\n\t%s:%u", fr[i].function, fr[i].file, fr[i].line);
+        print_fmt("%s(...)\n\t%s:", fr[i].function, fr[i].file);
+        print_line(fr[i].line);
         if (i == n - 1 && show_offset && start)
             print_fmt(" +%#lx", (unsigned long)(pc - start));
         print_str("\n");
@@ -225,9 +235,10 @@ static void print_header(struct g *gp, uint32_t status, int64_t now)
     print_fmt("goroutine %llu [%s]:\n", (unsigned long long)gp->goid, state);
 }
 
-/* created by F in goroutine N, F the function that made the call (the
- * innermost frame at gopc - 1), then its FILE:LINE and the offset of gopc
- * in the out-of-line function. */
+/* created by F in goroutine N, then FILE:LINE +0xOFFSET, as Go prints it:
+ * F the out-of-line function holding gopc - 1 (the offset is from its
+ * entry), FILE:LINE the innermost frame's (the line of the call, in the
+ * function inlined into F that made it, if any). */
 static void print_created_by(struct g *gp)
 {
     if (gp->parentgoid == 0 || gp->gopc == 0)
@@ -236,9 +247,10 @@ static void print_created_by(struct g *gp)
     struct pcline_frame fr[MAX_INLINE];
     const char *name;
     uintptr_t start;
-    if (pcline_lookup(gp->gopc - 1, fr, MAX_INLINE) > 0) {
-        print_fmt("created by %s in goroutine %llu\n\t%s:%u", fr[0].function, parent, fr[0].file,
-                  fr[0].line);
+    int n = pcline_lookup(gp->gopc - 1, fr, MAX_INLINE);
+    if (n > 0) {
+        print_fmt("created by %s in goroutine %llu\n\t%s:", fr[n - 1].function, parent, fr[0].file);
+        print_line(fr[0].line);
         start = pcline_func_start(gp->gopc - 1);
         if (start)
             print_fmt(" +%#lx", (unsigned long)(gp->gopc - start));
