@@ -158,9 +158,10 @@ static bool find_row(const struct pctab *t, uint32_t off, struct row *out)
     return found && out->node1 != 0;
 }
 
+/* The string at off; NULL for offset 0 (unknown) or past the strings. */
 static const char *str_at(const struct pctab *t, uint32_t off)
 {
-    return off < t->strs_size ? t->strs + off : "?";
+    return off != 0 && off < t->strs_size ? t->strs + off : NULL;
 }
 
 int pctab_lookup(const struct pctab *t, uint64_t pc, struct pctab_frame *out, int max)

@@ -48,8 +48,10 @@ struct pctab {
 
 /* One frame, innermost first; strings point into the table. */
 struct pctab_frame {
-    const char *function;
-    const char *file;
+    const char *function;       /* NULL when nothing names it */
+    const char *file;           /* NULL when unknown (the innermost frame:
+                                   no line row covers pc, but a DWARF
+                                   function does) */
     uint32_t line;
     bool inlined;               /* its caller is the next frame */
     bool from_symbol;           /* DWARF knows no function: an ELF symbol's name */

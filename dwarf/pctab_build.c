@@ -150,9 +150,10 @@ static uint32_t intern_node(struct tables *t, struct node nd)
     return (uint32_t)t->nodes.n;
 }
 
-/* What a row says: the innermost function's node (id + 1; 0 when pc has
- * no line row: the runtime then names it by its symbol), the file and line
- * at pc. */
+/* What a row says: the innermost function's node (id + 1; 0 when neither
+ * a line row nor a DWARF function covers pc: it is then named by its
+ * symbol), the file and line at pc (string 0 and line 0 without a line
+ * row). */
 struct at {
     uint32_t node1, file, line;
 };
@@ -165,16 +166,16 @@ static struct at chain_of(struct tables *t, const gd_binary *b, uint64_t pc)
     int n = gd_lookup(b, pc, GD_SYMBOLS_ADDR2LINE, fr, PCTAB_MAX_DEPTH);
     if (n > PCTAB_MAX_DEPTH)
         n = PCTAB_MAX_DEPTH;
-    if (n <= 0 || !fr[0].has_line)
+    if (n <= 0 || (!fr[0].has_line && fr[0].func == GD_NO_FUNC))
         return (struct at){0, 0, 0};
     uint32_t parent1 = 0, file = 0, line = 0;
     for (int i = n - 1; i >= 0; i--) {
         const char *name = fr[i].linkage_name ? fr[i].linkage_name : fr[i].function;
         uint32_t word = (line & PCTAB_LINE_MASK) | (fr[i].inlined ? PCTAB_INLINED : 0) |
                         (fr[i].from_symbol ? PCTAB_FROM_SYMBOL : 0);
-        struct node nd = {intern_str(t, name ? name : "??"), file, word, parent1};
+        struct node nd = {intern_str(t, name ? name : ""), file, word, parent1};
         parent1 = intern_node(t, nd);
-        file = intern_str(t, fr[i].file ? fr[i].file : "??");
+        file = intern_str(t, fr[i].file && (i > 0 || fr[i].has_line) ? fr[i].file : "");
         line = fr[i].line & PCTAB_LINE_MASK;
     }
     return (struct at){parent1, file, line};
@@ -388,7 +389,7 @@ int gd_pctab_build(const gd_binary *b, void **out, size_t *len, struct gd_error 
     size_t nrows = 0, nfuncs = 0;
     struct func *funcs = NULL;
     int rc = GD_OK;
-    intern_str(&t, "??");       /* offset 0: a name that is never empty */
+    intern_str(&t, "");         /* offset 0: no name, no file */
     struct row *rows = build_rows(&t, b, &nrows);
     if (rows && nrows > 0)
         funcs = build_funcs(b, rows[0].addr, &nfuncs);

@@ -93,10 +93,13 @@ static int lookup_addresses(const char *exe, char **addrs, int n)
         if (k == 0)
             printf("??\n??:0\n");
         for (int j = 0; j < k; j++) {
-            if (fr[j].line)
-                printf("%s\n%s:%u\n", fr[j].function, fr[j].file, fr[j].line);
+            const char *fn = fr[j].function ? fr[j].function : "??";
+            if (!fr[j].file)
+                printf("%s\n??:0\n", fn);
+            else if (fr[j].line)
+                printf("%s\n%s:%u\n", fn, fr[j].file, fr[j].line);
             else
-                printf("%s\n%s:?\n", fr[j].function, fr[j].file);
+                printf("%s\n%s:?\n", fn, fr[j].file);
         }
     }
     free(data);

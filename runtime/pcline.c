@@ -112,8 +112,11 @@ int pcline_lookup(uintptr_t pc, struct pcline_frame *out, int max)
         return 0;
     struct pctab_frame fr[PCTAB_MAX_DEPTH];
     int n = pctab_lookup(&tab.t, pc - tab.bias, fr, max < PCTAB_MAX_DEPTH ? max : PCTAB_MAX_DEPTH);
+    if (n > 0 && !fr[0].file)
+        return 0;       /* no line row here: the symbol names it better */
     for (int i = 0; i < n; i++)
-        out[i] = (struct pcline_frame){fr[i].function, fr[i].file, fr[i].line};
+        out[i] = (struct pcline_frame){fr[i].function ? fr[i].function : "??",
+                                       fr[i].file ? fr[i].file : "??", fr[i].line};
     return n;
 }
 

@@ -8,6 +8,8 @@
  *                         the program deadlocks
  *   pctab_dump misuse     the same goroutines block, then goroutine 1
  *                         closes a closed channel inside an inline chain
+ *   pctab_dump park       the same goroutines block, and goroutine 1
+ *                         sleeps until it is killed (for goinspect)
  *
  * Prints READY before it blocks for good.  Every blocking call is followed
  * by a store to a volatile, so that no call is a tail call and each
@@ -78,7 +80,15 @@ INLINE void misuse_inline(void)
     sink++;
 }
 
-NOINLINE int block_main(int misuse)
+INLINE void sleep_forever(void)
+{
+    for (;;)
+        gort_sleep(1000000000);
+}
+
+enum mode { DEADLOCK, MISUSE, PARK };
+
+NOINLINE int block_main(enum mode mode)
 {
     gort_chan *started = gort_chan_make(sizeof(int), 0);
     gort_go(parent_body, started);
@@ -88,8 +98,10 @@ NOINLINE int block_main(int misuse)
         gort_yield();           /* the child parks too */
     printf("READY\n");
     fflush(stdout);
-    if (misuse)
+    if (mode == MISUSE)
         misuse_inline();
+    if (mode == PARK)
+        sleep_forever();
     wait_outer();
     sink++;
     return 0;
@@ -97,14 +109,17 @@ NOINLINE int block_main(int misuse)
 
 static int realmain(int argc, char **argv)
 {
+    static const char *const modes[] = {"deadlock", "misuse", "park"};
     never = gort_chan_make(sizeof(int), 0);
-    if (argc != 2 || (strcmp(argv[1], "deadlock") != 0 && strcmp(argv[1], "misuse") != 0)) {
-        fprintf(stderr, "usage: pctab_dump deadlock|misuse\n");
-        return 1;
+    for (int m = DEADLOCK; argc == 2 && m <= PARK; m++) {
+        if (strcmp(argv[1], modes[m]) == 0) {
+            int r = block_main((enum mode)m);
+            sink++;
+            return r;
+        }
     }
-    int r = block_main(strcmp(argv[1], "misuse") == 0);
-    sink++;
-    return r;
+    fprintf(stderr, "usage: pctab_dump deadlock|misuse|park\n");
+    return 1;
 }
 
 int main(int argc, char **argv)
