@@ -9,7 +9,9 @@
  *                            print them as addr2line -a -f -i does
  *
  * The runtime reads the section from /proc/self/exe for its crash dumps;
- * goinspect reads it instead of building the DWARF index.
+ * goinspect reads it instead of building the DWARF index.  Exit status: 0,
+ * 1 on an error, 2 on a usage error, 3 when EXE has no DWARF to build a
+ * table from (gortcc then leaves it without one).
  */
 #include <errno.h>
 #include <spawn.h>
@@ -185,15 +187,18 @@ int main(int argc, char **argv)
         return fail(exe, err.msg);
     if (!gd_info(b)->has_dwarf) {
         gd_close(b);
-        return fail(exe, "no DWARF line tables (build with -g)");
+        fail(exe, "no DWARF line tables (build with -g)");
+        return 3;
     }
     bool replace = gd_section_by_name(b, PCTAB_SECTION) != NULL;
     void *table;
     size_t len;
     int rc = gd_pctab_build(b, &table, &len, &err);
     gd_close(b);
-    if (rc != GD_OK)
-        return fail(exe, err.msg);
+    if (rc != GD_OK) {
+        fail(exe, err.msg);
+        return rc == GD_ENOTFOUND ? 3 : 1;
+    }
     rc = out ? write_file(out, table, len) : add_to_exe(exe, table, len, replace);
     free(table);
     return rc;

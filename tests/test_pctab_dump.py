@@ -218,15 +218,36 @@ def test_gortpctab_refuses_what_is_not_a_binary_with_dwarf(tmp_path, program):
     nodwarf = str(tmp_path / "nodwarf")
     shutil.copy(program(SRC, "gcc", ("-O2",)), nodwarf)
     assert run(["strip", "-g", "-R", ".gort_pctab", nodwarf]).returncode == 0
-    cases = {str(tmp_path / "missing"): "", str(text): "", str(tmp_path): "",
-             nodwarf: "no DWARF"}
-    for path, why in cases.items():
+    cases = {str(tmp_path / "missing"): (1, ""), str(text): (1, ""), str(tmp_path): (1, ""),
+             nodwarf: (3, "no DWARF")}
+    for path, (status, why) in cases.items():
         r = gortpctab(path)
-        assert r.returncode == 1, (path, r.stdout, r.stderr)
+        assert r.returncode == status, (path, r.stdout, r.stderr)
         assert r.stderr.startswith(f"gortpctab: {path}: ") and why in r.stderr, r.stderr
         assert "\n" == r.stderr[-1] and r.stderr.count("\n") == 1, r.stderr
     assert gortpctab().returncode == 2
     assert gortpctab("-a", nodwarf, "zz").returncode == 1
+
+
+def test_gortcc_strips_after_adding_the_table(program, tmp_path):
+    """gortcc -s: the binary loses .symtab and its DWARF, not its table."""
+    exe = program(SRC, "gcc", ("-O2", "-s"))
+    sections = run(["readelf", "-SW", exe]).stdout
+    assert ".symtab" not in sections and ".debug_info" not in sections, sections
+    assert ".gort_pctab" in sections, sections
+    message, gs, stderr = dump(exe, "deadlock")
+    check_shape(gs, stderr)
+    check_frames(program(SRC, "gcc", ("-O2",)), gs.values())
+
+
+def test_frames_of_code_without_lines_are_named_by_their_symbols(program):
+    """gortcc -g0: the table covers libgort (built with -g) but not the
+    program's own code: those frames are named by their symbols, never ?:0."""
+    exe = program(SRC, "gcc", ("-O2", "-g0"))
+    assert ".gort_pctab" in run(["readelf", "-SW", exe]).stdout
+    message, gs, stderr = dump(exe, "deadlock")
+    assert message == [DEADLOCK, ""], stderr
+    assert check_symbol_frames(exe, gs.values()) >= 5
 
 
 def test_gortcc_compile_only_adds_no_table(tmp_path):
