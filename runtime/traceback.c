@@ -184,22 +184,34 @@ static bool print_table_frames(uintptr_t pc, bool show_offset)
     return true;
 }
 
+/* The file holding pc: the executable's or a library's path, "??" if none. */
+static const char *module_of(uintptr_t pc, uintptr_t *base)
+{
+    const char *path;
+    if (symtab_module(pc, &path, base))
+        return path;
+    *base = 0;
+    return "??";
+}
+
 /* Without a table (a binary not linked by gortcc, a library, a damaged
- * table): the symbol whose extent holds pc - 1, and the file it is in. */
+ * table): the symbol whose extent holds pc - 1, and the file it is in; a pc
+ * no symbol names is ?, at its address in that file (for addr2line -e). */
 static void print_func_line(uintptr_t pc, bool show_offset)
 {
     const char *name;
-    uintptr_t start;
+    uintptr_t start, base;
     if (print_table_frames(pc, show_offset))
         return;
+    const char *module = module_of(pc - 1, &base);
     if (symtab_lookup(pc - 1, &name, &start)) {
-        const char *module = symtab_module(pc - 1);
-        print_fmt("%.*s(...)\n\t%s", source_name_len(name), name, module ? module : "??");
+        print_fmt("%.*s(...)\n\t%s", source_name_len(name), name, module);
         if (show_offset)
             print_fmt(" +%#lx", (unsigned long)(pc - start));
         print_str("\n");
     } else {
-        print_fmt("?(...)\n\t?:0 pc=%#lx\n", (unsigned long)pc);
+        print_fmt("?(...)\n\t%s+%#lx pc=%#lx\n", module, (unsigned long)(pc - base),
+                  (unsigned long)pc);
     }
 }
 
@@ -256,9 +268,9 @@ static void print_created_by(struct g *gp)
             print_fmt(" +%#lx", (unsigned long)(gp->gopc - start));
         print_str("\n");
     } else if (symtab_lookup(gp->gopc - 1, &name, &start)) {
-        const char *module = symtab_module(gp->gopc - 1);
+        uintptr_t base;
         print_fmt("created by %.*s in goroutine %llu\n\t%s +%#lx\n", source_name_len(name), name,
-                  parent, module ? module : "??", (unsigned long)(gp->gopc - start));
+                  parent, module_of(gp->gopc - 1, &base), (unsigned long)(gp->gopc - start));
     } else {
         print_fmt("created by ? in goroutine %llu\n", parent);
     }

@@ -73,6 +73,22 @@ def test_misuse_dump_frames_equal_the_symbolizers(program, compiler, opt):
     check_frames(exe, gs.values())
 
 
+@pytest.mark.parametrize("compiler", COMPILERS)
+def test_frames_in_a_shared_library_are_named_by_its_symbols(program, compiler):
+    """Goroutine 1 blocks in the comparison function qsort calls: the frames
+    of libc between it and block_main are named by libc's own symbols (or ?
+    with their address in libc where none holds the pc), the rest from the
+    table."""
+    exe = program(SRC, compiler, ("-O2",))
+    message, gs, stderr = dump(exe, "libc")
+    g1 = groups(gs[1].frames)
+    assert names(g1[0]) == INNER + ["compare_blocking"], stderr
+    libc = [g[0] for g in g1 if g[0].module]
+    assert libc and all("libc.so" in f.module for f in libc), stderr
+    assert [g for g in g1 if names(g) == ["block_main"]], stderr
+    check_frames(exe, gs.values())
+
+
 def plain_cc_build(compiler, out):
     """pctab_dump.c built as `cc ... libgort.a` builds it, without gortcc's
     post-link step."""

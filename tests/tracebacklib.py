@@ -26,14 +26,17 @@ from attachlib import addr2line, llvm_symbolizer, symbolizer_oracle
 from conftest import run
 
 GOROUTINE = re.compile(r"^goroutine (\d+) \[([^\]]*)\]:$")
-FUNCTION = re.compile(r"^(\S+)\(\.\.\.\)$")
+FUNCTION = re.compile(r"^(\S+|\?)\(\.\.\.\)$")
 CREATED_BY = re.compile(r"^created by (\S+) in goroutine (\d+)$")
 LOCATION = re.compile(r"^\t(.+?)(?: \+0x([0-9a-f]+))?(?: pc=0x[0-9a-f]+)?$")
 FILE_LINE = re.compile(r"^(.*):(\d+|\?)$")
 
+MODULE_ADDRESS = re.compile(r"^(.*)\+0x([0-9a-f]+)$")
+
 # file and line are None on a frame named by its symbol only (module then
-# holds the executable or library printed instead)
-Frame = collections.namedtuple("Frame", "function file line offset module")
+# holds the executable or library printed instead); a frame no symbol names
+# is function "?" with the address of its pc in that module
+Frame = collections.namedtuple("Frame", "function file line offset module address")
 Goroutine = collections.namedtuple("Goroutine", "id state frames created_by parent")
 
 
@@ -45,8 +48,11 @@ def parse_location(text, function):
     fl = FILE_LINE.match(loc)
     if fl:
         line = int(fl.group(2)) if fl.group(2).isdigit() else 0
-        return Frame(function, fl.group(1), line, offset, None)
-    return Frame(function, None, None, offset, loc)
+        return Frame(function, fl.group(1), line, offset, None, None)
+    ma = MODULE_ADDRESS.match(loc)
+    if function == "?" and ma:
+        return Frame(function, None, None, None, ma.group(1), int(ma.group(2), 16))
+    return Frame(function, None, None, offset, loc, None)
 
 
 def parse(text):
@@ -123,8 +129,11 @@ def groups(frames):
     never ran, at its function's entry."""
     out, cur = [], []
     for f in frames:
+        if f.file is None and cur:      # a frame named by its symbol stands alone
+            out.append(cur)
+            cur = []
         cur.append(f)
-        if f.offset is not None:
+        if f.offset is not None or f.file is None:
             out.append(cur)
             cur = []
     if cur:
@@ -150,9 +159,26 @@ def _oracle_at(exe, symbols, last, offset, got, what):
     return pcs
 
 
+def check_library_frame(exe, f, what):
+    """A frame of a shared library (not EXE): named by a symbol of the
+    library (its .dynsym: the runtime reads no debug file) whose extent
+    holds its pc - 1, or ? where none does."""
+    assert f.module and os.path.realpath(f.module) != os.path.realpath(exe), (
+        f"{what}: a frame of the executable without FILE:LINE: {f}")
+    symbols = function_symbols(f.module)
+    if f.function == "?":
+        a = f.address - 1
+        holders = [n for n, v, size in symbols if v <= a < v + size]
+        assert not holders, f"{what}: {f}: {holders} hold it"
+    else:
+        assert pcs_of(symbols, f.function, f.offset), (
+            f"{what}: {f}: no symbol {f.function} of {f.module} holds +{f.offset:#x}")
+
+
 def check_frames(exe, goroutines):
     """Every frame and created-by line of a dump printed from the pc-line table
-    equals the symbolizers on EXE at its pc - 1.  Returns the number of pcs
+    equals the symbolizers on EXE at its pc - 1; frames of shared libraries
+    are checked against their symbol tables.  Returns the number of pcs
     checked."""
     symbols = function_symbols(exe)
     checked = 0
@@ -160,8 +186,9 @@ def check_frames(exe, goroutines):
         what = f"goroutine {g.id}"
         for grp in groups(g.frames):
             got = [(f.function, f.file, f.line) for f in grp]
-            assert all(f.file is not None for f in grp), f"{what}: frame without FILE:LINE {grp}"
-            if grp[-1].offset is None:      # never ran: at its entry
+            if grp[0].file is None:
+                check_library_frame(exe, grp[0], what)
+            elif grp[-1].offset is None:      # never ran: at its entry
                 starts = [v for n, v, _ in symbols if source_name(n) == grp[-1].function]
                 assert any(symbolizer_oracle(exe, v, got) == got for v in starts), (what, got)
             else:

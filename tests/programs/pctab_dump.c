@@ -10,6 +10,8 @@
  *                         closes a closed channel inside an inline chain
  *   pctab_dump park       the same goroutines block, and goroutine 1
  *                         sleeps until it is killed (for goinspect)
+ *   pctab_dump libc       the same, but goroutine 1 blocks inside the
+ *                         comparison function qsort (libc) calls
  *
  * Prints READY before it blocks for good.  Every blocking call is followed
  * by a store to a volatile, so that no call is a tail call and each
@@ -17,6 +19,7 @@
  */
 #include <gort.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static volatile int sink;
@@ -86,7 +89,15 @@ INLINE void sleep_forever(void)
         gort_sleep(1000000000);
 }
 
-enum mode { DEADLOCK, MISUSE, PARK };
+/* qsort's comparison: blocks for good the first time it is called. */
+NOINLINE int compare_blocking(const void *a, const void *b)
+{
+    wait_outer();
+    sink++;
+    return *(const int *)a - *(const int *)b;
+}
+
+enum mode { DEADLOCK, MISUSE, PARK, LIBC };
 
 NOINLINE int block_main(enum mode mode)
 {
@@ -102,6 +113,10 @@ NOINLINE int block_main(enum mode mode)
         misuse_inline();
     if (mode == PARK)
         sleep_forever();
+    if (mode == LIBC) {
+        int v2[2] = {2, 1};
+        qsort(v2, 2, sizeof v2[0], compare_blocking);
+    }
     wait_outer();
     sink++;
     return 0;
@@ -109,16 +124,16 @@ NOINLINE int block_main(enum mode mode)
 
 static int realmain(int argc, char **argv)
 {
-    static const char *const modes[] = {"deadlock", "misuse", "park"};
+    static const char *const modes[] = {"deadlock", "misuse", "park", "libc"};
     never = gort_chan_make(sizeof(int), 0);
-    for (int m = DEADLOCK; argc == 2 && m <= PARK; m++) {
+    for (int m = DEADLOCK; argc == 2 && m <= LIBC; m++) {
         if (strcmp(argv[1], modes[m]) == 0) {
             int r = block_main((enum mode)m);
             sink++;
             return r;
         }
     }
-    fprintf(stderr, "usage: pctab_dump deadlock|misuse|park\n");
+    fprintf(stderr, "usage: pctab_dump deadlock|misuse|park|libc\n");
     return 1;
 }
 
