@@ -3,10 +3,10 @@
  * runtime's crash dumps.
  *
  * pcline_init finds the section .gort_pctab in /proc/self/exe (a section
- * no segment loads: gortpctab adds it after the link), maps it read-only
- * and checks it whole (bounds, CRC); a missing or damaged table leaves
- * every lookup answering 0, and the dumps name frames by their symbols.
- * Lookups then only read the mapping.
+ * no segment loads: gortpctab adds it after the link), reads it into
+ * read-only memory and checks it whole (bounds, CRC); a missing or damaged
+ * table leaves every lookup answering 0, and the dumps name frames by
+ * their symbols.  Lookups then only read that memory.
  */
 #include <elf.h>
 #include <fcntl.h>
@@ -34,9 +34,18 @@ static int exe_bias(struct dl_phdr_info *info, size_t size, void *data)
     return 1;           /* the first object is the executable */
 }
 
+/* len bytes at file offset off, in as many reads as it takes. */
 static bool read_at(int fd, void *buf, size_t len, uint64_t off)
 {
-    return off <= INT64_MAX && pread(fd, buf, len, (off_t)off) == (ssize_t)len;
+    for (size_t done = 0; done < len;) {
+        if (off + done > INT64_MAX)
+            return false;
+        ssize_t k = pread(fd, (uint8_t *)buf + done, len - done, (off_t)(off + done));
+        if (k <= 0)
+            return false;
+        done += (size_t)k;
+    }
+    return true;
 }
 
 /* The header of the section named PCTAB_SECTION, from the file's section
@@ -73,19 +82,21 @@ out:
     return found;
 }
 
-/* Maps the section's bytes and checks them as a table. */
-static void map_table(int fd, const Elf64_Shdr *sec)
+/* Reads the section's bytes into memory of its own and checks them as a
+ * table.  A copy, not a mapping of the file: a file changed on disk while
+ * the program runs (truncated, rewritten in place) cannot make a lookup
+ * fault with SIGBUS. */
+static void load_table(int fd, const Elf64_Shdr *sec)
 {
-    long page = sysconf(_SC_PAGESIZE);
-    uint64_t start = sec->sh_offset & ~(uint64_t)(page > 0 ? page - 1 : 4095);
-    size_t len = (size_t)(sec->sh_offset - start + sec->sh_size);
-    if (sec->sh_size == 0)
+    size_t len = (size_t)sec->sh_size;
+    if (len == 0)
         return;
-    uint8_t *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, (off_t)start);
-    if (map == MAP_FAILED)
+    uint8_t *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED)
         return;
-    if (pctab_open(&tab.t, map + (sec->sh_offset - start), (size_t)sec->sh_size) != PCTAB_OK) {
-        munmap(map, len);
+    if (!read_at(fd, mem, len, sec->sh_offset) || mprotect(mem, len, PROT_READ) != 0 ||
+        pctab_open(&tab.t, mem, len) != PCTAB_OK) {
+        munmap(mem, len);
         return;
     }
     __atomic_store_n(&tab.ok, true, __ATOMIC_RELEASE);
@@ -102,7 +113,7 @@ void pcline_init(void)
     struct stat st;
     Elf64_Shdr sec;
     if (fstat(fd, &st) == 0 && find_section(fd, (uint64_t)st.st_size, &sec))
-        map_table(fd, &sec);
+        load_table(fd, &sec);
     close(fd);
 }
 
