@@ -38,6 +38,7 @@ ALL_TARGETS :=
 include mk/runtime.mk
 -include mk/dwarf.mk
 -include mk/inspector.mk
+-include mk/pctab.mk
 -include mk/examples.mk
 -include mk/gdb.mk
 
@@ -63,7 +64,7 @@ sanitize:
 
 check: deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory CC=clang BUILD=$(CLANG_BUILD) runtime gortcc
+	@$(MAKE) --no-print-directory CC=clang BUILD=$(CLANG_BUILD) runtime gortcc gortpctab
 	@$(MAKE) --no-print-directory sanitize
 	$(PYTHON) -m pytest -q -ra tests
 
@@ -83,7 +84,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
 	install -m 644 $(BUILD)/lib/libgort.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 runtime/include/gort.h $(DESTDIR)$(PREFIX)/include/
-	sed -e 's|@INCDIR@|$(PREFIX)/include|' -e 's|@LIBDIR@|$(PREFIX)/lib|' \
+	sed -e 's|@INCDIR@|$(PREFIX)/include|' -e 's|@LIBDIR@|$(PREFIX)/lib|' -e 's|@BINDIR@|$(PREFIX)/bin|' \
 	    mk/gortcc.in > $(DESTDIR)$(PREFIX)/bin/gortcc
 	chmod 755 $(DESTDIR)$(PREFIX)/bin/gortcc
 	@$(MAKE) --no-print-directory install-components

@@ -171,7 +171,10 @@ static int open_rest(gd_binary *b, const struct gd_open_options *opts, gd_binary
     if (in->min_vaddr == UINT64_MAX)
         in->min_vaddr = 0;
 
-    if (elf_file_has_dwarf(b->dwarf_src) && !(opts->flags & GD_OPEN_NO_INDEX)) {
+    if ((opts->flags & GD_OPEN_PCTAB) && !(opts->flags & GD_OPEN_NO_INDEX))
+        in->has_pctab = pctab_load(&b->main, &b->pctab);
+    if (elf_file_has_dwarf(b->dwarf_src) && !(opts->flags & (GD_OPEN_NO_INDEX)) &&
+        !in->has_pctab) {
         double t0 = now();
         if ((rc = load_dwarf_sections(b->dwarf_src, &b->dw, &b->warner, err)) != GD_OK)
             goto fail;

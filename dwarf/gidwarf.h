@@ -91,6 +91,12 @@ struct gd_open_options {
 #define GD_OPEN_NO_INDEX     0x2u   /* skip the DWARF index (symbols, CFI only) */
 #define GD_OPEN_NO_DEBUGINFOD 0x4u  /* never ask debuginfod, even with
                                        DEBUGINFOD_URLS set */
+#define GD_OPEN_PCTAB        0x8u   /* when the file carries a valid pc-line
+                                       table (section .gort_pctab, docs/pctab.md),
+                                       build no DWARF index: gd_lookup answers
+                                       from the table (no columns,
+                                       discriminators nor function ids), the
+                                       other lookups as without DWARF */
 
 /* The separate debug file of a binary without DWARF of its own is searched
  * as gdb and elfutils search it: DIR/.build-id/xx/rest.debug for each debug
@@ -152,6 +158,8 @@ struct gd_info {
     size_t line_rows;           /* rows in the line index */
     size_t functions;           /* subprograms and inlined subroutines */
     double index_seconds;       /* time spent building the DWARF index */
+    bool has_pctab;             /* gd_lookup answers from the pc-line table
+                                   (GD_OPEN_PCTAB) */
 };
 
 const struct gd_info *gd_info(const gd_binary *b);
@@ -325,6 +333,15 @@ void gd_lookup_each(const gd_binary *b, const uint64_t *pcs, size_t n,
                     gd_frames_fn fn, void *ctx);
 /* The number of distinct source paths of the index (file ids). */
 size_t gd_file_count(const gd_binary *b);
+
+/* ---- The pc-line table ------------------------------------------------ */
+
+/* The pc-line table of b (dwarf/pctab.h, docs/pctab.md): what gd_lookup
+ * answers under GD_SYMBOLS_ADDR2LINE at every pc that has a line row, in a
+ * form a program can carry and read without libdwarf.  *out is malloc'ed
+ * (free it), *len its size.  GD_ENOTFOUND when no line row covers any code,
+ * GD_EUNSUP when the code spans more than 4 GiB. */
+int gd_pctab_build(const gd_binary *b, void **out, size_t *len, struct gd_error *err);
 
 /* ---- Call-frame information and unwinding ----------------------------- */
 

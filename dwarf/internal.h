@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "gidwarf.h"
+#include "pctab.h"
 
 /* ---- Errors and warnings (error.c) ----------------------------------- */
 
@@ -742,6 +743,14 @@ void frames_free(struct frames *fr);
 struct type_cache;
 void types_free(struct type_cache *tc);
 
+/* ---- The pc-line table in place of the index (pctab_lookup.c) --------- */
+
+/* Opens f's pc-line table into *t; false when it has none or it is damaged. */
+bool pctab_load(struct elf_file *f, struct pctab *t);
+/* gd_lookup from the table. */
+int pctab_frames(const gd_binary *b, uint64_t pc, enum gd_symbol_rule rule,
+                 struct gd_frame *frames, int max);
+
 /* ---- One opened binary (binary.c) ------------------------------------ */
 
 struct gd_binary {
@@ -756,6 +765,7 @@ struct gd_binary {
     struct dw dw;
     struct dw sup_dw;           /* dw.sup points here when has_sup */
     struct dwarf_index ix;
+    struct pctab pctab;         /* when info.has_pctab (pctab_lookup.c) */
     struct frames frames;
     struct gd_info info;
     struct type_cache *types;

@@ -126,6 +126,8 @@ int gd_lookup(const gd_binary *b, uint64_t pc, enum gd_symbol_rule rule,
     const struct gd_symbol *s;
     int n = 0;
 
+    if (b->info.has_pctab)
+        return pctab_frames(b, pc, rule, frames, max);
     chain_start(&c, &b->ix, index_find(&b->ix, pc));
     if (!chain_known(b, &c, pc, rule, &s))
         return 0;

@@ -87,6 +87,7 @@ int session_command(const struct global_opts *g, bool json, struct snap_options 
     ss.cmd = cmd;
     struct gd_open_options oo;
     debuginfo_options(&g->debug_dirs, &oo);
+    oo.flags |= GD_OPEN_PCTAB;      /* frames from the pc-line table when there is one */
     ss.open_opts = &oo;
     out_init(&ss.out, 1);
     struct fail f;

@@ -9,8 +9,9 @@
 # relocatable object whose hidden symbols are then made local: a program
 # sees only gort.h's API and the descriptor, so the runtime's internal names
 # never clash with its own.  dwarf/cfi.c (the CFI engine) is compiled in for
-# the crash dumps' unwinder.
-RT_CSRCS := $(wildcard runtime/*.c) dwarf/cfi.c
+# the crash dumps' unwinder, dwarf/pctab.c (the pc-line table's reader) for
+# their function, file and line names.
+RT_CSRCS := $(wildcard runtime/*.c) dwarf/cfi.c dwarf/pctab.c
 RT_SSRCS := $(wildcard runtime/*.S)
 RT_OBJS  := $(patsubst %.c,$(BUILD)/obj/runtime/%.o,$(notdir $(RT_CSRCS))) \
             $(patsubst %.S,$(BUILD)/obj/runtime/%.o,$(notdir $(RT_SSRCS)))
@@ -60,7 +61,8 @@ $(RT_LIB): $(BUILD)/obj/libgort.o
 $(GORTCC): mk/gortcc.in mk/runtime.mk
 	@mkdir -p $(@D)
 	$(call quiet,GEN,$@)
-	$(Q)sed -e 's|@INCDIR@|$(ROOT)/runtime/include|' -e 's|@LIBDIR@|$(abspath $(BUILD))/lib|' $< > $@
+	$(Q)sed -e 's|@INCDIR@|$(ROOT)/runtime/include|' -e 's|@LIBDIR@|$(abspath $(BUILD))/lib|' \
+	    -e 's|@BINDIR@|$(abspath $(BUILD))/bin|' $< > $@
 	$(Q)chmod 755 $@
 
 .PHONY: runtime gortcc

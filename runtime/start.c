@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "heap.h"
+#include "pcline.h"
 
 int64_t runtime_start;
 int64_t runtime_start_wall;
@@ -54,6 +55,7 @@ int gort_main(int (*fn)(int, char **), int argc, char **argv)
     runtime_start = nanotime();
     runtime_start_wall = walltime();
     env_init();
+    pcline_init();
     heap_init_once();
     stack_init();
     sigstop_init();

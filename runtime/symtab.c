@@ -26,18 +26,43 @@ struct fsym {
     const char *name;
 };
 
+enum { MAX_SEGS = 16 };
+
 static struct {
     bool loaded;
     struct fsym *syms;
     size_t n;
     uintptr_t bias;     /* load bias of the executable */
+    struct { uintptr_t lo, hi; } segs[MAX_SEGS];   /* its PT_LOAD segments */
+    int nsegs;
 } exe;
 
 static int find_exe_bias(struct dl_phdr_info *info, size_t size, void *data)
 {
     (void)size;
-    *(uintptr_t *)data = info->dlpi_addr;
+    (void)data;
+    exe.bias = info->dlpi_addr;
+    for (int i = 0; i < info->dlpi_phnum && exe.nsegs < MAX_SEGS; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_LOAD) {
+            uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+            exe.segs[exe.nsegs].lo = lo;
+            exe.segs[exe.nsegs].hi = lo + ph->p_memsz;
+            exe.nsegs++;
+        }
+    }
     return 1;           /* the first object is the executable */
+}
+
+/* The executable's segment holding pc, -1 if none: a symbol names only pcs
+ * of its own segment (a zero-size one at the end of the code must not name
+ * the libraries mapped above it). */
+static int exe_segment(uintptr_t pc)
+{
+    for (int i = 0; i < exe.nsegs; i++)
+        if (pc >= exe.segs[i].lo && pc < exe.segs[i].hi)
+            return i;
+    return -1;
 }
 
 static int cmp_fsym(const void *a, const void *b)
@@ -54,7 +79,7 @@ static bool in_file(size_t filesize, uint64_t off, uint64_t len)
 static void load_exe_symbols(void)
 {
     exe.loaded = true;
-    dl_iterate_phdr(find_exe_bias, &exe.bias);
+    dl_iterate_phdr(find_exe_bias, NULL);
     int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return;
@@ -124,9 +149,9 @@ bool symtab_lookup(uintptr_t pc, const char **name, uintptr_t *start)
     /* a function names pc only within its size (a zero-size one up to the
      * next symbol): a pc past its end is not that function's, as gdb
      * says; dladdr applies the same rule to the libraries' symbols */
-    if (lo > 0) {
+    if (lo > 0 && exe_segment(pc) >= 0) {
         const struct fsym *s = &exe.syms[lo - 1];
-        if (s->size == 0 || pc - s->addr < s->size) {
+        if ((s->size == 0 && exe_segment(s->addr) == exe_segment(pc)) || pc - s->addr < s->size) {
             *name = s->name;
             *start = s->addr;
             return true;
@@ -139,4 +164,14 @@ bool symtab_lookup(uintptr_t pc, const char **name, uintptr_t *start)
         return true;
     }
     return false;
+}
+
+bool symtab_module(uintptr_t pc, const char **path, uintptr_t *base)
+{
+    Dl_info info;
+    if (!dladdr((void *)pc, &info) || !info.dli_fname || !info.dli_fname[0])
+        return false;
+    *path = info.dli_fname;
+    *base = (uintptr_t)info.dli_fbase;
+    return true;
 }

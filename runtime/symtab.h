@@ -9,5 +9,8 @@
 
 /* The function containing pc: its name and start address. */
 bool symtab_lookup(uintptr_t pc, const char **name, uintptr_t *start);
+/* The path of the executable or shared library holding pc, and the address
+ * it is loaded at; false if none holds pc. */
+bool symtab_module(uintptr_t pc, const char **path, uintptr_t *base);
 
 #endif

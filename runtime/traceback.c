@@ -3,10 +3,16 @@
  * format:
  *
  *     goroutine 7 [chan receive, 2 minutes]:
+ *     get_job(...)
+ *             /src/prog.c:31
  *     worker(...)
- *             ?:0 +0x4d
+ *             /src/prog.c:40 +0x4d
  *     created by main_fn in goroutine 1
- *             ?:0 +0x85
+ *             /src/prog.c:52 +0x85
+ *
+ * Functions, files, lines and inlined calls come from the pc-line table
+ * gortcc adds to the executable (pcline.c); without one, a frame is named
+ * by its symbol and its file is the executable or library holding it.
  *
  * Stacks are unwound in-process with the project's CFI engine
  * (dwarf/cfi.c) over each module's .eh_frame, found through its
@@ -21,6 +27,7 @@
 
 #include "cfi.h"
 #include "descriptor.h"
+#include "pcline.h"
 #include "runtime.h"
 #include "symtab.h"
 
@@ -145,18 +152,66 @@ static int source_name_len(const char *name)
     return dot && dot != name ? (int)(dot - name) : (int)strlen(name);
 }
 
+enum { MAX_INLINE = 32 };
+
+/* A line number, ? for 0 (code of no source line), as addr2line prints it. */
+static void print_line(unsigned line)
+{
+    if (line)
+        print_fmt("%u", line);
+    else
+        print_str("?");
+}
+
+/* The frames of return address pc (pc - 1 is looked up) from the pc-line
+ * table, each inlined call a frame of its own, innermost first, as Go
+ * prints them: the offset from the function's entry on the out-of-line
+ * frame only.  False when the table does not cover pc. */
+static bool print_table_frames(uintptr_t pc, bool show_offset)
+{
+    struct pcline_frame fr[MAX_INLINE];
+    int n = pcline_lookup(pc - 1, fr, MAX_INLINE);
+    if (n <= 0)
+        return false;
+    uintptr_t start = pcline_func_start(pc - 1);
+    for (int i = 0; i < n; i++) {
+        print_fmt("%s(...)\n\t%s:", fr[i].function, fr[i].file);
+        print_line(fr[i].line);
+        if (i == n - 1 && show_offset && start)
+            print_fmt(" +%#lx", (unsigned long)(pc - start));
+        print_str("\n");
+    }
+    return true;
+}
+
+/* The file holding pc: the executable's or a library's path, "??" if none. */
+static const char *module_of(uintptr_t pc, uintptr_t *base)
+{
+    const char *path;
+    if (symtab_module(pc, &path, base))
+        return path;
+    *base = 0;
+    return "??";
+}
+
+/* Without a table (a binary not linked by gortcc, a library, a damaged
+ * table): the symbol whose extent holds pc - 1, and the file it is in; a pc
+ * no symbol names is ?, at its address in that file (for addr2line -e). */
 static void print_func_line(uintptr_t pc, bool show_offset)
 {
     const char *name;
-    uintptr_t start;
+    uintptr_t start, base;
+    if (print_table_frames(pc, show_offset))
+        return;
+    const char *module = module_of(pc - 1, &base);
     if (symtab_lookup(pc - 1, &name, &start)) {
-        print_fmt("%.*s(...)\n", source_name_len(name), name);
+        print_fmt("%.*s(...)\n\t%s", source_name_len(name), name, module);
         if (show_offset)
-            print_fmt("\t?:0 +%#lx\n", (unsigned long)(pc - start));
-        else
-            print_str("\t?:0\n");
+            print_fmt(" +%#lx", (unsigned long)(pc - start));
+        print_str("\n");
     } else {
-        print_fmt("?(...)\n\t?:0 pc=%#lx\n", (unsigned long)pc);
+        print_fmt("?(...)\n\t%s+%#lx pc=%#lx\n", module, (unsigned long)(pc - base),
+                  (unsigned long)pc);
     }
 }
 
@@ -192,17 +247,33 @@ static void print_header(struct g *gp, uint32_t status, int64_t now)
     print_fmt("goroutine %llu [%s]:\n", (unsigned long long)gp->goid, state);
 }
 
+/* created by F in goroutine N, then FILE:LINE +0xOFFSET, as Go prints it:
+ * F the out-of-line function holding gopc - 1 (the offset is from its
+ * entry), FILE:LINE the innermost frame's (the line of the call, in the
+ * function inlined into F that made it, if any). */
 static void print_created_by(struct g *gp)
 {
     if (gp->parentgoid == 0 || gp->gopc == 0)
         return;
+    unsigned long long parent = (unsigned long long)gp->parentgoid;
+    struct pcline_frame fr[MAX_INLINE];
     const char *name;
     uintptr_t start;
-    if (symtab_lookup(gp->gopc - 1, &name, &start))
-        print_fmt("created by %.*s in goroutine %llu\n\t?:0 +%#lx\n", source_name_len(name), name,
-                  (unsigned long long)gp->parentgoid, (unsigned long)(gp->gopc - start));
-    else
-        print_fmt("created by ? in goroutine %llu\n", (unsigned long long)gp->parentgoid);
+    int n = pcline_lookup(gp->gopc - 1, fr, MAX_INLINE);
+    if (n > 0) {
+        print_fmt("created by %s in goroutine %llu\n\t%s:", fr[n - 1].function, parent, fr[0].file);
+        print_line(fr[0].line);
+        start = pcline_func_start(gp->gopc - 1);
+        if (start)
+            print_fmt(" +%#lx", (unsigned long)(gp->gopc - start));
+        print_str("\n");
+    } else if (symtab_lookup(gp->gopc - 1, &name, &start)) {
+        uintptr_t base;
+        print_fmt("created by %.*s in goroutine %llu\n\t%s +%#lx\n", source_name_len(name), name,
+                  parent, module_of(gp->gopc - 1, &base), (unsigned long)(gp->gopc - start));
+    } else {
+        print_fmt("created by ? in goroutine %llu\n", parent);
+    }
 }
 
 static void dump_goroutine(struct g *gp, struct g *current, const struct gctx *curctx,

@@ -246,7 +246,9 @@ def lib_target(targets, program, lib, root, places, extra=(), strip_exe=False):
     exe = build_program("insp_lib_main.c", os.path.join(root, "insp_lib_main"),
                         extra=(*extra, path, f"-Wl,-rpath,{libdir}"))
     if strip_exe:
-        r = run(["objcopy", "--strip-debug", exe])
+        # the pc-line table gortcc adds is debug info that --strip-debug
+        # keeps (docs/pctab.md): removed too, for an executable with none
+        r = run(["objcopy", "--strip-debug", "--remove-section", ".gort_pctab", exe])
         assert r.returncode == 0, r.stderr
     return start(targets, program, "insp_lib_main.c", "run", exe=exe), path, at
 
