@@ -16,10 +16,12 @@
  * descriptor, each padded to 4 bytes.
  */
 #include "corefile.h"
+#include "bsearch.h"
 #include "signames.h"
 
 #include <elf.h>
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -403,14 +405,8 @@ void corefile_close(struct corefile *c)
 
 const struct core_seg *corefile_segment(const struct corefile *c, uint64_t addr)
 {
-    size_t lo = 0, hi = c->nsegs;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (c->segs[mid].vaddr <= addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = bsearch_upto(c->segs, c->nsegs, sizeof *c->segs, offsetof(struct core_seg, vaddr),
+                             addr);
     if (lo == 0)
         return NULL;
     const struct core_seg *s = &c->segs[lo - 1];
@@ -453,14 +449,8 @@ void corefile_will_read(const struct corefile *c, uint64_t addr, size_t len)
 
 const struct core_fmap *corefile_file_at(const struct corefile *c, uint64_t addr)
 {
-    size_t lo = 0, hi = c->nfiles;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (c->files[mid].start <= addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = bsearch_upto(c->files, c->nfiles, sizeof *c->files,
+                             offsetof(struct core_fmap, start), addr);
     return lo > 0 && addr < c->files[lo - 1].end ? &c->files[lo - 1] : NULL;
 }
 

@@ -3,10 +3,12 @@
  */
 #include "record_owner.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bsearch.h"
 #include "fail.h"
 
 static int cmp_range(const void *a, const void *b)
@@ -38,14 +40,7 @@ void gindex_free(struct gindex *x)
 
 const struct snap_g *gindex_find(const struct gindex *x, const struct snapshot *s, uint64_t sp)
 {
-    size_t lo = 0, hi = x->n;
-    while (lo < hi) {               /* the first range starting above sp */
-        size_t mid = lo + (hi - lo) / 2;
-        if (x->v[mid].lo <= sp)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = bsearch_upto(x->v, x->n, sizeof *x->v, offsetof(struct grange, lo), sp);
     if (lo == 0 || sp >= x->v[lo - 1].hi)
         return NULL;
     return &s->gs[x->v[lo - 1].g];
