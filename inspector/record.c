@@ -443,41 +443,29 @@ static void default_name(const struct rec_opts *o, char *buf, size_t len)
         snprintf(buf, len, "record-%d.%s", (int)o->pid, format_ext[o->format]);
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n, struct fail *f)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return fail_set(f, "%s", w < 0 ? strerror(errno) : "short write");
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* The file's bytes: the JSON is streamed to fd, the others built first. */
+/* The file's bytes, through the output buffer: the JSON streamed, the
+ * others built first. */
 static int write_to(struct recorder *rc, int fd, struct fail *f)
 {
-    if (rc->o.format == FMT_JSON) {
-        struct out o;
-        out_init(&o, fd);
-        record_json_write(&rc->rec, &o);
-        bool ok = out_flush(&o) && !o.failed;
-        out_free(&o);
-        return ok ? 0 : fail_set(f, "%s", strerror(errno ? errno : EIO));
-    }
-    struct bytebuf b = {0};
+    struct out o;
+    out_init(&o, fd);
     int r = 0;
-    switch (rc->o.format) {
-    case FMT_PPROF: r = pprof_write(&rc->rec, &b, f); break;
-    case FMT_FOLDED: folded_write(&rc->rec, rc->o.threads, &b); break;
-    default: flamegraph_svg_write(&rc->rec, rc->o.threads, &b); break;
+    if (rc->o.format == FMT_JSON) {
+        record_json_write(&rc->rec, &o);
+    } else {
+        struct bytebuf b = {0};
+        switch (rc->o.format) {
+        case FMT_PPROF: r = pprof_write(&rc->rec, &b, f); break;
+        case FMT_FOLDED: folded_write(&rc->rec, rc->o.threads, &b); break;
+        default: flamegraph_svg_write(&rc->rec, rc->o.threads, &b); break;
+        }
+        if (r == 0)
+            out_mem(&o, (const char *)b.p, b.n);
+        bb_free(&b);
     }
-    if (r == 0)
-        r = write_all(fd, b.p, b.n, f);
-    bb_free(&b);
+    if (r == 0 && (!out_flush(&o) || o.failed))
+        r = fail_set(f, "%s", strerror(o.err ? o.err : EIO));
+    out_free(&o);
     return r;
 }
 
