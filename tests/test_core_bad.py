@@ -13,6 +13,7 @@ import pytest
 from attachlib import goinspect
 from conftest import ROOT, run
 from corelib import core, gdb_core, kernel_core, start_dumpable, stopped
+from fuzzlib import run_fuzz_seeds
 
 
 def bad(path, *args, code=1):
@@ -151,21 +152,14 @@ def test_core_reader_fuzz_seeds_under_asan(tmp_path):
     """The core reader's seed corpus (tests/fuzz-seeds-core/) through its
     libFuzzer target built with ASan and UBSan: every seed is read without a
     sanitizer report."""
-    if not shutil.which("clang"):
-        pytest.skip("clang not installed")
     seeds = sorted(glob.glob(os.path.join(ROOT, "tests", "fuzz-seeds-core", "*")))
     assert len(seeds) >= 4
-    exe = str(tmp_path / "fuzz_core")
     insp = os.path.join(ROOT, "inspector")
-    r = run(["clang", "-g", "-O1", "-fsanitize=fuzzer,address,undefined",
-             "-fno-sanitize-recover=all", "-D_GNU_SOURCE", "-I", insp,
-             os.path.join(ROOT, "bench", "fuzz", "fuzz_core.c"), os.path.join(insp, "corefile.c"),
-             os.path.join(insp, "signames.c"), os.path.join(insp, "fail.c"), "-o", exe],
-            timeout=300)
-    if r.returncode != 0 and "fuzzer" in r.stderr and "cannot find" in r.stderr:
-        pytest.skip("libFuzzer runtime not installed")
-    assert r.returncode == 0, r.stderr
-    r = run([exe, *seeds], timeout=300)
+    r = run_fuzz_seeds(str(tmp_path / "fuzz_core"), "address,undefined",
+                       ["-fno-sanitize-recover=all", "-I", insp,
+                        os.path.join(ROOT, "bench", "fuzz", "fuzz_core.c"),
+                        os.path.join(insp, "corefile.c"), os.path.join(insp, "signames.c"),
+                        os.path.join(insp, "fail.c")], seeds)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "ERROR: AddressSanitizer" not in r.stderr and "runtime error:" not in r.stderr
     assert r.stderr.count("Executed ") == len(seeds)

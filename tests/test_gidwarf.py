@@ -3,11 +3,11 @@ and the fuzz seed corpus through an AddressSanitizer build of the loader."""
 import glob
 import os
 import re
-import shutil
 
 import pytest
 
 from conftest import ROOT, run
+from fuzzlib import run_fuzz_seeds
 from sym_helpers import Builds, cc, gdb_ptype, need_tool, probe_out, sym_src
 
 
@@ -142,19 +142,13 @@ def test_load_bias_of_a_running_pie_and_shared_object(builds, probe, targets):
 def test_fuzz_seeds_under_asan(tmp_path):
     """The seed corpus through the libFuzzer target built with ASan: every
     seed is loaded, looked up and unwound without a sanitizer report."""
-    need_tool("clang")
     seeds = sorted(glob.glob(os.path.join(ROOT, "tests", "fuzz-seeds", "*")))
     assert len(seeds) >= 8
-    exe = str(tmp_path / "fuzz_loader")
     dwarf = os.path.join(ROOT, "dwarf")
-    r = run(["clang", "-g", "-O1", "-fsanitize=fuzzer,address", "-D_GNU_SOURCE", "-I", dwarf,
-             "-I/usr/include/libdwarf", os.path.join(ROOT, "bench", "fuzz", "fuzz_loader.c"),
-             *sorted(glob.glob(os.path.join(dwarf, "*.c"))), "-lelf", "-ldwarf", "-o", exe],
-            timeout=300)
-    if r.returncode != 0 and "fuzzer" in r.stderr and "cannot find" in r.stderr:
-        pytest.skip("libFuzzer runtime not installed")
-    assert r.returncode == 0, r.stderr
-    r = run([exe, *seeds], timeout=300)
+    r = run_fuzz_seeds(str(tmp_path / "fuzz_loader"), "address",
+                       ["-I", dwarf, "-I/usr/include/libdwarf",
+                        os.path.join(ROOT, "bench", "fuzz", "fuzz_loader.c"),
+                        *sorted(glob.glob(os.path.join(dwarf, "*.c"))), "-lelf", "-ldwarf"], seeds)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "ERROR: AddressSanitizer" not in r.stderr
     assert r.stderr.count("Executed ") == len(seeds)

@@ -7,10 +7,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "corefile.h"
+#include "input_file.h"
 
 static void read_around(const struct corefile *c, uint64_t addr)
 {
@@ -42,15 +42,10 @@ static void exercise(const struct corefile *c)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int fd = memfd_create("fuzz-core", 0);
+    char path[64];
+    int fd = input_file("fuzz-core", data, size, path);
     if (fd < 0)
         return 0;
-    if (write(fd, data, size) != (ssize_t)size) {
-        close(fd);
-        return 0;
-    }
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     struct corefile c;
     struct fail f;
     if (corefile_open(path, &c, &f) == 0)

@@ -8,10 +8,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "gidwarf.h"
+#include "input_file.h"
 
 struct mem {
     const uint8_t *data;
@@ -77,15 +77,10 @@ static void exercise(gd_binary *b, const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int fd = memfd_create("fuzz-elf", 0);
+    char path[64];
+    int fd = input_file("fuzz-elf", data, size, path);
     if (fd < 0)
         return 0;
-    if (write(fd, data, size) != (ssize_t)size) {
-        close(fd);
-        return 0;
-    }
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     struct gd_open_options o = { .flags = GD_OPEN_NO_DEBUGLINK };
     gd_binary *b;
     if (gd_open(path, &o, &b, NULL) == 0) {
