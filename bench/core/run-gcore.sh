@@ -15,6 +15,8 @@
 set -eu
 build=$(cd "${1:-build}" && pwd)
 root=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=bench/wait_ready.sh
+. "$root/bench/wait_ready.sh"
 runs=${RUNS:-5}
 n=${N:-100000}
 out=$build/bench/core
@@ -35,12 +37,7 @@ trap cleanup EXIT INT TERM
 rm -f "$out/target.out"
 "$out/goroutines" "$n" >"$out/target.out" 2>&1 &
 pid=$!
-i=0
-until grep -q READY "$out/target.out" 2>/dev/null; do
-    i=$((i + 1))
-    [ $i -gt 1200 ] && { echo "the target did not get ready" >&2; exit 1; }
-    sleep 0.1
-done
+wait_ready "$out/target.out" "the target" 120
 rss=$(awk '/^VmRSS:/ {print $2 * 1024}' "/proc/$pid/status")
 
 # pause_of CMD...: runs CMD while polling the target's state; prints
@@ -71,7 +68,7 @@ sizes() { stat -c '%s %b' "$1" | awk '{print $1, $2 * 512}'; }
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
 : >"$out/raw"
-for i in $(seq "$runs"); do
+for _ in $(seq "$runs"); do
     rm -f "$out/gi.core"
     "$tm" -f "%e %M %U %S" -o "$out/time.tmp" "$gi" --json gcore -o "$out/gi.core" "$pid" \
         >"$out/last.out" 2>"$out/last.err" || { cat "$out/last.err" >&2; exit 1; }

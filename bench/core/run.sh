@@ -36,6 +36,8 @@ tm=/usr/bin/time
 
 # shellcheck source=bench/goroutines/programs.sh
 . "$src/programs.sh"
+# shellcheck source=bench/wait_ready.sh
+. "$src/../wait_ready.sh"
 
 pids=""
 cores=""
@@ -73,12 +75,7 @@ start() {
         >"$out/$name.out" 2>"$out/$name.err" &
     pid=$!
     pids="$pids $pid"
-    i=0
-    until grep -q READY "$out/$name.out" 2>/dev/null; do
-        i=$((i + 1))
-        [ $i -gt 600 ] && { echo "$prog did not get ready" >&2; exit 1; }
-        sleep 0.1
-    done
+    wait_ready "$out/$name.out" "$prog" 60
 }
 
 # readable PID: bytes in the process's readable mappings, what gdb's gcore writes
@@ -204,7 +201,7 @@ fi
 
 [ -z "$gort_kernel" ] || { sync "$gort_kernel"; size kernel "$gort_kernel"; }
 [ -z "$gort_gdb" ] || { sync "$gort_gdb"; size gdb "$gort_gdb"; }
-for i in $(seq "$runs"); do         # the cores in turn: a burst of load falls on both
+for _ in $(seq "$runs"); do         # the cores in turn: a burst of load falls on both
     goinspect_round kernel "$gort_kernel"
     goinspect_round gdb "$gort_gdb"
 done

@@ -19,6 +19,8 @@ build=$(cd "${1:-build}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 src=$root/bench/goroutines
+# shellcheck source=bench/wait_ready.sh
+. "$root/bench/wait_ready.sh"
 runs=${RUNS:-5}
 n=${N:-100000}
 out=$build/bench/gdb
@@ -56,12 +58,7 @@ start() {
     (cd "$dir" && ulimit -c unlimited && GOTRACEBACK=crash exec "$1" "$count") >"$dir/out" 2>&1 &
     pid=$!
     pids="$pids $pid"
-    i=0
-    until grep -q READY "$dir/out" 2>/dev/null; do
-        i=$((i + 1))
-        [ $i -gt 1200 ] && { echo "$1 did not get ready" >&2; exit 1; }
-        sleep 0.1
-    done
+    wait_ready "$dir/out" "$1" 120
 }
 
 # measure LABEL CMD...: one run; appends "LABEL wall_s kilobytes cpu_s" to $out/raw

@@ -21,6 +21,8 @@ tm=/usr/bin/time
 
 # shellcheck source=bench/goroutines/programs.sh
 . "$src/programs.sh"
+# shellcheck source=bench/wait_ready.sh
+. "$src/../wait_ready.sh"
 
 pids=""
 cleanup() {
@@ -35,12 +37,7 @@ start() {
     "$1" "$n" >"$out/$(basename "$1").out" 2>&1 &
     pid=$!
     pids="$pids $pid"
-    i=0
-    until grep -q READY "$out/$(basename "$1").out" 2>/dev/null; do
-        i=$((i + 1))
-        [ $i -gt 600 ] && { echo "$1 did not get ready" >&2; exit 1; }
-        sleep 0.1
-    done
+    wait_ready "$out/$(basename "$1").out" "$1" 60
 }
 
 # measure LABEL CMD...: one run; appends "LABEL wall_s kilobytes cpu_s" to $out/raw.
@@ -66,7 +63,7 @@ median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 : >"$out/pause"
 start "$out/goroutines-gort"
 gpid=$pid
-for i in $(seq "$runs"); do
+for _ in $(seq "$runs"); do
     measure "goinspect goroutines" "$gi" attach "$gpid" goroutines
     lines=$(grep -c "Goroutine " "$out/last.out")
     measure "goinspect goroutines -g" "$gi" attach "$gpid" goroutines -g

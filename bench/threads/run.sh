@@ -15,6 +15,8 @@
 set -eu
 build=$(cd "${1:-build}" && pwd)
 root=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=bench/wait_ready.sh
+. "$root/bench/wait_ready.sh"
 runs=${RUNS:-3}
 sizes=${SIZES:-750 1500}
 out=$build/bench/threads
@@ -37,12 +39,7 @@ start() {
     rm -f "$out/target.out"
     "$out/insp_threads" many "$1" "$1" >"$out/target.out" 2>&1 &
     pid=$!
-    i=0
-    until grep -q READY "$out/target.out" 2>/dev/null; do
-        i=$((i + 1))
-        [ $i -gt 1200 ] && { echo "the target did not get ready" >&2; cat "$out/target.out" >&2; exit 1; }
-        sleep 0.1
-    done
+    wait_ready "$out/target.out" "the target" 120
 }
 
 # measure LABEL CMD...: one run; appends "LABEL|wall_s kilobytes cpu_s" to $out/raw
@@ -67,7 +64,7 @@ for k in $sizes; do
     mappings=$(wc -l <"/proc/$pid/maps")
     addr=$(sed -n 's/^G 1 main local=\([^ ]*\).*/\1/p' "$out/target.out")
     : >"$out/raw"
-    for i in $(seq "$runs"); do
+    for _ in $(seq "$runs"); do
         measure "goinspect maps" "$gi" attach "$pid" maps
         stacks=$(grep -c "thread stack of" "$out/last.out" || true)
         measure "goinspect ptr" "$gi" attach "$pid" ptr "$addr"
