@@ -4,8 +4,10 @@ Run with /usr/bin/python3 -m pytest (the Python that gdb embeds).  `make check`
 builds everything first; these fixtures never build the project itself, they
 only build small target programs with gortcc into a per-session directory.
 """
+import contextlib
 import os
 import selectors
+import shutil
 import signal
 import subprocess
 import time
@@ -167,12 +169,23 @@ class LiveLines:
         return "\n".join(self.lines) + "\n"
 
 
+@contextlib.contextmanager
+def reaped(p):
+    """Yields the subprocess p; kills and reaps it at the end if it still
+    runs (a test that failed midway)."""
+    try:
+        yield p
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def need_private_mount_namespace():
     """Skips the test unless it may make a mount namespace of its own with
     private mounts (root, unshare, and a root that is a mount point: a
     chroot or some containers refuse, "cannot change root filesystem
     propagation")."""
-    import shutil
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         pytest.skip("needs root and unshare for a private mount namespace")
     probe = run(["unshare", "-m", "--propagation", "private", "true"])

@@ -21,7 +21,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from attachlib import Target, goinspect, marker_line, prompt, read_until, run, src_path
-from conftest import wait_until
+from conftest import reaped, wait_until
 from placeslib import not_stopped
 
 SRC = "rec_hot.c"
@@ -167,13 +167,9 @@ def test_agrees_with_perf_record(targets, program, tmp_path):
                              "-c", "1000000", "-p", str(t.pid), "-o", str(data), "--",
                              "sleep", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-    try:
+    with reaped(perf):
         doc, _ = record_json(tmp_path, t.pid, "-d", "2", "-r", "1000")
         _, err = perf.communicate(timeout=60)
-    finally:
-        if perf.poll() is None:
-            perf.kill()
-            perf.wait()
     assert perf.returncode == 0, err
     r = run(["perf", "report", "-i", str(data), "--stdio", "--no-children", "--sort",
              "symbol", "-g", "none"], timeout=120)
@@ -355,15 +351,11 @@ def test_nonstop_never_stops_and_shows_entry_functions(targets, program, tmp_pat
     p = subprocess.Popen([goinspect(), "record", str(t.pid), "-d", "2", "-r", "250",
                           "--nonstop", "-f", "json", "-o", str(out)], stderr=subprocess.PIPE,
                          text=True)
-    try:
+    with reaped(p):
         while p.poll() is None:     # never traced, never stopped, all along
             assert not_stopped(t.pid)
             time.sleep(0.005)
         _, err = p.communicate(timeout=30)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
     assert p.returncode == 0, err
     _, after = cpu_truth(t, len(t.lines))
     truth = truth_shares(before, after)
@@ -393,14 +385,10 @@ def test_a_signal_ends_the_recording_and_writes_the_file(targets, program, tmp_p
     out = tmp_path / "p.folded"
     p = subprocess.Popen([goinspect(), "record", str(t.pid), "--mode", mode, "-f", "folded",
                           "-o", str(out)], stderr=subprocess.PIPE, text=True)
-    try:
+    with reaped(p):
         time.sleep(1)
         p.send_signal(sig)
         _, err = p.communicate(timeout=30)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
     assert p.returncode == 0, err
     assert "stopped by" in err
     n = int(SUMMARY.search(err).group(1))
