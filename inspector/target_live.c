@@ -66,7 +66,6 @@ struct live {
     bool no_pvr;                    /* process_vm_readv is not usable */
     int64_t stop_t0;                /* when the first task was interrupted */
     bool doomed;                    /* a stopped task died: the process exits or execs */
-    bool reap_lost;                 /* the reaper could not record every status */
     struct image image;             /* the program image opened */
     bool opened;                    /* image is set */
 };
@@ -317,15 +316,11 @@ static int task_died(struct target *t, pid_t tid, struct fail *f)
  * that calls it takes the leader's pid). */
 static int task_vanished(struct target *t, pid_t tid, struct fail *f)
 {
-    struct live *lv = t->priv;
     ssize_t i = tracee_index(tid);
     if (i >= 0)
         tracee_remove((size_t)i);
     forget_thread(t, tid);
-    if (!lv->reap_lost)
-        return exec_fail(t, f);
-    /* the reaper may have missed its death */
-    return tid == t->pid ? departed_fail(t, f) : 0;
+    return exec_fail(t, f);
 }
 
 /* What a wait status of tracee tid says. */
@@ -348,12 +343,8 @@ static int on_status(struct target *t, pid_t tid, int st, struct fail *f)
 /* The statuses the reaper took while a seize waited, handled in order. */
 static int take_reaped(struct target *t, struct fail *f)
 {
-    struct live *lv = t->priv;
     const struct taken_status *taken;
-    bool lost;
-    size_t n = tracees_taken(&taken, &lost);
-    if (lost)
-        lv->reap_lost = true;
+    size_t n = tracees_taken(&taken);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = on_status(t, taken[i].tid, taken[i].status, f);
@@ -414,9 +405,11 @@ static int wait_stops(struct target *t, struct fail *f)
         if (mono_ns() > deadline) {
             if (!running)
                 return departed_fail(t, f);
-            return fail_set(f, "PID %d (%s): thread %d did not stop within %d ms (it may be "
-                               "in an uninterruptible wait)", (int)t->pid, t->name,
-                            (int)running, STOP_TIMEOUT_MS);
+            char name[16], state = '?';
+            read_task_stat(t->pid, running, name, &state);
+            return fail_set(f, "PID %d (%s): thread %d did not stop within %d ms (state %c%s)",
+                            (int)t->pid, t->name, (int)running, STOP_TIMEOUT_MS, state,
+                            state == 'D' ? ": an uninterruptible wait" : "");
         }
         struct timespec ts = {0, nap};
         nanosleep(&ts, NULL);
@@ -621,7 +614,7 @@ static int live_stop(struct target *t, struct fail *f)
     t->stop_rounds = 0;
     t->pause_ns = 0;
     t->exited = false;
-    lv->doomed = lv->reap_lost = false;
+    lv->doomed = false;
     tracees_hold(t->pid);
     for (;;) {
         int r = stop_round(t, &cap, f);

@@ -16,10 +16,7 @@
 
 #include "fail.h"
 
-enum {
-    REAP_PERIOD_US = 10000,
-    REAPED_MAX = 1024,
-};
+enum { REAP_PERIOD_US = 10000 };
 
 /* The fatal-signal handler reads these; they change only with the fatal
  * signals blocked. */
@@ -36,9 +33,13 @@ enum { NFATAL = sizeof fatal_signals / sizeof *fatal_signals };
 static struct sigaction old_fatal[NFATAL], old_alarm;
 static sigset_t mask_before;
 
-/* Written by the reaper, read by tracees_taken with SIGALRM blocked. */
-static struct taken_status taken[REAPED_MAX];
-static volatile sig_atomic_t ntaken, taken_lost;
+/* Written by the reaper, read by tracees_taken with SIGALRM blocked.  The
+ * room grows before each seize to two statuses for every task held and
+ * for the one being seized (a stop, and a death after it), so the reaper
+ * always finds room for what its wait takes. */
+static struct taken_status *taken;
+static size_t taken_room;
+static volatile sig_atomic_t ntaken;
 
 static void block(const int *sigs, size_t n, int how, sigset_t *old)
 {
@@ -114,15 +115,15 @@ static void on_reap_timer(int sig)
 {
     (void)sig;
     int saved = errno;
-    for (;;) {
+    /* A status it could not keep would be lost for good: with no room it
+     * leaves the rest to the next wait. */
+    while ((size_t)ntaken < taken_room) {
         siginfo_t si;
         si.si_pid = 0;
         if (waitid(P_ALL, 0, &si, WEXITED | __WALL | WNOHANG) < 0 || si.si_pid == 0)
             break;
-        if (ntaken < REAPED_MAX)
-            taken[ntaken++] = (struct taken_status){si.si_pid, status_of(&si)};
-        else
-            taken_lost = 1;
+        taken[ntaken] = (struct taken_status){si.si_pid, status_of(&si)};
+        ntaken = ntaken + 1;
     }
     errno = saved;
 }
@@ -158,7 +159,7 @@ void tracees_hold(pid_t pid)
     for (size_t i = 0; i < sizeof deferred_signals / sizeof *deferred_signals; i++)
         sigaddset(&set, deferred_signals[i]);
     sigprocmask(SIG_BLOCK, &set, &mask_before);
-    ntaken = taken_lost = 0;
+    ntaken = 0;
     set_timer(REAP_PERIOD_US);
     holding = true;
 }
@@ -227,6 +228,11 @@ void tracee_remove(size_t i)
 int tracee_seize(pid_t tid, long options)
 {
     static const int alarm_only[] = {SIGALRM};
+    size_t need = 2 * (ntab + 1);
+    if (taken_room < need) {
+        taken_room = need + 64;
+        taken = xrealloc(taken, taken_room * sizeof *taken);
+    }
     block(alarm_only, 1, SIG_UNBLOCK, NULL);
     long r = ptrace(PTRACE_SEIZE, tid, NULL, (void *)options);
     int e = errno;
@@ -235,11 +241,10 @@ int tracee_seize(pid_t tid, long options)
     return r < 0 ? -1 : 0;
 }
 
-size_t tracees_taken(const struct taken_status **out, bool *lost)
+size_t tracees_taken(const struct taken_status **out)
 {
     size_t n = (size_t)ntaken;
     *out = taken;
-    *lost = taken_lost;
-    ntaken = taken_lost = 0;
+    ntaken = 0;
     return n;
 }

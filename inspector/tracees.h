@@ -58,8 +58,9 @@ struct taken_status {
     int status;
 };
 /* Takes the statuses the reaper took since the last call: *taken points
- * to them (valid until the next tracee_seize), and *lost is set when more
- * came than could be recorded. */
-size_t tracees_taken(const struct taken_status **taken, bool *lost);
+ * to them (valid until the next tracee_seize).  None is ever dropped: a
+ * stop the reaper took and lost would be a task that never reports its
+ * stop. */
+size_t tracees_taken(const struct taken_status **taken);
 
 #endif
