@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,6 +56,8 @@ struct perf_sampler {
     struct u64map opened;   /* tid -> 1: it has events of its own */
     struct u64map counted;  /* tid -> the thread whose events count its samples */
     uint64_t lost;
+    size_t missed;          /* threads that got no event: out of file descriptors */
+    size_t max_fds;         /* events it may open, leaving goinspect descriptors of its own */
     uint8_t *rec;           /* one record, unwrapped */
     size_t reccap;
 };
@@ -111,10 +114,12 @@ static int add_thread(struct perf_sampler *ps, pid_t tid, struct fail *f)
             fd = open_event(tid, r->cpu, ps);
         }
         if (fd < 0) {
-            if (added == 0)
-                return fail_set(f, "perf_event_open on thread %d: %s", (int)tid,
-                                strerror(errno));
-            continue;
+            int e = errno;
+            if (added > 0)
+                continue;
+            fail_set(f, "perf_event_open on thread %d: %s", (int)tid, strerror(e));
+            errno = e;      /* open_new tells running out of descriptors by it */
+            return -1;
         }
         if (r->fd < 0 ? map_ring(ps, r, fd, f) < 0
                       : ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, r->fd) < 0 &&
@@ -162,11 +167,19 @@ static int open_new(struct perf_sampler *ps, struct fail *f)
     for (size_t i = 0; i < n; i++) {
         if (u64map_get(&ps->opened, (uint64_t)tids[i], &k))
             continue;
+        if (ps->nfds > 0 && ps->nfds + ps->nrings > ps->max_fds) {
+            ps->missed++;
+            u64map_put(&ps->opened, (uint64_t)tids[i], 1);  /* not tried again */
+            continue;
+        }
         if (add_thread(ps, tids[i], f) == 0) {
             opened++;
         } else if (ps->nfds == 0) {
             free(tids);
             return -1;
+        } else if (errno == EMFILE || errno == ENFILE) {
+            ps->missed++;
+            u64map_put(&ps->opened, (uint64_t)tids[i], 1);  /* not tried again */
         }
         /* else: the thread exited meanwhile */
     }
@@ -198,10 +211,29 @@ static void make_rings(struct perf_sampler *ps)
     }
 }
 
+/* Descriptors kept for goinspect's own files (/proc, binaries, the output). */
+#define OWN_FDS 64
+
+/* An event per thread and CPU: as many file descriptors as allowed; how
+ * many events may be opened. */
+static size_t raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 1024 - OWN_FDS;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    return rl.rlim_cur > OWN_FDS * 2 ? (size_t)(rl.rlim_cur - OWN_FDS) : (size_t)rl.rlim_cur / 4;
+}
+
 int perf_sampler_open(pid_t pid, uint64_t period_ns, size_t stack_bytes,
                       struct perf_sampler **out, struct fail *f)
 {
     struct perf_sampler *ps = xcalloc(1, sizeof *ps);
+    ps->max_fds = raise_fd_limit();
     ps->pid = pid;
     ps->period_ns = period_ns;
     ps->stack_bytes = stack_bytes & ~(size_t)7;
@@ -235,6 +267,7 @@ void perf_sampler_follow(struct perf_sampler *ps)
 
 uint64_t perf_sampler_lost(const struct perf_sampler *ps) { return ps->lost; }
 size_t perf_sampler_threads(const struct perf_sampler *ps) { return ps->opened.n; }
+size_t perf_sampler_missed(const struct perf_sampler *ps) { return ps->missed; }
 
 /* The next record of ring r unwrapped into ps->rec, or NULL. */
 static const struct perf_event_header *next_record(struct perf_sampler *ps, struct ring *r,

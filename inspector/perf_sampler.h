@@ -52,6 +52,9 @@ size_t perf_sampler_read(struct perf_sampler *ps, int timeout_ms, perf_sample_fn
 /* Samples the kernel dropped (its buffer was full). */
 uint64_t perf_sampler_lost(const struct perf_sampler *ps);
 size_t perf_sampler_threads(const struct perf_sampler *ps);
+/* Threads that could not be sampled: goinspect ran out of file
+ * descriptors (an event per thread and CPU). */
+size_t perf_sampler_missed(const struct perf_sampler *ps);
 void perf_sampler_close(struct perf_sampler *ps);
 
 #endif

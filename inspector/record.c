@@ -205,13 +205,15 @@ static uint64_t generation(struct recorder *rc)
     return g;
 }
 
+/* Whether pid runs yet (not a zombie); only a missing /proc entry says
+ * it is gone, not a failure to open it. */
 static bool target_alive(pid_t pid)
 {
     char path[64], buf[512];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     FILE *f = fopen(path, "r");
     if (!f)
-        return false;
+        return errno != ENOENT && errno != ESRCH;
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[n] = 0;
@@ -328,6 +330,10 @@ static void run_perf(struct recorder *rc)
     }
     perf_sampler_read(rc->ps, 0, on_perf_sample, rc);   /* what is left */
     rc->rec.lost = perf_sampler_lost(rc->ps);
+    if (perf_sampler_missed(rc->ps))
+        fprintf(stderr, "goinspect: warning: %zu threads of %s were not sampled: out of file "
+                        "descriptors (an event per thread and CPU; raise ulimit -n)\n",
+                perf_sampler_missed(rc->ps), rc->rec.target);
 }
 
 static void sleep_until(int64_t t)

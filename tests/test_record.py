@@ -460,6 +460,24 @@ def test_not_a_libgort_program(targets, tmp_path):
     assert p.poll() is None
 
 
+def test_few_file_descriptors(targets, program, tmp_path):
+    """An event per thread and CPU: with too few descriptors some threads
+    go unsampled, which is said, and the file is written all the same."""
+    import resource
+    t = start_hot(targets, program)
+    out = tmp_path / "p.folded"
+    r = subprocess.run([goinspect(), "record", str(t.pid), "-d", "0.5", "-f", "folded", "-o",
+                        str(out)], capture_output=True, text=True, timeout=60,
+                       preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (20, 20)))
+    assert r.returncode == 0, r.stderr
+    threads = len(os.listdir(f"/proc/{t.pid}/task"))
+    if threads * os.cpu_count() > 20 // 4:          # events it may open
+        assert re.search(r"warning: \d+ threads of PID \d+ .* were not sampled: out of file "
+                         r"descriptors", r.stderr), r.stderr
+    assert out.exists() and summary(r)[1] == "perf"
+    assert_runs_on(t)
+
+
 def test_unwritable_output(targets, program, tmp_path):
     t = start_hot(targets, program)
     r = record(t.pid, "-d", "0.2", "-o", str(tmp_path / "no" / "such" / "dir" / "p.pb.gz"))
