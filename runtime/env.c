@@ -5,9 +5,12 @@
  *   GORT_DEBUG      comma-separated name=value: schedtrace=MS, gctrace=1,
  *                   gcstoptheworld=1 (never mark concurrently), gcconcurrent=1
  *                   (mark every cycle concurrently when the kernel can)
- *   GORT_TRACEBACK  system: crash dumps show the runtime's own frames too;
- *                   crash: as system, then die by SIGABRT so that the kernel
- *                   writes a core (ulimit -c permitting)
+ *   GORT_TRACEBACK  what a crash report shows, as GOTRACEBACK: none (no
+ *                   goroutine), single (the one that failed; the default),
+ *                   all (every goroutine), system (all, with the runtime's
+ *                   own frames and goroutines), crash (system, then die by
+ *                   SIGABRT so that the kernel writes a core, ulimit -c
+ *                   permitting)
  */
 #include <sched.h>
 #include <stdlib.h>
@@ -55,10 +58,23 @@ void env_init(void)
 {
     ncpu = cpus_available();
     parse_debug(getenv("GORT_DEBUG"));
-    const char *tb = getenv("GORT_TRACEBACK");
-    debug.traceback_crash = tb && strcmp(tb, "crash") == 0;
-    debug.traceback_system = tb && (strcmp(tb, "system") == 0 || strcmp(tb, "all") == 0 ||
-                                    debug.traceback_crash);
+    debug.traceback = traceback_level(getenv("GORT_TRACEBACK"));
+}
+
+/* GOTRACEBACK's names; an unknown one is the default, as Go takes it. */
+int traceback_level(const char *s)
+{
+    static const char *const names[] = {"none", "single", "all", "system", "crash"};
+    for (int i = 0; s && i < (int)(sizeof names / sizeof *names); i++)
+        if (strcmp(s, names[i]) == 0)
+            return i;
+    if (s && strcmp(s, "0") == 0)
+        return TB_NONE;
+    if (s && strcmp(s, "1") == 0)
+        return TB_ALL;
+    if (s && strcmp(s, "2") == 0)
+        return TB_SYSTEM;
+    return TB_SINGLE;
 }
 
 int32_t env_maxprocs(void);

@@ -1,95 +1,116 @@
 /*
- * fatal.c — fatal errors: "panic: ..." for misuse a Go program would panic
- * on, "fatal error: ..." for unrecoverable runtime conditions.  Both print
- * the message, a dump of every goroutine, and exit with status 2; with
- * GORT_TRACEBACK=crash they die by SIGABRT instead, so that the kernel
- * writes a core file (as Go's GOTRACEBACK=crash).
+ * fatal.c — how the program ends when it fails: "panic: ..." for a
+ * gort_panic and for misuse a Go program would panic on, "fatal error:
+ * ..." for unrecoverable runtime conditions, and the report of a fatal
+ * signal (signal_fatal.c).  Each prints its message and a traceback
+ * (GORT_TRACEBACK, env.c) and ends the process: exit status 2 after a panic
+ * or a fatal error, death by the signal after a signal, and with
+ * GORT_TRACEBACK=crash death by SIGABRT, so that the kernel writes a core
+ * file (as Go's GOTRACEBACK=crash).
  *
- * Output goes straight to fd 2 with write(2): stdio may be locked by the
+ * One thread prints a report: a thread that fails while another reports
+ * waits for the process to end.  A failure while printing (a fault in the
+ * traceback of a corrupt goroutine) ends the report with a line saying so.
+ * Output goes straight to fd 2 (print.c): stdio may be locked by the
  * goroutine that failed.
  */
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "runtime.h"
 
 void sched_freeze(void);   /* sched.c */
 
-static uint32_t dying;
+static uint32_t dying;              /* a report is under way */
+static int dying_signal;            /* what the report is about: 0 for a panic or fatal error */
+static __thread int reporting __attribute__((tls_model("initial-exec")));
 
-void print_str(const char *s)
+bool report_begin(int sig)
 {
-    size_t len = strlen(s);
-    while (len > 0) {
-        ssize_t n = write(2, s, len);
-        if (n <= 0)
-            return;
-        s += n;
-        len -= (size_t)n;
-    }
-}
-
-void print_fmt(const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    print_str(buf);
-}
-
-static NORETURN void die_by_sigabrt(void);
-
-static NORETURN void die(const char *prefix, const char *msg)
-{
-    static __thread int depth __attribute__((tls_model("initial-exec")));
-    if (++depth > 1) {
-        print_str("fatal error: fatal error while printing a fatal error\n");
-        _exit(2);
-    }
+    if (reporting)
+        return false;       /* this thread failed while it printed the report */
     if (xadd32(&dying, 1) != 1) {
-        /* Another thread is already dying: let it finish the report. */
+        /* Another thread is already reporting: let it finish. */
         for (;;)
             pause();
     }
+    reporting = 1;
+    dying_signal = sig;
     sched_freeze();
     struct m *m = getm();
     if (m)
         m->dying = true;
-    print_str(prefix);
-    print_str(msg);
-    print_str("\n");
-    traceback_all(getg_maybe());
-    if (debug.traceback_crash)
-        die_by_sigabrt();
-    _exit(2);
+    return true;
 }
 
-/* The default action of SIGABRT, whatever the program set: a core. */
-static NORETURN void die_by_sigabrt(void)
+void signal_default(int sig)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = SIG_DFL;
-    sigaction(SIGABRT, &sa, NULL);
+    sigaction(sig, &sa, NULL);
+}
+
+NORETURN void die_by_signal(int sig)
+{
+    signal_default(sig);
     sigset_t set;
     sigemptyset(&set);
-    sigaddset(&set, SIGABRT);
+    sigaddset(&set, sig);
     sigprocmask(SIG_UNBLOCK, &set, NULL);
-    raise(SIGABRT);
+    syscall(SYS_tgkill, (long)getpid(), (long)syscall(SYS_gettid), (long)sig);
     _exit(2);
+}
+
+NORETURN void report_end(void)
+{
+    if (debug.traceback >= TB_CRASH)
+        die_by_signal(SIGABRT);
+    if (dying_signal)
+        die_by_signal(dying_signal);
+    _exit(2);
+}
+
+NORETURN void report_failed(const char *what)
+{
+    print_fmt("\n[%s while printing the report: it ends here]\n", what);
+    report_end();
+}
+
+static NORETURN void die(const char *prefix, const char *msg, int min_level)
+{
+    if (!report_begin(0))
+        report_failed("a fatal error");
+    print_str(prefix);
+    print_str(msg);
+    print_str("\n");
+    int level = debug.traceback;
+    if (level != TB_NONE && level < min_level)
+        level = min_level;
+    traceback_here(getg_maybe(), level);
+    report_end();
 }
 
 NORETURN void throw_(const char *msg)
 {
-    die("fatal error: ", msg);
+    die("fatal error: ", msg, TB_ALL);
 }
 
 NORETURN void panic_(const char *msg)
 {
-    die("panic: ", msg);
+    die("panic: ", msg, TB_ALL);
+}
+
+void gort_panic(const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    die("panic: ", msg, TB_NONE);
 }

@@ -36,6 +36,7 @@
  * (wait reason "GC assist wait").  GORT_GC=off disables automatic
  * collection.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -133,13 +134,16 @@ static void gctrace(bool forced, bool concurrent, int64_t stw1, int64_t mark, in
 {
     int64_t since = end - runtime_start;
     int pct = since > 0 ? (int)(gc.total_ns * 100 / (uint64_t)since) : 0;
-    print_fmt("gc %u @%.3fs %d%%: %.3f+%.3f+%.3f ms clock, %llu->%llu->%llu MB, %llu MB goal, "
-              "%d P%s%s\n",
-              gc.num_gc, (double)since / 1e9, pct, (double)stw1 / 1e6, (double)mark / 1e6,
-              (double)stw2 / 1e6, (unsigned long long)(heap0 >> 20),
-              (unsigned long long)(heap1 >> 20), (unsigned long long)(gc.heap_marked >> 20),
-              (unsigned long long)(gc.next_gc >> 20), gomaxprocs, concurrent ? "" : " (stw)",
-              forced ? " (forced)" : "");
+    char line[256];     /* print_fmt has no %f */
+    snprintf(line, sizeof line,
+             "gc %u @%.3fs %d%%: %.3f+%.3f+%.3f ms clock, %llu->%llu->%llu MB, %llu MB goal, "
+             "%d P%s%s\n",
+             gc.num_gc, (double)since / 1e9, pct, (double)stw1 / 1e6, (double)mark / 1e6,
+             (double)stw2 / 1e6, (unsigned long long)(heap0 >> 20),
+             (unsigned long long)(heap1 >> 20), (unsigned long long)(gc.heap_marked >> 20),
+             (unsigned long long)(gc.next_gc >> 20), gomaxprocs, concurrent ? "" : " (stw)",
+             forced ? " (forced)" : "");
+    print_str(line);
 }
 
 void finalizers_wake(void);     /* mfinal.c */

@@ -311,11 +311,13 @@ struct debugvars {
     int gctrace;              /* GORT_DEBUG=gctrace=1 (heap) */
     bool gcstoptheworld;      /* GORT_DEBUG=gcstoptheworld=1: never mark concurrently */
     bool gcconcurrent;        /* GORT_DEBUG=gcconcurrent=1: always, when the kernel can */
-    bool traceback_system;    /* GORT_TRACEBACK=system: show runtime frames */
-    bool traceback_crash;     /* GORT_TRACEBACK=crash: end fatal errors with SIGABRT */
+    int traceback;            /* GORT_TRACEBACK, a TB_ level */
 };
+/* GORT_TRACEBACK levels, as GOTRACEBACK's */
+enum { TB_NONE, TB_SINGLE, TB_ALL, TB_SYSTEM, TB_CRASH };
 extern struct debugvars debug;
 void env_init(void);
+int traceback_level(const char *s);
 
 /* timeutil.c */
 int64_t nanotime(void);
@@ -449,10 +451,44 @@ void mutex_lock_reason(gort_mutex *m, uint32_t reason);
 /* fatal.c — fatal errors with a dump of every goroutine (exit status 2) */
 NORETURN void throw_(const char *msg);   /* "fatal error: msg" */
 NORETURN void panic_(const char *msg);   /* "panic: msg" */
+/* A report: report_begin claims it for this thread (false: this thread is
+ * already printing one, which failed); sig is the signal the process will
+ * die of, 0 for exit status 2.  report_end ends the process;
+ * report_failed first says the report was cut short by what. */
+bool report_begin(int sig);
+NORETURN void report_end(void);
+NORETURN void report_failed(const char *what);
+NORETURN void die_by_signal(int sig);   /* its default action, whatever the program set */
+void signal_default(int sig);           /* set sig's action to SIG_DFL */
+
+/* print.c — output to fd 2, async-signal-safe (a printf subset, no %f) */
 void print_str(const char *s);
 void print_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* traceback.c — goroutine dumps */
-void traceback_all(struct g *current);
+/* signal_fatal.c — reports of SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP and
+ * SIGABRT (those the program left at their default action) */
+void sigfatal_init(void);
+
+/* traceback.c — goroutine dumps, as GORT_TRACEBACK level (a TB_ value)
+ * has them: the goroutine current (NULL: none) from registers regs (a
+ * struct cfi_regs, dwarf/cfi.h: a signal's, CFI_PC_EXACT), then with
+ * TB_ALL and above every other goroutine.  traceback_here: from the
+ * caller's own registers.  traceback_thread: a thread that runs no
+ * goroutine, from a signal's registers. */
+struct cfi_regs;
+void traceback_goroutines(struct g *current, const struct cfi_regs *regs, int level);
+void traceback_here(struct g *current, int level);
+void traceback_thread(long tid, const char *name, const struct cfi_regs *regs, int level);
+/* From the signal handler, for a fault of the thread printing a report:
+ * when it came while one goroutine (or thread) was dumped, says so and
+ * goes on with the next (it does not return); else returns. */
+void traceback_recover(const char *what, uintptr_t addr);
+
+/* stack.c — the lowest address of gp's stack that may be read (above its
+ * guard page, GORT_STACK_GUARD=1), and whether a fault at addr with stack
+ * pointer sp is gp running off the bottom of its stack (the caller knows
+ * sp is on no other stack of the thread). */
+uintptr_t stack_readable_lo(const struct g *gp);
+bool stack_overflowed(const struct g *gp, uintptr_t sp, uintptr_t addr);
 
 #endif /* GORT_RUNTIME_H */

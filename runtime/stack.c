@@ -221,3 +221,17 @@ void stack_check(struct g *gp)
               (unsigned long)gp->stackhi);
     throw_("stack overflow (raise GORT_STACK_KB)");
 }
+
+uintptr_t stack_readable_lo(const struct g *gp)
+{
+    return gp->stacklo + (stack_guard ? PAGE_SIZE : 0);
+}
+
+/* Off its stack: the stack pointer below the stack (in its guard page, or
+ * past its end) and the fault near it. */
+bool stack_overflowed(const struct g *gp, uintptr_t sp, uintptr_t addr)
+{
+    if (gp->stacklo == 0 || sp >= stack_readable_lo(gp) || sp < PAGE_SIZE)
+        return false;
+    return addr + 65536 >= sp && addr <= sp + 65536;
+}

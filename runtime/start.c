@@ -59,6 +59,7 @@ int gort_main(int (*fn)(int, char **), int argc, char **argv)
     heap_init_once();
     stack_init();
     sigstop_init();
+    sigfatal_init();
     procs_init(env_maxprocs());
 
     mainarg.fn = fn;

@@ -2,16 +2,17 @@
  * symtab.c — function names for the runtime's own crash dumps.
  *
  * The executable's .symtab (or .dynsym when stripped) is read from
- * /proc/self/exe the first time a dump needs it; pcs in shared libraries
- * are named from their dynamic symbols with dladdr.  Every offset read from
- * the file is bounds-checked: a damaged binary yields "?" names, not a
- * second crash.
+ * /proc/self/exe the first time a dump needs it, which may be in a signal
+ * handler: the file is mapped, the table is sorted in memory mapped for
+ * it, nothing comes from the heap.  Pcs in shared libraries are named from
+ * their dynamic symbols with dladdr (its lock is recursive: a thread that
+ * faults holding it takes it again).  Every offset read from the file is
+ * bounds-checked: a damaged binary yields "?" names, not a second crash.
  */
 #include <dlfcn.h>
 #include <elf.h>
 #include <fcntl.h>
 #include <link.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -65,10 +66,34 @@ static int exe_segment(uintptr_t pc)
     return -1;
 }
 
-static int cmp_fsym(const void *a, const void *b)
+/* Heap sort by address: in place, no allocation, no recursion. */
+static void sift_down(struct fsym *a, size_t i, size_t n)
 {
-    const struct fsym *x = a, *y = b;
-    return x->addr < y->addr ? -1 : x->addr > y->addr;
+    for (;;) {
+        size_t big = i, l = 2 * i + 1, r = l + 1;
+        if (l < n && a[l].addr > a[big].addr)
+            big = l;
+        if (r < n && a[r].addr > a[big].addr)
+            big = r;
+        if (big == i)
+            return;
+        struct fsym t = a[i];
+        a[i] = a[big];
+        a[big] = t;
+        i = big;
+    }
+}
+
+static void sort_fsyms(struct fsym *a, size_t n)
+{
+    for (size_t i = n / 2; i-- > 0;)
+        sift_down(a, i, n);
+    for (size_t end = n; end > 1; end--) {
+        struct fsym t = a[0];
+        a[0] = a[end - 1];
+        a[end - 1] = t;
+        sift_down(a, 0, end - 1);
+    }
 }
 
 static bool in_file(size_t filesize, uint64_t off, uint64_t len)
@@ -117,9 +142,11 @@ static void load_exe_symbols(void)
     const char *strs = (const char *)(f + strsec->sh_offset);
     if (strs[strsec->sh_size - 1] != '\0')
         return;
-    exe.syms = malloc(nsyms * sizeof *exe.syms);
-    if (!exe.syms)
+    void *mem = mmap(NULL, nsyms * sizeof *exe.syms + 1, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED)
         return;
+    exe.syms = mem;
     for (size_t i = 0; i < nsyms; i++) {
         const Elf64_Sym *s = &syms[i];
         if (ELF64_ST_TYPE(s->st_info) != STT_FUNC || s->st_shndx == SHN_UNDEF || s->st_value == 0 ||
@@ -130,7 +157,7 @@ static void load_exe_symbols(void)
         exe.syms[exe.n].name = strs + s->st_name;
         exe.n++;
     }
-    qsort(exe.syms, exe.n, sizeof *exe.syms, cmp_fsym);
+    sort_fsyms(exe.syms, exe.n);
 }
 
 bool symtab_lookup(uintptr_t pc, const char **name, uintptr_t *start)

@@ -22,8 +22,13 @@
  * unwound safely and says so.
  */
 #include <link.h>
-#include <stdio.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "cfi.h"
 #include "descriptor.h"
@@ -89,8 +94,13 @@ static int find_eh(struct dl_phdr_info *info, size_t size, void *data)
 
 /* ---- Unwinding ----------------------------------------------------------- */
 
+/* Where the frames of a stack may be read: a goroutine's stack is mapped
+ * as a whole, [lo, hi], and read directly; a thread's stack (bounds not
+ * known) is read through process_vm_readv, which fails where a plain read
+ * would fault. */
 struct stack_bounds {
     uintptr_t lo, hi;
+    bool checked;
 };
 
 static bool read_stack(void *ctx, uint64_t addr, void *buf, size_t len)
@@ -98,15 +108,16 @@ static bool read_stack(void *ctx, uint64_t addr, void *buf, size_t len)
     struct stack_bounds *b = ctx;
     if (addr < b->lo || addr > b->hi || len > b->hi - addr)
         return false;
+    if (b->checked) {
+        struct iovec local = {buf, len}, remote = {(void *)(uintptr_t)addr, len};
+        return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)len;
+    }
     memcpy(buf, (const void *)(uintptr_t)addr, len);
     return true;
 }
 
-/* Unwind from a saved context; pcs[0] is ctx->rip.  Every pc is a return
- * address (look up pc - 1). */
-static int unwind(const struct gctx *ctx, uintptr_t lo, uintptr_t hi, uintptr_t *pcs, int max)
+static struct cfi_regs regs_of_ctx(const struct gctx *ctx)
 {
-    struct stack_bounds b = {lo, hi};
     struct cfi_regs regs;
     memset(&regs, 0, sizeof regs);
     regs.r[CFI_RSP] = ctx->rsp;
@@ -119,27 +130,7 @@ static int unwind(const struct gctx *ctx, uintptr_t lo, uintptr_t hi, uintptr_t 
     regs.r[CFI_R15] = ctx->r15;
     regs.valid = 1u << CFI_RSP | 1u << CFI_RA | 1u << CFI_RBP | 1u << CFI_RBX | 1u << CFI_R12 |
                  1u << CFI_R13 | 1u << CFI_R14 | 1u << CFI_R15;
-    int n = 0;
-    pcs[n++] = ctx->rip;
-    while (n < max) {
-        struct eh_lookup lk = {.pc = cfi_lookup_pc(&regs)};
-        dl_iterate_phdr(find_eh, &lk);
-        struct cfi_regs caller;
-        struct cfi_fde fde;
-        int rc;
-        if (lk.found && cfi_hdr_lookup(&lk.hdr, &lk.eh, lk.pc, &fde) == CFI_OK)
-            rc = cfi_step_fde(&fde, &regs, read_stack, &b, &caller);
-        else
-            rc = cfi_step_fp(&regs, read_stack, &b, &caller);
-        if (rc != CFI_OK || !(caller.valid & (1u << CFI_RA)) || caller.r[CFI_RA] == 0)
-            break;
-        /* Stacks grow down: a caller's frame is above its callee's. */
-        if (caller.r[CFI_RSP] <= regs.r[CFI_RSP] || caller.r[CFI_RSP] > hi)
-            break;
-        pcs[n++] = caller.r[CFI_RA];
-        regs = caller;
-    }
-    return n;
+    return regs;
 }
 
 /* ---- Printing --------------------------------------------------------------- */
@@ -163,17 +154,17 @@ static void print_line(unsigned line)
         print_str("?");
 }
 
-/* The frames of return address pc (pc - 1 is looked up) from the pc-line
- * table, each inlined call a frame of its own, innermost first, as Go
- * prints them: the offset from the function's entry on the out-of-line
- * frame only.  False when the table does not cover pc. */
-static bool print_table_frames(uintptr_t pc, bool show_offset)
+/* The frames of pc from the pc-line table, looked up at `at` (pc - 1 for a
+ * return address), each inlined call a frame of its own, innermost first,
+ * as Go prints them: the offset from the function's entry on the
+ * out-of-line frame only.  False when the table does not cover it. */
+static bool print_table_frames(uintptr_t pc, uintptr_t at, bool show_offset)
 {
     struct pcline_frame fr[MAX_INLINE];
-    int n = pcline_lookup(pc - 1, fr, MAX_INLINE);
+    int n = pcline_lookup(at, fr, MAX_INLINE);
     if (n <= 0)
         return false;
-    uintptr_t start = pcline_func_start(pc - 1);
+    uintptr_t start = pcline_func_start(at);
     for (int i = 0; i < n; i++) {
         print_fmt("%s(...)\n\t%s:", fr[i].function, fr[i].file);
         print_line(fr[i].line);
@@ -195,16 +186,16 @@ static const char *module_of(uintptr_t pc, uintptr_t *base)
 }
 
 /* Without a table (a binary not linked by gortcc, a library, a damaged
- * table): the symbol whose extent holds pc - 1, and the file it is in; a pc
+ * table): the symbol whose extent holds `at`, and the file it is in; a pc
  * no symbol names is ?, at its address in that file (for addr2line -e). */
-static void print_func_line(uintptr_t pc, bool show_offset)
+static void print_func_line(uintptr_t pc, uintptr_t at, bool show_offset)
 {
     const char *name;
     uintptr_t start, base;
-    if (print_table_frames(pc, show_offset))
+    if (print_table_frames(pc, at, show_offset))
         return;
-    const char *module = module_of(pc - 1, &base);
-    if (symtab_lookup(pc - 1, &name, &start)) {
+    const char *module = module_of(at, &base);
+    if (symtab_lookup(at, &name, &start)) {
         print_fmt("%.*s(...)\n\t%s", source_name_len(name), name, module);
         if (show_offset)
             print_fmt(" +%#lx", (unsigned long)(pc - start));
@@ -215,36 +206,58 @@ static void print_func_line(uintptr_t pc, bool show_offset)
     }
 }
 
-static void print_frames(const uintptr_t *pcs, int n, bool system)
+static void print_frame(uintptr_t pc, bool exact, bool system)
 {
-    int shown = 0;
-    for (int i = 0; i < n; i++) {
-        if (!system && in_runtime(pcs[i] - 1))
-            continue;
-        print_func_line(pcs[i], true);
-        shown++;
+    uintptr_t at = exact ? pc : pc - 1;
+    if (system || !in_runtime(at))
+        print_func_line(pc, at, true);
+}
+
+/* Unwinds from registers start (flags CFI_PC_EXACT: a signal's) within b,
+ * printing each frame as it is found: a fault on the way (a corrupt stack)
+ * leaves the frames before it printed. */
+static void print_stack(const struct cfi_regs *start, struct stack_bounds *b, bool system)
+{
+    struct cfi_regs regs = *start;
+    print_frame(regs.r[CFI_RA], (regs.flags & CFI_PC_EXACT) != 0, system);
+    for (int n = 1;; n++) {
+        if (n == MAX_FRAMES) {
+            print_str("...additional frames elided...\n");
+            return;
+        }
+        struct eh_lookup lk = {.pc = cfi_lookup_pc(&regs)};
+        dl_iterate_phdr(find_eh, &lk);
+        struct cfi_regs caller;
+        struct cfi_fde fde;
+        int rc;
+        if (lk.found && cfi_hdr_lookup(&lk.hdr, &lk.eh, lk.pc, &fde) == CFI_OK)
+            rc = cfi_step_fde(&fde, &regs, read_stack, b, &caller);
+        else
+            rc = cfi_step_fp(&regs, read_stack, b, &caller);
+        if (rc != CFI_OK || !(caller.valid & (1u << CFI_RA)) || caller.r[CFI_RA] == 0)
+            return;
+        /* Stacks grow down: a caller's frame is above its callee's. */
+        if (caller.r[CFI_RSP] <= regs.r[CFI_RSP] || caller.r[CFI_RSP] > b->hi)
+            return;
+        print_frame(caller.r[CFI_RA], (caller.flags & CFI_PC_EXACT) != 0, system);
+        regs = caller;
     }
-    if (n == MAX_FRAMES)
-        print_str("...additional frames elided...\n");
-    (void)shown;
 }
 
 static void print_header(struct g *gp, uint32_t status, int64_t now)
 {
-    char state[96];
+    print_fmt("goroutine %llu [", (unsigned long long)gp->goid);
     if (status == G_WAITING) {
-        const char *r = gp->waitreason < WR_NREASONS ? waitreason_names[gp->waitreason] : "?";
-        snprintf(state, sizeof state, "%s", r);
+        print_str(gp->waitreason < WR_NREASONS ? waitreason_names[gp->waitreason] : "?");
         int64_t mins = gp->waitsince ? (now - gp->waitsince) / 60000000000LL : 0;
         if (mins >= 1)
-            snprintf(state + strlen(state), sizeof state - strlen(state), ", %lld minute%s",
-                     (long long)mins, mins == 1 ? "" : "s");
+            print_fmt(", %lld minute%s", (long long)mins, mins == 1 ? "" : "s");
     } else {
-        snprintf(state, sizeof state, "%s", status < G_NSTATUS ? gstatus_names[status] : "?");
+        print_str(status < G_NSTATUS ? gstatus_names[status] : "?");
     }
     if (gp->lockedm)
-        snprintf(state + strlen(state), sizeof state - strlen(state), ", locked to thread");
-    print_fmt("goroutine %llu [%s]:\n", (unsigned long long)gp->goid, state);
+        print_str(", locked to thread");
+    print_str("]:\n");
 }
 
 /* created by F in goroutine N, then FILE:LINE +0xOFFSET, as Go prints it:
@@ -276,42 +289,118 @@ static void print_created_by(struct g *gp)
     }
 }
 
-static void dump_goroutine(struct g *gp, struct g *current, const struct gctx *curctx,
+/* A goroutine's frames from regs, read within its stack. */
+static void goroutine_frames(struct g *gp, const struct cfi_regs *regs, bool system)
+{
+    uintptr_t sp = regs->r[CFI_RSP], lo = stack_readable_lo(gp);
+    struct stack_bounds b = {sp, gp->stackhi, false};
+    if (sp > gp->stackhi || (sp < lo && !stack_overflowed(gp, sp, sp))) {
+        print_fmt("\tsp=%#lx outside the goroutine's stack [%#lx, %#lx]\n", (unsigned long)sp,
+                  (unsigned long)lo, (unsigned long)gp->stackhi);
+        return;
+    }
+    /* Run off its stack: what lies below it (a guard page, memory the
+     * frames overwrote, nothing) is read with checks. */
+    b.checked = sp < lo;
+    print_stack(regs, &b, system);
+}
+
+static void dump_goroutine(struct g *gp, struct g *current, const struct cfi_regs *curregs,
                            int64_t now, bool system)
 {
     uint32_t status = readgstatus(gp);
-    uintptr_t pcs[MAX_FRAMES];
     print_str("\n");
     print_header(gp, status, now);
     if (gp == current) {
-        int n = unwind(curctx, curctx->rsp, gp->stackhi, pcs, MAX_FRAMES);
-        print_frames(pcs, n, system);
+        goroutine_frames(gp, curregs, system);
     } else if (status == G_RUNNING) {
         print_str("\tgoroutine running on other thread; stack unavailable\n");
     } else if (gp->stacklo == 0) {
-        print_func_line(gp->startpc + 1, false);   /* never ran: at its start */
+        print_func_line(gp->startpc, gp->startpc, false);   /* never ran: at its start */
     } else {
-        int n = unwind(&gp->ctx, gp->ctx.rsp, gp->stackhi, pcs, MAX_FRAMES);
-        print_frames(pcs, n, system);
+        struct cfi_regs regs = regs_of_ctx(&gp->ctx);
+        goroutine_frames(gp, &regs, system);
     }
     print_created_by(gp);
 }
 
-void traceback_all(struct g *current)
+/* A fault while one goroutine is dumped (its stack or its G unreadable:
+ * memory the program corrupted) ends that goroutine's dump with a line, and
+ * the report goes on with the next: the signal handler, entered again on
+ * the reporting thread, jumps back here (traceback_recover). */
+static sigjmp_buf recover_buf;
+static volatile sig_atomic_t recover_armed;
+static const char *volatile fault_what;
+static volatile uintptr_t fault_addr;
+
+void traceback_recover(const char *what, uintptr_t addr)
+{
+    if (!recover_armed)
+        return;
+    recover_armed = 0;
+    fault_what = what;
+    fault_addr = addr;
+    siglongjmp(recover_buf, 1);
+}
+
+static void dump_guarded(struct g *gp, struct g *current, const struct cfi_regs *regs,
+                         int64_t now, bool system)
+{
+    if (sigsetjmp(recover_buf, 1)) {
+        print_fmt("\t[%s at %#lx: the rest of this goroutine cannot be read]\n", fault_what,
+                  (unsigned long)fault_addr);
+        return;
+    }
+    recover_armed = 1;
+    uint32_t s = readgstatus(gp);
+    if (gp == current || !(s == G_DEAD || s == G_IDLE || (gp->system && !system)))
+        dump_goroutine(gp, current, regs, now, system);
+    recover_armed = 0;
+}
+
+void traceback_goroutines(struct g *current, const struct cfi_regs *regs, int level)
+{
+    bool system = level >= TB_SYSTEM;
+    int64_t now = nanotime();
+    if (level == TB_NONE)
+        return;
+    if (current)
+        dump_guarded(current, current, regs, now, system);
+    if (level < TB_ALL)
+        return;
+    uint64_t n = load64(&allglen);
+    struct g **gs = loadp((void *const *)&allgs);
+    for (uint64_t i = 0; i < n; i++)
+        if (gs[i] != current)
+            dump_guarded(gs[i], current, regs, now, system);
+}
+
+void traceback_here(struct g *current, int level)
 {
     struct gctx here;
     gort_savectx(&here);
-    bool system = debug.traceback_system;
-    int64_t now = nanotime();
-    if (current)
-        dump_goroutine(current, current, &here, now, system);
-    uint64_t n = load64(&allglen);
-    struct g **gs = loadp((void *const *)&allgs);
-    for (uint64_t i = 0; i < n; i++) {
-        struct g *gp = gs[i];
-        uint32_t s = readgstatus(gp);
-        if (gp == current || s == G_DEAD || s == G_IDLE || (gp->system && !system))
-            continue;
-        dump_goroutine(gp, current, &here, now, system);
+    struct cfi_regs regs = regs_of_ctx(&here);
+    if (!current && level > TB_NONE) {
+        char name[17] = "?";
+        prctl(PR_GET_NAME, name, 0, 0, 0);
+        traceback_thread(syscall(SYS_gettid), name, &regs, level);
     }
+    traceback_goroutines(current, &regs, level);
+}
+
+void traceback_thread(long tid, const char *name, const struct cfi_regs *regs, int level)
+{
+    if (sigsetjmp(recover_buf, 1)) {
+        print_fmt("\t[%s at %#lx: the rest of this thread cannot be read]\n", fault_what,
+                  (unsigned long)fault_addr);
+        return;
+    }
+    recover_armed = 1;
+    /* The bounds of a thread's stack are not known here: its frames are
+     * read up to 8 MiB above the stack pointer, each read checked. */
+    uintptr_t sp = regs->r[CFI_RSP];
+    struct stack_bounds b = {sp, sp + (8u << 20), true};
+    print_fmt("\nthread %ld (%s) [not a goroutine]:\n", tid, name);
+    print_stack(regs, &b, level >= TB_SYSTEM);
+    recover_armed = 0;
 }

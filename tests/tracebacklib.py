@@ -19,6 +19,7 @@ whose extent holds pc - 1).  Without the pc-line table a frame's second line
 is the executable or library holding it instead of FILE:LINE.
 """
 import collections
+import functools
 import os
 import re
 
@@ -26,9 +27,12 @@ from attachlib import addr2line, llvm_symbolizer, symbolizer_oracle
 from conftest import run
 
 GOROUTINE = re.compile(r"^goroutine (\d+) \[([^\]]*)\]:$")
+# a thread that runs no goroutine, in a signal's report: id "thread TID"
+THREAD = re.compile(r"^thread (\d+) \((.*)\) \[(not a goroutine)\]:$")
 FUNCTION = re.compile(r"^(\S+|\?)\(\.\.\.\)$")
 CREATED_BY = re.compile(r"^created by (\S+) in goroutine (\d+)$")
 LOCATION = re.compile(r"^\t(.+?)(?: \+0x([0-9a-f]+))?(?: pc=0x[0-9a-f]+)?$")
+ELIDED = "...additional frames elided..."
 FILE_LINE = re.compile(r"^(.*):(\d+|\?)$")
 
 MODULE_ADDRESS = re.compile(r"^(.*)\+0x([0-9a-f]+)$")
@@ -37,7 +41,8 @@ MODULE_ADDRESS = re.compile(r"^(.*)\+0x([0-9a-f]+)$")
 # holds the executable or library printed instead); a frame no symbol names
 # is function "?" with the address of its pc in that module
 Frame = collections.namedtuple("Frame", "function file line offset module address")
-Goroutine = collections.namedtuple("Goroutine", "id state frames created_by parent")
+# notes: lines in place of frames ("goroutine running on other thread; ...")
+Goroutine = collections.namedtuple("Goroutine", "id state frames created_by parent elided notes")
 
 
 def parse_location(text, function):
@@ -60,7 +65,7 @@ def parse(text):
     lines = text.rstrip("\n").split("\n")
     message, gs = [], []
     i = 0
-    while i < len(lines) and not GOROUTINE.match(lines[i]):
+    while i < len(lines) and not (GOROUTINE.match(lines[i]) or THREAD.match(lines[i])):
         message.append(lines[i])
         i += 1
     cur = None
@@ -70,12 +75,20 @@ def parse(text):
         if line == "":
             continue
         m = GOROUTINE.match(line)
-        if m:
-            cur = {"id": int(m.group(1)), "state": m.group(2), "frames": [], "created_by": None,
-                   "parent": None}
+        t = THREAD.match(line)
+        if m or t:
+            cur = {"id": int(m.group(1)) if m else f"thread {t.group(1)}",
+                   "state": m.group(2) if m else t.group(3), "frames": [], "created_by": None,
+                   "parent": None, "elided": False, "notes": []}
             gs.append(cur)
             continue
         assert cur is not None, f"line outside a goroutine: {line!r}"
+        if line == ELIDED:
+            cur["elided"] = True
+            continue
+        if line.startswith("\t"):          # a note in place of frames
+            cur["notes"].append(line[1:])
+            continue
         assert i < len(lines) and lines[i].startswith("\t"), (
             f"no location line after {line!r}:\n{text}")
         c = CREATED_BY.match(line)
@@ -85,7 +98,7 @@ def parse(text):
             cur["parent"] = int(c.group(2))
         elif f:
             cur["frames"].append(parse_location(lines[i], f.group(1)))
-        elif not line.startswith("\t"):
+        else:
             raise AssertionError(f"not a frame line: {line!r}:\n{text}")
         i += 1
     return message, [Goroutine(**g) for g in gs]
@@ -116,11 +129,13 @@ def source_name(symbol):
     return symbol[:dot] if dot > 0 else symbol
 
 
-def pcs_of(symbols, function, offset):
+def pcs_of(symbols, function, offset, exact=False):
     """The pcs FUNCTION + OFFSET may be: one per symbol of that (source) name
-    whose extent holds pc - 1."""
+    whose extent holds pc - 1 (EXACT: pc itself, the instruction a signal
+    interrupted)."""
     return [value + offset for name, value, size in symbols
-            if source_name(name) == function and 0 < offset <= size]
+            if source_name(name) == function and
+            (0 <= offset < size if exact else 0 < offset <= size)]
 
 
 def groups(frames):
@@ -149,12 +164,20 @@ def chains_at(exe, addr):
     symbolizer_oracle)."""
     return [addr2line(exe, addr), llvm_symbolizer(exe, addr)]
 
-def _oracle_at(exe, symbols, last, offset, got, what):
+@functools.lru_cache(maxsize=None)
+def _oracle(exe, addr, got):
+    """symbolizer_oracle, once per address (a dump of many goroutines repeats
+    its pcs)."""
+    return symbolizer_oracle(exe, addr, list(got))
+
+
+def _oracle_at(exe, symbols, last, offset, got, what, exact=False):
     """The symbolizers' frames at the pc LAST + OFFSET denotes that equal GOT,
-    asserting there is one; every candidate pc is tried."""
-    pcs = pcs_of(symbols, last, offset)
+    asserting there is one; every candidate pc is tried (at pc - 1 for a
+    return address, at pc itself when EXACT)."""
+    pcs = pcs_of(symbols, last, offset, exact)
     assert pcs, f"{what}: no function symbol {last} with an extent past +{offset:#x}"
-    wants = [symbolizer_oracle(exe, pc - 1, got) for pc in pcs]
+    wants = [_oracle(exe, pc if exact else pc - 1, tuple(got)) for pc in pcs]
     assert got in wants, f"{what}: printed {got}, the symbolizers say {wants}"
     return pcs
 
@@ -175,16 +198,17 @@ def check_library_frame(exe, f, what):
             f"{what}: {f}: no symbol {f.function} of {f.module} holds +{f.offset:#x}")
 
 
-def check_frames(exe, goroutines):
+def check_frames(exe, goroutines, exact=()):
     """Every frame and created-by line of a dump printed from the pc-line table
     equals the symbolizers on EXE at its pc - 1; frames of shared libraries
-    are checked against their symbol tables.  Returns the number of pcs
-    checked."""
+    are checked against their symbol tables.  The first pc of the goroutines
+    (or threads) whose ids are in EXACT is the instruction a signal
+    interrupted: looked up as is.  Returns the number of pcs checked."""
     symbols = function_symbols(exe)
     checked = 0
     for g in goroutines:
         what = f"goroutine {g.id}"
-        for grp in groups(g.frames):
+        for k, grp in enumerate(groups(g.frames)):
             got = [(f.function, f.file, f.line) for f in grp]
             if grp[0].file is None:
                 check_library_frame(exe, grp[0], what)
@@ -192,7 +216,8 @@ def check_frames(exe, goroutines):
                 starts = [v for n, v, _ in symbols if source_name(n) == grp[-1].function]
                 assert any(symbolizer_oracle(exe, v, got) == got for v in starts), (what, got)
             else:
-                _oracle_at(exe, symbols, grp[-1].function, grp[-1].offset, got, what)
+                _oracle_at(exe, symbols, grp[-1].function, grp[-1].offset, got, what,
+                           exact=k == 0 and g.id in exact)
             checked += 1
         cb = g.created_by
         if cb is not None:
@@ -206,21 +231,23 @@ def check_frames(exe, goroutines):
     return checked
 
 
-def check_symbol_frames(exe, goroutines):
+def check_symbol_frames(exe, goroutines, exact=()):
     """Every frame of a dump printed without a pc-line table is named by the
-    symbol whose extent holds its pc - 1, with the file it is in: the
-    symbolizers' out-of-line function there is the same, and no frame says
-    ?:0.  Returns the number of frames checked."""
+    symbol whose extent holds its pc - 1 (the first frame of the goroutines
+    in EXACT: its pc), with the file it is in: the symbolizers' out-of-line
+    function there is the same, and no frame says ?:0.  Returns the number
+    of frames checked."""
     symbols = function_symbols(exe)
     real = os.path.realpath(exe)
     checked = 0
     for g in goroutines:
-        for f in g.frames + ([g.created_by] if g.created_by else []):
+        for k, f in enumerate(g.frames + ([g.created_by] if g.created_by else [])):
+            ex = k == 0 and g.id in exact
             assert f.file is None and f.offset is not None, f"goroutine {g.id}: {f}"
             assert os.path.realpath(f.module) == real, f"goroutine {g.id}: {f}"
-            pcs = pcs_of(symbols, f.function, f.offset)
+            pcs = pcs_of(symbols, f.function, f.offset, ex)
             assert pcs, f"goroutine {g.id}: no symbol {f.function} holds +{f.offset:#x}"
-            outer = [c[-1][0] for pc in pcs for c in chains_at(exe, pc - 1) if c]
+            outer = [c[-1][0] for pc in pcs for c in chains_at(exe, pc if ex else pc - 1) if c]
             assert f.function in outer, f"goroutine {g.id}: {f}: the symbolizers say {outer}"
             checked += 1
     return checked

@@ -31,6 +31,12 @@ int gort_main(int (*fn)(int, char **), int argc, char **argv);
  * the calling PC and the calling goroutine ("created by ... in goroutine N"). */
 uint64_t gort_go(void (*fn)(void *), void *arg);
 
+/* Print "panic: MESSAGE" (MESSAGE formatted as by printf) and the
+ * traceback of the calling goroutine (every goroutine with
+ * GORT_TRACEBACK=all), and exit with status 2, as an unrecovered Go panic
+ * does; with GORT_TRACEBACK=crash, die by SIGABRT instead (a core). */
+void gort_panic(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
 void gort_yield(void);               /* let other goroutines run (runtime.Gosched) */
 void gort_sleep(int64_t ns);         /* park for at least ns nanoseconds */
 int64_t gort_nanotime(void);         /* monotonic clock, nanoseconds */

@@ -1,0 +1,195 @@
+/*
+ * signal_fatal.c — the report of a fatal signal, in Go's form:
+ *
+ *     panic: runtime error: integer divide by zero
+ *     [signal SIGFPE: floating-point exception code=0x1 addr=0x401136 pc=0x401136]
+ *
+ *     goroutine 1 [running]:
+ *     F(...)
+ *             /src/prog.c:4
+ *     realmain(...)
+ *             /src/prog.c:9 +0x16
+ *
+ * SIGSEGV and SIGBUS at an address below 4096 are a nil pointer
+ * dereference, elsewhere "unexpected fault address" and "fatal error:
+ * fault"; a fault at the bottom of a goroutine's stack is a stack
+ * overflow; SIGFPE is the division error its code says.  SIGILL, SIGTRAP,
+ * SIGABRT and a fault signal sent by a process (kill) are reported as Go
+ * reports a signal it does not turn into a panic: "SIGILL: illegal
+ * instruction", then PC, m and sigcode.  The traceback starts at the
+ * interrupted instruction, from the signal's registers.  A signal on a
+ * thread that runs no goroutine (one the program made, a runtime thread
+ * in its own code) is said to be so, with that thread's frames.
+ *
+ * Handlers are installed only for the signals the program left at their
+ * default action, and run on the thread's alternate signal stack (every M
+ * has one, signal_stop.c; so has the thread that called gort_main), so that
+ * a fault on a stack's guard page gets its report too.  After the report
+ * the process dies by the same signal with its default action (a core where
+ * ulimit -c allows): a fault the kernel raised is left to happen again, on
+ * return to the faulting instruction, so that a core shows the thread where
+ * it failed; any other signal is raised again.  With GORT_TRACEBACK=crash
+ * it dies by SIGABRT.
+ */
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "cfi.h"
+#include "runtime.h"
+
+enum { MAIN_SIGSTACK_BYTES = 64 * 1024, NIL_PAGE = 4096 };
+
+static const struct {
+    int sig;
+    const char *name;   /* as Go's signal table names it */
+} fatal_signals[] = {
+    {SIGSEGV, "SIGSEGV: segmentation violation"},
+    {SIGBUS, "SIGBUS: bus error"},
+    {SIGFPE, "SIGFPE: floating-point exception"},
+    {SIGILL, "SIGILL: illegal instruction"},
+    {SIGTRAP, "SIGTRAP: trace trap"},
+    {SIGABRT, "SIGABRT: abort"},
+};
+enum { NFATAL = sizeof fatal_signals / sizeof *fatal_signals };
+
+static const char *signal_name(int sig)
+{
+    for (int i = 0; i < NFATAL; i++)
+        if (fatal_signals[i].sig == sig)
+            return fatal_signals[i].name;
+    return "signal";
+}
+
+static struct cfi_regs regs_of_signal(const ucontext_t *uc)
+{
+    static const struct {
+        int cfi, greg;
+    } map[] = {
+        {CFI_RAX, REG_RAX}, {CFI_RDX, REG_RDX}, {CFI_RCX, REG_RCX}, {CFI_RBX, REG_RBX},
+        {CFI_RSI, REG_RSI}, {CFI_RDI, REG_RDI}, {CFI_RBP, REG_RBP}, {CFI_RSP, REG_RSP},
+        {CFI_R8, REG_R8},   {CFI_R9, REG_R9},   {CFI_R10, REG_R10}, {CFI_R11, REG_R11},
+        {CFI_R12, REG_R12}, {CFI_R13, REG_R13}, {CFI_R14, REG_R14}, {CFI_R15, REG_R15},
+        {CFI_RA, REG_RIP},
+    };
+    struct cfi_regs regs;
+    memset(&regs, 0, sizeof regs);
+    for (size_t i = 0; i < sizeof map / sizeof *map; i++) {
+        regs.r[map[i].cfi] = (uint64_t)uc->uc_mcontext.gregs[map[i].greg];
+        regs.valid |= 1u << map[i].cfi;
+    }
+    regs.flags = CFI_PC_EXACT;      /* the interrupted instruction itself */
+    return regs;
+}
+
+static void print_signal_line(int sig, const siginfo_t *si, uintptr_t pc)
+{
+    print_fmt("[signal %s code=%#x addr=%#lx pc=%#lx]\n", signal_name(sig), (unsigned)si->si_code,
+              (unsigned long)si->si_addr, (unsigned long)pc);
+}
+
+/* The first lines of the report: what failed. */
+static void print_cause(int sig, const siginfo_t *si, uintptr_t pc, struct m *m,
+                        struct g *overflowed, uintptr_t sp)
+{
+    uintptr_t addr = (uintptr_t)si->si_addr;
+    bool from_kernel = si->si_code > 0;     /* not sent by kill, tgkill, sigqueue */
+    if (overflowed) {
+        print_fmt("runtime: goroutine stack exceeds %zu-byte limit\n"
+                  "runtime: sp=%#lx stack=[%#lx, %#lx]\nfatal error: stack overflow\n",
+                  (size_t)(overflowed->stackhi - overflowed->stacklo), (unsigned long)sp,
+                  (unsigned long)overflowed->stacklo, (unsigned long)overflowed->stackhi);
+        print_signal_line(sig, si, pc);
+        return;
+    }
+    if (from_kernel && (sig == SIGSEGV || sig == SIGBUS)) {
+        if (addr < NIL_PAGE)
+            print_str("panic: runtime error: invalid memory address or nil pointer dereference\n");
+        else
+            print_fmt("unexpected fault address %#lx\nfatal error: fault\n", (unsigned long)addr);
+        print_signal_line(sig, si, pc);
+        return;
+    }
+    if (from_kernel && sig == SIGFPE) {
+        const char *what = si->si_code == FPE_INTDIV   ? "integer divide by zero"
+                           : si->si_code == FPE_INTOVF ? "integer overflow"
+                                                       : "floating point error";
+        print_fmt("panic: runtime error: %s\n", what);
+        print_signal_line(sig, si, pc);
+        return;
+    }
+    print_fmt("%s\nPC=%#lx m=%lld sigcode=%d\n", signal_name(sig), (unsigned long)pc,
+              m ? (long long)m->id : -1LL, si->si_code);
+}
+
+static void on_fatal_signal(int sig, siginfo_t *si, void *ucv)
+{
+    const ucontext_t *uc = ucv;
+    if (!report_begin(sig)) {   /* this thread faulted printing its report */
+        traceback_recover(signal_name(sig), (uintptr_t)si->si_addr);
+        report_failed(signal_name(sig));
+    }
+    struct cfi_regs regs = regs_of_signal(uc);
+    uintptr_t pc = (uintptr_t)regs.r[CFI_RA], sp = (uintptr_t)regs.r[CFI_RSP];
+    struct m *m = getm();
+    struct g *gp = m ? m->curg : NULL;
+    bool on_thread_stack = m && m->stacklo && sp >= m->stacklo && sp <= m->stackhi;
+    struct g *overflowed =
+        gp && !on_thread_stack && stack_overflowed(gp, sp, (uintptr_t)si->si_addr) ? gp : NULL;
+    bool on_goroutine = gp && gp->stacklo && sp >= stack_readable_lo(gp) && sp <= gp->stackhi;
+    print_cause(sig, si, pc, m, overflowed, sp);
+    int level = debug.traceback;
+    if (on_goroutine || overflowed) {
+        traceback_goroutines(gp, &regs, level);
+    } else {
+        char name[17] = "?";
+        prctl(PR_GET_NAME, name, 0, 0, 0);
+        long tid = syscall(SYS_gettid);
+        print_fmt("signal arrived on thread %ld (%s), which runs no goroutine\n", tid, name);
+        if (level > TB_NONE)
+            traceback_thread(tid, name, &regs, level);
+        traceback_goroutines(NULL, &regs, level);
+    }
+    /* A fault the instruction makes again: returning to it with the
+     * default action lets the kernel end the process there, so that a
+     * core holds the thread as it failed, not inside this handler. */
+    if (level < TB_CRASH && si->si_code > 0 && sig != SIGTRAP && sig != SIGABRT) {
+        signal_default(sig);
+        return;
+    }
+    report_end();
+}
+
+void sigfatal_init(void)
+{
+    /* The thread that called gort_main gets an alternate stack too. */
+    stack_t old;
+    if (sigaltstack(NULL, &old) == 0 && (old.ss_flags & SS_DISABLE)) {
+        void *p = mmap(NULL, MAIN_SIGSTACK_BYTES, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p != MAP_FAILED) {
+            stack_t ss = {.ss_sp = p, .ss_size = MAIN_SIGSTACK_BYTES, .ss_flags = 0};
+            sigaltstack(&ss, NULL);
+        }
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_fatal_signal;
+    /* Everything else waits while the report is printed; a fault in the
+     * report itself comes back here (and ends it) instead of killing the
+     * process silently, as a blocked fault would. */
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+    sigfillset(&sa.sa_mask);
+    for (int i = 0; i < NFATAL; i++)
+        sigdelset(&sa.sa_mask, fatal_signals[i].sig);
+    for (int i = 0; i < NFATAL; i++) {
+        struct sigaction cur;
+        if (sigaction(fatal_signals[i].sig, NULL, &cur) == 0 && !(cur.sa_flags & SA_SIGINFO) &&
+            cur.sa_handler == SIG_DFL)
+            sigaction(fatal_signals[i].sig, &sa, NULL);
+    }
+}
