@@ -81,7 +81,10 @@ NORETURN void report_failed(const char *what)
     report_end();
 }
 
-static NORETURN void die(const char *prefix, const char *msg, int min_level)
+/* min_level: the least the report shows (every goroutine for the
+ * runtime's own fatal errors); user: a panic of the program's, whose
+ * thread is shown even when it runs no goroutine. */
+static NORETURN void die(const char *prefix, const char *msg, int min_level, bool user)
 {
     if (!report_begin(0))
         report_failed("a fatal error");
@@ -91,18 +94,18 @@ static NORETURN void die(const char *prefix, const char *msg, int min_level)
     int level = debug.traceback;
     if (level != TB_NONE && level < min_level)
         level = min_level;
-    traceback_here(getg_maybe(), level);
+    traceback_here(getg_maybe(), level, user || level >= TB_SYSTEM);
     report_end();
 }
 
 NORETURN void throw_(const char *msg)
 {
-    die("fatal error: ", msg, TB_ALL);
+    die("fatal error: ", msg, TB_ALL, false);
 }
 
 NORETURN void panic_(const char *msg)
 {
-    die("panic: ", msg, TB_ALL);
+    die("panic: ", msg, TB_ALL, false);
 }
 
 void gort_panic(const char *fmt, ...)
@@ -112,5 +115,5 @@ void gort_panic(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    die("panic: ", msg, TB_NONE);
+    die("panic: ", msg, TB_NONE, true);
 }

@@ -473,11 +473,12 @@ void sigfatal_init(void);
  * has them: the goroutine current (NULL: none) from registers regs (a
  * struct cfi_regs, dwarf/cfi.h: a signal's, CFI_PC_EXACT), then with
  * TB_ALL and above every other goroutine.  traceback_here: from the
- * caller's own registers.  traceback_thread: a thread that runs no
- * goroutine, from a signal's registers. */
+ * caller's own registers (thread_too: the caller's thread first when it
+ * runs no goroutine).  traceback_thread: a thread that runs no goroutine,
+ * from a signal's registers. */
 struct cfi_regs;
 void traceback_goroutines(struct g *current, const struct cfi_regs *regs, int level);
-void traceback_here(struct g *current, int level);
+void traceback_here(struct g *current, int level, bool thread_too);
 void traceback_thread(long tid, const char *name, const struct cfi_regs *regs, int level);
 /* From the signal handler, for a fault of the thread printing a report:
  * when it came while one goroutine (or thread) was dumped, says so and

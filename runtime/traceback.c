@@ -375,12 +375,12 @@ void traceback_goroutines(struct g *current, const struct cfi_regs *regs, int le
             dump_guarded(gs[i], current, regs, now, system);
 }
 
-void traceback_here(struct g *current, int level)
+void traceback_here(struct g *current, int level, bool thread_too)
 {
     struct gctx here;
     gort_savectx(&here);
     struct cfi_regs regs = regs_of_ctx(&here);
-    if (!current && level > TB_NONE) {
+    if (!current && thread_too && level > TB_NONE) {
         char name[17] = "?";
         prctl(PR_GET_NAME, name, 0, 0, 0);
         traceback_thread(syscall(SYS_gettid), name, &regs, level);

@@ -153,7 +153,7 @@ def test_while_collections_run(program):
                                 env={"GORT_TRACEBACK": "all", "GORT_DEBUG": "gctrace=1"})
     cycles = [l for l in message if re.match(r"^gc \d+ @", l)]
     assert cycles and DIVIDE in message, stderr
-    assert names(groups(gs[1].frames)[0]) == ["F", "realmain"], stderr
+    assert names(groups(gs[1].frames)[0]) == ["F", "divide"], stderr
     collector = [g for g in gs.values() if g.created_by and g.frames and
                  "collector" in [f.function for f in g.frames]]
     assert collector, stderr
@@ -259,7 +259,7 @@ def test_a_goroutine_whose_stack_cannot_be_read(program):
                                 sig=signal.SIGFPE)
     assert re.search(r"\n\t\[SIGSEGV: segmentation violation at 0x[0-9a-f]+: the rest of this "
                      r"goroutine cannot be read\]\n", stderr), stderr
-    assert names(groups(gs[1].frames)[0]) == ["F", "realmain"], stderr
+    assert names(groups(gs[1].frames)[0]) == ["F", "divide"], stderr
     c = [g for g in gs.values() if g.frames and g.frames[-1].function == "parked_c"]
     assert c and c[0].created_by.function == "realmain", stderr
 
