@@ -18,7 +18,7 @@
 
 #include "runtime.h"
 
-struct debugvars debug;
+struct debugvars debug = {.traceback = TB_SINGLE};   /* before env_init too */
 int32_t ncpu;
 
 static int32_t cpus_available(void)

@@ -21,6 +21,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "pcline.h"
 #include "runtime.h"
 
 void sched_freeze(void);   /* sched.c */
@@ -40,6 +41,7 @@ bool report_begin(int sig)
     }
     reporting = 1;
     dying_signal = sig;
+    print_hold(true);
     sched_freeze();
     struct m *m = getm();
     if (m)
@@ -66,8 +68,14 @@ NORETURN void die_by_signal(int sig)
     _exit(2);
 }
 
+bool report_dying(void)
+{
+    return load32(&dying) != 0;
+}
+
 NORETURN void report_end(void)
 {
+    print_hold(false);
     if (debug.traceback >= TB_CRASH)
         die_by_signal(SIGABRT);
     if (dying_signal)
@@ -115,5 +123,6 @@ void gort_panic(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    pcline_init();      /* a panic before gort_main: its table too (once) */
     die("panic: ", msg, TB_NONE, true);
 }

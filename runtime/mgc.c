@@ -134,6 +134,8 @@ static void gctrace(bool forced, bool concurrent, int64_t stw1, int64_t mark, in
 {
     int64_t since = end - runtime_start;
     int pct = since > 0 ? (int)(gc.total_ns * 100 / (uint64_t)since) : 0;
+    if (report_dying())
+        return;         /* a crash report is being printed: not in its midst */
     char line[256];     /* print_fmt has no %f */
     snprintf(line, sizeof line,
              "gc %u @%.3fs %d%%: %.3f+%.3f+%.3f ms clock, %llu->%llu->%llu MB, %llu MB goal, "

@@ -3,9 +3,11 @@
  *
  * print_fmt formats by itself, in a buffer on the stack: no stdio (its
  * locks may be held by the thread that failed), no heap, no locale.  It
- * knows the conversions the runtime's messages use: %s %.*s %c %d %u %x
- * with the l, ll and z sizes, the # flag, %p and %%.  Anything else is
- * printed as given.  Long output is written in pieces, never cut.
+ * knows the conversions the runtime's messages use: %s %.*s %c %d %i %u %x
+ * with the l, ll and z sizes, the # flag, %p and %%; no width, no other
+ * flag.  Anything else is printed as given and takes no argument (so the
+ * arguments after it are taken wrong: use none).  Long output is written
+ * in pieces, never cut.
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -15,7 +17,7 @@
 
 #include "runtime.h"
 
-static void write_all(const char *s, size_t len)
+static void write_fd2(const char *s, size_t len)
 {
     while (len > 0) {
         ssize_t n = write(2, s, len);
@@ -24,6 +26,53 @@ static void write_all(const char *s, size_t len)
         s += n;
         len -= (size_t)n;
     }
+}
+
+/* While a report is printed, its thread's output is held in a buffer and
+ * written a run of whole lines at a time, so that what other threads write
+ * meanwhile comes between the report's lines, never inside one. */
+static __thread bool holding __attribute__((tls_model("initial-exec")));
+static char held[8192];
+static size_t nheld;
+
+static void flush_lines(bool all)
+{
+    size_t n = nheld;
+    if (!all) {
+        while (n > 0 && held[n - 1] != '\n')
+            n--;
+        if (n == 0)
+            n = nheld;      /* one line longer than the buffer: cut it */
+    }
+    write_fd2(held, n);
+    memmove(held, held + n, nheld - n);
+    nheld -= n;
+}
+
+static void write_all(const char *s, size_t len)
+{
+    if (!holding) {
+        write_fd2(s, len);
+        return;
+    }
+    while (len > 0) {
+        if (nheld == sizeof held)
+            flush_lines(false);
+        size_t k = sizeof held - nheld;
+        if (k > len)
+            k = len;
+        memcpy(held + nheld, s, k);
+        nheld += k;
+        s += k;
+        len -= k;
+    }
+}
+
+void print_hold(bool on)
+{
+    if (holding && !on)
+        flush_lines(true);
+    holding = on;
 }
 
 void print_str(const char *s)
@@ -106,9 +155,7 @@ void print_fmt(const char *fmt, ...)
             const char *s = va_arg(ap, const char *);
             if (!s)
                 s = "(null)";
-            size_t len = strlen(s);
-            if (prec >= 0 && (size_t)prec < len)
-                len = (size_t)prec;
+            size_t len = prec >= 0 ? strnlen(s, (size_t)prec) : strlen(s);
             put(&p, s, len);
             break;
         }
@@ -117,7 +164,8 @@ void print_fmt(const char *fmt, ...)
             put(&p, &ch, 1);
             break;
         }
-        case 'd': {
+        case 'd':
+        case 'i': {
             long long v = size == 2 ? va_arg(ap, long long)
                         : size == 1 ? va_arg(ap, long)
                         : size == 3 ? (long long)va_arg(ap, ssize_t) : va_arg(ap, int);

@@ -405,6 +405,7 @@ void startlockedm(struct g *gp);
 /* signal_stop.c — suspending threads that run goroutine code (collector) */
 void sigstop_init(void);
 void sigstop_m_init(struct m *m);
+bool m_on_sigstack(const struct m *m, uintptr_t sp);   /* sp is on m's alternate signal stack */
 void sigstop_begin(void);
 bool sigstop_all_stopped(struct m *self, int iter);
 void sigstop_end(void);
@@ -457,12 +458,14 @@ NORETURN void panic_(const char *msg);   /* "panic: msg" */
  * report_failed first says the report was cut short by what. */
 bool report_begin(int sig);
 NORETURN void report_end(void);
+bool report_dying(void);    /* a report is under way: the process ends with it */
 NORETURN void report_failed(const char *what);
 NORETURN void die_by_signal(int sig);   /* its default action, whatever the program set */
 void signal_default(int sig);           /* set sig's action to SIG_DFL */
 
 /* print.c — output to fd 2, async-signal-safe (a printf subset, no %f) */
 void print_str(const char *s);
+void print_hold(bool on);   /* a report's thread: hold output to write whole lines (off: flush) */
 void print_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* signal_fatal.c — reports of SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP and

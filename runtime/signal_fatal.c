@@ -36,6 +36,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -126,6 +127,8 @@ static void print_cause(int sig, const siginfo_t *si, uintptr_t pc, struct m *m,
               m ? (long long)m->id : -1LL, si->si_code);
 }
 
+static void refault_deadline(int sig);
+
 static void on_fatal_signal(int sig, siginfo_t *si, void *ucv)
 {
     const ucontext_t *uc = ucv;
@@ -140,9 +143,12 @@ static void on_fatal_signal(int sig, siginfo_t *si, void *ucv)
     bool on_thread_stack = m && m->stacklo && sp >= m->stacklo && sp <= m->stackhi;
     struct g *overflowed =
         gp && !on_thread_stack && stack_overflowed(gp, sp, (uintptr_t)si->si_addr) ? gp : NULL;
-    bool on_goroutine = gp && gp->stacklo && sp >= stack_readable_lo(gp) && sp <= gp->stackhi;
+    bool on_goroutine = gp && gp->stacklo &&
+                        ((sp >= stack_readable_lo(gp) && sp <= gp->stackhi) || m_on_sigstack(m, sp));
     print_cause(sig, si, pc, m, overflowed, sp);
     int level = debug.traceback;
+    if (!on_goroutine && !overflowed && level == TB_SINGLE)
+        level = TB_ALL;     /* no goroutine failed: show them all, as Go does */
     if (on_goroutine || overflowed) {
         traceback_goroutines(gp, &regs, level);
     } else {
@@ -158,10 +164,40 @@ static void on_fatal_signal(int sig, siginfo_t *si, void *ucv)
      * default action lets the kernel end the process there, so that a
      * core holds the thread as it failed, not inside this handler. */
     if (level < TB_CRASH && si->si_code > 0 && sig != SIGTRAP && sig != SIGABRT) {
+        print_hold(false);
         signal_default(sig);
+        refault_deadline(sig);
         return;
     }
     report_end();
+}
+
+/* A signal whose code says the kernel raised it for the instruction may
+ * still have been queued by the process itself (rt_tgsigqueueinfo), and
+ * then returning to the instruction does not fault again: if the process
+ * still lives 200 ms later, the signal is raised. */
+static int refault_sig;
+
+static void on_refault_timeout(int sig)
+{
+    (void)sig;
+    die_by_signal(refault_sig);
+}
+
+static void refault_deadline(int sig)
+{
+    refault_sig = sig;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_refault_timeout;
+    sigfillset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGALRM);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    struct itimerval it = {{0, 0}, {0, 200000}};
+    setitimer(ITIMER_REAL, &it, NULL);
 }
 
 void sigfatal_init(void)

@@ -86,6 +86,12 @@ void sigstop_m_init(struct m *m)
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
 
+bool m_on_sigstack(const struct m *m, uintptr_t sp)
+{
+    uintptr_t lo = (uintptr_t)m->sigstack;
+    return lo && sp >= lo && sp <= lo + SIGSTACK_BYTES;
+}
+
 void sigstop_begin(void)
 {
     xadd32(&stop_gen, 1);

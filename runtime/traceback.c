@@ -50,6 +50,7 @@ static bool in_runtime(uintptr_t pc)
 
 struct eh_lookup {
     uintptr_t pc;
+    bool mapped;        /* a module's segment holds pc */
     bool found;
     struct cfi_hdr hdr;
     struct cfi_section eh;
@@ -71,6 +72,7 @@ static int find_eh(struct dl_phdr_info *info, size_t size, void *data)
     }
     if (!contains)
         return 0;
+    lk->mapped = true;
     if (!ehp)
         return 1;
     uintptr_t hdr_addr = info->dlpi_addr + ehp->p_vaddr;
@@ -213,6 +215,22 @@ static void print_frame(uintptr_t pc, bool exact, bool system)
         print_func_line(pc, at, true);
 }
 
+/* A signal at a pc no module holds (a call through a NULL or stray function
+ * pointer): the call has just pushed its return address, which the stack
+ * pointer points to. */
+static int step_just_called(const struct cfi_regs *in, struct stack_bounds *b,
+                            struct cfi_regs *out)
+{
+    uint64_t ra;
+    if (!read_stack(b, in->r[CFI_RSP], &ra, sizeof ra))
+        return CFI_ERR_MEMORY;
+    *out = *in;
+    out->r[CFI_RA] = ra;
+    out->r[CFI_RSP] = in->r[CFI_RSP] + 8;
+    out->flags = 0;
+    return CFI_OK;
+}
+
 /* Unwinds from registers start (flags CFI_PC_EXACT: a signal's) within b,
  * printing each frame as it is found: a fault on the way (a corrupt stack)
  * leaves the frames before it printed. */
@@ -232,12 +250,17 @@ static void print_stack(const struct cfi_regs *start, struct stack_bounds *b, bo
         int rc;
         if (lk.found && cfi_hdr_lookup(&lk.hdr, &lk.eh, lk.pc, &fde) == CFI_OK)
             rc = cfi_step_fde(&fde, &regs, read_stack, b, &caller);
+        else if (!lk.mapped && (regs.flags & CFI_PC_EXACT))
+            rc = step_just_called(&regs, b, &caller);
         else
             rc = cfi_step_fp(&regs, read_stack, b, &caller);
         if (rc != CFI_OK || !(caller.valid & (1u << CFI_RA)) || caller.r[CFI_RA] == 0)
             return;
-        /* Stacks grow down: a caller's frame is above its callee's. */
-        if (caller.r[CFI_RSP] <= regs.r[CFI_RSP] || caller.r[CFI_RSP] > b->hi)
+        /* Stacks grow down: a caller's frame is above its callee's, but
+         * for a signal handler's, which may run on a stack of its own. */
+        bool signal_frame = (caller.flags & CFI_PC_EXACT) != 0;
+        if ((caller.r[CFI_RSP] <= regs.r[CFI_RSP] && !signal_frame) ||
+            caller.r[CFI_RSP] > b->hi || caller.r[CFI_RSP] < b->lo)
             return;
         print_frame(caller.r[CFI_RA], (caller.flags & CFI_PC_EXACT) != 0, system);
         regs = caller;
@@ -294,6 +317,15 @@ static void goroutine_frames(struct g *gp, const struct cfi_regs *regs, bool sys
 {
     uintptr_t sp = regs->r[CFI_RSP], lo = stack_readable_lo(gp);
     struct stack_bounds b = {sp, gp->stackhi, false};
+    struct m *m = getm();
+    if (m && m->curg == gp && m_on_sigstack(m, sp)) {
+        /* A handler of the program's, on the alternate stack, failed: its
+         * frames, the signal frame, then the goroutine's, read with checks
+         * wherever they are. */
+        b = (struct stack_bounds){0, UINTPTR_MAX - 1, true};
+        print_stack(regs, &b, system);
+        return;
+    }
     if (sp > gp->stackhi || (sp < lo && !stack_overflowed(gp, sp, sp))) {
         print_fmt("\tsp=%#lx outside the goroutine's stack [%#lx, %#lx]\n", (unsigned long)sp,
                   (unsigned long)lo, (unsigned long)gp->stackhi);

@@ -63,6 +63,7 @@ def check_pc_of_the_signal(exe, g, pc):
     first = groups(g.frames)[0]
     entry = pc - first[-1].offset
     bias = entry - symbol_value(exe, first[-1].function)
+    assert bias % 4096 == 0, f"pc {pc:#x} and +{first[-1].offset:#x} give a load bias {bias:#x}"
     assert [(f.function, f.file, f.line) for f in first] == addr2line(exe, pc - bias) or \
         [f.function for f in first] == [c[0] for c in addr2line(exe, pc - bias)]
 
@@ -154,9 +155,11 @@ def test_while_collections_run(program):
     cycles = [l for l in message if re.match(r"^gc \d+ @", l)]
     assert cycles and DIVIDE in message, stderr
     assert names(groups(gs[1].frames)[0]) == ["F", "divide"], stderr
-    collector = [g for g in gs.values() if g.created_by and g.frames and
-                 "collector" in [f.function for f in g.frames]]
-    assert collector, stderr
+    # the collecting goroutine: running on the other thread (no stack to
+    # show), or waiting, at its frames
+    (collector,) = [g for g in gs.values() if g.created_by and g.created_by.function == "realmain"]
+    assert collector.notes == ["goroutine running on other thread; stack unavailable"] or \
+        "collector" in [f.function for f in collector.frames], stderr
     check_frames(exe, gs.values(), exact={1})
 
 
@@ -291,3 +294,89 @@ def test_a_core_is_written(program, tmp_path, level, sig):
         assert e["addr"] == 0, e
         (g,) = [g for g in core_json(path, "goroutines", "-t")["goroutines"] if g["id"] == 1]
         assert g["frames"][0]["exact"] and g["frames"][0]["function"] == "load_nil", g
+
+
+def test_crash_level_dies_by_sigabrt(program):
+    """GORT_TRACEBACK=crash ends a fault with SIGABRT, core or no core."""
+    exe = program(SRC, "gcc", ("-O2",))
+    message, gs, stderr = crash(exe, "nil", env={"GORT_TRACEBACK": "crash"}, sig=signal.SIGABRT)
+    assert message[0] == NIL and names(groups(gs[1].frames)[0]) == ["load_nil"], stderr
+
+
+def test_a_fault_signal_queued_by_the_process_still_kills_it(program):
+    """SIGSEGV with the kernel's code SEGV_MAPERR, queued by the process to
+    itself: returning to the instruction does not fault again, and the
+    process dies by the signal all the same (it must not run on with its
+    scheduler frozen)."""
+    exe = program(SRC, "gcc", ("-O2",))
+    message, gs, stderr = crash(exe, "queued", sig=signal.SIGSEGV)
+    assert message[0] == NIL, stderr
+
+
+def test_a_call_through_a_null_function_pointer(program):
+    """Frame 0 at pc 0, then the callers, as gdb's bt shows them: the call
+    has just pushed its return address."""
+    exe = program(SRC, "gcc", ("-O2",))
+    message, gs, stderr = crash(exe, "nullcall", sig=signal.SIGSEGV)
+    signal_line(message, "SIGSEGV", stderr)
+    f0, rest = gs[1].frames[0], gs[1].frames[1:]
+    assert (f0.function, f0.address) == ("?", 0), stderr
+    assert [f.function for f in rest][:3] == ["call_nothing", "call_nothing_outer", "realmain"]
+    check_frames(exe, [gs[1]._replace(frames=rest)])
+
+
+def test_a_handler_of_the_program_on_the_alternate_stack(program):
+    """A SIGUSR1 handler installed with SA_ONSTACK stores through NULL: the
+    goroutine that raised the signal is the one reported, through the
+    signal frame down to realmain."""
+    exe = program(SRC, "gcc", ("-O2",))
+    message, gs, stderr = crash(exe, "onstack", sig=signal.SIGSEGV)
+    assert message[0] == NIL and "which runs no goroutine" not in stderr, stderr
+    fns = [f.function for f in gs[1].frames]
+    assert fns[0] == "on_usr1" and fns[-2:] == ["raise_usr1", "realmain"], stderr
+    check_frames(exe, gs.values(), exact={1})
+
+
+@pytest.mark.parametrize("sig", [signal.SIGSEGV, signal.SIGABRT])
+def test_a_signal_sent_from_outside_shows_every_goroutine(targets, program, sig):
+    """kill -SEGV (or -ABRT) of a program whose goroutines all wait: Go's
+    form of a signal that is no panic, every goroutine shown (none failed),
+    death by that signal."""
+    exe = program(SRC, "gcc", ("-O2",))
+    p = targets.start([exe, "park"], env={"GORT_MAXPROCS": "2"})
+    assert p.stdout.readline() == "READY\n"
+    p.send_signal(sig)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == -sig, err
+    message, gs = parse(err)
+    assert message[0] == f"{signal.Signals(sig).name}: " + \
+        {signal.SIGSEGV: "segmentation violation", signal.SIGABRT: "abort"}[sig], err
+    assert re.match(r"^PC=0x[0-9a-f]+ m=-?\d+ sigcode=0$", message[1]), err    # SI_USER
+    assert 1 in {g.id for g in gs} and "realmain" in [f.function for g in gs if g.id == 1
+                                                     for f in g.frames], err
+
+
+def test_output_of_other_threads_comes_between_lines(program):
+    """Goroutine 2 writes CHATTY lines without end while goroutine 1's
+    report is printed: they come between the report's lines, never inside
+    one."""
+    exe = program(SRC, "gcc", ("-O2",))
+    r = run([exe, "noisy"], env={"GORT_MAXPROCS": "2", "GORT_TRACEBACK": "all"}, timeout=60)
+    assert r.returncode == -signal.SIGSEGV, r.stderr[-2000:]
+    mixed = [l for l in r.stderr.split("\n") if "CHATTY" in l and l != "CHATTY"]
+    assert not mixed, mixed[:5]
+    report = "\n".join(l for l in r.stderr.split("\n") if l != "CHATTY")
+    message, gs = parse(report)
+    assert message[0] == NIL, report
+    assert names(groups({g.id: g for g in gs}[1].frames)[0])[-1] == "run_chain", report
+
+
+def test_gort_panic_before_gort_main(program):
+    exe = program(SRC, "gcc", ("-O2",))
+    r = run([exe, "early"], timeout=60)
+    assert r.returncode == 2, r.stderr
+    message, gs = parse(r.stderr)
+    assert message == ["panic: early 1", ""], r.stderr
+    (t,) = gs
+    assert t.state == "not a goroutine" and t.frames[0].function == "main", r.stderr
+    check_frames(exe, [t._replace(frames=t.frames[:1])])   # below main: libc, and _start without lines

@@ -22,17 +22,29 @@
  *                     second one parks in parked_c), then F divides by zero:
  *                     the report faults on that stack
  *
+ *   crash queued      SIGSEGV with the kernel's code SEGV_MAPERR, queued by
+ *                     the process to itself (no instruction faults again)
+ *   crash nullcall    a call through a NULL function pointer, two calls deep
+ *   crash onstack     a SIGUSR1 handler of the program's, on the alternate
+ *                     signal stack, stores through NULL
+ *   crash park        goroutine 1 sleeps (for a signal sent from outside)
+ *   crash noisy       goroutine 2 writes CHATTY lines to stderr without end
+ *                     while goroutine 1 stores through NULL
+ *   crash early       gort_panic before gort_main
+ *
  * Prints READY (and for "all" the number of goroutines parked) before it
  * fails.  Stores to a volatile follow calls, so that no call is a tail
  * call.
  */
 #include <gort.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define INLINE static inline __attribute__((always_inline))
@@ -229,6 +241,47 @@ NOINLINE void parked_on_its_stack(void *arg)
     sink += here[0];
 }
 
+/* ---- nullcall, onstack, noisy ---- */
+
+static void (*volatile no_function)(void);
+
+NOINLINE void call_nothing(void)
+{
+    no_function();
+    sink++;
+}
+
+NOINLINE void call_nothing_outer(void)
+{
+    call_nothing();
+    sink++;
+}
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    *nowhere = 3;
+}
+
+NOINLINE void raise_usr1(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;
+    sa.sa_flags = SA_ONSTACK;
+    sigaction(SIGUSR1, &sa, NULL);
+    raise(SIGUSR1);
+    sink++;
+}
+
+NOINLINE void chatty(void *arg)
+{
+    (void)arg;
+    for (;;)
+        if (write(2, "CHATTY\n", 7) < 0)
+            sink++;
+}
+
 static int realmain(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -294,6 +347,30 @@ static int realmain(int argc, char **argv)
             perror("munmap");
         ready();
         return divide(n);
+    } else if (strcmp(mode, "queued") == 0) {
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        si.si_signo = SIGSEGV;
+        si.si_code = SEGV_MAPERR;
+        si.si_addr = (void *)8;
+        ready();
+        syscall(SYS_rt_tgsigqueueinfo, getpid(), syscall(SYS_gettid), SIGSEGV, &si);
+        gort_sleep(10 * 1000000000LL);
+        printf("STILL RUNNING\n");
+    } else if (strcmp(mode, "nullcall") == 0) {
+        ready();
+        call_nothing_outer();
+    } else if (strcmp(mode, "onstack") == 0) {
+        ready();
+        raise_usr1();
+    } else if (strcmp(mode, "park") == 0) {
+        ready();
+        gort_sleep(60 * 1000000000LL);
+    } else if (strcmp(mode, "noisy") == 0) {
+        gort_go(chatty, NULL);
+        ready();
+        gort_sleep(50 * 1000000);
+        run_chain();
     } else {
         fprintf(stderr, "usage: crash MODE [N]\n");
         return 64;
@@ -303,5 +380,9 @@ static int realmain(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "early") == 0) {
+        ready();
+        gort_panic("early %d", 1);
+    }
     return gort_main(realmain, argc, argv);
 }
