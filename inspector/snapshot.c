@@ -835,8 +835,10 @@ static int take_nonstop(struct snapshot *s, const struct layout *l, const struct
     bool stable = o->goroutines == SNAP_G_NONE;
     for (s->tries = 1; s->tries <= NONSTOP_TRIES && !stable; s->tries++) {
         uint64_t g1 = 0, g2 = 1;
-        if (!target_read_u64(s->t, s->d->generation_addr, &g1))
+        if (!target_read_u64(s->t, s->d->generation_addr, &g1)) {
+            gcopy_free(&c);     /* the target went away after an earlier try */
             return fail_set(f, "the runtime descriptor's generation cannot be read");
+        }
         if (g1 & 1) {
             struct timespec ts = {0, 1000000};
             nanosleep(&ts, NULL);
