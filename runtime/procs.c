@@ -222,8 +222,6 @@ void start_the_world(enum stw_mode mode)
 {
     struct m *m = getm();
     struct p *own = m ? m->p : NULL;    /* no P on the collector's thread */
-    if (mode == STW_GC)
-        sigstop_end();
     lock_acquire(&sched.lock);
     if (newprocs && own) {
         procresize(newprocs);
@@ -255,6 +253,12 @@ void start_the_world(enum stw_mode mode)
     }
     store32(&sched.gcwaiting, 0);
     lock_release(&sched.lock);
+    /* Only now the suspended threads go on: one released while gcwaiting
+     * was still set could enter the scheduler, hand its P to this stop
+     * after the loop above had passed it as running, and sleep there with
+     * nobody left to restart it (a hang seen with one P). */
+    if (mode == STW_GC)
+        sigstop_end();
     while (runnable) {
         struct p *pp = runnable;
         runnable = pp->link;
