@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cpuprof.h"
 #include "runtime.h"
 
 struct m *allm;
@@ -42,6 +43,7 @@ static void *mstart(void *arg)
     m->procid = syscall(SYS_gettid);
     m_name_thread(m);
     sigstop_m_init(m);
+    cpuprof_m_started(m);
     pthread_attr_t attr;
     if (pthread_getattr_np(pthread_self(), &attr) == 0) {
         void *addr;

@@ -11,6 +11,7 @@
  */
 #include <string.h>
 
+#include "blockprof.h"
 #include "heap.h"
 
 struct schedt sched;
@@ -223,7 +224,7 @@ void park(uint32_t reason, bool (*unlockf)(struct g *, void *), void *lock)
     struct m *m = getm();
     struct g *gp = m->curg;
     gp->waitreason = reason;
-    gp->waitsince = nanotime();
+    int64_t since = gp->waitsince = nanotime();
     struct p *pp = m->p;
     if (unlikely(loadrelaxed32(&pp->preempt))) {
         /* The slice is used up (sysmon): let the run queue go before
@@ -240,6 +241,8 @@ void park(uint32_t reason, bool (*unlockf)(struct g *, void *), void *lock)
         switch_to_g0(AFTER_PARK);
     }
     gp->waitreason = WR_NONE;
+    if (unlikely(loadrelaxed64((const uint64_t *)&blockprof_rate) != 0))
+        blockprof_event(reason, since);
 }
 
 static bool unlock_rtlock(struct g *gp, void *l)

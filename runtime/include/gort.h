@@ -222,6 +222,31 @@ typedef struct gort_pool {
 void *gort_pool_get(gort_pool *p);
 void gort_pool_put(gort_pool *p, void *x);
 
+/* ---- CPU and block profiles ------------------------------------------- */
+
+/* Start a CPU profile: every thread running goroutines is sampled 100
+ * times per second of the CPU it uses (SIGPROF from a timer on its CPU
+ * clock; leave SIGPROF to the runtime while a profile runs).  0, or -1
+ * with errno EBUSY when a profile already runs (gort_debug_serve's
+ * /debug/pprof/profile included).  While it runs, system calls the
+ * signal interrupts that SA_RESTART does not restart (nanosleep, poll,
+ * ...) may fail with EINTR in goroutines, as in any program using SIGPROF. */
+int gort_cpu_profile_start(int fd);
+
+/* Stop it and write it to start's fd as profile.proto (go tool pprof reads
+ * it); 0, or -1 with errno (EINVAL: none runs). */
+int gort_cpu_profile_stop(void);
+
+/* Record, from then on, one in every rate nanoseconds goroutines spend
+ * waiting on channels, select, mutexes, waitgroups, once and semaphores
+ * (Go's runtime.SetBlockProfileRate: 1 records every wait; 0, the
+ * default, none). */
+void gort_set_block_profile_rate(int64_t rate);
+
+/* Write the block profile recorded so far to fd as profile.proto; 0, or
+ * -1 with errno. */
+int gort_write_block_profile(int fd);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,174 @@
+"""The runtime's own CPU and block profiles (runtime/cpuprof.c, blockprof.c).
+
+Oracles: `go tool pprof` reads every profile (the format), and the test
+programs print their own truth: the CPU each hot function took, measured
+with its thread's CPU clock (tests/programs/prof_cpu.c), and the time each
+waiting call took (tests/programs/prof_block.c).
+"""
+import re
+import shutil
+
+import pytest
+
+from attachlib import marker_line, src_path
+from conftest import run
+from rtlib import COMPILERS, all_facts, facts
+
+HOT = ("spin_a", "spin_b", "spin_c")
+
+
+def go_pprof(*args):
+    assert shutil.which("go"), "go (golang-go, installed by make deps) is missing"
+    r = run(["go", "tool", "pprof", *args], timeout=120)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def top_flat(exe, path, *opts):
+    """{function: flat value} from `go tool pprof -top` (in ns for times)."""
+    out = go_pprof("-top", "-unit=ns", "-nodecount=1000", *opts, exe, str(path))
+    flat = {}
+    for line in out.splitlines():
+        m = re.match(r"\s*(\d+)(ns)?\s+[\d.]+%\s+[\d.]+%\s+\d+(?:ns)?\s+[\d.]+%\s+(\S+)", line)
+        if m:
+            flat[m.group(3)] = flat.get(m.group(3), 0) + int(m.group(1))
+    return flat, out
+
+
+def raw_locations(raw):
+    """{location id: [(function, file, line), ...]} from `go tool pprof -raw`
+    (innermost first), and the samples: [(count, [location ids], labels)]."""
+    locs, samples = {}, []
+    section = None
+    cur = None
+    for line in raw.splitlines():
+        if line.startswith("Samples:"):
+            section = "s"
+            continue
+        if line.startswith("Locations"):
+            section = "l"
+            continue
+        if line.startswith("Mappings"):
+            section = None
+        if section == "s":
+            m = re.match(r"\s+(\d+)\s+\d+: ([\d ]+)$", line)
+            if m:
+                samples.append([int(m.group(1)), [int(x) for x in m.group(2).split()], ""])
+            elif samples and line.strip():
+                samples[-1][2] += line.strip()
+        elif section == "l":
+            m = re.match(r"\s+(\d+): 0x[0-9a-f]+ M=\d+ (\S+) (\S+):(\d+)", line)
+            if m:
+                cur = int(m.group(1))
+                locs[cur] = [(m.group(2), m.group(3), int(m.group(4)))]
+                continue
+            m = re.match(r"\s+(\S+) (\S+):(\d+) s=", line)
+            if m and cur is not None:
+                locs[cur].append((m.group(1), m.group(2), int(m.group(3))))
+    return locs, samples
+
+
+# ---- CPU ---------------------------------------------------------------------------
+
+@pytest.fixture(params=COMPILERS)
+def cpu_run(request, program, tmp_path):
+    exe = program("prof_cpu.c", request.param)
+    path = tmp_path / "cpu.pb"
+    r = run([exe, "self", str(path), "3000"], timeout=60)
+    assert r.returncode == 0 and "DONE" in r.stdout, r.stdout + r.stderr
+    return exe, path, facts(r.stdout), r.stdout
+
+
+def test_the_programs_own_profile_names_its_hot_functions(cpu_run):
+    exe, path, f, _ = cpu_run
+    truth = [int(x) for x in f["CPU"].split()]
+    flat, out = top_flat(exe, path)
+    got = [flat.get(h, 0) for h in HOT]
+    assert max(flat, key=flat.get) == "spin_a", out
+    for name, g, t in zip(HOT, got, truth):
+        share_g, share_t = g / sum(got), t / sum(truth)
+        assert abs(share_g - share_t) < 0.08, (
+            f"{name}: {share_g:.1%} of the hot functions' samples, truth {share_t:.1%}\n{out}")
+    # the total is the CPU the three took, within sampling error and the
+    # few periods the program's other work takes
+    assert 0.85 * sum(truth) < sum(got) < 1.15 * sum(truth), (got, truth, out)
+
+
+def test_inlined_frames_and_goroutine_labels(cpu_run):
+    exe, path, f, _ = cpu_run
+    raw = go_pprof("-raw", exe, str(path))
+    assert "samples/count cpu/nanoseconds" in raw and "Period: 10000000" in raw, raw[:500]
+    locs, samples = raw_locations(raw)
+    src = src_path("prof_cpu.c")
+    call = marker_line(src, "LINE:spin_b_call")
+    body = marker_line(src, "LINE:spin_b_body")
+    inl = [l for l in locs.values() if l[0][0] == "spin_b"]
+    assert inl, raw
+    assert all(len(l) >= 2 and l[1][0] == "worker" and l[1][2] == call for l in inl), inl
+    assert any(l[0][2] == body for l in inl), (body, inl)
+    # each goroutine's samples are its own function's
+    ids = {}
+    for line in all_facts(cpu_run[3], "GO"):
+        k, v = line.split()
+        ids[k] = int(v)
+    by_goroutine = {}
+    for count, stack, labels in samples:
+        m = re.search(r"goroutine:\[(\d+)\]", labels)
+        funcs = {fr[0] for loc in stack for fr in locs[loc]}
+        for name, key in zip(HOT, "abc"):
+            if name in funcs:
+                assert m and int(m.group(1)) == ids[key], (name, labels, ids)
+                by_goroutine[key] = by_goroutine.get(key, 0) + count
+    assert set(by_goroutine) == set("abc"), by_goroutine
+
+
+def test_one_profile_at_a_time(cpu_run):
+    _, _, f, _ = cpu_run
+    assert f["BUSY"] == "EBUSY"          # a second start while one runs
+    assert f["STOPPED"] == "EINVAL"      # a stop when none runs
+
+
+# ---- Block -------------------------------------------------------------------------
+
+def block_run(program, tmp_path, compiler, *args):
+    exe = program("prof_block.c", compiler)
+    path = tmp_path / "block.pb"
+    r = run([exe, str(path), *args], timeout=60)
+    assert r.returncode == 0 and "DONE" in r.stdout, r.stdout + r.stderr
+    sites = {}
+    for line in all_facts(r.stdout, "SITE"):
+        name, calls, ns = line.split()
+        sites[name] = (int(calls), int(ns))
+    return exe, path, sites
+
+
+SITES = {"recv": "wait_recv", "lock": "wait_lock", "group": "wait_group"}
+
+
+@pytest.mark.parametrize("compiler", COMPILERS)
+def test_block_profile_charges_each_wait_to_its_call(program, tmp_path, compiler):
+    exe, path, sites = block_run(program, tmp_path, compiler)
+    delay, out = top_flat(exe, path, "-sample_index=delay")
+    count, cout = top_flat(exe, path, "-sample_index=contentions")
+    for site, fn in SITES.items():
+        calls, ns = sites[site]
+        assert abs(delay.get(fn, 0) - ns) <= 0.1 * ns, (site, delay.get(fn), ns, out)
+        # each call waited once (a mutex waiter may be woken and lose the race)
+        assert count.get(fn, 0) >= calls, (site, count.get(fn), calls, cout)
+        if site != "lock":
+            assert count.get(fn, 0) == calls, (site, count.get(fn), calls, cout)
+    raw = go_pprof("-raw", exe, str(path))
+    locs, _ = raw_locations(raw)
+    src = src_path("prof_block.c")
+    for site, fn in SITES.items():
+        lines = {l[0][2] for l in locs.values() if l[0][0] == fn}
+        assert lines == {marker_line(src, f"LINE:{site}")}, (site, lines, raw[-3000:])
+
+
+def test_block_profile_off_records_nothing(program, tmp_path):
+    exe, path, sites = block_run(program, tmp_path, "gcc", "0")
+    assert sites["recv"][0] == 10
+    raw = go_pprof("-raw", exe, str(path))
+    assert "contentions/count delay/nanoseconds" in raw, raw
+    _, samples = raw_locations(raw)
+    assert samples == [], raw
