@@ -41,6 +41,7 @@ bool report_begin(int sig)
     }
     reporting = 1;
     dying_signal = sig;
+    print_to(NULL);     /* a report goes to fd 2, even from a dump to a buffer */
     print_hold(true);
     sched_freeze();
     struct m *m = getm();

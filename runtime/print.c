@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "profproto.h"
 #include "runtime.h"
 
 static void write_fd2(const char *s, size_t len)
@@ -49,8 +50,21 @@ static void flush_lines(bool all)
     nheld -= n;
 }
 
+/* A thread's output redirected into a buffer (print_to): the goroutine
+ * dumps of the debug endpoint. */
+static __thread struct ppbuf *sink __attribute__((tls_model("initial-exec")));
+
+void print_to(struct ppbuf *buf)
+{
+    sink = buf;
+}
+
 static void write_all(const char *s, size_t len)
 {
+    if (sink) {
+        ppbuf_put(sink, s, len);
+        return;
+    }
     if (!holding) {
         write_fd2(s, len);
         return;

@@ -466,6 +466,8 @@ void signal_default(int sig);           /* set sig's action to SIG_DFL */
 /* print.c — output to fd 2, async-signal-safe (a printf subset, no %f) */
 void print_str(const char *s);
 void print_hold(bool on);   /* a report's thread: hold output to write whole lines (off: flush) */
+struct ppbuf;
+void print_to(struct ppbuf *buf);   /* this thread's output into buf (NULL: fd 2 again) */
 void print_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* signal_fatal.c — reports of SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP and
@@ -487,6 +489,13 @@ void traceback_thread(long tid, const char *name, const struct cfi_regs *regs, i
  * when it came while one goroutine (or thread) was dumped, says so and
  * goes on with the next (it does not return); else returns. */
 void traceback_recover(const char *what, uintptr_t addr);
+/* For the goroutine profile, with the world stopped: fn gets every
+ * goroutine but the dead and the runtime's own, with its stack as pcs,
+ * innermost first (leaf_exact: pcs[0] is not a return address); none for a
+ * goroutine running on another thread. */
+void traceback_each_goroutine(void (*fn)(void *arg, struct g *gp, const uintptr_t *pcs, int n,
+                                         bool leaf_exact),
+                              void *arg);
 
 /* stack.c — the lowest address of gp's stack that may be read (above its
  * guard page, GORT_STACK_GUARD=1), and whether a fault at addr with stack

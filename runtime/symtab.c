@@ -202,3 +202,9 @@ bool symtab_module(uintptr_t pc, const char **path, uintptr_t *base)
     *base = (uintptr_t)info.dli_fbase;
     return true;
 }
+
+int symtab_source_len(const char *name)
+{
+    const char *dot = strchr(name, '.');
+    return dot && dot != name ? (int)(dot - name) : (int)strlen(name);
+}

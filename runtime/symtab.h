@@ -13,4 +13,8 @@ bool symtab_lookup(uintptr_t pc, const char **name, uintptr_t *start);
  * it is loaded at; false if none holds pc. */
 bool symtab_module(uintptr_t pc, const char **path, uintptr_t *base);
 
+/* The length of a symbol's source name: without the suffixes gcc gives
+ * its clones (f.constprop.0, f.isra.0, f.part.0, f.cold). */
+int symtab_source_len(const char *name);
+
 #endif

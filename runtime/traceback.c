@@ -51,6 +51,7 @@ static bool in_runtime(uintptr_t pc)
 struct eh_lookup {
     uintptr_t pc;
     bool mapped;        /* a module's segment holds pc */
+    uintptr_t lo, hi;   /* that segment */
     bool found;
     struct cfi_hdr hdr;
     struct cfi_section eh;
@@ -65,8 +66,11 @@ static int find_eh(struct dl_phdr_info *info, size_t size, void *data)
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         uintptr_t start = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && lk->pc >= start && lk->pc < start + ph->p_memsz)
+        if (ph->p_type == PT_LOAD && lk->pc >= start && lk->pc < start + ph->p_memsz) {
             contains = true;
+            lk->lo = start;
+            lk->hi = start + ph->p_memsz;
+        }
         else if (ph->p_type == PT_GNU_EH_FRAME)
             ehp = ph;
     }
@@ -137,14 +141,6 @@ static struct cfi_regs regs_of_ctx(const struct gctx *ctx)
 
 /* ---- Printing --------------------------------------------------------------- */
 
-/* The source name of a function: without the suffixes gcc gives its clones
- * (f.constprop.0, f.isra.0, f.part.0, f.cold). */
-static int source_name_len(const char *name)
-{
-    const char *dot = strchr(name, '.');
-    return dot && dot != name ? (int)(dot - name) : (int)strlen(name);
-}
-
 enum { MAX_INLINE = 32 };
 
 /* A line number, ? for 0 (code of no source line), as addr2line prints it. */
@@ -198,7 +194,7 @@ static void print_func_line(uintptr_t pc, uintptr_t at, bool show_offset)
         return;
     const char *module = module_of(at, &base);
     if (symtab_lookup(at, &name, &start)) {
-        print_fmt("%.*s(...)\n\t%s", source_name_len(name), name, module);
+        print_fmt("%.*s(...)\n\t%s", symtab_source_len(name), name, module);
         if (show_offset)
             print_fmt(" +%#lx", (unsigned long)(pc - start));
         print_str("\n");
@@ -231,20 +227,46 @@ static int step_just_called(const struct cfi_regs *in, struct stack_bounds *b,
     return CFI_OK;
 }
 
-/* Unwinds from registers start (flags CFI_PC_EXACT: a signal's) within b,
- * printing each frame as it is found: a fault on the way (a corrupt stack)
- * leaves the frames before it printed. */
-static void print_stack(const struct cfi_regs *start, struct stack_bounds *b, bool system)
+/* Each frame found by walk_stack: its pc, and whether that is exact (the
+ * innermost frame's, a signal's) rather than a return address.  False
+ * stops the walk. */
+struct frame_sink {
+    bool (*frame)(struct frame_sink *fs, uintptr_t pc, bool exact);
+};
+
+/* The unwind tables of the last few modules, so that a walk of many
+ * stacks (a profile) does not search the loaded objects at every frame. */
+struct eh_cache {
+    struct eh_lookup e[4];
+    unsigned next;
+};
+
+static void lookup_eh(struct eh_cache *c, struct eh_lookup *lk)
 {
-    struct cfi_regs regs = *start;
-    print_frame(regs.r[CFI_RA], (regs.flags & CFI_PC_EXACT) != 0, system);
-    for (int n = 1;; n++) {
-        if (n == MAX_FRAMES) {
-            print_str("...additional frames elided...\n");
+    for (unsigned i = 0; c && i < 4; i++)
+        if (c->e[i].found && lk->pc >= c->e[i].lo && lk->pc < c->e[i].hi) {
+            uintptr_t pc = lk->pc;
+            *lk = c->e[i];
+            lk->pc = pc;
             return;
         }
+    dl_iterate_phdr(find_eh, lk);
+    if (c && lk->found)
+        c->e[c->next++ % 4] = *lk;
+}
+
+/* Unwinds from registers start (flags CFI_PC_EXACT: a signal's) within b,
+ * giving fs each frame as it is found: a fault on the way (a corrupt
+ * stack) leaves the frames before it given. */
+static void walk_stack(const struct cfi_regs *start, struct stack_bounds *b,
+                       struct frame_sink *fs, struct eh_cache *cache)
+{
+    struct cfi_regs regs = *start;
+    if (!fs->frame(fs, regs.r[CFI_RA], (regs.flags & CFI_PC_EXACT) != 0))
+        return;
+    for (;;) {
         struct eh_lookup lk = {.pc = cfi_lookup_pc(&regs)};
-        dl_iterate_phdr(find_eh, &lk);
+        lookup_eh(cache, &lk);
         struct cfi_regs caller;
         struct cfi_fde fde;
         int rc;
@@ -262,9 +284,33 @@ static void print_stack(const struct cfi_regs *start, struct stack_bounds *b, bo
         if ((caller.r[CFI_RSP] <= regs.r[CFI_RSP] && !signal_frame) ||
             caller.r[CFI_RSP] > b->hi || caller.r[CFI_RSP] < b->lo)
             return;
-        print_frame(caller.r[CFI_RA], (caller.flags & CFI_PC_EXACT) != 0, system);
+        if (!fs->frame(fs, caller.r[CFI_RA], (caller.flags & CFI_PC_EXACT) != 0))
+            return;
         regs = caller;
     }
+}
+
+struct print_sink {
+    struct frame_sink fs;
+    bool system;
+    int n;
+};
+
+static bool print_one(struct frame_sink *fs, uintptr_t pc, bool exact)
+{
+    struct print_sink *ps = (struct print_sink *)fs;
+    if (ps->n++ == MAX_FRAMES) {
+        print_str("...additional frames elided...\n");
+        return false;
+    }
+    print_frame(pc, exact, ps->system);
+    return true;
+}
+
+static void print_stack(const struct cfi_regs *start, struct stack_bounds *b, bool system)
+{
+    struct print_sink ps = {{print_one}, system, 0};
+    walk_stack(start, b, &ps.fs, NULL);
 }
 
 static void print_header(struct g *gp, uint32_t status, int64_t now)
@@ -305,7 +351,7 @@ static void print_created_by(struct g *gp)
         print_str("\n");
     } else if (symtab_lookup(gp->gopc - 1, &name, &start)) {
         uintptr_t base;
-        print_fmt("created by %.*s in goroutine %llu\n\t%s +%#lx\n", source_name_len(name), name,
+        print_fmt("created by %.*s in goroutine %llu\n\t%s +%#lx\n", symtab_source_len(name), name,
                   parent, module_of(gp->gopc - 1, &base), (unsigned long)(gp->gopc - start));
     } else {
         print_fmt("created by ? in goroutine %llu\n", parent);
@@ -435,4 +481,72 @@ void traceback_thread(long tid, const char *name, const struct cfi_regs *regs, i
     print_fmt("\nthread %ld (%s) [not a goroutine]:\n", tid, name);
     print_stack(regs, &b, level >= TB_SYSTEM);
     recover_armed = 0;
+}
+
+/* ---- Stacks as pcs, for the goroutine profile ------------------------------ */
+
+struct pcs_sink {
+    struct frame_sink fs;
+    uintptr_t pcs[MAX_FRAMES];
+    int n;
+    bool exact0;
+};
+
+static bool pcs_one(struct frame_sink *fs, uintptr_t pc, bool exact)
+{
+    struct pcs_sink *ps = (struct pcs_sink *)fs;
+    if (ps->n == 0)
+        ps->exact0 = exact;
+    ps->pcs[ps->n++] = pc;
+    return ps->n < MAX_FRAMES;
+}
+
+/* gp's frames into ps: gp the caller's own goroutine, or one that is not
+ * running (its saved context), within its stack; none when it runs on
+ * another thread or its stack pointer is outside its stack. */
+static void goroutine_pcs(struct g *gp, struct g *self, struct pcs_sink *ps, struct eh_cache *c)
+{
+    struct cfi_regs regs;
+    uint32_t status = readgstatus(gp);
+    ps->n = 0;
+    ps->exact0 = false;
+    if (gp == self) {
+        struct gctx here;
+        gort_savectx(&here);
+        regs = regs_of_ctx(&here);
+    } else if (status == G_RUNNING) {
+        return;
+    } else if (gp->stacklo == 0) {
+        ps->pcs[ps->n++] = gp->startpc;    /* never ran: at its start */
+        ps->exact0 = true;
+        return;
+    } else {
+        regs = regs_of_ctx(&gp->ctx);
+    }
+    uintptr_t sp = regs.r[CFI_RSP];
+    if (sp > gp->stackhi || sp < stack_readable_lo(gp))
+        return;
+    struct stack_bounds b = {sp, gp->stackhi, false};
+    walk_stack(&regs, &b, &ps->fs, c);
+}
+
+void traceback_each_goroutine(void (*fn)(void *arg, struct g *gp, const uintptr_t *pcs, int n,
+                                         bool leaf_exact),
+                              void *arg)
+{
+    struct g *self = getg_maybe();
+    struct pcs_sink ps;
+    struct eh_cache cache;
+    memset(&cache, 0, sizeof cache);
+    ps.fs.frame = pcs_one;
+    uint64_t n = load64(&allglen);
+    struct g **gs = loadp((void *const *)&allgs);
+    for (uint64_t i = 0; i < n; i++) {
+        struct g *gp = gs[i];
+        uint32_t s = readgstatus(gp);
+        if (s == G_DEAD || s == G_IDLE || gp->system)
+            continue;
+        goroutine_pcs(gp, self, &ps, &cache);
+        fn(arg, gp, ps.pcs, ps.n, ps.exact0);
+    }
 }

@@ -247,6 +247,20 @@ void gort_set_block_profile_rate(int64_t rate);
  * -1 with errno. */
 int gort_write_block_profile(int fd);
 
+/* ---- Debug endpoint (net/http/pprof) ------------------------------------ */
+
+/* Serve the runtime's profiles over HTTP/1.1 at addr, "HOST:PORT" (HOST a
+ * numeric IPv4 address, [IPv6], "localhost", or empty for every interface;
+ * PORT 0 picks a free one), in Go's net/http/pprof layout: /debug/pprof/,
+ * /debug/pprof/goroutine, /debug/vars.  The server runs on a goroutine of
+ * its own.  Returns 0 once the socket listens, -1 with errno set otherwise
+ * (EBUSY: already serving).  Anyone who can reach the address can read
+ * every goroutine's stack and the memory statistics: see docs/runtime.md
+ * before binding anything but loopback. */
+int gort_debug_serve(const char *addr);
+/* The port gort_debug_serve listens on, -1 before it does. */
+int gort_debug_serve_port(void);
+
 #ifdef __cplusplus
 }
 #endif
