@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "debugprofiles.h"
 #include "httpd.h"
 #include "pcline.h"
 #include "profproto.h"
@@ -296,7 +297,7 @@ static const struct debug_route routes[] = {
     {"/debug/pprof/", NULL, index_handler, NULL, NULL},
     {"/debug/pprof/allocs", "allocs", not_available, NULL,   /* the heap profile's engineer */
      "A sampling of all past memory allocations"},
-    {"/debug/pprof/block", "block", not_available, NULL,     /* the block profile's engineer */
+    {"/debug/pprof/block", "block", debug_block_profile, NULL,
      "Stack traces that led to blocking on synchronization primitives"},
     {"/debug/pprof/goroutine", "goroutine", goroutine_handler, gort_numgoroutine,
      "Stack traces of all current goroutines. Use debug=2 as a query parameter to export in "
@@ -304,7 +305,7 @@ static const struct debug_route routes[] = {
     {"/debug/pprof/heap", "heap", not_available, NULL,       /* the heap profile's engineer */
      "A sampling of memory allocations of live objects. You can specify the gc GET parameter "
      "to run GC before taking the heap sample."},
-    {"/debug/pprof/profile", "profile", not_available, NULL, /* the CPU profile's engineer */
+    {"/debug/pprof/profile", "profile", debug_cpu_profile, NULL,
      "CPU profile. You can specify the duration in the seconds GET parameter. After you get "
      "the profile file, use the go tool pprof command to investigate the profile."},
     {"/debug/vars", NULL, vars_handler, NULL, NULL},

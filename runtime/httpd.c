@@ -14,8 +14,11 @@
  *
  * poll() runs between gort_syscall_enter and gort_syscall_exit: while the
  * server waits, its P runs the program's goroutines; accept, recv and send
- * never block (non-blocking sockets).  Handlers run on the server's
- * goroutine, one at a time.
+ * never block (non-blocking sockets).  Each complete request's handler runs
+ * on a goroutine of its own (at most HTTP_MAX_CONNS at once, one per
+ * connection), so a long one (a CPU profile of 30 seconds) holds up no
+ * other request; it hands the rendered response back to the loop and
+ * wakes it through an eventfd.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -28,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -330,14 +334,18 @@ int httpd_listen(const char *addr, int *port)
 
 /* ---- Connections -------------------------------------------------------------- */
 
-enum conn_state { C_FREE, C_READ, C_WRITE, C_LINGER };
+enum conn_state { C_FREE, C_READ, C_HANDLING, C_WRITE, C_LINGER };
 
 struct conn {
     int fd;
-    enum conn_state state;
+    uint32_t state;             /* enum conn_state; C_HANDLING: the handler's goroutine owns out */
+    uint32_t handled;           /* atomic: the handler is done, out holds the response */
     int64_t deadline;
     size_t inlen, outoff;
     struct ppbuf out;
+    struct http_request req;    /* C_HANDLING: its parts point into in */
+    http_dispatch dispatch;
+    int wakefd;                 /* the loop's eventfd */
     char in[HTTP_MAX_REQUEST + 1];
 };
 
@@ -348,27 +356,58 @@ static void conn_close(struct conn *c)
     c->state = C_FREE;
 }
 
-/* The response to a complete request (or a parse error, status). */
-static void conn_respond(struct conn *c, int status, const struct http_request *r,
-                         http_dispatch dispatch, int64_t now)
+/* The response to a request into c->out: a parse error's (status), or
+ * the handler's. */
+static void conn_render(struct conn *c, int status)
 {
     struct http_response w = {200, "text/plain; charset=utf-8", NULL, {0}};
     bool head = false;
     if (status) {
         error_response(&w, status);
     } else {
-        head = strcmp(r->method, "HEAD") == 0;
-        dispatch(r, &w);
+        head = strcmp(c->req.method, "HEAD") == 0;
+        c->dispatch(&c->req, &w);
         if (w.body.failed)
             error_response(&w, 500);
     }
     render(&w, head, &c->out);
     ppbuf_free(&w.body);
+}
+
+static void conn_to_write(struct conn *c, int64_t now)
+{
     c->outoff = 0;
     c->state = C_WRITE;
     c->deadline = now + WRITE_TIMEOUT;
     if (c->out.failed)
         conn_close(c);
+}
+
+/* The goroutine of one request. */
+static void conn_handle(void *arg)
+{
+    struct conn *c = arg;
+    conn_render(c, 0);
+    __atomic_store_n(&c->handled, 1, __ATOMIC_RELEASE);
+    uint64_t one = 1;
+    ssize_t n = write(c->wakefd, &one, sizeof one);
+    (void)n;    /* the counter cannot overflow: at most HTTP_MAX_CONNS adds between reads */
+}
+
+/* A complete request (status 0: r) or a parse error (status). */
+static void conn_respond(struct conn *c, int status, const struct http_request *r,
+                         http_dispatch dispatch, int64_t now)
+{
+    if (status) {
+        conn_render(c, status);
+        conn_to_write(c, now);
+        return;
+    }
+    c->req = *r;
+    c->dispatch = dispatch;
+    c->handled = 0;
+    c->state = C_HANDLING;
+    gort_go(conn_handle, c);
 }
 
 static void conn_read(struct conn *c, http_dispatch dispatch, int64_t now)
@@ -449,15 +488,23 @@ void httpd_serve(int lfd, http_dispatch dispatch)
                               -1, 0);
     if (conns == MAP_FAILED)
         gort_panic("gort_debug_serve: no memory for connections");
-    struct pollfd pfd[HTTP_MAX_CONNS + 1];
-    int who[HTTP_MAX_CONNS + 1];
+    int wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wakefd < 0)
+        gort_panic("gort_debug_serve: no eventfd");
+    for (int i = 0; i < HTTP_MAX_CONNS; i++)
+        conns[i].wakefd = wakefd;
+    struct pollfd pfd[HTTP_MAX_CONNS + 2];
+    int who[HTTP_MAX_CONNS + 2];
     for (;;) {
         int64_t now = gort_nanotime(), wait = SEC;
         int n = 0;
         pfd[n++] = (struct pollfd){lfd, POLLIN, 0};
+        pfd[n++] = (struct pollfd){wakefd, POLLIN, 0};
         for (int i = 0; i < HTTP_MAX_CONNS; i++) {
             struct conn *c = &conns[i];
-            if (c->state == C_FREE)
+            if (c->state == C_HANDLING && __atomic_load_n(&c->handled, __ATOMIC_ACQUIRE))
+                conn_to_write(c, now);
+            if (c->state == C_FREE || c->state == C_HANDLING)
                 continue;
             if (c->deadline - now < wait)
                 wait = c->deadline - now;
@@ -471,7 +518,12 @@ void httpd_serve(int lfd, http_dispatch dispatch)
         if (r < 0 && errno != EINTR)
             gort_sleep(SEC / 10);   /* ENOMEM: try again shortly */
         now = gort_nanotime();
-        for (int k = 1; k < n; k++) {
+        if (r > 0 && (pfd[1].revents & POLLIN)) {
+            uint64_t v;
+            ssize_t rd = read(wakefd, &v, sizeof v);
+            (void)rd;
+        }
+        for (int k = 2; k < n; k++) {
             struct conn *c = &conns[who[k]];
             if (pfd[k].revents & (POLLIN | POLLHUP | POLLERR)) {
                 if (c->state == C_WRITE)
@@ -481,7 +533,7 @@ void httpd_serve(int lfd, http_dispatch dispatch)
             }
             if (c->state == C_WRITE)
                 conn_write(c, now);
-            if (c->state != C_FREE && now >= c->deadline)
+            if (c->state != C_FREE && c->state != C_HANDLING && now >= c->deadline)
                 conn_close(c);
         }
         if (r > 0 && (pfd[0].revents & POLLIN))

@@ -11,6 +11,7 @@
  * per distinct pc, one function per name and file) uses open-addressing
  * tables in mmap'd memory.
  */
+#include <errno.h>
 #include <link.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -506,4 +507,18 @@ done:
     map_free(&b->funcmap);
     munmap(b, page_round(sizeof *b));
     return rc;
+}
+
+int ppbuf_write_fd(const struct ppbuf *b, int fd)
+{
+    size_t off = 0;
+    while (off < b->len) {
+        ssize_t w = write(fd, b->data + off, b->len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        off += (size_t)w;
+    }
+    return 0;
 }

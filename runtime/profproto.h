@@ -35,6 +35,8 @@ void ppbuf_putc(struct ppbuf *b, char c);
 void ppbuf_puts(struct ppbuf *b, const char *s);
 bool ppbuf_reserve(struct ppbuf *b, size_t n);   /* room for n more bytes */
 void ppbuf_free(struct ppbuf *b);                /* back to zeroed */
+/* Write all of b to fd (EINTR retried); 0, or -1 with errno. */
+int ppbuf_write_fd(const struct ppbuf *b, int fd);
 
 struct pp_builder;
 

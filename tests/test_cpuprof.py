@@ -7,26 +7,31 @@ waiting call took (tests/programs/prof_block.c).
 """
 import re
 import shutil
+import threading
+import time
+import urllib.error
+import urllib.request
 
 import pytest
 
 from attachlib import marker_line, src_path
-from conftest import run
+from conftest import LiveLines, run
 from rtlib import COMPILERS, all_facts, facts
 
 HOT = ("spin_a", "spin_b", "spin_c")
 
 
-def go_pprof(*args):
+def go_pprof(*args, tmp=None):
     assert shutil.which("go"), "go (golang-go, installed by make deps) is missing"
-    r = run(["go", "tool", "pprof", *args], timeout=120)
+    env = {"PPROF_TMPDIR": str(tmp)} if tmp else None   # where it saves what it fetches
+    r = run(["go", "tool", "pprof", *args], timeout=120, env=env)
     assert r.returncode == 0, r.stderr
     return r.stdout
 
 
-def top_flat(exe, path, *opts):
+def top_flat(exe, path, *opts, tmp=None):
     """{function: flat value} from `go tool pprof -top` (in ns for times)."""
-    out = go_pprof("-top", "-unit=ns", "-nodecount=1000", *opts, exe, str(path))
+    out = go_pprof("-top", "-unit=ns", "-nodecount=1000", *opts, exe, str(path), tmp=tmp)
     flat = {}
     for line in out.splitlines():
         m = re.match(r"\s*(\d+)(ns)?\s+[\d.]+%\s+[\d.]+%\s+\d+(?:ns)?\s+[\d.]+%\s+(\S+)", line)
@@ -79,10 +84,7 @@ def cpu_run(request, program, tmp_path):
     return exe, path, facts(r.stdout), r.stdout
 
 
-def test_the_programs_own_profile_names_its_hot_functions(cpu_run):
-    exe, path, f, _ = cpu_run
-    truth = [int(x) for x in f["CPU"].split()]
-    flat, out = top_flat(exe, path)
+def assert_shares(flat, truth, out):
     got = [flat.get(h, 0) for h in HOT]
     assert max(flat, key=flat.get) == "spin_a", out
     for name, g, t in zip(HOT, got, truth):
@@ -92,6 +94,12 @@ def test_the_programs_own_profile_names_its_hot_functions(cpu_run):
     # the total is the CPU the three took, within sampling error and the
     # few periods the program's other work takes
     assert 0.85 * sum(truth) < sum(got) < 1.15 * sum(truth), (got, truth, out)
+
+
+def test_the_programs_own_profile_names_its_hot_functions(cpu_run):
+    exe, path, f, _ = cpu_run
+    flat, out = top_flat(exe, path)
+    assert_shares(flat, [int(x) for x in f["CPU"].split()], out)
 
 
 def test_inlined_frames_and_goroutine_labels(cpu_run):
@@ -172,3 +180,78 @@ def test_block_profile_off_records_nothing(program, tmp_path):
     assert "contentions/count delay/nanoseconds" in raw, raw
     _, samples = raw_locations(raw)
     assert samples == [], raw
+
+
+# ---- The debug endpoint's /debug/pprof/profile and /block --------------------------
+
+def serving(targets, program, src, compiler, *args):
+    exe = program(src, compiler)
+    proc = targets.start([exe, *args])
+    lines = LiveLines(proc)
+    port = int(lines.until(lambda l: l.startswith("PORT "))[-1].split()[1])
+    return exe, lines, f"http://127.0.0.1:{port}"
+
+
+def cpu_now(lines):
+    """The CPU figures of the first line the program printed from now on
+    (each line carries its CLOCK_MONOTONIC time, the clock of
+    time.monotonic_ns)."""
+    t = time.monotonic_ns()
+    line = lines.until(lambda l: l.startswith("CPU ") and int(l.split()[4]) >= t)[-1]
+    return [int(x) for x in line.split()[1:4]]
+
+
+@pytest.mark.parametrize("compiler", COMPILERS)
+def test_go_tool_pprof_fetches_the_cpu_profile_itself(targets, program, tmp_path, compiler):
+    exe, lines, url = serving(targets, program, "prof_cpu.c", compiler, "serve")
+    before = cpu_now(lines)
+    flat, out = top_flat(exe, f"{url}/debug/pprof/profile?seconds=3", tmp=tmp_path)
+    after = cpu_now(lines)
+    assert "Type: cpu" in out, out
+    assert_shares(flat, [a - b for a, b in zip(after, before)], out)
+
+
+def test_one_cpu_profile_at_a_time_and_others_meanwhile(targets, program):
+    _, lines, url = serving(targets, program, "prof_cpu.c", "gcc", "serve")
+    got = {}
+
+    def fetch_profile():
+        with urllib.request.urlopen(f"{url}/debug/pprof/profile?seconds=3", timeout=60) as r:
+            got["first"] = (r.status, r.read())
+
+    t = threading.Thread(target=fetch_profile)
+    t.start()
+    try:
+        lines.lines.clear()
+        # the first has started once a second one is refused
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{url}/debug/pprof/profile?seconds=1", timeout=60)
+            except urllib.error.HTTPError as e:
+                assert e.code == 500 and b"already in use" in e.read()
+                break
+            threading.Event().wait(0.05)
+        else:
+            raise AssertionError("a second CPU profile was never refused")
+        # and the rest of the endpoint answers while the profile runs
+        with urllib.request.urlopen(f"{url}/debug/vars", timeout=60) as r:
+            assert r.status == 200 and b"memstats" in r.read()
+        assert t.is_alive(), "the profile ended before the other requests were answered"
+    finally:
+        t.join(90)
+    assert got["first"][0] == 200 and len(got["first"][1]) > 0
+
+
+@pytest.mark.parametrize("compiler", COMPILERS)
+def test_block_profile_from_the_endpoint(targets, program, tmp_path, compiler):
+    exe, lines, url = serving(targets, program, "prof_block.c", compiler, "serve")
+    lines.until(lambda l: l == "DONE", timeout=60)
+    sites = {}
+    for line in lines.lines:
+        if line.startswith("SITE "):
+            _, name, calls, ns = line.split()
+            sites[name] = (int(calls), int(ns))
+    delay, out = top_flat(exe, f"{url}/debug/pprof/block", "-sample_index=delay", tmp=tmp_path)
+    for site, fn in SITES.items():
+        ns = sites[site][1]
+        assert abs(delay.get(fn, 0) - ns) <= 0.1 * ns, (site, delay.get(fn), ns, out)

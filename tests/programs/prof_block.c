@@ -11,6 +11,9 @@
  *     SITE NAME CALLS NS        NAME recv, lock, group
  *     DONE
  * Usage: prof_block FILE [RATE]   (RATE in ns, default 1: every wait)
+ *        prof_block serve         the same, but the profile is left to the debug
+ *                                 endpoint: PORT N first, then the truth, then it
+ *                                 waits to be killed
  */
 #include "rt_common.h"
 
@@ -129,6 +132,13 @@ static int prog(int argc, char **argv)
     }
     if (argc > 2)
         rate = atoll(argv[2]);
+    bool serve = strcmp(argv[1], "serve") == 0;
+    if (serve) {
+        if (gort_debug_serve("127.0.0.1:0") != 0)
+            FAIL("gort_debug_serve: %s", strerror(errno));
+        printf("PORT %d\n", gort_debug_serve_port());
+        fflush(stdout);
+    }
     gort_set_block_profile_rate(rate);
     ch = gort_chan_make(sizeof(int), 0);
     gort_chan *go = gort_chan_make(sizeof(int), 0);
@@ -139,14 +149,21 @@ static int prog(int argc, char **argv)
     gort_go(lock_waiter, go);
     gort_go(group_waiter, NULL);
     gort_waitgroup_wait(&done_wg);
+    gort_set_block_profile_rate(0);      /* the truth is complete */
+    if (serve)
+        goto truth;
     int fd = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0 || gort_write_block_profile(fd) != 0)
         FAIL("writing %s: %s", argv[1], strerror(errno));
     close(fd);
+truth:;
     struct site *sites[] = {&recv_site, &lock_site, &group_site};
     for (int i = 0; i < 3; i++)
         printf("SITE %s %d %lld\n", sites[i]->name, sites[i]->calls, (long long)sites[i]->ns);
     printf("DONE\n");
+    fflush(stdout);
+    while (serve)
+        gort_sleep(SEC(1));
     return 0;
 }
 

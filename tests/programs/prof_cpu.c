@@ -15,6 +15,10 @@
  *                                  CPU A B C                   ns in spin_a, spin_b, spin_c
  *                                  BUSY                        the second start's errno
  *                                  DONE
+ *        prof_cpu serve          serve the debug endpoint on 127.0.0.1 (any port)
+ *                                and print PORT N, then every 100 ms
+ *                                  CPU A B C T                 the ns so far, at
+ *                                                              CLOCK_MONOTONIC T
  */
 #include "rt_common.h"
 
@@ -77,8 +81,9 @@ static void worker_c(void *arg) { (void)arg; worker(2); }
 
 static int prog(int argc, char **argv)
 {
-    if (argc < 4 || strcmp(argv[1], "self") != 0) {
-        fprintf(stderr, "usage: prof_cpu self FILE MS\n");
+    bool serve = argc == 2 && strcmp(argv[1], "serve") == 0;
+    if (!serve && (argc < 4 || strcmp(argv[1], "self") != 0)) {
+        fprintf(stderr, "usage: prof_cpu self FILE MS | prof_cpu serve\n");
         return 2;
     }
     gort_maxprocs(4);
@@ -89,6 +94,17 @@ static int prog(int argc, char **argv)
         gort_sleep(MSEC(1));
     printf("GO a %llu\nGO b %llu\nGO c %llu\n", (unsigned long long)ids[0],
            (unsigned long long)ids[1], (unsigned long long)ids[2]);
+    if (serve) {
+        if (gort_debug_serve("127.0.0.1:0") != 0)
+            FAIL("gort_debug_serve: %s", strerror(errno));
+        printf("PORT %d\n", gort_debug_serve_port());
+        for (;;) {
+            printf("CPU %lld %lld %lld %lld\n", (long long)cpu_ns[0], (long long)cpu_ns[1],
+                   (long long)cpu_ns[2], (long long)mono_ns());
+            fflush(stdout);
+            gort_sleep(MSEC(100));
+        }
+    }
     gort_sleep(MSEC(150));   /* every worker in its rhythm */
     int fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0)
