@@ -231,6 +231,30 @@ static int step_just_called(const struct cfi_regs *in, struct stack_bounds *b,
     return CFI_OK;
 }
 
+/* One frame up from regs within b: false at the end of the stack or where
+ * the unwind fails or goes the wrong way. */
+static bool step_frame(const struct cfi_regs *regs, struct stack_bounds *b,
+                       struct cfi_regs *caller)
+{
+    struct eh_lookup lk = {.pc = cfi_lookup_pc(regs)};
+    dl_iterate_phdr(find_eh, &lk);
+    struct cfi_fde fde;
+    int rc;
+    if (lk.found && cfi_hdr_lookup(&lk.hdr, &lk.eh, lk.pc, &fde) == CFI_OK)
+        rc = cfi_step_fde(&fde, regs, read_stack, b, caller);
+    else if (!lk.mapped && (regs->flags & CFI_PC_EXACT))
+        rc = step_just_called(regs, b, caller);
+    else
+        rc = cfi_step_fp(regs, read_stack, b, caller);
+    if (rc != CFI_OK || !(caller->valid & (1u << CFI_RA)) || caller->r[CFI_RA] == 0)
+        return false;
+    /* Stacks grow down: a caller's frame is above its callee's, but
+     * for a signal handler's, which may run on a stack of its own. */
+    bool signal_frame = (caller->flags & CFI_PC_EXACT) != 0;
+    return !((caller->r[CFI_RSP] <= regs->r[CFI_RSP] && !signal_frame) ||
+             caller->r[CFI_RSP] > b->hi || caller->r[CFI_RSP] < b->lo);
+}
+
 /* Unwinds from registers start (flags CFI_PC_EXACT: a signal's) within b,
  * printing each frame as it is found: a fault on the way (a corrupt stack)
  * leaves the frames before it printed. */
@@ -243,28 +267,41 @@ static void print_stack(const struct cfi_regs *start, struct stack_bounds *b, bo
             print_str("...additional frames elided...\n");
             return;
         }
-        struct eh_lookup lk = {.pc = cfi_lookup_pc(&regs)};
-        dl_iterate_phdr(find_eh, &lk);
         struct cfi_regs caller;
-        struct cfi_fde fde;
-        int rc;
-        if (lk.found && cfi_hdr_lookup(&lk.hdr, &lk.eh, lk.pc, &fde) == CFI_OK)
-            rc = cfi_step_fde(&fde, &regs, read_stack, b, &caller);
-        else if (!lk.mapped && (regs.flags & CFI_PC_EXACT))
-            rc = step_just_called(&regs, b, &caller);
-        else
-            rc = cfi_step_fp(&regs, read_stack, b, &caller);
-        if (rc != CFI_OK || !(caller.valid & (1u << CFI_RA)) || caller.r[CFI_RA] == 0)
-            return;
-        /* Stacks grow down: a caller's frame is above its callee's, but
-         * for a signal handler's, which may run on a stack of its own. */
-        bool signal_frame = (caller.flags & CFI_PC_EXACT) != 0;
-        if ((caller.r[CFI_RSP] <= regs.r[CFI_RSP] && !signal_frame) ||
-            caller.r[CFI_RSP] > b->hi || caller.r[CFI_RSP] < b->lo)
+        if (!step_frame(&regs, b, &caller))
             return;
         print_frame(caller.r[CFI_RA], (caller.flags & CFI_PC_EXACT) != 0, system);
         regs = caller;
     }
+}
+
+/* The return addresses of the calling goroutine's (or thread's) frames
+ * above the runtime's own at the top of the stack, innermost first, at
+ * most max of them: the allocation profile's stacks (memprof.c). */
+int traceback_callers(uintptr_t *pcs, int max)
+{
+    struct gctx here;
+    gort_savectx(&here);
+    struct cfi_regs regs = regs_of_ctx(&here);
+    uintptr_t sp = regs.r[CFI_RSP];
+    struct g *gp = getg_maybe();
+    struct stack_bounds b = {sp, sp + (8u << 20), true};
+    if (gp && sp <= gp->stackhi && sp >= stack_readable_lo(gp))
+        b = (struct stack_bounds){sp, gp->stackhi, false};
+    int n = 0;
+    bool top = true;
+    for (int depth = 1; depth < MAX_FRAMES && n < max; depth++) {
+        struct cfi_regs caller;
+        if (!step_frame(&regs, &b, &caller))
+            break;
+        uintptr_t ra = caller.r[CFI_RA];
+        regs = caller;
+        if (top && in_runtime(ra - 1))
+            continue;
+        top = false;
+        pcs[n++] = ra;
+    }
+    return n;
 }
 
 static void print_header(struct g *gp, uint32_t status, int64_t now)
