@@ -25,6 +25,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 
 #include "heap.h"
 #include "memprof.h"
@@ -62,6 +63,10 @@ static double log2_approx(uint64_t x)
     return e + ln * 1.4426950408889634;
 }
 
+/* Mixed into the draws so that each run samples other allocations (the
+ * scheduler's random sequence starts the same in every process). */
+static uint64_t seed;
+
 /* Bytes to the next sample: exponential of mean rate (Go's fastexprand). */
 static int64_t next_sample(int64_t rate)
 {
@@ -70,7 +75,8 @@ static int64_t next_sample(int64_t rate)
     if (rate > 0x7000000)
         rate = 0x7000000;
     enum { RANDOM_BITS = 26 };
-    uint64_t q = (fastrand64() & ((1u << RANDOM_BITS) - 1)) + 1;
+    uint64_t r = (fastrand64() ^ seed) * 0x9e3779b97f4a7c15ull;
+    uint64_t q = (r >> (64 - RANDOM_BITS)) + 1;
     double qlog = log2_approx(q) - RANDOM_BITS;
     if (qlog > 0)
         qlog = 0;
@@ -173,6 +179,9 @@ void memprof_sweep(struct span *s)
 
 void memprof_init(void)
 {
+    const uint64_t *at_random = (const uint64_t *)getauxval(AT_RANDOM);   /* 16 bytes */
+    if (at_random)
+        seed = at_random[1];
     const char *s = getenv("GORT_MEMPROFILERATE");
     if (s && *s) {
         char *end;
