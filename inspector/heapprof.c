@@ -24,8 +24,8 @@ const struct memprofsnap *session_memprof(struct session *ss, const char *cmd)
 {
     const struct memprofsnap *m = ss->s.memprof;
     if (!m || !m->present) {
-        die_msg("%s: %s: its runtime keeps no allocation profile (descriptor version %u; "
-                "version 3 has one)", cmd, ss->t->what, ss->d.version);
+        die_msg("%s: %s: its runtime describes no allocation profile (descriptor version %u; "
+                "libgort's has one from version 3)", cmd, ss->t->what, ss->d.version);
         return NULL;
     }
     if (m->error)

@@ -7,7 +7,8 @@
  * before two collections free it.  Then the program prints its truth:
  *
  *   SITE NAME bytes=B objects=N line=L   what NAME allocated (L: the line
- *                                        of its allocation call)
+ *                                        of its allocation call; app's are
+ *                                        the two pointer arrays)
  *   INLINE b caller=c call_line=L        c's line that calls b
  *   INPROC buckets=N alloc_objects=A alloc_bytes=B free_objects=F free_bytes=G
  *                                        the sums of gort_memprofile_foreach
@@ -97,6 +98,7 @@ static int app(int argc, char **argv)
     c();
     gort_gc();
     gort_gc();
+    printf("SITE app bytes=%zu objects=2\n", (A_BYTES + B_BYTES) / OBJ * sizeof(void *));
     printf("SITE a bytes=%u objects=%u line=%d\n", A_BYTES, A_BYTES / OBJ, a_line);
     printf("SITE b bytes=%u objects=%u line=%d\n", B_BYTES, B_BYTES / OBJ, b_line);
     printf("SITE garbage bytes=%u objects=%u line=%d freed=1\n", G_BYTES, G_BYTES / OBJ, g_line);
