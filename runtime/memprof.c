@@ -46,6 +46,7 @@ static struct {
     struct rtlock lock;                   /* buckets' counts, hash, specials */
     struct memprof_bucket *hash[HASH_SIZE];
     struct special *freespecials;
+    struct unwind_cache *unwind;          /* stacks are unwound under the lock */
 } mp;
 
 /* The countdown of threads that run no goroutine (malloc_nop, under the
@@ -138,8 +139,10 @@ void memprof_alloc(struct memprof_countdown *cd, struct span *s, void *p, uint64
     }
     cd->next = next_sample(rate);
     uintptr_t stk[MEMPROF_MAX_STACK];
-    int n = traceback_callers(stk, MEMPROF_MAX_STACK);
     lock_acquire(&mp.lock);
+    if (!mp.unwind)
+        mp.unwind = unwind_cache_new();
+    int n = traceback_callers(stk, MEMPROF_MAX_STACK, mp.unwind);
     struct memprof_bucket *b = bucket_of(stk, n);
     add_count(&b->alloc_objects, 1);
     add_count(&b->alloc_bytes, size);

@@ -483,7 +483,9 @@ struct cfi_regs;
 void traceback_goroutines(struct g *current, const struct cfi_regs *regs, int level);
 void traceback_here(struct g *current, int level, bool thread_too);
 void traceback_thread(long tid, const char *name, const struct cfi_regs *regs, int level);
-int traceback_callers(uintptr_t *pcs, int max);   /* memprof.c's stacks */
+struct unwind_cache;
+struct unwind_cache *unwind_cache_new(void);   /* zeroed, never freed */
+int traceback_callers(uintptr_t *pcs, int max, struct unwind_cache *cache);   /* memprof.c */
 /* From the signal handler, for a fault of the thread printing a report:
  * when it came while one goroutine (or thread) was dumped, says so and
  * goes on with the next (it does not return); else returns. */

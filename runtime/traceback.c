@@ -32,6 +32,7 @@
 
 #include "cfi.h"
 #include "descriptor.h"
+#include "heap.h"
 #include "pcline.h"
 #include "runtime.h"
 #include "symtab.h"
@@ -50,6 +51,7 @@ static bool in_runtime(uintptr_t pc)
 
 struct eh_lookup {
     uintptr_t pc;
+    uintptr_t seg_lo, seg_hi;   /* the segment holding pc */
     bool mapped;        /* a module's segment holds pc */
     bool found;
     struct cfi_hdr hdr;
@@ -65,8 +67,11 @@ static int find_eh(struct dl_phdr_info *info, size_t size, void *data)
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         uintptr_t start = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && lk->pc >= start && lk->pc < start + ph->p_memsz)
+        if (ph->p_type == PT_LOAD && lk->pc >= start && lk->pc < start + ph->p_memsz) {
             contains = true;
+            lk->seg_lo = start;
+            lk->seg_hi = start + ph->p_memsz;
+        }
         else if (ph->p_type == PT_GNU_EH_FRAME)
             ehp = ph;
     }
@@ -95,6 +100,25 @@ static int find_eh(struct dl_phdr_info *info, size_t size, void *data)
 }
 
 /* ---- Unwinding ----------------------------------------------------------- */
+
+/* Unwind rows by return address (traceback_callers): the profiler's
+ * samples come back to the same call sites, and a row costs the table
+ * lookup and the CFA programs' run. */
+enum { UNWIND_CACHE_BITS = 8 };
+
+struct unwind_cache_entry {
+    uintptr_t pc;           /* the lookup pc (return address - 1); 0: empty */
+    struct cfi_row row;
+};
+
+struct unwind_cache {
+    struct unwind_cache_entry e[1u << UNWIND_CACHE_BITS];
+};
+
+struct unwind_cache *unwind_cache_new(void)
+{
+    return persistent_alloc(sizeof(struct unwind_cache));
+}
 
 /* Where the frames of a stack may be read: a goroutine's stack is mapped
  * as a whole, [lo, hi], and read directly; a thread's stack (bounds not
@@ -232,20 +256,45 @@ static int step_just_called(const struct cfi_regs *in, struct stack_bounds *b,
 }
 
 /* One frame up from regs within b: false at the end of the stack or where
- * the unwind fails or goes the wrong way. */
+ * the unwind fails or goes the wrong way.  *last is the last lookup (pc 0:
+ * none): a pc in the same segment reuses its unwind table.  With a cache,
+ * a return address's row is looked up there first and kept there. */
 static bool step_frame(const struct cfi_regs *regs, struct stack_bounds *b,
-                       struct cfi_regs *caller)
+                       struct cfi_regs *caller, struct eh_lookup *last,
+                       struct unwind_cache *cache)
 {
-    struct eh_lookup lk = {.pc = cfi_lookup_pc(regs)};
-    dl_iterate_phdr(find_eh, &lk);
-    struct cfi_fde fde;
+    uintptr_t pc = cfi_lookup_pc(regs);
+    struct unwind_cache_entry *ce = NULL;
     int rc;
-    if (lk.found && cfi_hdr_lookup(&lk.hdr, &lk.eh, lk.pc, &fde) == CFI_OK)
-        rc = cfi_step_fde(&fde, regs, read_stack, b, caller);
-    else if (!lk.mapped && (regs->flags & CFI_PC_EXACT))
+    if (cache && !(regs->flags & CFI_PC_EXACT)) {
+        ce = &cache->e[(pc * 0x9e3779b97f4a7c15ull) >> (64 - UNWIND_CACHE_BITS)];
+        if (ce->pc == pc) {
+            rc = cfi_step_row(&ce->row, regs, read_stack, b, caller);
+            goto check;
+        }
+    }
+    if (!(last->found && pc >= last->seg_lo && pc < last->seg_hi)) {
+        *last = (struct eh_lookup){.pc = pc};
+        dl_iterate_phdr(find_eh, last);
+    }
+    struct eh_lookup lk = *last;
+    lk.pc = pc;
+    struct cfi_fde fde;
+    if (lk.found && cfi_hdr_lookup(&lk.hdr, &lk.eh, lk.pc, &fde) == CFI_OK) {
+        if (ce) {
+            if (cfi_row_at(&fde, pc, &ce->row) != CFI_OK)
+                return false;
+            ce->pc = pc;
+            rc = cfi_step_row(&ce->row, regs, read_stack, b, caller);
+        } else {
+            rc = cfi_step_fde(&fde, regs, read_stack, b, caller);
+        }
+    } else if (!lk.mapped && (regs->flags & CFI_PC_EXACT)) {
         rc = step_just_called(regs, b, caller);
-    else
+    } else {
         rc = cfi_step_fp(regs, read_stack, b, caller);
+    }
+check:
     if (rc != CFI_OK || !(caller->valid & (1u << CFI_RA)) || caller->r[CFI_RA] == 0)
         return false;
     /* Stacks grow down: a caller's frame is above its callee's, but
@@ -261,6 +310,7 @@ static bool step_frame(const struct cfi_regs *regs, struct stack_bounds *b,
 static void print_stack(const struct cfi_regs *start, struct stack_bounds *b, bool system)
 {
     struct cfi_regs regs = *start;
+    struct eh_lookup last = {0};
     print_frame(regs.r[CFI_RA], (regs.flags & CFI_PC_EXACT) != 0, system);
     for (int n = 1;; n++) {
         if (n == MAX_FRAMES) {
@@ -268,7 +318,7 @@ static void print_stack(const struct cfi_regs *start, struct stack_bounds *b, bo
             return;
         }
         struct cfi_regs caller;
-        if (!step_frame(&regs, b, &caller))
+        if (!step_frame(&regs, b, &caller, &last, NULL))
             return;
         print_frame(caller.r[CFI_RA], (caller.flags & CFI_PC_EXACT) != 0, system);
         regs = caller;
@@ -277,8 +327,10 @@ static void print_stack(const struct cfi_regs *start, struct stack_bounds *b, bo
 
 /* The return addresses of the calling goroutine's (or thread's) frames
  * above the runtime's own at the top of the stack, innermost first, at
- * most max of them: the allocation profile's stacks (memprof.c). */
-int traceback_callers(uintptr_t *pcs, int max)
+ * most max of them: the allocation profile's stacks (memprof.c).  cache
+ * (NULL: none), the caller's alone during the call, keeps the unwind rows
+ * of return addresses seen before. */
+int traceback_callers(uintptr_t *pcs, int max, struct unwind_cache *cache)
 {
     struct gctx here;
     gort_savectx(&here);
@@ -290,9 +342,10 @@ int traceback_callers(uintptr_t *pcs, int max)
         b = (struct stack_bounds){sp, gp->stackhi, false};
     int n = 0;
     bool top = true;
+    struct eh_lookup last = {0};
     for (int depth = 1; depth < MAX_FRAMES && n < max; depth++) {
         struct cfi_regs caller;
-        if (!step_frame(&regs, &b, &caller))
+        if (!step_frame(&regs, &b, &caller, &last, cache))
             break;
         uintptr_t ra = caller.r[CFI_RA];
         regs = caller;
