@@ -4,7 +4,9 @@
  * bytes not holding objects), the large objects, the stacks and the idle
  * spans; the totals set beside the runtime's own statistics, which they
  * equal when the process was stopped between allocations; and an error
- * line for every bad span record (left out of the totals).
+ * line for every bad span record (left out of the totals).  With
+ * --by-site, the allocation profile's in-use figures by allocation site
+ * instead (heapprof.c).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 
 #include "command.h"
+#include "heapprof.h"
 #include "heapstats.h"
 #include "hview.h"
 #include "textfmt.h"
@@ -195,9 +198,30 @@ static void json_heap(struct session *ss, const struct heapsnap *h, const struct
     json_end(&j);
 }
 
+struct heap_opts {
+    struct subopts common;
+    bool by_site;
+};
+
+static int parse(int argc, char **argv, void **out)
+{
+    static const char *const flags[] = {"--by-site", NULL};
+    struct heap_opts *o = xcalloc(1, sizeof *o);
+    bool values[1] = {false};
+    if (parse_flags("heap", argc, argv, flags, values, &o->common) < 0) {
+        free(o);
+        return -1;
+    }
+    o->by_site = values[0];
+    o->common.memprof = o->by_site;
+    *out = o;
+    return 0;
+}
+
 static int run(struct session *ss, void *opts)
 {
-    (void)opts;
+    if (((const struct heap_opts *)opts)->by_site)
+        return heapprof_by_site(ss);
     const struct heapsnap *h = session_heap(ss, "heap");
     if (!h)
         return EXIT_FAIL;
@@ -215,9 +239,10 @@ static int run(struct session *ss, void *opts)
 
 const struct subcommand sub_heap = {
     .name = "heap",
-    .synopsis = "",
-    .help = "the heap by size class, with totals beside the runtime's statistics",
-    .parse = parse_plain,
+    .synopsis = "[--by-site]",
+    .help = "the heap by size class, with totals beside the runtime's statistics; --by-site: "
+            "sampled in-use bytes by allocation site",
+    .parse = parse,
     .run = run,
     .goroutines = SNAP_G_TABLE,
     .heap = HEAP_BITMAPS,

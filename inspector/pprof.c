@@ -250,7 +250,7 @@ static void owner_labels(struct bytebuf *s, struct tables *t, struct recording *
     }
 }
 
-static void encode(struct recording *r, struct bytebuf *out)
+static void encode(struct recording *r, const struct pprof_spec *sp, struct bytebuf *out)
 {
     struct tables t;
     memset(&t, 0, sizeof t);
@@ -261,9 +261,10 @@ static void encode(struct recording *r, struct bytebuf *out)
     str_id(&t.str, "");
     struct rec_frame *fr = NULL;
     size_t cap = 0;
-    value_type(out, 1, &t, "samples", "count");
-    value_type(out, 1, &t, "cpu", "nanoseconds");
+    for (size_t k = 0; k < sp->ntypes; k++)
+        value_type(out, 1, &t, sp->sample_types[k][0], sp->sample_types[k][1]);
     struct bytebuf s = {0}, ids = {0};
+    uint64_t *v = xcalloc(sp->ntypes ? sp->ntypes : 1, sizeof *v);
     for (size_t i = 0; i < r->nentries; i++) {
         const struct rec_entry *e = &r->entries[i];
         const struct rec_stack *st = &r->stacks[e->stack];
@@ -273,28 +274,30 @@ static void encode(struct recording *r, struct bytebuf *out)
             varint(&ids, owner_location(&t, &r->owners[e->owner]));
         field_bytes(&s, 1, ids.p, ids.n);
         ids.n = 0;
-        varint(&ids, e->samples);
-        varint(&ids, e->ns);
+        sp->values(r, i, v, sp->arg);
+        for (size_t k = 0; k < sp->ntypes; k++)
+            varint(&ids, v[k]);
         field_bytes(&s, 2, ids.p, ids.n);
         ids.n = 0;
         owner_labels(&s, &t, r, &r->owners[e->owner]);
         field_msg(out, 2, &s);
     }
+    free(v);
     bb_add(out, t.maps.p, t.maps.n);
     bb_add(out, t.locs.p, t.locs.n);
     bb_add(out, t.fns.p, t.fns.n);
-    char comment[4400];
-    snprintf(comment, sizeof comment, "goinspect record %s (%s sampling at %u Hz)", r->target,
-             rec_mode_names[r->mode], r->hz);
-    uint64_t comment_id = str_id(&t.str, comment), cpu_id = str_id(&t.str, "cpu");
+    uint64_t comment_id = str_id(&t.str, sp->comment);
+    uint64_t default_id = str_id(&t.str, sp->default_type);
+    value_type(&ids, 11, &t, sp->period_type[0], sp->period_type[1]);   /* strings first */
     for (size_t i = 0; i < t.str.n; i++)
         field_bytes(out, 6, t.str.v[i], strlen(t.str.v[i]));
-    field_u64(out, 9, (uint64_t)r->start_wall_ns);
-    field_u64(out, 10, (uint64_t)r->duration_ns);
-    value_type(out, 11, &t, "cpu", "nanoseconds");
-    field_u64(out, 12, r->period_ns);
+    field_u64(out, 9, (uint64_t)sp->time_ns);
+    if (sp->duration_ns)
+        field_u64(out, 10, (uint64_t)sp->duration_ns);
+    bb_add(out, ids.p, ids.n);
+    field_u64(out, 12, sp->period);
     field_u64(out, 13, comment_id);
-    field_u64(out, 14, cpu_id);
+    field_u64(out, 14, default_id);
     for (size_t i = 0; i < t.str.n; i++)
         free(t.str.v[i]);
     free(t.str.v);
@@ -329,12 +332,32 @@ static int gzip_into(const struct bytebuf *in, struct bytebuf *out, struct fail 
     return rc == Z_STREAM_END ? 0 : fail_set(f, "zlib: compressing failed (%d)", rc);
 }
 
-int pprof_write(struct recording *r, struct bytebuf *out, struct fail *f)
+int pprof_write_spec(struct recording *r, const struct pprof_spec *sp, struct bytebuf *out,
+                     struct fail *f)
 {
     struct bytebuf raw = {0};
     rec_symbolize(r);
-    encode(r, &raw);
+    encode(r, sp, &raw);
     int rc = gzip_into(&raw, out, f);
     bb_free(&raw);
     return rc;
+}
+
+/* A recording's values: its samples and the CPU time they stand for. */
+static void cpu_values(const struct recording *r, size_t i, uint64_t *v, void *arg)
+{
+    (void)arg;
+    v[0] = r->entries[i].samples;
+    v[1] = r->entries[i].ns;
+}
+
+int pprof_write(struct recording *r, struct bytebuf *out, struct fail *f)
+{
+    static const char *const types[][2] = {{"samples", "count"}, {"cpu", "nanoseconds"}};
+    char comment[4400];
+    snprintf(comment, sizeof comment, "goinspect record %s (%s sampling at %u Hz)", r->target,
+             rec_mode_names[r->mode], r->hz);
+    struct pprof_spec sp = {types, 2, {"cpu", "nanoseconds"}, r->period_ns, "cpu", comment,
+                            r->start_wall_ns, r->duration_ns, cpu_values, NULL};
+    return pprof_write_spec(r, &sp, out, f);
 }

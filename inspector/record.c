@@ -395,7 +395,7 @@ static int open_live(struct recorder *rc, const struct global_opts *g,
      * every stack */
     bool stacks = rc->o.idle || rc->o.mode == REC_PTRACE;
     struct snap_options so = {rc->o.mode != REC_PTRACE, false,
-                              stacks ? SNAP_G_STACKS : SNAP_G_TABLE, HEAP_NONE};
+                              stacks ? SNAP_G_STACKS : SNAP_G_TABLE, HEAP_NONE, false};
     debuginfo_options(&g->debug_dirs, oo);
     rc->ss.open_opts = oo;
     rc->ss.cmd = "record";

@@ -101,8 +101,8 @@ static uint32_t owner_id(struct recording *r, const struct rec_owner *o)
     return k;
 }
 
-void rec_add(struct recording *r, const uint64_t *pcs, uint32_t n, const struct rec_owner *o,
-             uint64_t ns, bool on_cpu)
+uint32_t rec_add(struct recording *r, const uint64_t *pcs, uint32_t n, const struct rec_owner *o,
+                 uint64_t ns, bool on_cpu)
 {
     uint32_t s = stack_id(r, pcs, n), w = owner_id(r, o), e;
     uint64_t key = (uint64_t)s << 32 | w;
@@ -117,6 +117,7 @@ void rec_add(struct recording *r, const uint64_t *pcs, uint32_t n, const struct 
     r->samples++;
     if (on_cpu)
         r->cpu_samples++;
+    return e;
 }
 
 void rec_symbolize(struct recording *r)

@@ -79,9 +79,10 @@ struct recording {
 
 void rec_init(struct recording *r, struct modules *mods);
 void rec_free(struct recording *r);
-/* Adds one sample of stack pcs[0..n) owned by o, standing for ns. */
-void rec_add(struct recording *r, const uint64_t *pcs, uint32_t n, const struct rec_owner *o,
-             uint64_t ns, bool on_cpu);
+/* Adds one sample of stack pcs[0..n) owned by o, standing for ns; returns
+ * the index of its entry. */
+uint32_t rec_add(struct recording *r, const uint64_t *pcs, uint32_t n, const struct rec_owner *o,
+                 uint64_t ns, bool on_cpu);
 
 /* A symbolized frame of a stack: one per function, inlined calls their own. */
 struct rec_frame {
@@ -119,6 +120,23 @@ size_t rec_path(struct recording *r, const struct rec_entry *e, bool with_owner,
 struct bytebuf;
 /* profile.proto, gzipped (pprof.c); -1 when compressing fails. */
 int pprof_write(struct recording *r, struct bytebuf *out, struct fail *f);
+/* What else a profile.proto of r's stacks holds: its sample types and each
+ * entry's values of them (a recording's are samples and CPU time; a heap
+ * profile's its four counts), period, default type and comment. */
+struct pprof_spec {
+    const char *const (*sample_types)[2];   /* {type, unit} each */
+    size_t ntypes;
+    const char *period_type[2];
+    uint64_t period;
+    const char *default_type;
+    const char *comment;
+    int64_t time_ns, duration_ns;           /* duration 0: not written */
+    /* entry i's ntypes values into v */
+    void (*values)(const struct recording *r, size_t i, uint64_t *v, void *arg);
+    void *arg;
+};
+int pprof_write_spec(struct recording *r, const struct pprof_spec *sp, struct bytebuf *out,
+                     struct fail *f);
 /* "a;b;c N" lines (folded.c). */
 void folded_write(struct recording *r, bool with_owner, struct bytebuf *out);
 /* A flame graph (flamegraph_svg.c). */

@@ -49,6 +49,7 @@ void session_close(struct session *ss);
 /* Options every subcommand takes. */
 struct subopts {
     bool json;
+    bool memprof;           /* these arguments need the allocation profile copied */
 };
 
 struct subcommand {
@@ -64,10 +65,11 @@ struct subcommand {
     bool needs_stacks;      /* uses stack memory after unwinding */
     int goroutines;         /* what of the goroutines it needs copied (enum snap_goroutines) */
     int heap;               /* how much of the heap it needs copied (enum heap_level) */
+    bool memprof;           /* it needs the allocation profile copied */
 };
 
 extern const struct subcommand sub_summary, sub_goroutines, sub_goroutine, sub_threads, sub_maps,
-    sub_ptr, sub_heap, sub_spans, sub_memstats;
+    sub_ptr, sub_heap, sub_spans, sub_memstats, sub_heap_profile;
 extern const struct subcommand *const subcommands[];
 const struct subcommand *subcommand_find(const char *name);
 /* Prints each subcommand's synopsis and help (usage and the prompt's help). */

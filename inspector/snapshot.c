@@ -8,6 +8,7 @@
  * from the target is bounded or checked: a bad entry becomes an error on
  * that entry, and the rest is still copied.
  */
+#include "memprofsnap.h"
 #include "snapshot.h"
 
 #include <inttypes.h>
@@ -862,6 +863,8 @@ static int take_nonstop(struct snapshot *s, const struct layout *l, const struct
     s->taken_ns = mono_ns();
     copy_rest(s, l, o, NULL);
     heapsnap_copy(s, o->heap);
+    if (o->memprof)
+        memprofsnap_copy(s);        /* its list is made to be read while it grows */
     return 0;
 }
 
@@ -909,6 +912,9 @@ static int take_stopped(struct snapshot *s, const struct layout *l, const struct
         if (rc == 0) {
             heapsnap_copy(s, o->heap);
             trace_mark("copy the heap");
+            if (o->memprof)
+                memprofsnap_copy(s);
+            trace_mark("copy the allocation profile");
         }
     }
     target_release(s->t);
@@ -1011,6 +1017,9 @@ void snapshot_free(struct snapshot *s)
     if (s->heap)
         heapsnap_free(s->heap);
     free(s->heap);
+    if (s->memprof)
+        memprofsnap_free(s->memprof);
+    free(s->memprof);
     struct target *t = s->t;
     const struct rtdesc *d = s->d;
     memset(s, 0, sizeof *s);

@@ -16,7 +16,8 @@
  * and the result is marked as possibly inconsistent.
  *
  * The heap (heapsnap.h) is copied in the same stop, as far as the command
- * needs it (snap_options.heap).
+ * needs it (snap_options.heap), and so is the allocation profile
+ * (snap_options.memprof).
  */
 #ifndef GOINSPECT_SNAPSHOT_H
 #define GOINSPECT_SNAPSHOT_H
@@ -93,10 +94,12 @@ struct snap_options {
     bool no_precopy;        /* copy every stack during the stop */
     int goroutines;         /* enum snap_goroutines */
     int heap;               /* how much of the heap to copy (enum heap_level, heapsnap.h) */
+    bool memprof;           /* copy the allocation profile (memprofsnap.h) */
 };
 
 struct snap_arena;
 struct heapsnap;
+struct memprofsnap;
 
 struct snapshot {
     struct target *t;
@@ -135,6 +138,7 @@ struct snapshot {
     size_t nwarnings;
     struct snap_arena *arena;
     struct heapsnap *heap;  /* the heap (heapsnap.h), NULL when not copied */
+    struct memprofsnap *memprof; /* the allocation profile, NULL when not copied */
 };
 
 extern const char *const snap_sched_names[8];

@@ -18,7 +18,7 @@
 
 const struct subcommand *const subcommands[] = {
     &sub_summary, &sub_goroutines, &sub_goroutine, &sub_threads, &sub_maps, &sub_ptr,
-    &sub_heap, &sub_spans, &sub_memstats, NULL,
+    &sub_heap, &sub_spans, &sub_memstats, &sub_heap_profile, NULL,
 };
 
 const struct subcommand *subcommand_find(const char *name)
@@ -72,13 +72,16 @@ int session_command(const struct global_opts *g, bool json, struct snap_options 
         return EXIT_USAGE;
     }
     void *sopts = NULL;
+    bool memprof = interactive || sc->memprof;
     if (!interactive) {
         if (sc->parse(cargc, cargv, &sopts) < 0)
             return EXIT_USAGE;
+        memprof |= ((struct subopts *)sopts)->memprof;
         free(sopts);
     }
 
     so->heap = interactive ? HEAP_BITMAPS : sc->heap;
+    so->memprof = memprof;
     so->goroutines = interactive ? SNAP_G_STACKS : sc->goroutines;
     trace_mark("start");
     struct session ss;

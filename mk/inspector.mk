@@ -13,7 +13,7 @@ $(BUILD)/obj/inspector/%.o: inspector/%.c
 $(GI_BIN): $(GI_OBJS) $(DW_LIB)
 	@mkdir -p $(@D)
 	$(call quiet,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(GI_OBJS) $(DW_LIB) $(DW_LIBS) -lreadline -lz
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(GI_OBJS) $(DW_LIB) $(DW_LIBS) -lreadline -lz -lm
 
 .PHONY: goinspect
 goinspect: $(GI_BIN)

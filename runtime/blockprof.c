@@ -109,7 +109,7 @@ void blockprof_event(uint32_t reason, int64_t t0)
     if (d < rate && (int64_t)(fastrand64() % (uint64_t)rate) > d)
         return;
     uintptr_t pcs[STACK_MAX];
-    int n = stackwalk_here(pcs, STACK_MAX, 1);
+    int n = stackwalk_callers(pcs, STACK_MAX, NULL);
     uint64_t h = stack_hash(pcs, n);
     lock_acquire(&lock);
     if ((used + 1) * 2 > cap && !grow()) {

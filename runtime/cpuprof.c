@@ -89,18 +89,21 @@ static void on_sigprof(int sig, siginfo_t *si, void *ucv)
     uintptr_t sp = regs.r[CFI_RSP];
     struct m *mp = getm();
     struct g *gp = mp ? mp->curg : NULL;
-    struct stackwalk_bounds b;
+    struct stack_bounds b;
     uint64_t goid = 0;
     if (gp && sp >= gp->stacklo && sp <= gp->stackhi) {
-        b = (struct stackwalk_bounds){sp, gp->stackhi, false};
+        b = (struct stack_bounds){sp, gp->stackhi, false};
         goid = gp->goid;
     } else if (mp && sp >= mp->stacklo && sp <= mp->stackhi) {
-        b = (struct stackwalk_bounds){sp, mp->stackhi, false};
+        b = (struct stack_bounds){sp, mp->stackhi, false};
     } else {
-        b = (struct stackwalk_bounds){sp, sp + (8u << 20), true};
+        b = (struct stack_bounds){sp, sp + (8u << 20), true};
     }
     uintptr_t pcs[STACKWALK_MAX];
-    int n = stackwalk_regs(&regs, &b, pcs, STACKWALK_MAX);
+    struct unwinder u;
+    memset(&u, 0, sizeof u);
+    u.signal_safe = true;
+    int n = unwind_pcs(&u, &regs, &b, pcs, STACKWALK_MAX);
     uint64_t size = sizeof(struct record) + (uint64_t)n * sizeof(uintptr_t);
     uint64_t end = xadd64(&prof.used, size);
     if (end > BUF_BYTES) {

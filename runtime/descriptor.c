@@ -143,6 +143,23 @@ static const struct gort_desc_field sched_fields[] = {
     FIELD(schedt, runq.head, "runq.head"),
 };
 
+static const struct gort_desc_field memprof_fields[] = {
+    FIELD(memprof_table, buckets, "buckets"),
+    FIELD(memprof_table, nbuckets, "nbuckets"),
+    FIELD(memprof_table, rate, "rate"),
+    FIELD(memprof_table, nsamples, "nsamples"),
+};
+
+static const struct gort_desc_field memprof_bucket_fields[] = {
+    FIELD(memprof_bucket, next, "next"),
+    FIELD(memprof_bucket, alloc_objects, "alloc_objects"),
+    FIELD(memprof_bucket, alloc_bytes, "alloc_bytes"),
+    FIELD(memprof_bucket, free_objects, "free_objects"),
+    FIELD(memprof_bucket, free_bytes, "free_bytes"),
+    FIELD(memprof_bucket, nstk, "nstk"),
+    {"stk", offsetof(struct memprof_bucket, stk), 0},   /* nstk pcs follow: size 0 */
+};
+
 #define TYPE(name, T, fields) {name, sizeof(struct T), ARRAY_LEN(fields), fields}
 
 static const struct gort_desc_type types[] = {
@@ -155,6 +172,8 @@ static const struct gort_desc_type types[] = {
     TYPE("mheap", mheap, mheap_fields),
     TYPE("mcache", mcache, mcache_fields),
     TYPE("gcstate", gcstate, gcstate_fields),
+    TYPE("memprof", memprof_table, memprof_fields),
+    TYPE("memprof_bucket", memprof_bucket, memprof_bucket_fields),
 };
 
 const char *const gstatus_names[G_NSTATUS] = {
@@ -208,6 +227,7 @@ static const struct gort_desc_enum enums[] = {
 };
 
 static const uint64_t page_size = PAGE_SIZE, arena_bytes = ARENA_BYTES;
+static const uint64_t memprof_max_stack = MEMPROF_MAX_STACK;
 
 void gort_gostart(void);
 
@@ -237,6 +257,9 @@ static const struct gort_desc_root roots[] = {
     {"nlargefree", &mstats_nlargefree, sizeof mstats_nlargefree},
     {"largefree_bytes", &mstats_largefree_bytes, sizeof mstats_largefree_bytes},
     {"persistent_bytes", &persistent_bytes, sizeof persistent_bytes},
+    /* version 3: the allocation profile */
+    {"memprof", &memprof, sizeof memprof},
+    {"memprof_max_stack", &memprof_max_stack, sizeof memprof_max_stack},
 };
 
 struct gort_descriptor gort_runtime_descriptor = {

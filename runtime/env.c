@@ -11,11 +11,15 @@
  *                   own frames and goroutines), crash (system, then die by
  *                   SIGABRT so that the kernel writes a core, ulimit -c
  *                   permitting)
+ *   GORT_MEMPROFILERATE bytes allocated per allocation profile sample, on
+ *                   average (default 524288; 0 off; 1 every allocation:
+ *                   memprof.c)
  */
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "memprof.h"
 #include "runtime.h"
 
 struct debugvars debug = {.traceback = TB_SINGLE};   /* before env_init too */
@@ -59,6 +63,7 @@ void env_init(void)
     ncpu = cpus_available();
     parse_debug(getenv("GORT_DEBUG"));
     debug.traceback = traceback_level(getenv("GORT_TRACEBACK"));
+    memprof_init();
 }
 
 /* GOTRACEBACK's names; an unknown one is the default, as Go takes it. */

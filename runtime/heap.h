@@ -19,6 +19,7 @@
 #ifndef GORT_HEAP_H
 #define GORT_HEAP_H
 
+#include "memprof.h"
 #include "runtime.h"
 
 #define PAGE_SHIFT 13
@@ -95,7 +96,7 @@ struct span {
                                    bitmap word: bit k is slot freeindex + k */
     uint64_t owner;             /* stack span: goid of the goroutine using it, 0 if none */
     int64_t freed_at;           /* free span: nanotime it became free */
-    struct special *specials;   /* finalizers, sorted by offset */
+    struct special *specials;   /* sampled objects (memprof.c) */
 };
 
 static inline uint32_t span_bitmap_words(uint32_t nelems)
@@ -235,6 +236,7 @@ struct mcache {
     uint64_t local_nlargealloc;
     uint64_t local_heap_live;                       /* bytes not yet added to heap_live */
     uint64_t local_black;                           /* bytes allocated marked (mark phase) */
+    struct memprof_countdown sample;                /* to the next profiled allocation */
 };
 
 struct mcache *mcache_of(struct p *pp);

@@ -6,7 +6,8 @@
  * (over 32 KiB) get a span of their own.  Memory is always returned
  * zeroed.  There is no free: only the collector reclaims memory.  A thread
  * that is not running a goroutine (it has no P) allocates under the world
- * lock, straight from the central lists.
+ * lock, straight from the central lists.  Every allocation counts down
+ * to the next allocation profile sample (memprof.h, memprof_count).
  */
 #include <string.h>
 
@@ -105,6 +106,7 @@ static void *large_alloc(struct mcache *c, size_t size, bool noscan)
             xadd64(&gc.black_bytes, black);
     }
     central_add_large(s);
+    memprof_count(c ? &c->sample : &memprof_nop_countdown, s, (void *)s->base, s->elemsize);
     xadd64(&gc.heap_live, s->elemsize);
     if (c) {
         c->local_nlargealloc++;
@@ -132,6 +134,7 @@ static void *malloc_nop(size_t size, bool noscan)
         xadd64(&gc.heap_live, (uint64_t)(s->nelems - s->alloccount) * s->elemsize);
         uint64_t black = 0;
         p = take_slot(s, next_free(s), &black);
+        memprof_count(&memprof_nop_countdown, s, p, s->elemsize);
         if (black)
             xadd64(&gc.black_bytes, black);
         xadd64(&gc.heap_live, -(uint64_t)(s->nelems - s->alloccount) * s->elemsize);
@@ -184,6 +187,7 @@ static void *mallocgc(size_t size, bool noscan)
         }
         p = take_slot(s, idx, &c->local_black);
         c->local_nsmallalloc[sc]++;
+        memprof_count(&c->sample, s, p, s->elemsize);
         m->locks--;
         return p;
     }

@@ -23,6 +23,8 @@ bool sweep_span(struct span *s)
     uint32_t sg = load32(&mheap_.sweepgen);
     if (s->state != SPAN_INUSE || load32(&s->sweepgen) != sg - 1)
         throw_("sweep_span: span not claimed for sweeping");
+    if (unlikely(s->specials != NULL))
+        memprof_sweep(s);           /* sampled objects freed now */
     uint32_t words = span_bitmap_words(s->nelems);
     uint32_t live = 0;
     for (uint32_t i = 0; i < words; i++)

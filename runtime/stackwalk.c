@@ -1,11 +1,12 @@
 /*
- * stackwalk.c — call stacks as pcs (stackwalk.h).
+ * stackwalk.c — the runtime's unwinder (stackwalk.h).
  *
- * The modules' unwind tables are found once, through dl_iterate_phdr, and
- * kept in a fixed table; a walk only reads that table, so it can run in
- * the CPU profiler's signal handler, which may interrupt a thread holding
- * the loader's lock.  A module loaded after the last refresh is unwound by
- * frame pointers, where it has them.
+ * A pc's unwind table is found through its module's PT_GNU_EH_FRAME
+ * segment: by dl_iterate_phdr, or, for a walk in a signal handler (the CPU
+ * profiler's, which may interrupt a thread holding the loader's lock), in a
+ * table of the modules taken beforehand; a module loaded after the table
+ * was taken is unwound there by frame pointers, where it has them.  Every
+ * memory read stays inside the stack's bounds.
  */
 #include <link.h>
 #include <pthread.h>
@@ -14,73 +15,80 @@
 #include <unistd.h>
 
 #include "atomics.h"
+#include "heap.h"
 #include "runtime.h"
 #include "stackwalk.h"
 
 void gort_savectx(struct gctx *out);   /* switch_amd64.S */
 extern char __start_gort_text[], __stop_gort_text[];
 
-enum { MAX_MODULES = 128 };
-
-struct module {
-    uintptr_t lo, hi;           /* the span of its PT_LOAD segments */
-    bool has_eh;
-    struct cfi_hdr hdr;
-    struct cfi_section eh;
-};
-
-/* Written under modules_lock, then published by storing nmodules; a
- * refresh rebuilds the other table of the two, so a walk in progress
- * keeps a consistent one.  A pthread mutex, not a runtime lock: the
- * refresh waits for the loader's lock, which a thread suspended by a stop
- * of the world may hold, and a runtime lock would make this thread one
- * the stop waits for. */
-static struct module tables[2][MAX_MODULES];
-static struct module *modules;
-static uint32_t nmodules;
-static int which;
-static pthread_mutex_t modules_lock = PTHREAD_MUTEX_INITIALIZER;
-
 bool stackwalk_in_runtime(uintptr_t pc)
 {
     return pc >= (uintptr_t)__start_gort_text && pc < (uintptr_t)__stop_gort_text;
 }
 
-struct collect {
-    struct module *t;
-    uint32_t n;
-};
-
-static int add_module(struct dl_phdr_info *info, size_t size, void *data)
+bool stack_read(void *ctx, uint64_t addr, void *buf, size_t len)
 {
-    (void)size;
-    struct collect *c = data;
-    if (c->n == MAX_MODULES)
-        return 1;
-    struct module *m = &c->t[c->n];
-    memset(m, 0, sizeof *m);
-    m->lo = UINTPTR_MAX;
+    struct stack_bounds *b = ctx;
+    if (addr < b->lo || addr > b->hi || len > b->hi - addr)
+        return false;
+    if (b->checked) {
+        struct iovec local = {buf, len}, remote = {(void *)(uintptr_t)addr, len};
+        return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)len;
+    }
+    memcpy(buf, (const void *)(uintptr_t)addr, len);
+    return true;
+}
+
+struct cfi_regs regs_of_ctx(const struct gctx *ctx)
+{
+    struct cfi_regs regs;
+    memset(&regs, 0, sizeof regs);
+    regs.r[CFI_RSP] = ctx->rsp;
+    regs.r[CFI_RA] = ctx->rip;
+    regs.r[CFI_RBP] = ctx->rbp;
+    regs.r[CFI_RBX] = ctx->rbx;
+    regs.r[CFI_R12] = ctx->r12;
+    regs.r[CFI_R13] = ctx->r13;
+    regs.r[CFI_R14] = ctx->r14;
+    regs.r[CFI_R15] = ctx->r15;
+    regs.valid = 1u << CFI_RSP | 1u << CFI_RA | 1u << CFI_RBP | 1u << CFI_RBX | 1u << CFI_R12 |
+                 1u << CFI_R13 | 1u << CFI_R14 | 1u << CFI_R15;
+    return regs;
+}
+
+/* ---- Modules --------------------------------------------------------------- */
+
+typedef __typeof__(((struct unwinder *)0)->last) module_t;
+
+/* A module's unwind table into *m, if it has one; m->lo, m->hi: the
+ * segment holding pc (whole: the span of all its PT_LOAD segments). */
+static void module_of_info(struct dl_phdr_info *info, uintptr_t pc, bool whole, module_t *m)
+{
     const ElfW(Phdr) *ehp = NULL;
+    m->lo = UINTPTR_MAX;
+    m->hi = 0;
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         uintptr_t start = info->dlpi_addr + ph->p_vaddr;
         if (ph->p_type == PT_LOAD) {
-            if (start < m->lo)
-                m->lo = start;
-            if (start + ph->p_memsz > m->hi)
-                m->hi = start + ph->p_memsz;
+            if (whole || (pc >= start && pc < start + ph->p_memsz)) {
+                if (start < m->lo)
+                    m->lo = start;
+                if (start + ph->p_memsz > m->hi)
+                    m->hi = start + ph->p_memsz;
+            }
         } else if (ph->p_type == PT_GNU_EH_FRAME) {
             ehp = ph;
         }
     }
-    if (m->lo >= m->hi)
-        return 0;
-    c->n++;
-    if (!ehp)
-        return 0;
+    m->mapped = m->lo < m->hi;
+    m->found = false;
+    if (!m->mapped || !ehp)
+        return;
     uintptr_t hdr_addr = info->dlpi_addr + ehp->p_vaddr;
     if (cfi_hdr_parse((const uint8_t *)hdr_addr, ehp->p_memsz, hdr_addr, &m->hdr) != CFI_OK)
-        return 0;
+        return;
     /* .eh_frame runs at most to the end of the segment holding it. */
     uintptr_t eh_addr = m->hdr.eh_frame_addr, eh_end = 0;
     for (int i = 0; i < info->dlpi_phnum; i++) {
@@ -90,10 +98,53 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *data)
             eh_end = start + ph->p_memsz;
     }
     if (!eh_end)
-        return 0;
+        return;
     m->eh = (struct cfi_section){(const uint8_t *)eh_addr, eh_end - eh_addr, eh_addr,
                                  CFI_EH_FRAME, 0, hdr_addr};
-    m->has_eh = true;
+    m->found = true;
+}
+
+struct find {
+    uintptr_t pc;
+    module_t *m;
+};
+
+static int find_module(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    struct find *f = data;
+    module_of_info(info, f->pc, false, f->m);
+    return f->m->mapped;
+}
+
+enum { MAX_MODULES = 128 };
+
+/* Written under modules_lock, then published by storing nmodules; a
+ * refresh rebuilds the other table of the two, so a walk in progress keeps
+ * a consistent one.  A pthread mutex, not a runtime lock: the refresh waits
+ * for the loader's lock, which a thread suspended by a stop of the world
+ * may hold, and a runtime lock would make this thread one the stop waits
+ * for. */
+static module_t tables[2][MAX_MODULES];
+static module_t *modules;
+static uint32_t nmodules;
+static int which;
+static pthread_mutex_t modules_lock = PTHREAD_MUTEX_INITIALIZER;
+
+struct collect {
+    module_t *t;
+    uint32_t n;
+};
+
+static int add_module(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    struct collect *c = data;
+    if (c->n == MAX_MODULES)
+        return 1;
+    module_of_info(info, 0, true, &c->t[c->n]);
+    if (c->t[c->n].mapped)
+        c->n++;
     return 0;
 }
 
@@ -109,31 +160,101 @@ void stackwalk_refresh_modules(void)
     pthread_mutex_unlock(&modules_lock);
 }
 
-static const struct module *module_at(uintptr_t pc)
+static void lookup_module(struct unwinder *u, uintptr_t pc)
 {
-    uint32_t n = load32(&nmodules);
-    const struct module *t = loadp((void *const *)&modules);
-    for (uint32_t i = 0; i < n; i++)
-        if (pc >= t[i].lo && pc < t[i].hi)
-            return &t[i];
-    return NULL;
-}
-
-static bool read_frame(void *ctx, uint64_t addr, void *buf, size_t len)
-{
-    const struct stackwalk_bounds *b = ctx;
-    if (addr < b->lo || addr > b->hi || len > b->hi - addr)
-        return false;
-    if (b->checked) {
-        struct iovec local = {buf, len}, remote = {(void *)(uintptr_t)addr, len};
-        return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)len;
+    module_t *m = &u->last;
+    if (m->mapped && pc >= m->lo && pc < m->hi)
+        return;
+    memset(m, 0, sizeof *m);
+    if (!u->signal_safe) {
+        struct find f = {pc, m};
+        dl_iterate_phdr(find_module, &f);
+        return;
     }
-    memcpy(buf, (const void *)(uintptr_t)addr, len);
-    return true;
+    uint32_t n = load32(&nmodules);
+    const module_t *t = loadp((void *const *)&modules);
+    for (uint32_t i = 0; i < n; i++)
+        if (pc >= t[i].lo && pc < t[i].hi) {
+            *m = t[i];
+            return;
+        }
 }
 
-int stackwalk_regs(const struct cfi_regs *start, const struct stackwalk_bounds *b,
-                   uintptr_t *pcs, int max)
+/* ---- Stepping ---------------------------------------------------------------- */
+
+enum { UNWIND_CACHE_BITS = 8 };
+
+struct unwind_cache_entry {
+    uintptr_t pc;           /* the lookup pc (return address - 1); 0: empty */
+    struct cfi_row row;
+};
+
+struct unwind_cache {
+    struct unwind_cache_entry e[1u << UNWIND_CACHE_BITS];
+};
+
+struct unwind_cache *unwind_cache_new(void)
+{
+    return persistent_alloc(sizeof(struct unwind_cache));
+}
+
+/* A signal at a pc no module holds (a call through a NULL or stray function
+ * pointer): the call has just pushed its return address, which the stack
+ * pointer points to. */
+static int step_just_called(const struct cfi_regs *in, struct stack_bounds *b,
+                            struct cfi_regs *out)
+{
+    uint64_t ra;
+    if (!stack_read(b, in->r[CFI_RSP], &ra, sizeof ra))
+        return CFI_ERR_MEMORY;
+    *out = *in;
+    out->r[CFI_RA] = ra;
+    out->r[CFI_RSP] = in->r[CFI_RSP] + 8;
+    out->flags = 0;
+    return CFI_OK;
+}
+
+bool unwind_step(struct unwinder *u, const struct cfi_regs *regs, struct stack_bounds *b,
+                 struct cfi_regs *caller)
+{
+    uintptr_t pc = cfi_lookup_pc(regs);
+    struct unwind_cache_entry *ce = NULL;
+    int rc;
+    if (u->cache && !(regs->flags & CFI_PC_EXACT)) {
+        ce = &u->cache->e[(pc * 0x9e3779b97f4a7c15ull) >> (64 - UNWIND_CACHE_BITS)];
+        if (ce->pc == pc) {
+            rc = cfi_step_row(&ce->row, regs, stack_read, b, caller);
+            goto check;
+        }
+    }
+    lookup_module(u, pc);
+    struct cfi_fde fde;
+    if (u->last.found && cfi_hdr_lookup(&u->last.hdr, &u->last.eh, pc, &fde) == CFI_OK) {
+        if (ce) {
+            if (cfi_row_at(&fde, pc, &ce->row) != CFI_OK)
+                return false;
+            ce->pc = pc;
+            rc = cfi_step_row(&ce->row, regs, stack_read, b, caller);
+        } else {
+            rc = cfi_step_fde(&fde, regs, stack_read, b, caller);
+        }
+    } else if (!u->last.mapped && (regs->flags & CFI_PC_EXACT)) {
+        rc = step_just_called(regs, b, caller);
+    } else {
+        rc = cfi_step_fp(regs, stack_read, b, caller);
+    }
+check:
+    if (rc != CFI_OK || !(caller->valid & (1u << CFI_RA)) || caller->r[CFI_RA] == 0)
+        return false;
+    /* Stacks grow down: a caller's frame is above its callee's, but for a
+     * signal handler's, which may run on a stack of its own. */
+    bool signal_frame = (caller->flags & CFI_PC_EXACT) != 0;
+    return !((caller->r[CFI_RSP] <= regs->r[CFI_RSP] && !signal_frame) ||
+             caller->r[CFI_RSP] > b->hi || caller->r[CFI_RSP] < b->lo);
+}
+
+int unwind_pcs(struct unwinder *u, const struct cfi_regs *start, struct stack_bounds *b,
+               uintptr_t *pcs, int max)
 {
     struct cfi_regs regs = *start;
     int n = 0;
@@ -141,20 +262,8 @@ int stackwalk_regs(const struct cfi_regs *start, const struct stackwalk_bounds *
         return 0;
     pcs[n++] = regs.r[CFI_RA];
     while (n < max) {
-        uint64_t at = cfi_lookup_pc(&regs);
-        const struct module *m = module_at(at);
         struct cfi_regs caller;
-        struct cfi_fde fde;
-        int rc;
-        if (m && m->has_eh && cfi_hdr_lookup(&m->hdr, &m->eh, at, &fde) == CFI_OK)
-            rc = cfi_step_fde(&fde, &regs, read_frame, (void *)b, &caller);
-        else
-            rc = cfi_step_fp(&regs, read_frame, (void *)b, &caller);
-        if (rc != CFI_OK || !(caller.valid & (1u << CFI_RA)) || caller.r[CFI_RA] == 0)
-            break;
-        bool signal_frame = (caller.flags & CFI_PC_EXACT) != 0;
-        if ((caller.r[CFI_RSP] <= regs.r[CFI_RSP] && !signal_frame) ||
-            caller.r[CFI_RSP] > b->hi || caller.r[CFI_RSP] < b->lo)
+        if (!unwind_step(u, &regs, b, &caller))
             break;
         pcs[n++] = caller.r[CFI_RA];
         regs = caller;
@@ -162,42 +271,36 @@ int stackwalk_regs(const struct cfi_regs *start, const struct stackwalk_bounds *
     return n;
 }
 
-int stackwalk_here(uintptr_t *pcs, int max, int skip)
+int stackwalk_callers(uintptr_t *pcs, int max, struct unwind_cache *cache)
 {
-    if (load32(&nmodules) == 0)
-        stackwalk_refresh_modules();
     struct gctx here;
     gort_savectx(&here);
-    struct cfi_regs regs;
-    memset(&regs, 0, sizeof regs);
-    regs.r[CFI_RSP] = here.rsp;
-    regs.r[CFI_RA] = here.rip;
-    regs.r[CFI_RBP] = here.rbp;
-    regs.r[CFI_RBX] = here.rbx;
-    regs.r[CFI_R12] = here.r12;
-    regs.r[CFI_R13] = here.r13;
-    regs.r[CFI_R14] = here.r14;
-    regs.r[CFI_R15] = here.r15;
-    regs.valid = 1u << CFI_RSP | 1u << CFI_RA | 1u << CFI_RBP | 1u << CFI_RBX | 1u << CFI_R12 |
-                 1u << CFI_R13 | 1u << CFI_R14 | 1u << CFI_R15;
+    struct cfi_regs regs = regs_of_ctx(&here);
+    uintptr_t sp = regs.r[CFI_RSP];
     struct g *gp = getg_maybe();
     struct m *mp = getm();
-    struct stackwalk_bounds b;
-    if (gp && here.rsp >= gp->stacklo && here.rsp <= gp->stackhi)
-        b = (struct stackwalk_bounds){here.rsp, gp->stackhi, false};
-    else if (mp && here.rsp >= mp->stacklo && here.rsp <= mp->stackhi)
-        b = (struct stackwalk_bounds){here.rsp, mp->stackhi, false};
-    else
-        b = (struct stackwalk_bounds){here.rsp, here.rsp + (8u << 20), true};
-    uintptr_t all[STACKWALK_MAX];
-    int n = stackwalk_regs(&regs, &b, all, STACKWALK_MAX);
-    /* all[0] is in gort_savectx's caller (this function): drop it and skip
-     * more, then the runtime frames above the first user frame. */
-    int i = 1 + skip;
-    while (i < n && stackwalk_in_runtime(all[i] - 1))
-        i++;
-    int k = 0;
-    for (; i < n && k < max; i++)
-        pcs[k++] = all[i];
-    return k;
+    struct stack_bounds b = {sp, sp + (8u << 20), true};
+    if (gp && sp <= gp->stackhi && sp >= stack_readable_lo(gp))
+        b = (struct stack_bounds){sp, gp->stackhi, false};
+    else if (mp && sp >= mp->stacklo && sp <= mp->stackhi)
+        b = (struct stack_bounds){sp, mp->stackhi, false};
+    struct unwinder u;
+    memset(&u, 0, sizeof u);
+    u.cache = cache;
+    /* here.rip is in this function: its callers' frames follow, the
+     * runtime's at the top of the stack left out */
+    int n = 0;
+    bool top = true;
+    for (int depth = 1; depth < 100 && n < max; depth++) {
+        struct cfi_regs caller;
+        if (!unwind_step(&u, &regs, &b, &caller))
+            break;
+        uintptr_t ra = caller.r[CFI_RA];
+        regs = caller;
+        if (top && stackwalk_in_runtime(ra - 1))
+            continue;
+        top = false;
+        pcs[n++] = ra;
+    }
+    return n;
 }

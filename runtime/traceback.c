@@ -14,130 +14,29 @@
  * gortcc adds to the executable (pcline.c); without one, a frame is named
  * by its symbol and its file is the executable or library holding it.
  *
- * Stacks are unwound in-process with the project's CFI engine
- * (dwarf/cfi.c) over each module's .eh_frame, found through its
- * PT_GNU_EH_FRAME segment; every memory read stays inside the goroutine's
- * stack.  Runtime frames are hidden unless GORT_TRACEBACK=system, as Go
+ * Stacks are unwound in-process by the runtime's unwinder (stackwalk.c:
+ * the CFI engine over each module's .eh_frame); every memory read stays
+ * inside the goroutine's stack.  Runtime frames are hidden unless GORT_TRACEBACK=system, as Go
  * hides its runtime's.  A goroutine running on another thread cannot be
  * unwound safely and says so.
  */
-#include <link.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "cfi.h"
 #include "descriptor.h"
 #include "pcline.h"
 #include "runtime.h"
+#include "stackwalk.h"
 #include "symtab.h"
 
-extern char __start_gort_text[], __stop_gort_text[];
 void gort_savectx(struct gctx *out);   /* switch_amd64.S */
 
 enum { MAX_FRAMES = 100 };
-
-static bool in_runtime(uintptr_t pc)
-{
-    return pc >= (uintptr_t)__start_gort_text && pc < (uintptr_t)__stop_gort_text;
-}
-
-/* ---- Finding a pc's unwind table ---------------------------------------- */
-
-struct eh_lookup {
-    uintptr_t pc;
-    bool mapped;        /* a module's segment holds pc */
-    uintptr_t lo, hi;   /* that segment */
-    bool found;
-    struct cfi_hdr hdr;
-    struct cfi_section eh;
-};
-
-static int find_eh(struct dl_phdr_info *info, size_t size, void *data)
-{
-    (void)size;
-    struct eh_lookup *lk = data;
-    const ElfW(Phdr) *ehp = NULL;
-    bool contains = false;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t start = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && lk->pc >= start && lk->pc < start + ph->p_memsz) {
-            contains = true;
-            lk->lo = start;
-            lk->hi = start + ph->p_memsz;
-        }
-        else if (ph->p_type == PT_GNU_EH_FRAME)
-            ehp = ph;
-    }
-    if (!contains)
-        return 0;
-    lk->mapped = true;
-    if (!ehp)
-        return 1;
-    uintptr_t hdr_addr = info->dlpi_addr + ehp->p_vaddr;
-    if (cfi_hdr_parse((const uint8_t *)hdr_addr, ehp->p_memsz, hdr_addr, &lk->hdr) != CFI_OK)
-        return 1;
-    /* .eh_frame runs at most to the end of the segment that holds it. */
-    uintptr_t eh_addr = lk->hdr.eh_frame_addr, eh_end = 0;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t start = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && eh_addr >= start && eh_addr < start + ph->p_memsz)
-            eh_end = start + ph->p_memsz;
-    }
-    if (!eh_end)
-        return 1;
-    lk->eh = (struct cfi_section){(const uint8_t *)eh_addr, eh_end - eh_addr, eh_addr,
-                                  CFI_EH_FRAME, 0, hdr_addr};
-    lk->found = true;
-    return 1;
-}
-
-/* ---- Unwinding ----------------------------------------------------------- */
-
-/* Where the frames of a stack may be read: a goroutine's stack is mapped
- * as a whole, [lo, hi], and read directly; a thread's stack (bounds not
- * known) is read through process_vm_readv, which fails where a plain read
- * would fault. */
-struct stack_bounds {
-    uintptr_t lo, hi;
-    bool checked;
-};
-
-static bool read_stack(void *ctx, uint64_t addr, void *buf, size_t len)
-{
-    struct stack_bounds *b = ctx;
-    if (addr < b->lo || addr > b->hi || len > b->hi - addr)
-        return false;
-    if (b->checked) {
-        struct iovec local = {buf, len}, remote = {(void *)(uintptr_t)addr, len};
-        return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)len;
-    }
-    memcpy(buf, (const void *)(uintptr_t)addr, len);
-    return true;
-}
-
-static struct cfi_regs regs_of_ctx(const struct gctx *ctx)
-{
-    struct cfi_regs regs;
-    memset(&regs, 0, sizeof regs);
-    regs.r[CFI_RSP] = ctx->rsp;
-    regs.r[CFI_RA] = ctx->rip;
-    regs.r[CFI_RBP] = ctx->rbp;
-    regs.r[CFI_RBX] = ctx->rbx;
-    regs.r[CFI_R12] = ctx->r12;
-    regs.r[CFI_R13] = ctx->r13;
-    regs.r[CFI_R14] = ctx->r14;
-    regs.r[CFI_R15] = ctx->r15;
-    regs.valid = 1u << CFI_RSP | 1u << CFI_RA | 1u << CFI_RBP | 1u << CFI_RBX | 1u << CFI_R12 |
-                 1u << CFI_R13 | 1u << CFI_R14 | 1u << CFI_R15;
-    return regs;
-}
 
 /* ---- Printing --------------------------------------------------------------- */
 
@@ -207,24 +106,8 @@ static void print_func_line(uintptr_t pc, uintptr_t at, bool show_offset)
 static void print_frame(uintptr_t pc, bool exact, bool system)
 {
     uintptr_t at = exact ? pc : pc - 1;
-    if (system || !in_runtime(at))
+    if (system || !stackwalk_in_runtime(at))
         print_func_line(pc, at, true);
-}
-
-/* A signal at a pc no module holds (a call through a NULL or stray function
- * pointer): the call has just pushed its return address, which the stack
- * pointer points to. */
-static int step_just_called(const struct cfi_regs *in, struct stack_bounds *b,
-                            struct cfi_regs *out)
-{
-    uint64_t ra;
-    if (!read_stack(b, in->r[CFI_RSP], &ra, sizeof ra))
-        return CFI_ERR_MEMORY;
-    *out = *in;
-    out->r[CFI_RA] = ra;
-    out->r[CFI_RSP] = in->r[CFI_RSP] + 8;
-    out->flags = 0;
-    return CFI_OK;
 }
 
 /* Each frame found by walk_stack: its pc, and whether that is exact (the
@@ -234,55 +117,18 @@ struct frame_sink {
     bool (*frame)(struct frame_sink *fs, uintptr_t pc, bool exact);
 };
 
-/* The unwind tables of the last few modules, so that a walk of many
- * stacks (a profile) does not search the loaded objects at every frame. */
-struct eh_cache {
-    struct eh_lookup e[4];
-    unsigned next;
-};
-
-static void lookup_eh(struct eh_cache *c, struct eh_lookup *lk)
-{
-    for (unsigned i = 0; c && i < 4; i++)
-        if (c->e[i].found && lk->pc >= c->e[i].lo && lk->pc < c->e[i].hi) {
-            uintptr_t pc = lk->pc;
-            *lk = c->e[i];
-            lk->pc = pc;
-            return;
-        }
-    dl_iterate_phdr(find_eh, lk);
-    if (c && lk->found)
-        c->e[c->next++ % 4] = *lk;
-}
-
 /* Unwinds from registers start (flags CFI_PC_EXACT: a signal's) within b,
  * giving fs each frame as it is found: a fault on the way (a corrupt
  * stack) leaves the frames before it given. */
 static void walk_stack(const struct cfi_regs *start, struct stack_bounds *b,
-                       struct frame_sink *fs, struct eh_cache *cache)
+                       struct frame_sink *fs, struct unwinder *u)
 {
     struct cfi_regs regs = *start;
     if (!fs->frame(fs, regs.r[CFI_RA], (regs.flags & CFI_PC_EXACT) != 0))
         return;
     for (;;) {
-        struct eh_lookup lk = {.pc = cfi_lookup_pc(&regs)};
-        lookup_eh(cache, &lk);
         struct cfi_regs caller;
-        struct cfi_fde fde;
-        int rc;
-        if (lk.found && cfi_hdr_lookup(&lk.hdr, &lk.eh, lk.pc, &fde) == CFI_OK)
-            rc = cfi_step_fde(&fde, &regs, read_stack, b, &caller);
-        else if (!lk.mapped && (regs.flags & CFI_PC_EXACT))
-            rc = step_just_called(&regs, b, &caller);
-        else
-            rc = cfi_step_fp(&regs, read_stack, b, &caller);
-        if (rc != CFI_OK || !(caller.valid & (1u << CFI_RA)) || caller.r[CFI_RA] == 0)
-            return;
-        /* Stacks grow down: a caller's frame is above its callee's, but
-         * for a signal handler's, which may run on a stack of its own. */
-        bool signal_frame = (caller.flags & CFI_PC_EXACT) != 0;
-        if ((caller.r[CFI_RSP] <= regs.r[CFI_RSP] && !signal_frame) ||
-            caller.r[CFI_RSP] > b->hi || caller.r[CFI_RSP] < b->lo)
+        if (!unwind_step(u, &regs, b, &caller))
             return;
         if (!fs->frame(fs, caller.r[CFI_RA], (caller.flags & CFI_PC_EXACT) != 0))
             return;
@@ -310,7 +156,9 @@ static bool print_one(struct frame_sink *fs, uintptr_t pc, bool exact)
 static void print_stack(const struct cfi_regs *start, struct stack_bounds *b, bool system)
 {
     struct print_sink ps = {{print_one}, system, 0};
-    walk_stack(start, b, &ps.fs, NULL);
+    struct unwinder u;
+    memset(&u, 0, sizeof u);
+    walk_stack(start, b, &ps.fs, &u);
 }
 
 static void print_header(struct g *gp, uint32_t status, int64_t now)
@@ -504,7 +352,7 @@ static bool pcs_one(struct frame_sink *fs, uintptr_t pc, bool exact)
 /* gp's frames into ps: gp the caller's own goroutine, or one that is not
  * running (its saved context), within its stack; none when it runs on
  * another thread or its stack pointer is outside its stack. */
-static void goroutine_pcs(struct g *gp, struct g *self, struct pcs_sink *ps, struct eh_cache *c)
+static void goroutine_pcs(struct g *gp, struct g *self, struct pcs_sink *ps, struct unwinder *u)
 {
     struct cfi_regs regs;
     uint32_t status = readgstatus(gp);
@@ -527,7 +375,7 @@ static void goroutine_pcs(struct g *gp, struct g *self, struct pcs_sink *ps, str
     if (sp > gp->stackhi || sp < stack_readable_lo(gp))
         return;
     struct stack_bounds b = {sp, gp->stackhi, false};
-    walk_stack(&regs, &b, &ps->fs, c);
+    walk_stack(&regs, &b, &ps->fs, u);
 }
 
 void traceback_each_goroutine(void (*fn)(void *arg, struct g *gp, const uintptr_t *pcs, int n,
@@ -536,8 +384,8 @@ void traceback_each_goroutine(void (*fn)(void *arg, struct g *gp, const uintptr_
 {
     struct g *self = getg_maybe();
     struct pcs_sink ps;
-    struct eh_cache cache;
-    memset(&cache, 0, sizeof cache);
+    struct unwinder u;
+    memset(&u, 0, sizeof u);
     ps.fs.frame = pcs_one;
     uint64_t n = load64(&allglen);
     struct g **gs = loadp((void *const *)&allgs);
@@ -546,7 +394,7 @@ void traceback_each_goroutine(void (*fn)(void *arg, struct g *gp, const uintptr_
         uint32_t s = readgstatus(gp);
         if (s == G_DEAD || s == G_IDLE || gp->system)
             continue;
-        goroutine_pcs(gp, self, &ps, &cache);
+        goroutine_pcs(gp, self, &ps, &u);
         fn(arg, gp, ps.pcs, ps.n, ps.exact0);
     }
 }

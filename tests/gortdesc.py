@@ -155,7 +155,7 @@ HDR_TYPES, HDR_ENUMS, HDR_ROOTS, HDR_RUNTIME_VERSION, HDR_GENERATION = 32, 40, 4
 HDR_MIN_SIZE = 72
 # Table entries: gort_desc_field 16 bytes, gort_desc_type / _enum / _root 24.
 FIELD_ENTRY, TYPE_ENTRY, ENUM_ENTRY, ROOT_ENTRY = 16, 24, 24, 24
-KNOWN_VERSIONS = (1, 2)   # 2 adds the heap; what version 1 names is unchanged
+KNOWN_VERSIONS = (1, 2, 3)   # 2 adds the heap, 3 the allocation profile; older names unchanged
 
 
 def _bounded(n, what):

@@ -201,6 +201,38 @@ typedef struct gort_memstats {
 /* Fill *ms (briefly stops the world, as Go's ReadMemStats). */
 void gort_read_memstats(gort_memstats *ms);
 
+/* ---- Allocation profile (runtime.MemProfile) ----------------------------- */
+
+/* One allocation is sampled per `bytes` allocated on average (Go's
+ * runtime.MemProfileRate): 0 turns sampling off, 1 samples every
+ * allocation.  Initial value: GORT_MEMPROFILERATE, else 524288.  Set it as
+ * early as possible: other Ps take the new rate at their next sample. */
+void gort_set_memprofile_rate(long bytes);
+long gort_memprofile_rate(void);
+
+/* One call stack's samples (Go's runtime.MemProfileRecord).  The counts
+ * are raw sample counts, not estimates: to estimate the real figures, scale
+ * each pair (objects, bytes) by 1 / (1 - exp(-(bytes / objects) / rate))
+ * with the rate of gort_memprofile_rate() (Go's scaleHeapSample); in use
+ * is alloc - free.  Frees are counted when the collector sweeps, so an
+ * object freed since the last collection still counts as in use. */
+typedef struct gort_memprofile_record {
+    uint64_t alloc_objects;    /* sampled allocations */
+    uint64_t alloc_bytes;      /* their bytes (object sizes as allocated) */
+    uint64_t free_objects;     /* of those, freed */
+    uint64_t free_bytes;
+    int nstk;                  /* pcs in stk, at most 32 */
+    const uintptr_t *stk;      /* return addresses, innermost (the allocating
+                                  call's) first; runtime frames are left out */
+} gort_memprofile_record;
+
+/* Call fn(rec, arg) for every stack sampled so far, newest first, until fn
+ * returns non-zero; return that value, or 0 once every record was seen.
+ * *rec and its stk are valid during the call only.  A record's counts are
+ * read consistently; records added meanwhile may be missed.  fn may
+ * allocate and call anything here (a record's stack stays where it is). */
+int gort_memprofile_foreach(int (*fn)(const gort_memprofile_record *rec, void *arg), void *arg);
+
 /* ---- Pool (sync.Pool) --------------------------------------------------- */
 
 /* A cache of reusable objects: per-P caches, and a victim cache that keeps
