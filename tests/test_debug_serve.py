@@ -31,9 +31,10 @@ WAITERS = {"wait_chan": "chan receive", "wait_select": "select",
 
 
 class Target:
-    def __init__(self, targets, program, mode="park", n=N):
-        exe = program("debug_serve.c")
-        self.proc = targets.start([exe, mode, str(n)], stdin=subprocess.PIPE)
+    def __init__(self, targets, program, compiler="gcc", procs=None, mode="park", n=N):
+        exe = program("debug_serve.c", compiler)
+        env = {"GORT_MAXPROCS": str(procs)} if procs else None
+        self.proc = targets.start([exe, mode, str(n)], stdin=subprocess.PIPE, env=env)
         self.out = LiveLines(self.proc)
         lines = self.out.until(lambda l: l.startswith("READY"), timeout=60)
         facts = dict(l.split(" ", 1) for l in lines if " " in l)
@@ -55,9 +56,14 @@ class Target:
         return int(m.group(1)), int(m.group(2))
 
 
-@pytest.fixture
-def target(targets, program):
-    return Target(targets, program)
+@pytest.fixture(params=[pytest.param(("gcc", None), id="gcc"),
+                        pytest.param(("clang", None), id="clang"),
+                        pytest.param(("gcc", 1), id="gcc-procs1")])
+def target(targets, program, request):
+    """The program built by each compiler, and with one P: the server must
+    never take the only P from the program's goroutines."""
+    compiler, procs = request.param
+    return Target(targets, program, compiler, procs)
 
 
 def get(url, timeout=60):
@@ -284,6 +290,8 @@ def test_bad_requests(target):
     assert status_of(raw(port, b"GET /debug/pprof/nothing HTTP/1.1\r\n\r\n")) == 404
     assert status_of(raw(port, b"DELETE /debug/vars HTTP/1.1\r\n\r\n")) == 405
     assert status_of(raw(port, b"GET /debug/%zz HTTP/1.1\r\n\r\n")) == 400
+    head = raw(port, b"HEAD /debug/vars HTTP/1.1\r\n\r\n")
+    assert status_of(head) == 200 and head.endswith(b"\r\n\r\n")
     # the four profiles others add: registered, not there yet
     for name in ("heap", "allocs", "block", "profile"):
         status, body = get(f"{target.url}/debug/pprof/{name}")
