@@ -11,7 +11,7 @@ set -eu
 case "${1:-build}" in
 build) PKGS="gcc make clang libclang-rt-14-dev libelf-dev libdwarf-dev libreadline-dev llvm \
 gdb python3 python3-pytest elfutils binutils procps valgrind debuginfod libdebuginfod-dev dwz strace \
-zlib1g-dev linux-perf golang-go" ;;
+zlib1g-dev linux-perf golang-go chromium" ;;
 bench) PKGS="golang-go delve llvm hyperfine time" ;;
 *) echo "usage: mk/deps.sh [build|bench]" >&2; exit 2 ;;
 esac
