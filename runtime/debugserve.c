@@ -20,6 +20,7 @@
 #include "pcline.h"
 #include "profproto.h"
 #include "runtime.h"
+#include "stackwalk.h"
 #include "symtab.h"
 
 /* ---- The goroutine profile ------------------------------------------------------ */
@@ -74,9 +75,10 @@ static int cmp_count(const void *a, const void *b)
  * count, largest first), their records in c->stacks.  False: no memory. */
 static bool goroutine_groups(struct collect *c, struct ppbuf *groups, size_t *ngroups)
 {
-    stop_the_world(STW_COOPERATIVE);
+    stackwalk_refresh_modules();
+    stop_the_world(STW_GC);
     traceback_each_goroutine(collect_one, c);
-    start_the_world(STW_COOPERATIVE);
+    start_the_world(STW_GC);
     if (c->stacks.failed || !ppbuf_reserve(groups, (c->count + 1) * sizeof(struct group)))
         return false;
     struct group *g = (struct group *)groups->data;
@@ -155,21 +157,75 @@ static void goroutine_proto(struct http_response *w, struct group *g, size_t k)
     http_status(w, 200, "application/octet-stream");
 }
 
+/* One goroutine for debug=2: a copy of its G, its status, its stack. */
+struct gsnap {
+    struct g g;
+    uint32_t status;
+    uint32_t n;
+    bool exact;
+    uintptr_t pcs[];
+};
+
+struct snaps {
+    struct ppbuf buf;           /* struct gsnap records */
+    struct g *self;
+    size_t self_off;            /* the caller's own record */
+};
+
+static void snap_one(void *arg, struct g *gp, const uintptr_t *pcs, int n, bool exact)
+{
+    struct snaps *ss = arg;
+    if (gp == ss->self)
+        ss->self_off = ss->buf.len;
+    struct gsnap h;
+    memset(&h, 0, sizeof h);
+    h.g = *gp;
+    h.status = readgstatus(gp);
+    h.n = (uint32_t)n;
+    h.exact = exact;
+    ppbuf_put(&ss->buf, &h, sizeof h);
+    ppbuf_put(&ss->buf, pcs, (size_t)n * sizeof *pcs);
+}
+
+static size_t snap_size(const struct gsnap *s)
+{
+    return sizeof *s + s->n * sizeof s->pcs[0];
+}
+
 /* Every goroutine's traceback, as a crash report with GORT_TRACEBACK=all
- * prints it (Go's debug=2 is its crash form too). */
+ * prints it (Go's debug=2 is its crash form too), the caller's first: the
+ * stacks are taken with the world stopped, and printed (symbolized) once
+ * it runs again. */
 static void goroutine_dump(struct http_response *w)
 {
+    struct snaps ss = {{0}, getg(), 0};
+    stackwalk_refresh_modules();
+    stop_the_world(STW_GC);
+    traceback_each_goroutine(snap_one, &ss);
+    start_the_world(STW_GC);
+    if (ss.buf.failed || ss.buf.len == 0) {
+        w->body.failed = true;
+        ppbuf_free(&ss.buf);
+        return;
+    }
     struct ppbuf out = {0};
-    stop_the_world(STW_COOPERATIVE);
+    int64_t now = nanotime();
     print_to(&out);
-    traceback_here(getg(), TB_ALL, false);
+    const struct gsnap *self = (const struct gsnap *)(ss.buf.data + ss.self_off);
+    traceback_print_snapshot(&self->g, self->status, self->pcs, (int)self->n, self->exact, now);
+    for (size_t off = 0; off < ss.buf.len;) {
+        const struct gsnap *s = (const struct gsnap *)(ss.buf.data + off);
+        if (off != ss.self_off) {
+            print_str("\n");
+            traceback_print_snapshot(&s->g, s->status, s->pcs, (int)s->n, s->exact, now);
+        }
+        off += snap_size(s);
+    }
     print_to(NULL);
-    start_the_world(STW_COOPERATIVE);
-    /* Each goroutine's dump starts with an empty line: none before the first. */
-    size_t skip = out.len > 0 && out.data[0] == '\n' ? 1 : 0;
-    http_write(w, out.data + skip, out.len - skip);
+    http_write(w, out.data, out.len);
     w->body.failed |= out.failed;
     ppbuf_free(&out);
+    ppbuf_free(&ss.buf);
 }
 
 static void goroutine_handler(const struct http_request *r, struct http_response *w)

@@ -489,13 +489,20 @@ void traceback_thread(long tid, const char *name, const struct cfi_regs *regs, i
  * when it came while one goroutine (or thread) was dumped, says so and
  * goes on with the next (it does not return); else returns. */
 void traceback_recover(const char *what, uintptr_t addr);
-/* For the goroutine profile, with the world stopped: fn gets every
- * goroutine but the dead and the runtime's own, with its stack as pcs,
- * innermost first (leaf_exact: pcs[0] is not a return address); none for a
- * goroutine running on another thread. */
+/* For the goroutine profile, with the world stopped (STW_GC, after
+ * stackwalk_refresh_modules: the walks look modules up in its table, not
+ * through the loader, whose lock a suspended thread may hold): fn gets
+ * every goroutine but the dead and the runtime's own, with its stack as
+ * pcs, innermost first (leaf_exact: pcs[0] is not a return address); none
+ * for a goroutine running on a thread the stop did not suspend. */
 void traceback_each_goroutine(void (*fn)(void *arg, struct g *gp, const uintptr_t *pcs, int n,
                                          bool leaf_exact),
                               void *arg);
+/* A goroutine as a crash report prints it, from a copy of its G and its
+ * stack as traceback_each_goroutine gave it (printed with the world
+ * running again: symbols may take the loader's lock). */
+void traceback_print_snapshot(const struct g *snap, uint32_t status, const uintptr_t *pcs, int n,
+                              bool leaf_exact, int64_t now);
 
 /* stack.c — the lowest address of gp's stack that may be read (above its
  * guard page, GORT_STACK_GUARD=1), and whether a fault at addr with stack

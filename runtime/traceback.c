@@ -161,7 +161,7 @@ static void print_stack(const struct cfi_regs *start, struct stack_bounds *b, bo
     walk_stack(start, b, &ps.fs, &u);
 }
 
-static void print_header(struct g *gp, uint32_t status, int64_t now)
+static void print_header(const struct g *gp, uint32_t status, int64_t now)
 {
     print_fmt("goroutine %llu [", (unsigned long long)gp->goid);
     if (status == G_WAITING) {
@@ -181,7 +181,7 @@ static void print_header(struct g *gp, uint32_t status, int64_t now)
  * F the out-of-line function holding gopc - 1 (the offset is from its
  * entry), FILE:LINE the innermost frame's (the line of the call, in the
  * function inlined into F that made it, if any). */
-static void print_created_by(struct g *gp)
+static void print_created_by(const struct g *gp)
 {
     if (gp->parentgoid == 0 || gp->gopc == 0)
         return;
@@ -349,9 +349,30 @@ static bool pcs_one(struct frame_sink *fs, uintptr_t pc, bool exact)
     return ps->n < MAX_FRAMES;
 }
 
-/* gp's frames into ps: gp the caller's own goroutine, or one that is not
- * running (its saved context), within its stack; none when it runs on
- * another thread or its stack pointer is outside its stack. */
+/* The registers a stop of the world's signal saved of a suspended thread
+ * (ucontext gregs). */
+static struct cfi_regs regs_of_gregs(const uint64_t *gr)
+{
+    struct cfi_regs regs;
+    memset(&regs, 0, sizeof regs);
+    regs.r[CFI_RA] = gr[REG_RIP];
+    regs.r[CFI_RSP] = gr[REG_RSP];
+    regs.r[CFI_RBP] = gr[REG_RBP];
+    regs.r[CFI_RBX] = gr[REG_RBX];
+    regs.r[CFI_R12] = gr[REG_R12];
+    regs.r[CFI_R13] = gr[REG_R13];
+    regs.r[CFI_R14] = gr[REG_R14];
+    regs.r[CFI_R15] = gr[REG_R15];
+    regs.valid = 1u << CFI_RSP | 1u << CFI_RA | 1u << CFI_RBP | 1u << CFI_RBX | 1u << CFI_R12 |
+                 1u << CFI_R13 | 1u << CFI_R14 | 1u << CFI_R15;
+    regs.flags = CFI_PC_EXACT;
+    return regs;
+}
+
+/* gp's frames into ps: gp the caller's own goroutine, one that is not
+ * running (its saved context), or one running on a thread the stop of the
+ * world suspended (the registers its signal saved), within its stack;
+ * none when it runs elsewhere or its stack pointer is outside its stack. */
 static void goroutine_pcs(struct g *gp, struct g *self, struct pcs_sink *ps, struct unwinder *u)
 {
     struct cfi_regs regs;
@@ -363,7 +384,9 @@ static void goroutine_pcs(struct g *gp, struct g *self, struct pcs_sink *ps, str
         gort_savectx(&here);
         regs = regs_of_ctx(&here);
     } else if (status == G_RUNNING) {
-        return;
+        if (!gp->m || !m_is_suspended(gp->m))
+            return;
+        regs = regs_of_gregs(gp->m->sregs);
     } else if (gp->stacklo == 0) {
         ps->pcs[ps->n++] = gp->startpc;    /* never ran: at its start */
         ps->exact0 = true;
@@ -386,6 +409,7 @@ void traceback_each_goroutine(void (*fn)(void *arg, struct g *gp, const uintptr_
     struct pcs_sink ps;
     struct unwinder u;
     memset(&u, 0, sizeof u);
+    u.signal_safe = true;
     ps.fs.frame = pcs_one;
     uint64_t n = load64(&allglen);
     struct g **gs = loadp((void *const *)&allgs);
@@ -397,4 +421,17 @@ void traceback_each_goroutine(void (*fn)(void *arg, struct g *gp, const uintptr_
         goroutine_pcs(gp, self, &ps, &u);
         fn(arg, gp, ps.pcs, ps.n, ps.exact0);
     }
+}
+
+void traceback_print_snapshot(const struct g *snap, uint32_t status, const uintptr_t *pcs, int n,
+                              bool leaf_exact, int64_t now)
+{
+    print_header(snap, status, now);
+    if (n == 0 && status == G_RUNNING)
+        print_str("\tgoroutine running on other thread; stack unavailable\n");
+    for (int i = 0; i < n; i++)
+        print_frame(pcs[i], i == 0 && leaf_exact, false);
+    if (n == MAX_FRAMES)
+        print_str("...additional frames elided...\n");
+    print_created_by(snap);
 }
