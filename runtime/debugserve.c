@@ -211,7 +211,7 @@ static void json_string(struct http_response *w, const char *s, size_t n)
 /* The command line from /proc/self/cmdline, as a JSON array. */
 static void cmdline_json(struct http_response *w)
 {
-    char buf[8192];
+    static char buf[8192];      /* off the server's stack; one request at a time */
     size_t len = 0;
     int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {

@@ -374,9 +374,8 @@ static void conn_respond(struct conn *c, int status, const struct http_request *
 static void conn_read(struct conn *c, http_dispatch dispatch, int64_t now)
 {
     if (c->state == C_LINGER) {
-        char drop[4096];
-        ssize_t n;
-        while ((n = recv(c->fd, drop, sizeof drop, 0)) > 0)
+        ssize_t n;      /* dropped into the request buffer, which has served */
+        while ((n = recv(c->fd, c->in, sizeof c->in, 0)) > 0)
             ;
         if (n == 0 || (errno != EAGAIN && errno != EINTR))
             conn_close(c);
