@@ -356,6 +356,12 @@ static void dispatch(const struct http_request *r, struct http_response *w)
         http_printf(w, "405 method not allowed\n");
         return;
     }
+    if (strcmp(r->path, "/debug/pprof") == 0) {
+        http_status(w, 301, NULL);      /* as Go's ServeMux for a subtree without its slash */
+        w->location = "/debug/pprof/";
+        http_printf(w, "Moved Permanently: /debug/pprof/\n");
+        return;
+    }
     for (int i = 0; i < NROUTES; i++)
         if (strcmp(r->path, routes[i].path) == 0) {
             routes[i].handler(r, w);

@@ -290,6 +290,8 @@ def test_bad_requests(target):
     assert status_of(raw(port, b"GET /debug/pprof/nothing HTTP/1.1\r\n\r\n")) == 404
     assert status_of(raw(port, b"DELETE /debug/vars HTTP/1.1\r\n\r\n")) == 405
     assert status_of(raw(port, b"GET /debug/%zz HTTP/1.1\r\n\r\n")) == 400
+    moved = raw(port, b"GET /debug/pprof HTTP/1.1\r\n\r\n")
+    assert status_of(moved) == 301 and b"\r\nLocation: /debug/pprof/\r\n" in moved
     head = raw(port, b"HEAD /debug/vars HTTP/1.1\r\n\r\n")
     assert status_of(head) == 200 and head.endswith(b"\r\n\r\n")
     # the four profiles others add: registered, not there yet
