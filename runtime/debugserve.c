@@ -268,7 +268,7 @@ static void json_string(struct http_response *w, const char *s, size_t n)
 /* The command line from /proc/self/cmdline, as a JSON array. */
 static void cmdline_json(struct http_response *w)
 {
-    char buf[8192];
+    static char buf[8192];      /* off the server's stack; one request at a time */
     size_t len = 0;
     int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
@@ -411,6 +411,12 @@ static void dispatch(const struct http_request *r, struct http_response *w)
         http_status(w, 405, NULL);
         w->allow = "GET, HEAD";
         http_printf(w, "405 method not allowed\n");
+        return;
+    }
+    if (strcmp(r->path, "/debug/pprof") == 0) {
+        http_status(w, 301, NULL);      /* as Go's ServeMux for a subtree without its slash */
+        w->location = "/debug/pprof/";
+        http_printf(w, "Moved Permanently: /debug/pprof/\n");
         return;
     }
     for (int i = 0; i < NROUTES; i++)

@@ -73,6 +73,7 @@ static const char *reason(int status)
 {
     switch (status) {
     case 200: return "OK";
+    case 301: return "Moved Permanently";
     case 400: return "Bad Request";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
@@ -91,9 +92,11 @@ static void render(const struct http_response *w, bool head, struct ppbuf *out)
     char hdr[512];
     int n = snprintf(hdr, sizeof hdr,
                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                     "X-Content-Type-Options: nosniff\r\nConnection: close\r\n%s%s%s\r\n",
+                     "X-Content-Type-Options: nosniff\r\nConnection: close\r\n%s%s%s%s%s%s\r\n",
                      w->status, reason(w->status), w->content_type, w->body.len,
-                     w->allow ? "Allow: " : "", w->allow ? w->allow : "", w->allow ? "\r\n" : "");
+                     w->allow ? "Allow: " : "", w->allow ? w->allow : "", w->allow ? "\r\n" : "",
+                     w->location ? "Location: " : "", w->location ? w->location : "",
+                     w->location ? "\r\n" : "");
     ppbuf_put(out, hdr, (size_t)n);
     if (!head)
         ppbuf_put(out, w->body.data, w->body.len);
@@ -360,7 +363,7 @@ static void conn_close(struct conn *c)
  * the handler's. */
 static void conn_render(struct conn *c, int status)
 {
-    struct http_response w = {200, "text/plain; charset=utf-8", NULL, {0}};
+    struct http_response w = {200, "text/plain; charset=utf-8", NULL, NULL, {0}};
     bool head = false;
     if (status) {
         error_response(&w, status);
@@ -413,9 +416,8 @@ static void conn_respond(struct conn *c, int status, const struct http_request *
 static void conn_read(struct conn *c, http_dispatch dispatch, int64_t now)
 {
     if (c->state == C_LINGER) {
-        char drop[4096];
-        ssize_t n;
-        while ((n = recv(c->fd, drop, sizeof drop, 0)) > 0)
+        ssize_t n;      /* dropped into the request buffer, which has served */
+        while ((n = recv(c->fd, c->in, sizeof c->in, 0)) > 0)
             ;
         if (n == 0 || (errno != EAGAIN && errno != EINTR))
             conn_close(c);

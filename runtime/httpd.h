@@ -34,6 +34,7 @@ struct http_response {
     int status;
     const char *content_type;
     const char *allow;          /* an Allow header (405) */
+    const char *location;       /* a Location header (301) */
     struct ppbuf body;
 };
 void http_status(struct http_response *w, int status, const char *content_type);
