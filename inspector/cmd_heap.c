@@ -240,8 +240,8 @@ static int run(struct session *ss, void *opts)
 const struct subcommand sub_heap = {
     .name = "heap",
     .synopsis = "[--by-site]",
-    .help = "the heap by size class, with totals beside the runtime's statistics; --by-site: "
-            "sampled in-use bytes by allocation site",
+    .help = "the heap by size class, with totals beside the runtime's statistics\n"
+            "        (--by-site: the sampled bytes in use by allocation site)",
     .parse = parse,
     .run = run,
     .goroutines = SNAP_G_TABLE,
