@@ -19,11 +19,13 @@ import os
 import re
 import shutil
 import signal
+import struct
 import subprocess
 
 import pytest
 
-from attachlib import attach, goinspect
+import gortdesc
+from attachlib import Target, attach, goinspect
 from conftest import PROGRAMS, run
 from corelib import core, kernel_core, start_dumpable
 from rtlib import COMPILERS
@@ -271,3 +273,55 @@ def test_bad_arguments(args, msg):
     goinspect()
     r = attach(os.getpid(), *args)
     assert r.returncode == 2 and msg in r.stderr, r.stderr
+
+
+def test_concurrent_sampling_counts_every_allocation(program, targets, tmp_path):
+    """Four goroutines on four Ps allocate at once with every allocation
+    sampled: the table has each one, in the bucket of its site, and the
+    sweeper's frees, exactly (docs/metadata.md's reader, tests/gortdesc.py,
+    walks the same list without goinspect)."""
+    exe = program(SRC, "gcc")
+    proc = targets.start([exe, "parallel"], env={"GORT_MAXPROCS": "4",
+                                                   "GORT_MEMPROFILERATE": "1"})
+    t = Target(proc, exe, os.path.join(PROGRAMS, SRC)).wait_ready()
+    par = dict(w.split("=") for w in t.facts["PAR"].split())
+    workers, n, size = int(par["workers"]), int(par["n"]), int(par["size"])
+    inproc = {k: int(v) for k, v in (w.split("=") for w in t.facts["INPROC"].split())}
+
+    rt = gortdesc.Runtime(t.pid)
+    try:
+        hdr, buckets = memprof_buckets(rt)
+        lo, hi = rt.desc.text_range()
+        for b, pcs in buckets:
+            assert pcs and not lo <= pcs[0] - 1 < hi, "a runtime frame at the top of a stack"
+    finally:
+        rt.close()
+    assert hdr["rate"] == 1 and hdr["nbuckets"] == len(buckets) == inproc["buckets"]
+    for k in ("alloc_objects", "alloc_bytes", "free_objects", "free_bytes"):
+        assert sum(b[k] for b, _ in buckets) == inproc[k], k
+    assert hdr["nsamples"] == inproc["alloc_objects"]
+
+    r = attach(t.pid, "heap", "--by-site", opts=("--json", "--nonstop"))
+    assert r.returncode == 0, r.stderr
+    sites = {(s["function"], s["line"]): s for s in json.loads(r.stdout)["sites"]}
+    keep, drop = sites[("keep", int(par["keep_line"]))], sites[("drop", int(par["drop_line"]))]
+    assert keep["alloc_objects"] == keep["inuse_objects"] == workers * n, keep
+    assert keep["inuse_bytes"] == workers * n * size
+    assert drop["alloc_objects"] == workers * n, drop
+    assert drop["inuse_objects"] <= workers, drop     # a stale copy of a pointer may keep one
+
+
+def memprof_buckets(rt):
+    """The allocation profile's header and [(bucket, pcs)], read as
+    docs/metadata.md says."""
+    d = rt.desc
+    hdr = d.read("memprof", d.root("memprof")[0])
+    stk_off = d.types["memprof_bucket"].fields["stk"][0]
+    out, addr = [], hdr["buckets"]
+    while addr:
+        assert len(out) < 100000, "a loop in the bucket list"
+        b = d.read("memprof_bucket", addr)
+        raw = d.mem.read(addr + stk_off, 8 * b["nstk"])
+        out.append((b, struct.unpack(f"<{b['nstk']}Q", raw)))
+        addr = b["next"]
+    return hdr, out
