@@ -213,7 +213,8 @@ static int parse(int argc, char **argv, void **out)
         return -1;
     }
     o->by_site = values[0];
-    o->common.memprof = o->by_site;
+    if (o->by_site)
+        o->common.needs = &sub_heap_profile;    /* the profile alone, not the heap */
     *out = o;
     return 0;
 }

@@ -13,7 +13,7 @@
 #include "memprofsnap.h"
 #include "snapshot.h"
 
-enum { MAX_BUCKETS = 1 << 20, MAX_STACK = 256 };
+enum { MAX_BUCKETS = 1 << 20, MAX_STACK = 256, DEPTH_GUESS = 32 };
 
 static void set_error(struct memprofsnap *m, const char *fmt, unsigned long long a)
 {
@@ -51,7 +51,7 @@ void memprofsnap_copy(struct snapshot *s)
                            "read");
         return;
     }
-    uint8_t hdr[4096], bk[4096 + MAX_STACK * 8];
+    uint8_t hdr[4096], bk[4096 + MAX_STACK * 8 + DEPTH_GUESS * 8];
     if (!target_read_full(s->t, root->addr, hdr, hsize)) {
         set_error(m, "the allocation profile's table at %#llx cannot be read",
                   (unsigned long long)root->addr);
@@ -67,14 +67,17 @@ void memprofsnap_copy(struct snapshot *s)
                          "rest is left out", MAX_BUCKETS);
             return;
         }
-        if (!target_read_full(s->t, addr, bk, bsize)) {
+        /* The bucket and a stack of the usual depth in one read. */
+        size_t want = f_stk.offset + DEPTH_GUESS * 8, got = target_read(s->t, addr, bk, want);
+        if (got < bsize) {
             set_error(m, "an allocation profile bucket at %#llx cannot be read: the rest of "
                          "the list is left out", (unsigned long long)addr);
             return;
         }
         uint64_t nstk = rt_get_fit(bk, f_nstk);
-        if (nstk > MAX_STACK || (nstk && !target_read_full(s->t, addr + f_stk.offset,
-                                                           bk + bsize, nstk * 8))) {
+        if (nstk > MAX_STACK ||
+            (f_stk.offset + nstk * 8 > got &&
+             !target_read_full(s->t, addr + f_stk.offset, bk + f_stk.offset, nstk * 8))) {
             set_error(m, "the stack of the allocation profile bucket at %#llx is corrupt or "
                          "unreadable: the rest of the list is left out", (unsigned long long)addr);
             return;
@@ -84,7 +87,7 @@ void memprofsnap_copy(struct snapshot *s)
         struct mp_bucket *b = &m->b[m->n++];
         *b = (struct mp_bucket){rt_get_fit(bk, f_ao), rt_get_fit(bk, f_ab), rt_get_fit(bk, f_fo),
                                 rt_get_fit(bk, f_fb), (uint32_t)m->npcs, (uint32_t)nstk};
-        memcpy(m->pcs + m->npcs, bk + bsize, nstk * 8);
+        memcpy(m->pcs + m->npcs, bk + f_stk.offset, nstk * 8);
         m->npcs += nstk;
     }
 }
