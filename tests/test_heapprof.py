@@ -216,8 +216,19 @@ def test_rate_zero_gives_an_empty_profile(program, targets, tmp_path):
     assert r.returncode == 0 and "sampling is off" in r.stdout, r.stdout + r.stderr
 
 
-def test_rate_one_samples_every_allocation(program, targets, tmp_path):
-    t = start(targets, program, tmp_path, "gcc", env={"GORT_MEMPROFILERATE": "1"})
+@pytest.mark.parametrize("how", ["env", "api"])
+def test_rate_one_samples_every_allocation(program, targets, tmp_path, how):
+    """GORT_MEMPROFILERATE=1, or gort_set_memprofile_rate(1) with sampling
+    off until then (one P: the call restarts its own countdown)."""
+    exe = program(SRC, "gcc")
+    if how == "env":
+        t = start_dumpable(targets, program, SRC, cwd=str(tmp_path),
+                           env={"GORT_MEMPROFILERATE": "1"})
+    else:
+        proc = targets.start([exe, "rate", "1"], env={"GORT_MEMPROFILERATE": "0",
+                                                        "GORT_MAXPROCS": "1"})
+        t = Target(proc, exe, os.path.join(PROGRAMS, SRC)).wait_ready()
+    assert t.facts["RATE"] == "1"
     sites, inproc, _ = truth(t)
     got = by_site(parse_raw(pprof(heap_profile(tmp_path, "attach", t.pid), "-raw")))
     for fn in ("a", "b"):

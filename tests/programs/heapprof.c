@@ -17,6 +17,8 @@
  *
  * and waits, allocating nothing more, until killed.
  *
+ * heapprof rate N: the same after gort_set_memprofile_rate(N).
+ *
  * heapprof parallel: PAR_WORKERS goroutines at once each keep PAR_N
  * objects allocated by keep() and drop PAR_N allocated by drop(); after two
  * collections it prints "PAR workers=W n=N size=S keep_line=L drop_line=L",
@@ -28,6 +30,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -160,6 +163,8 @@ static int app(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "parallel") == 0)
         return parallel();
+    if (argc > 2 && strcmp(argv[1], "rate") == 0)
+        gort_set_memprofile_rate(atol(argv[2]));
     kept_a = gort_alloc(A_BYTES / OBJ * sizeof *kept_a);
     kept_b = gort_alloc(B_BYTES / OBJ * sizeof *kept_b);
     gort_waitgroup_add(&wg, 1);
