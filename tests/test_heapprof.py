@@ -336,3 +336,27 @@ def memprof_buckets(rt):
         out.append((b, struct.unpack(f"<{b['nstk']}Q", raw)))
         addr = b["next"]
     return hdr, out
+
+
+@pytest.mark.parametrize("mode,warning", [
+    ("loop", "bucket list loops or is longer than the"),
+    ("badptr", "an allocation profile bucket at 0x10 cannot be read"),
+])
+def test_damaged_bucket_list(program, targets, tmp_path, mode, warning):
+    """The newest bucket's next pointer damaged (pointing to itself, or to
+    unmapped memory): the buckets before the damage, a warning, exit 0; the
+    target is released."""
+    exe = program(SRC, "gcc")
+    proc = targets.start([exe, mode])
+    t = Target(proc, exe, os.path.join(PROGRAMS, SRC)).wait_ready()
+    assert "DAMAGED" in t.facts, t.lines
+    out = str(tmp_path / "d.pb.gz")
+    r = attach(t.pid, "heap-profile", "-o", out)
+    assert r.returncode == 0 and warning in r.stderr, r.stderr
+    types, samples, locs, _ = parse_raw(pprof(out, "-raw"))
+    assert len(samples) == 1 and locs[samples[0][1][0]][1][0][0] == "b", (samples, locs)
+    r = attach(t.pid, "heap", "--by-site", opts=("--json",))
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert warning in doc["error"] and [s["function"] for s in doc["sites"]] == ["b"], doc
+    assert open(f"/proc/{t.pid}/stat").read().split()[2] in "SR", "target left stopped"

@@ -19,6 +19,10 @@
  *
  * heapprof rate N: the same after gort_set_memprofile_rate(N).
  *
+ * heapprof loop | heapprof badptr: the same, then the newest bucket's next
+ * pointer is damaged (pointing to itself, or to unmapped memory) as a
+ * memory bug would, before READY.
+ *
  * heapprof parallel: PAR_WORKERS goroutines at once each keep PAR_N
  * objects allocated by keep() and drop PAR_N allocated by drop(); after two
  * collections it prints "PAR workers=W n=N size=S keep_line=L drop_line=L",
@@ -133,6 +137,24 @@ static int sum_record(const gort_memprofile_record *r, void *arg)
 
 static void print_inproc(void);
 
+#define FAIL(...)                                                                        \
+    do {                                                                                 \
+        printf("FAIL " __VA_ARGS__);                                                     \
+        printf("\n");                                                                    \
+        exit(1);                                                                         \
+    } while (0)
+#include "insp_desc.h"
+
+/* Damage the newest bucket's link as mode says (docs/metadata.md's layout). */
+static void damage(const char *mode)
+{
+    uintptr_t table = (uintptr_t)desc_root("memprof");
+    uintptr_t head = *(uintptr_t *)(table + desc_field("memprof", "buckets"));
+    uintptr_t *next = (uintptr_t *)(head + desc_field("memprof_bucket", "next"));
+    *next = strcmp(mode, "loop") == 0 ? head : (uintptr_t)0x10;
+    printf("DAMAGED %s bucket=%#lx\n", mode, (unsigned long)head);
+}
+
 static void wait_forever(void)
 {
     printf("READY\n");
@@ -180,6 +202,8 @@ static int app(int argc, char **argv)
     printf("SITE garbage bytes=%u objects=%u line=%d freed=1\n", G_BYTES, G_BYTES / OBJ, g_line);
     printf("INLINE b caller=c call_line=%d\n", c_line);
     print_inproc();
+    if (argc > 1 && (strcmp(argv[1], "loop") == 0 || strcmp(argv[1], "badptr") == 0))
+        damage(argv[1]);
     wait_forever();
     return 0;
 }
