@@ -360,3 +360,21 @@ def test_damaged_bucket_list(program, targets, tmp_path, mode, warning):
     doc = json.loads(r.stdout)
     assert warning in doc["error"] and [s["function"] for s in doc["sites"]] == ["b"], doc
     assert open(f"/proc/{t.pid}/stat").read().split()[2] in "SR", "target left stopped"
+
+
+def test_truncated_core(program, targets, tmp_path):
+    """A core cut short anywhere: heap-profile writes what it can read or
+    says why not (exit 0 or 1), never crashes."""
+    t = start(targets, program, tmp_path, "gcc")
+    path = kernel_core(t, signal.SIGQUIT, str(tmp_path))
+    size = os.path.getsize(path)
+    cut = str(tmp_path / "cut")
+    for frac in (0.05, 0.3, 0.6, 0.9, 0.999):
+        with open(path, "rb") as src, open(cut, "wb") as dst:
+            dst.write(src.read(int(size * frac)))
+        out = str(tmp_path / "cut.pb.gz")
+        r = core(cut, "heap-profile", "-o", out, timeout=60)
+        assert r.returncode in (0, 1), (frac, r.returncode, r.stderr)
+        assert r.stderr.startswith("goinspect: "), (frac, r.stderr)
+        if r.returncode == 0:
+            pprof(out, "-raw")      # a profile go tool pprof reads
