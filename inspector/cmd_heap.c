@@ -213,7 +213,8 @@ static int parse(int argc, char **argv, void **out)
         return -1;
     }
     o->by_site = values[0];
-    o->common.memprof = o->by_site;
+    if (o->by_site)
+        o->common.needs = &sub_heap_profile;    /* the profile alone, not the heap */
     *out = o;
     return 0;
 }
@@ -240,8 +241,8 @@ static int run(struct session *ss, void *opts)
 const struct subcommand sub_heap = {
     .name = "heap",
     .synopsis = "[--by-site]",
-    .help = "the heap by size class, with totals beside the runtime's statistics; --by-site: "
-            "sampled in-use bytes by allocation site",
+    .help = "the heap by size class, with totals beside the runtime's statistics\n"
+            "        (--by-site: the sampled bytes in use by allocation site)",
     .parse = parse,
     .run = run,
     .goroutines = SNAP_G_TABLE,

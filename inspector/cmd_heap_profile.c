@@ -87,11 +87,14 @@ static int run(struct session *ss, void *opts)
         rc = write_file(o->out, &b, &f);
     if (rc < 0)
         die_msg("heap-profile: %s", f.msg);
-    else
+    if (rc == 0) {
+        char pause[64];
+        session_pause_text(ss, pause, sizeof pause);
         fprintf(stderr, "goinspect: heap-profile: %llu samples in %llu stacks (1 per %lld bytes "
-                        "allocated); wrote %s\n", (unsigned long long)hp.samples,
-                (unsigned long long)hp.buckets, (long long)hp.rate,
+                        "allocated; %s); wrote %s\n", (unsigned long long)hp.samples,
+                (unsigned long long)hp.buckets, (long long)hp.rate, pause,
                 strcmp(o->out, "-") == 0 ? "standard output" : o->out);
+    }
     bb_free(&b);
     heapprof_free(&hp);
     return rc < 0 ? EXIT_FAIL : EXIT_OK;

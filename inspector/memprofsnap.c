@@ -1,8 +1,8 @@
 /*
  * memprofsnap.c — copying the allocation profile's bucket list: the header
  * (root "memprof"), then each bucket by its next pointer, every read
- * bounded (at most MAX_BUCKETS buckets, memprof_max_stack pcs each) so that
- * a corrupt list ends the walk with a message, never a loop.
+ * bounded (at most the table's count of buckets, memprof_max_stack pcs
+ * each) so that a corrupt list ends the walk with a message, never a loop.
  */
 #include <math.h>
 #include <stdio.h>
@@ -12,8 +12,9 @@
 #include "bytebuf.h"
 #include "memprofsnap.h"
 #include "snapshot.h"
+#include "u64map.h"
 
-enum { MAX_BUCKETS = 1 << 20, MAX_STACK = 256 };
+enum { MAX_BUCKETS = 1 << 20, MAX_STACK = 256, DEPTH_GUESS = 32 };
 
 static void set_error(struct memprofsnap *m, const char *fmt, unsigned long long a)
 {
@@ -51,7 +52,7 @@ void memprofsnap_copy(struct snapshot *s)
                            "read");
         return;
     }
-    uint8_t hdr[4096], bk[4096 + MAX_STACK * 8];
+    uint8_t hdr[4096], bk[4096 + MAX_STACK * 8 + DEPTH_GUESS * 8];
     if (!target_read_full(s->t, root->addr, hdr, hsize)) {
         set_error(m, "the allocation profile's table at %#llx cannot be read",
                   (unsigned long long)root->addr);
@@ -59,34 +60,48 @@ void memprofsnap_copy(struct snapshot *s)
     }
     m->rate = (int64_t)rt_get_fit(hdr, f_rate);
     m->nsamples = rt_get_fit(hdr, f_nsamples);
+    /* The list holds nbuckets (one more while a bucket is being added):
+     * a longer one loops. */
+    struct rt_field f_nbuckets = rt_field_fit(rtdesc_field(d, "memprof", "nbuckets"), hsize);
+    uint64_t limit = MAX_BUCKETS;
+    if (f_nbuckets.present && rt_get_fit(hdr, f_nbuckets) < MAX_BUCKETS)
+        limit = rt_get_fit(hdr, f_nbuckets) + 1;
     size_t cap = 0, cappcs = 0;
-    uint64_t addr = rt_get_fit(hdr, f_head);
-    for (; addr; addr = rt_get_fit(bk, f_next)) {
-        if (m->n == MAX_BUCKETS) {
-            set_error(m, "the allocation profile has more than %llu buckets (a loop?): the "
-                         "rest is left out", MAX_BUCKETS);
-            return;
+    struct u64map seen;             /* bucket addresses: a loop ends the walk */
+    u64map_init(&seen);
+    for (uint64_t addr = rt_get_fit(hdr, f_head); addr; addr = rt_get_fit(bk, f_next)) {
+        uint32_t dummy;
+        if (m->n == limit || u64map_get(&seen, addr, &dummy)) {
+            set_error(m, "the allocation profile's bucket list loops or is longer than the %llu "
+                         "buckets its table counts: the rest is left out",
+                      (unsigned long long)limit - (limit < MAX_BUCKETS));
+            break;
         }
-        if (!target_read_full(s->t, addr, bk, bsize)) {
+        u64map_put(&seen, addr, 1);
+        /* The bucket and a stack of the usual depth in one read. */
+        size_t want = f_stk.offset + DEPTH_GUESS * 8, got = target_read(s->t, addr, bk, want);
+        if (got < bsize) {
             set_error(m, "an allocation profile bucket at %#llx cannot be read: the rest of "
                          "the list is left out", (unsigned long long)addr);
-            return;
+            break;
         }
         uint64_t nstk = rt_get_fit(bk, f_nstk);
-        if (nstk > MAX_STACK || (nstk && !target_read_full(s->t, addr + f_stk.offset,
-                                                           bk + bsize, nstk * 8))) {
+        if (nstk > MAX_STACK ||
+            (f_stk.offset + nstk * 8 > got &&
+             !target_read_full(s->t, addr + f_stk.offset, bk + f_stk.offset, nstk * 8))) {
             set_error(m, "the stack of the allocation profile bucket at %#llx is corrupt or "
                          "unreadable: the rest of the list is left out", (unsigned long long)addr);
-            return;
+            break;
         }
         xgrow(&m->b, &cap, m->n + 1, sizeof *m->b);
         xgrow(&m->pcs, &cappcs, m->npcs + nstk + 1, sizeof *m->pcs);
         struct mp_bucket *b = &m->b[m->n++];
         *b = (struct mp_bucket){rt_get_fit(bk, f_ao), rt_get_fit(bk, f_ab), rt_get_fit(bk, f_fo),
                                 rt_get_fit(bk, f_fb), (uint32_t)m->npcs, (uint32_t)nstk};
-        memcpy(m->pcs + m->npcs, bk + bsize, nstk * 8);
+        memcpy(m->pcs + m->npcs, bk + f_stk.offset, nstk * 8);
         m->npcs += nstk;
     }
+    u64map_free(&seen);
 }
 
 void memprofsnap_free(struct memprofsnap *m)

@@ -49,7 +49,9 @@ void session_close(struct session *ss);
 /* Options every subcommand takes. */
 struct subopts {
     bool json;
-    bool memprof;           /* these arguments need the allocation profile copied */
+    /* these arguments need copied what that subcommand needs (NULL: what
+     * their own does) */
+    const struct subcommand *needs;
 };
 
 struct subcommand {

@@ -72,17 +72,18 @@ int session_command(const struct global_opts *g, bool json, struct snap_options 
         return EXIT_USAGE;
     }
     void *sopts = NULL;
-    bool memprof = interactive || sc->memprof;
+    const struct subcommand *need = sc;
     if (!interactive) {
         if (sc->parse(cargc, cargv, &sopts) < 0)
             return EXIT_USAGE;
-        memprof |= ((struct subopts *)sopts)->memprof;
+        if (((struct subopts *)sopts)->needs)
+            need = ((struct subopts *)sopts)->needs;
         free(sopts);
     }
 
-    so->heap = interactive ? HEAP_BITMAPS : sc->heap;
-    so->memprof = memprof;
-    so->goroutines = interactive ? SNAP_G_STACKS : sc->goroutines;
+    so->heap = interactive ? HEAP_BITMAPS : need->heap;
+    so->memprof = interactive || need->memprof;
+    so->goroutines = interactive ? SNAP_G_STACKS : need->goroutines;
     trace_mark("start");
     struct session ss;
     memset(&ss, 0, sizeof ss);

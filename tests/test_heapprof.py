@@ -19,11 +19,13 @@ import os
 import re
 import shutil
 import signal
+import struct
 import subprocess
 
 import pytest
 
-from attachlib import attach, goinspect
+import gortdesc
+from attachlib import Target, attach, goinspect
 from conftest import PROGRAMS, run
 from corelib import core, kernel_core, start_dumpable
 from rtlib import COMPILERS
@@ -214,8 +216,19 @@ def test_rate_zero_gives_an_empty_profile(program, targets, tmp_path):
     assert r.returncode == 0 and "sampling is off" in r.stdout, r.stdout + r.stderr
 
 
-def test_rate_one_samples_every_allocation(program, targets, tmp_path):
-    t = start(targets, program, tmp_path, "gcc", env={"GORT_MEMPROFILERATE": "1"})
+@pytest.mark.parametrize("how", ["env", "api"])
+def test_rate_one_samples_every_allocation(program, targets, tmp_path, how):
+    """GORT_MEMPROFILERATE=1, or gort_set_memprofile_rate(1) with sampling
+    off until then (one P: the call restarts its own countdown)."""
+    exe = program(SRC, "gcc")
+    if how == "env":
+        t = start_dumpable(targets, program, SRC, cwd=str(tmp_path),
+                           env={"GORT_MEMPROFILERATE": "1"})
+    else:
+        proc = targets.start([exe, "rate", "1"], env={"GORT_MEMPROFILERATE": "0",
+                                                        "GORT_MAXPROCS": "1"})
+        t = Target(proc, exe, os.path.join(PROGRAMS, SRC)).wait_ready()
+    assert t.facts["RATE"] == "1"
     sites, inproc, _ = truth(t)
     got = by_site(parse_raw(pprof(heap_profile(tmp_path, "attach", t.pid), "-raw")))
     for fn in ("a", "b"):
@@ -271,3 +284,97 @@ def test_bad_arguments(args, msg):
     goinspect()
     r = attach(os.getpid(), *args)
     assert r.returncode == 2 and msg in r.stderr, r.stderr
+
+
+def test_concurrent_sampling_counts_every_allocation(program, targets, tmp_path):
+    """Four goroutines on four Ps allocate at once with every allocation
+    sampled: the table has each one, in the bucket of its site, and the
+    sweeper's frees, exactly (docs/metadata.md's reader, tests/gortdesc.py,
+    walks the same list without goinspect)."""
+    exe = program(SRC, "gcc")
+    proc = targets.start([exe, "parallel"], env={"GORT_MAXPROCS": "4",
+                                                   "GORT_MEMPROFILERATE": "1"})
+    t = Target(proc, exe, os.path.join(PROGRAMS, SRC)).wait_ready()
+    par = dict(w.split("=") for w in t.facts["PAR"].split())
+    workers, n, size = int(par["workers"]), int(par["n"]), int(par["size"])
+    inproc = {k: int(v) for k, v in (w.split("=") for w in t.facts["INPROC"].split())}
+
+    rt = gortdesc.Runtime(t.pid)
+    try:
+        hdr, buckets = memprof_buckets(rt)
+        lo, hi = rt.desc.text_range()
+        for b, pcs in buckets:
+            assert pcs and not lo <= pcs[0] - 1 < hi, "a runtime frame at the top of a stack"
+    finally:
+        rt.close()
+    assert hdr["rate"] == 1 and hdr["nbuckets"] == len(buckets) == inproc["buckets"]
+    for k in ("alloc_objects", "alloc_bytes", "free_objects", "free_bytes"):
+        assert sum(b[k] for b, _ in buckets) == inproc[k], k
+    assert hdr["nsamples"] == inproc["alloc_objects"]
+
+    r = attach(t.pid, "heap", "--by-site", opts=("--json", "--nonstop"))
+    assert r.returncode == 0, r.stderr
+    sites = {(s["function"], s["line"]): s for s in json.loads(r.stdout)["sites"]}
+    keep, drop = sites[("keep", int(par["keep_line"]))], sites[("drop", int(par["drop_line"]))]
+    assert keep["alloc_objects"] == keep["inuse_objects"] == workers * n, keep
+    assert keep["inuse_bytes"] == workers * n * size
+    assert drop["alloc_objects"] == workers * n, drop
+    assert drop["inuse_objects"] <= workers, drop     # a stale copy of a pointer may keep one
+
+
+def memprof_buckets(rt):
+    """The allocation profile's header and [(bucket, pcs)], read as
+    docs/metadata.md says."""
+    d = rt.desc
+    hdr = d.read("memprof", d.root("memprof")[0])
+    stk_off = d.types["memprof_bucket"].fields["stk"][0]
+    out, addr = [], hdr["buckets"]
+    while addr:
+        assert len(out) < 100000, "a loop in the bucket list"
+        b = d.read("memprof_bucket", addr)
+        raw = d.mem.read(addr + stk_off, 8 * b["nstk"])
+        out.append((b, struct.unpack(f"<{b['nstk']}Q", raw)))
+        addr = b["next"]
+    return hdr, out
+
+
+@pytest.mark.parametrize("mode,warning", [
+    ("loop", "bucket list loops or is longer than the"),
+    ("badptr", "an allocation profile bucket at 0x10 cannot be read"),
+])
+def test_damaged_bucket_list(program, targets, tmp_path, mode, warning):
+    """The newest bucket's next pointer damaged (pointing to itself, or to
+    unmapped memory): the buckets before the damage, a warning, exit 0; the
+    target is released."""
+    exe = program(SRC, "gcc")
+    proc = targets.start([exe, mode])
+    t = Target(proc, exe, os.path.join(PROGRAMS, SRC)).wait_ready()
+    assert "DAMAGED" in t.facts, t.lines
+    out = str(tmp_path / "d.pb.gz")
+    r = attach(t.pid, "heap-profile", "-o", out)
+    assert r.returncode == 0 and warning in r.stderr, r.stderr
+    types, samples, locs, _ = parse_raw(pprof(out, "-raw"))
+    assert len(samples) == 1 and locs[samples[0][1][0]][1][0][0] == "b", (samples, locs)
+    r = attach(t.pid, "heap", "--by-site", opts=("--json",))
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert warning in doc["error"] and [s["function"] for s in doc["sites"]] == ["b"], doc
+    assert open(f"/proc/{t.pid}/stat").read().split()[2] in "SR", "target left stopped"
+
+
+def test_truncated_core(program, targets, tmp_path):
+    """A core cut short anywhere: heap-profile writes what it can read or
+    says why not (exit 0 or 1), never crashes."""
+    t = start(targets, program, tmp_path, "gcc")
+    path = kernel_core(t, signal.SIGQUIT, str(tmp_path))
+    size = os.path.getsize(path)
+    cut = str(tmp_path / "cut")
+    for frac in (0.05, 0.3, 0.6, 0.9, 0.999):
+        with open(path, "rb") as src, open(cut, "wb") as dst:
+            dst.write(src.read(int(size * frac)))
+        out = str(tmp_path / "cut.pb.gz")
+        r = core(cut, "heap-profile", "-o", out, timeout=60)
+        assert r.returncode in (0, 1), (frac, r.returncode, r.stderr)
+        assert r.stderr.startswith("goinspect: "), (frac, r.stderr)
+        if r.returncode == 0:
+            pprof(out, "-raw")      # a profile go tool pprof reads

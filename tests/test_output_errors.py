@@ -16,7 +16,8 @@ ENOSPC = "goinspect: write error on standard output: " + os.strerror(28)
 EBADF = "goinspect: write error on standard output: " + os.strerror(9)
 
 SUBCOMMANDS = ["summary", "goroutines", "goroutines -g", "goroutines -t", "goroutine 1",
-               "threads", "threads -t", "maps", "ptr 0x1000", "heap", "spans", "memstats"]
+               "threads", "threads -t", "maps", "ptr 0x1000", "heap", "heap --by-site", "spans",
+               "memstats"]
 
 
 def to_full(argv, **kw):

@@ -87,6 +87,8 @@ RERUN = {
                             "odd_address"),
     "record": ("test_record.py", "bad_arguments or not_a_libgort or unwritable or "
                "truncated or signal_ends or folded_sums or svg_is_xml or idle"),
+    "heap-profile": ("test_heapprof.py", "damaged or without_the_table or not_libgort or "
+                     "bad_arguments or rate_zero"),
 }
 
 
