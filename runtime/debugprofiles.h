@@ -5,9 +5,18 @@
 #ifndef GORT_DEBUGPROFILES_H
 #define GORT_DEBUGPROFILES_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "httpd.h"
 
 void debug_cpu_profile(const struct http_request *r, struct http_response *w);
 void debug_block_profile(const struct http_request *r, struct http_response *w);
+void debug_heap_profile(const struct http_request *r, struct http_response *w);
+void debug_allocs_profile(const struct http_request *r, struct http_response *w);
+
+/* The "#\t0xPC\tFUNC+0xOFF\tFILE:LINE" lines of one pc in Go's legacy text
+ * profiles, one per inlined call (debugserve.c). */
+void debug_text_frames(struct http_response *w, uintptr_t pc, bool exact);
 
 #endif

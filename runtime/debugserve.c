@@ -103,7 +103,7 @@ static bool goroutine_groups(struct collect *c, struct ppbuf *groups, size_t *ng
 
 /* The "#\t0xPC\tFUNC+0xOFF\tFILE:LINE" lines of one pc, as Go's
  * printStackRecord: one per inlined call, innermost first. */
-static void text_frames(struct http_response *w, uintptr_t pc, bool exact)
+void debug_text_frames(struct http_response *w, uintptr_t pc, bool exact)
 {
     uintptr_t at = exact ? pc : pc - 1;
     struct pcline_frame fr[32];
@@ -135,7 +135,7 @@ static void goroutine_text(struct http_response *w, struct collect *c, struct gr
             http_printf(w, " %#lx", (unsigned long)g[i].s->pcs[j]);
         http_write(w, "\n", 1);
         for (uint32_t j = 0; j < g[i].s->n; j++)
-            text_frames(w, g[i].s->pcs[j], j == 0 && g[i].s->exact);
+            debug_text_frames(w, g[i].s->pcs[j], j == 0 && g[i].s->exact);
         http_write(w, "\n", 1);
     }
 }
@@ -268,12 +268,19 @@ static void json_string(struct http_response *w, const char *s, size_t n)
 /* The command line from /proc/self/cmdline, as a JSON array. */
 static void cmdline_json(struct http_response *w)
 {
-    static char buf[8192];      /* off the server's stack; one request at a time */
+    /* off the handler's small stack; requests run at once, each its own */
+    enum { MAX = 8192 };
+    struct ppbuf tmp = {0};
+    if (!ppbuf_reserve(&tmp, MAX)) {
+        w->body.failed = true;
+        return;
+    }
+    char *buf = (char *)tmp.data;
     size_t len = 0;
     int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
         ssize_t n;
-        while (len < sizeof buf && (n = read(fd, buf + len, sizeof buf - len)) > 0)
+        while (len < MAX && (n = read(fd, buf + len, MAX - len)) > 0)
             len += (size_t)n;
         close(fd);
     }
@@ -286,6 +293,7 @@ static void cmdline_json(struct http_response *w)
         i += n + 1;
     }
     http_write(w, "]", 1);
+    ppbuf_free(&tmp);
 }
 
 static void u64_array(struct http_response *w, const char *name, const uint64_t *v, int n)
@@ -299,48 +307,46 @@ static void u64_array(struct http_response *w, const char *name, const uint64_t 
 static void vars_handler(const struct http_request *r, struct http_response *w)
 {
     (void)r;
-    static gort_memstats ms;    /* 4 KiB and more: off the server's stack; one request at a time */
-    gort_read_memstats(&ms);
+    /* 4 KiB and more: off the handler's small stack */
+    struct ppbuf tmp = {0};
+    if (!ppbuf_reserve(&tmp, sizeof(gort_memstats))) {
+        w->body.failed = true;
+        return;
+    }
+    gort_memstats *msp = (gort_memstats *)(void *)tmp.data;
+    gort_read_memstats(msp);
     http_status(w, 200, "application/json; charset=utf-8");
     http_write(w, "{\n\"cmdline\": ", 13);
     cmdline_json(w);
     http_write(w, ",\n\"memstats\": {", 15);
     struct { const char *name; uint64_t v; } f[] = {
-        {"Alloc", ms.alloc}, {"TotalAlloc", ms.total_alloc}, {"Sys", ms.sys},
-        {"Mallocs", ms.mallocs}, {"Frees", ms.frees}, {"HeapAlloc", ms.heap_alloc},
-        {"HeapSys", ms.heap_sys}, {"HeapIdle", ms.heap_idle}, {"HeapInuse", ms.heap_inuse},
-        {"HeapReleased", ms.heap_released}, {"HeapObjects", ms.heap_objects},
-        {"StackInuse", ms.stack_inuse}, {"StackSys", ms.stack_sys}, {"GCSys", ms.gc_sys},
-        {"NextGC", ms.next_gc}, {"LastGC", ms.last_gc}, {"PauseTotalNs", ms.pause_total_ns},
+        {"Alloc", msp->alloc}, {"TotalAlloc", msp->total_alloc}, {"Sys", msp->sys},
+        {"Mallocs", msp->mallocs}, {"Frees", msp->frees}, {"HeapAlloc", msp->heap_alloc},
+        {"HeapSys", msp->heap_sys}, {"HeapIdle", msp->heap_idle}, {"HeapInuse", msp->heap_inuse},
+        {"HeapReleased", msp->heap_released}, {"HeapObjects", msp->heap_objects},
+        {"StackInuse", msp->stack_inuse}, {"StackSys", msp->stack_sys}, {"GCSys", msp->gc_sys},
+        {"NextGC", msp->next_gc}, {"LastGC", msp->last_gc}, {"PauseTotalNs", msp->pause_total_ns},
     };
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         http_printf(w, "\"%s\": %llu, ", f[i].name, (unsigned long long)f[i].v);
-    u64_array(w, "PauseNs", ms.pause_ns, 256);
-    u64_array(w, "PauseEnd", ms.pause_end, 256);
+    u64_array(w, "PauseNs", msp->pause_ns, 256);
+    u64_array(w, "PauseEnd", msp->pause_end, 256);
     http_printf(w, "\"NumGC\": %u, \"NumForcedGC\": %u, \"GCCPUFraction\": %.17g, \"BySize\": [",
-                ms.num_gc, ms.num_forced_gc, ms.gc_cpu_fraction);
+                msp->num_gc, msp->num_forced_gc, msp->gc_cpu_fraction);
     for (int i = 0; i < GORT_NUM_SIZE_CLASSES; i++)
         http_printf(w, "%s{\"Size\": %u, \"Mallocs\": %llu, \"Frees\": %llu}", i ? ", " : "",
-                    ms.by_size[i].size, (unsigned long long)ms.by_size[i].mallocs,
-                    (unsigned long long)ms.by_size[i].frees);
+                    msp->by_size[i].size, (unsigned long long)msp->by_size[i].mallocs,
+                    (unsigned long long)msp->by_size[i].frees);
     http_write(w, "]}\n}\n", 5);
+    ppbuf_free(&tmp);
 }
 
 /* ---- Routes ------------------------------------------------------------------------ */
 
-/* A profile this build does not have yet. */
-static void not_available(const struct http_request *r, struct http_response *w)
-{
-    (void)r;
-    http_status(w, 404, "text/plain; charset=utf-8");
-    http_printf(w, "profile not available in this build\n");
-}
-
 static void index_handler(const struct http_request *r, struct http_response *w);
 
-/* The routes: exact paths.  A profile is added by giving its entry a
- * handler; one whose handler is not_available is listed on the index
- * without a link.  count: the index's Count column (NULL: none shown). */
+/* The routes: exact paths.  count: the index's Count column (NULL: none
+ * shown). */
 struct debug_route {
     const char *path;
     const char *name;           /* on the index; NULL: not a profile */
@@ -351,14 +357,14 @@ struct debug_route {
 
 static const struct debug_route routes[] = {
     {"/debug/pprof/", NULL, index_handler, NULL, NULL},
-    {"/debug/pprof/allocs", "allocs", not_available, NULL,   /* the heap profile's engineer */
+    {"/debug/pprof/allocs", "allocs", debug_allocs_profile, NULL,
      "A sampling of all past memory allocations"},
     {"/debug/pprof/block", "block", debug_block_profile, NULL,
      "Stack traces that led to blocking on synchronization primitives"},
     {"/debug/pprof/goroutine", "goroutine", goroutine_handler, gort_numgoroutine,
      "Stack traces of all current goroutines. Use debug=2 as a query parameter to export in "
      "the same format as an unrecovered panic."},
-    {"/debug/pprof/heap", "heap", not_available, NULL,       /* the heap profile's engineer */
+    {"/debug/pprof/heap", "heap", debug_heap_profile, NULL,
      "A sampling of memory allocations of live objects. You can specify the gc GET parameter "
      "to run GC before taking the heap sample."},
     {"/debug/pprof/profile", "profile", debug_cpu_profile, NULL,
@@ -384,11 +390,7 @@ static void index_handler(const struct http_request *r, struct http_response *w)
         http_write(w, "<tr><td>", 8);
         if (rt->count)
             http_printf(w, "%d", rt->count());
-        if (rt->handler == not_available)
-            http_printf(w, "</td><td>%s (not available in this build)</td></tr>\n", rt->name);
-        else
-            http_printf(w, "</td><td><a href='%s?debug=1'>%s</a></td></tr>\n", rt->name,
-                        rt->name);
+        http_printf(w, "</td><td><a href='%s?debug=1'>%s</a></td></tr>\n", rt->name, rt->name);
     }
     http_printf(w, "</table>\n<a href='goroutine?debug=2'>full goroutine stack dump</a>\n<br>\n"
                    "<a href='/debug/vars'>/debug/vars</a> (memory statistics)\n<br>\n"

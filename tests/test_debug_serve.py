@@ -253,8 +253,13 @@ def test_index_in_chromium(target, tmp_path):
     assert int(m.group(1)) == target.count() + 1     # with the request's own goroutine
     links = re.findall(r'href="([^"]+)"', dom)
     assert len(links) >= 3, dom
+    assert {"allocs?debug=1", "block?debug=1", "goroutine?debug=1", "heap?debug=1",
+            "profile?debug=1", "goroutine?debug=2"} <= set(links), links
     for href in links:
-        status, _ = get(urllib.parse.urljoin(url, href.replace("&amp;", "&")))
+        link = urllib.parse.urljoin(url, href.replace("&amp;", "&"))
+        if href.startswith("profile?"):
+            link += "&seconds=1"        # a CPU profile: 1 s, not the default 30
+        status, _ = get(link)
         assert status == 200, href
 
 

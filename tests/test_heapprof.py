@@ -21,6 +21,7 @@ import shutil
 import signal
 import struct
 import subprocess
+import urllib.request
 
 import pytest
 
@@ -378,3 +379,36 @@ def test_truncated_core(program, targets, tmp_path):
         assert r.stderr.startswith("goinspect: "), (frac, r.stderr)
         if r.returncode == 0:
             pprof(out, "-raw")      # a profile go tool pprof reads
+
+
+# ---- The runtime's own endpoint: /debug/pprof/heap and /allocs -----------------------
+
+@pytest.mark.parametrize("compiler", COMPILERS)
+def test_heap_profile_from_the_endpoint_matches_the_truth_and_attach(program, targets, tmp_path,
+                                                                     compiler):
+    t = start_dumpable(targets, program, SRC, "serve", cwd=str(tmp_path), compiler=compiler)
+    base = f"http://127.0.0.1:{t.facts['PORT']}/debug/pprof"
+    got, _ = check_profile(f"{base}/heap", t, t.exe)       # go tool pprof fetches it itself
+    got_attach, _ = check_profile(heap_profile(tmp_path, "attach", t.pid), t, t.exe)
+    # the same samples, scaled the same way (to the unit: the runtime's
+    # exponential is its own, without libm)
+    assert set(got) == set(got_attach)
+    for site, v in got.items():
+        for k, n in v.items():
+            assert abs(n - got_attach[site][k]) <= 1, (site, k, n, got_attach[site][k])
+    # /allocs: the same profile, shown by default as allocated space
+    top = pprof(f"{base}/allocs", "-top")
+    assert "Type: alloc_space" in top, top
+    # debug=1: Go's legacy text, its totals the sums of its records
+    with urllib.request.urlopen(f"{base}/heap?debug=1", timeout=60) as r:
+        assert r.status == 200
+        text = r.read().decode()
+    head = re.match(r"heap profile: (\d+): (\d+) \[(\d+): (\d+)\] @ heap/(\d+)\n", text)
+    assert head and int(head.group(5)) == 2 * 524288, text[:300]
+    recs = re.findall(r"^(\d+): (\d+) \[(\d+): (\d+)\] @((?: 0x[0-9a-f]+)+)$", text, re.M)
+    assert recs and [sum(int(r[i]) for r in recs) for i in range(4)] == \
+        [int(head.group(i)) for i in range(1, 5)], text[:2000]
+    sites, _, _ = truth(t)
+    assert re.search(rf"^#\t0x[0-9a-f]+\ta\+0x[0-9a-f]+\t\S+{SRC}:{sites['a']['line']}$",
+                     text, re.M), text[:3000]
+    assert "# runtime.MemStats\n# Alloc = " in text

@@ -19,6 +19,9 @@
  *
  * heapprof rate N: the same after gort_set_memprofile_rate(N).
  *
+ * heapprof serve: the same, with the debug endpoint on 127.0.0.1 (PORT N
+ * before READY).
+ *
  * heapprof loop | heapprof badptr: the same, then the newest bucket's next
  * pointer is damaged (pointing to itself, or to unmapped memory) as a
  * memory bug would, before READY.
@@ -202,6 +205,13 @@ static int app(int argc, char **argv)
     printf("SITE garbage bytes=%u objects=%u line=%d freed=1\n", G_BYTES, G_BYTES / OBJ, g_line);
     printf("INLINE b caller=c call_line=%d\n", c_line);
     print_inproc();
+    if (argc > 1 && strcmp(argv[1], "serve") == 0) {
+        if (gort_debug_serve("127.0.0.1:0") != 0) {
+            perror("gort_debug_serve");
+            return 1;
+        }
+        printf("PORT %d\n", gort_debug_serve_port());
+    }
     if (argc > 1 && (strcmp(argv[1], "loop") == 0 || strcmp(argv[1], "badptr") == 0))
         damage(argv[1]);
     wait_forever();
