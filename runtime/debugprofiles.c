@@ -177,19 +177,10 @@ static void heap_text(struct http_response *w, int64_t rate)
     }
     gort_memstats *ms = (gort_memstats *)(void *)tmp.data;
     gort_read_memstats(ms);
-    const struct {
-        const char *name;
-        uint64_t v;
-    } f[] = {
-        {"Alloc", ms->alloc}, {"TotalAlloc", ms->total_alloc}, {"Sys", ms->sys},
-        {"Mallocs", ms->mallocs}, {"Frees", ms->frees}, {"HeapAlloc", ms->heap_alloc},
-        {"HeapSys", ms->heap_sys}, {"HeapIdle", ms->heap_idle}, {"HeapInuse", ms->heap_inuse},
-        {"HeapReleased", ms->heap_released}, {"HeapObjects", ms->heap_objects},
-        {"Stack", ms->stack_inuse}, {"GCSys", ms->gc_sys}, {"NextGC", ms->next_gc},
-        {"LastGC", ms->last_gc}, {"PauseTotalNs", ms->pause_total_ns},
-    };
+    struct memstat_field f[DEBUG_MEMSTAT_FIELDS];
+    debug_memstat_fields(ms, f);
     http_printf(w, "\n# runtime.MemStats\n");
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+    for (size_t i = 0; i < DEBUG_MEMSTAT_FIELDS; i++)
         http_printf(w, "# %s = %llu\n", f[i].name, (unsigned long long)f[i].v);
     http_printf(w, "# NumGC = %u\n# NumForcedGC = %u\n", ms->num_gc, ms->num_forced_gc);
     ppbuf_free(&tmp);

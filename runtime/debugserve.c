@@ -304,6 +304,19 @@ static void u64_array(struct http_response *w, const char *name, const uint64_t 
     http_write(w, "], ", 3);
 }
 
+void debug_memstat_fields(const gort_memstats *ms, struct memstat_field *f)
+{
+    const struct memstat_field all[DEBUG_MEMSTAT_FIELDS] = {
+        {"Alloc", ms->alloc}, {"TotalAlloc", ms->total_alloc}, {"Sys", ms->sys},
+        {"Mallocs", ms->mallocs}, {"Frees", ms->frees}, {"HeapAlloc", ms->heap_alloc},
+        {"HeapSys", ms->heap_sys}, {"HeapIdle", ms->heap_idle}, {"HeapInuse", ms->heap_inuse},
+        {"HeapReleased", ms->heap_released}, {"HeapObjects", ms->heap_objects},
+        {"StackInuse", ms->stack_inuse}, {"StackSys", ms->stack_sys}, {"GCSys", ms->gc_sys},
+        {"NextGC", ms->next_gc}, {"LastGC", ms->last_gc}, {"PauseTotalNs", ms->pause_total_ns},
+    };
+    memcpy(f, all, sizeof all);
+}
+
 static void vars_handler(const struct http_request *r, struct http_response *w)
 {
     (void)r;
@@ -319,15 +332,9 @@ static void vars_handler(const struct http_request *r, struct http_response *w)
     http_write(w, "{\n\"cmdline\": ", 13);
     cmdline_json(w);
     http_write(w, ",\n\"memstats\": {", 15);
-    struct { const char *name; uint64_t v; } f[] = {
-        {"Alloc", msp->alloc}, {"TotalAlloc", msp->total_alloc}, {"Sys", msp->sys},
-        {"Mallocs", msp->mallocs}, {"Frees", msp->frees}, {"HeapAlloc", msp->heap_alloc},
-        {"HeapSys", msp->heap_sys}, {"HeapIdle", msp->heap_idle}, {"HeapInuse", msp->heap_inuse},
-        {"HeapReleased", msp->heap_released}, {"HeapObjects", msp->heap_objects},
-        {"StackInuse", msp->stack_inuse}, {"StackSys", msp->stack_sys}, {"GCSys", msp->gc_sys},
-        {"NextGC", msp->next_gc}, {"LastGC", msp->last_gc}, {"PauseTotalNs", msp->pause_total_ns},
-    };
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+    struct memstat_field f[DEBUG_MEMSTAT_FIELDS];
+    debug_memstat_fields(msp, f);
+    for (size_t i = 0; i < DEBUG_MEMSTAT_FIELDS; i++)
         http_printf(w, "\"%s\": %llu, ", f[i].name, (unsigned long long)f[i].v);
     u64_array(w, "PauseNs", msp->pause_ns, 256);
     u64_array(w, "PauseEnd", msp->pause_end, 256);

@@ -20,6 +20,10 @@
 extern "C" {
 #endif
 
+/* The API is exported whatever the includer's default visibility (the
+ * runtime itself is built with hidden visibility). */
+#pragma GCC visibility push(default)
+
 /* ---- Runtime and goroutines ------------------------------------------ */
 
 /* Start the runtime, run fn(argc, argv) as goroutine 1 and return its result
@@ -292,6 +296,8 @@ int gort_write_block_profile(int fd);
 int gort_debug_serve(const char *addr);
 /* The port gort_debug_serve listens on, -1 before it does. */
 int gort_debug_serve_port(void);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }
