@@ -452,10 +452,8 @@ static void serve_main(void *arg)
 
 int gort_debug_serve(const char *addr)
 {
-    if (!addr) {
-        errno = EINVAL;
-        return -1;
-    }
+    if (!addr)
+        addr = "127.0.0.1:6060";    /* the default: loopback only */
     if (__atomic_load_n(&serve_fd, __ATOMIC_ACQUIRE) >= 0) {
         errno = EBUSY;  /* one endpoint per process */
         return -1;

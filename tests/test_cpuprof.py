@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 
 from attachlib import marker_line, src_path
-from conftest import LiveLines, run
+from conftest import LiveLines, run, wait_until
 from rtlib import COMPILERS, all_facts, facts
 
 HOT = ("spin_a", "spin_b", "spin_c")
@@ -205,7 +205,7 @@ def cpu_now(lines):
 def test_go_tool_pprof_fetches_the_cpu_profile_itself(targets, program, tmp_path, compiler):
     exe, lines, url = serving(targets, program, "prof_cpu.c", compiler, "serve")
     before = cpu_now(lines)
-    flat, out = top_flat(exe, f"{url}/debug/pprof/profile?seconds=3", tmp=tmp_path)
+    flat, out = top_flat(exe, f"{url}/debug/pprof/profile?seconds=2", tmp=tmp_path)
     after = cpu_now(lines)
     assert "Type: cpu" in out, out
     assert_shares(flat, [a - b for a, b in zip(after, before)], out)
@@ -216,24 +216,22 @@ def test_one_cpu_profile_at_a_time_and_others_meanwhile(targets, program):
     got = {}
 
     def fetch_profile():
-        with urllib.request.urlopen(f"{url}/debug/pprof/profile?seconds=3", timeout=60) as r:
+        with urllib.request.urlopen(f"{url}/debug/pprof/profile?seconds=4", timeout=60) as r:
             got["first"] = (r.status, r.read())
 
     t = threading.Thread(target=fetch_profile)
     t.start()
     try:
-        lines.lines.clear()
-        # the first has started once a second one is refused
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{url}/debug/pprof/profile?seconds=1", timeout=60)
-            except urllib.error.HTTPError as e:
-                assert e.code == 500 and b"already in use" in e.read()
-                break
-            threading.Event().wait(0.05)
-        else:
-            raise AssertionError("a second CPU profile was never refused")
-        # and the rest of the endpoint answers while the profile runs
+        # the first runs once its handler waits in the goroutine profile;
+        # meanwhile the rest of the endpoint answers
+        def running():
+            with urllib.request.urlopen(f"{url}/debug/pprof/goroutine?debug=1",
+                                        timeout=60) as r:
+                return "\tdebug_cpu_profile+" in r.read().decode()
+        wait_until(running, timeout=30, what="the first CPU profile running")
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(f"{url}/debug/pprof/profile?seconds=1", timeout=60)
+        assert e.value.code == 500 and b"already in use" in e.value.read()
         with urllib.request.urlopen(f"{url}/debug/vars", timeout=60) as r:
             assert r.status == 200 and b"memstats" in r.read()
         assert t.is_alive(), "the profile ended before the other requests were answered"

@@ -337,6 +337,17 @@ def test_a_handler_of_the_program_on_the_alternate_stack(program):
     check_frames(exe, gs.values(), exact={1})
 
 
+def all_threads_sleep(pid):
+    states = []
+    for t in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{t}/stat") as f:
+                states.append(f.read().rsplit(")", 1)[1].split()[0])
+        except FileNotFoundError:
+            pass
+    return states and all(st == "S" for st in states)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGSEGV, signal.SIGABRT])
 def test_a_signal_sent_from_outside_shows_every_goroutine(targets, program, sig):
     """kill -SEGV (or -ABRT) of a program whose goroutines all wait: Go's
@@ -345,6 +356,8 @@ def test_a_signal_sent_from_outside_shows_every_goroutine(targets, program, sig)
     exe = program(SRC, "gcc", ("-O2",))
     p = targets.start([exe, "park"], env={"GORT_MAXPROCS": "2"})
     assert p.stdout.readline() == "READY\n"
+    # goroutine 1 prints READY before it parks: wait until no thread runs
+    wait_until(lambda: all_threads_sleep(p.pid), what="every thread asleep")
     p.send_signal(sig)
     _, err = p.communicate(timeout=60)
     assert p.returncode == -sig, err

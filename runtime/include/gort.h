@@ -288,9 +288,10 @@ int gort_write_block_profile(int fd);
 /* Serve the runtime's profiles over HTTP/1.1 at addr, "HOST:PORT" (HOST a
  * numeric IPv4 address, [IPv6], "localhost", or empty for every interface;
  * PORT 0 picks a free one), in Go's net/http/pprof layout: /debug/pprof/,
- * /debug/pprof/goroutine, /debug/vars.  The server runs on a goroutine of
- * its own.  Returns 0 once the socket listens, -1 with errno set otherwise
- * (EBUSY: already serving).  Anyone who can reach the address can read
+ * /debug/pprof/goroutine, heap, allocs, block, profile, and /debug/vars.
+ * The server runs on a goroutine of its own, each request on another.  Returns 0 once the socket listens, -1 with errno set otherwise
+ * (EBUSY: already serving).  NULL: the default, "127.0.0.1:6060" (loopback
+ * only).  Anyone who can reach the address can read
  * every goroutine's stack and the memory statistics: see docs/runtime.md
  * before binding anything but loopback. */
 int gort_debug_serve(const char *addr);
