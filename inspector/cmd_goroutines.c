@@ -1,5 +1,5 @@
 /*
- * cmd_goroutines.c — `goroutines [-t [DEPTH]] [-g] [-s STATUS] [--with TEXT]
+ * cmd_goroutines.c — `goroutines [-t [DEPTH]] [-g [KIND]] [-s STATUS] [--with TEXT]
  * [-n LIMIT]`: one line per goroutine (Delve's form), its stack with -t,
  * or groups of goroutines with the same state and the same stack, user
  * frame, creation site or start function with -g [KIND].
