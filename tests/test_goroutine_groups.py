@@ -14,6 +14,7 @@ import pytest
 from attachlib import Target, attach, attach_json, marker_line, src_path
 from conftest import BUILDS, wait_until
 from corelib import core, core_json, gdb_core
+from gdblib import gdb
 
 SRC = src_path("insp_groups.c")
 N_EACH = 1000
@@ -147,7 +148,10 @@ def text_groups(g, out):
     the ids shown, the lines under the header)."""
     got = []
     for block in out.split("\n\n"):
-        head, *rest = block.strip("\n").split("\n")
+        lines = block.strip("\n").split("\n")
+        # what gdb says when it attaches comes before the first group
+        first = next((i for i, l in enumerate(lines) if TEXT_GROUP.match(l)), 0)
+        head, *rest = lines[first:]
         m = TEXT_GROUP.match(head)
         if m and {int(i) for i in m.group(3).split()} & g.all:
             got.append((int(m.group(1)), m.group(2), [int(i) for i in m.group(3).split()], rest))
@@ -157,12 +161,27 @@ def text_groups(g, out):
 LABEL = {"user": "User", "go": "Created by", "start": "Start"}
 
 
-def check_text(g, kind, out):
+def goinspect_frames(rest):
+    """(function, file:line) of the frames of a goinspect group, by pairs
+    of lines ("    0  0x... in hold", "            at /path/file.c:39")."""
+    names = [re.fullmatch(r" +\d+  0x[0-9a-f]{16} in (\S+)( \(inlined\))?", r).group(1) for r in rest[0::2]]
+    return list(zip(names, [r.strip().rpartition("/")[2] for r in rest[1::2]]))
+
+
+def gdb_frames(rest):
+    """The same of a group of gdb's info goroutines -g ("        hold /path/file.c:39")."""
+    return [(r.split()[0], r.rpartition("/")[2]) for r in rest]
+
+
+def check_text(g, kind, out, frames=goinspect_frames, start_line=True):
+    """A text listing of groups (goinspect's, or gdb's with frames=gdb_frames;
+    gdb places a function's start at another line of the same pc)."""
     got = text_groups(g, out)
     assert sum(c for c, _, _, _ in got) == len(g.all)
     if kind == "full":
-        assert any("in park_direct" in "\n".join(r) for _, _, _, r in got)
-        assert any("in switch_to_g0" in "\n".join(r) for _, _, _, r in got)
+        names = {fn for _, _, _, rest in got for fn, _ in frames(rest)}
+        assert {"park_direct", "switch_to_g0", "hold"} <= names, names
+        assert len(got) > len(g.want["stack"])
         return
     want = g.want[kind]
     assert len(got) == len(want)
@@ -172,16 +191,13 @@ def check_text(g, kind, out):
         (ids,) = [s for s in want if len(s) == count and set(shown) <= s]
         assert shown == sorted(ids)[:8]
         if kind == "stack":
-            frames = [re.fullmatch(r" +\d+  0x[0-9a-f]{16} in (\S+)", r).group(1)
-                      for r in rest[0::2]]
-            lines = [r.strip().rpartition("/")[2] for r in rest[1::2]]
-            assert frames == [fn for fn, _ in want[ids]], rest
-            assert lines == [f"{base}:{line(m)}" for _, m in want[ids]], rest
+            assert frames(rest) == [(fn, f"{base}:{line(m)}") for fn, m in want[ids]], rest
         else:
             fn, marker = want[ids]
             (one,) = rest
             assert one.startswith(f"        {LABEL[kind]}: {fn} /"), one
-            assert one.endswith(f"/{base}:{line(marker)}"), one
+            if start_line or kind != "start":
+                assert one.endswith(f"/{base}:{line(marker)}"), one
 
 
 def check_views(g, view, view_json):
@@ -229,3 +245,18 @@ def test_an_unknown_kind_is_a_usage_error(groups):
     assert r.returncode == 2 and r.stdout == ""
     assert "unknown kind 'lines'" in r.stderr and "stack, user, go, start, full" in r.stderr
     assert groups.t.state() not in ("t", "T")
+
+
+def test_kinds_in_gdb(groups):
+    """info goroutines -g KIND in gdb groups as goinspect does."""
+    g = groups
+    out, err = gdb(["-p", str(g.t.pid)], [f"info goroutines -g {k}" for k in KINDS] +
+                   ["echo <default>\\n", "info goroutines -g", "info goroutines -g lines"])
+    parts = out.split("[3001 goroutines]\n")
+    assert len(parts) == 7, out[-2000:]
+    for kind, text in zip(KINDS, parts):
+        check_text(g, kind, text, frames=gdb_frames, start_line=False)
+    check_text(g, "stack", parts[5].split("<default>\n")[1], frames=gdb_frames)
+    assert "info goroutines: -g: unknown kind 'lines' (kinds: stack, user, go, start, full)" \
+        in err, err
+    assert g.t.state() not in ("t", "T")
