@@ -406,12 +406,13 @@ int gkind_parse(const char *s)
 
 #define NO_LOC UINT32_MAX
 
-/* Locations by their text ("function file:line"): goroutines at the same
- * line are at the same location whatever their pcs. */
+/* Locations, and folded stacks, by their text ("function file:line" a
+ * frame): goroutines at the same lines are together whatever their pcs
+ * (a compiler may copy a call, and its return address, into two places). */
 struct locs {
     struct u64map by_hash;      /* text hash, rehashed on collision -> index */
     struct u64map cache;        /* stack, gopc or startpc -> index or NO_LOC */
-    struct xframe *v;
+    struct xframe *v;           /* the location of each (GK_USER, GK_GO, GK_START) */
     char **text;
     size_t n, cap, captext;
 };
@@ -424,10 +425,8 @@ static uint64_t text_hash(const char *t)
     return h;
 }
 
-static uint32_t loc_intern(struct model *m, struct locs *l, const struct xframe *x)
+static uint32_t text_intern(struct locs *l, const char *text, const struct xframe *x)
 {
-    char text[2048];
-    xframe_format(m, x, text, sizeof text);
     uint64_t probe = text_hash(text);
     uint32_t k;
     for (; u64map_get(&l->by_hash, probe, &k); probe = u64_hash(probe))
@@ -439,6 +438,37 @@ static uint32_t loc_intern(struct model *m, struct locs *l, const struct xframe 
     l->text[l->n] = xstrdup(text);
     u64map_put(&l->by_hash, probe, (uint32_t)l->n);
     return (uint32_t)l->n++;
+}
+
+static uint32_t loc_intern(struct model *m, struct locs *l, const struct xframe *x)
+{
+    char text[2048];
+    xframe_format(m, x, text, sizeof text);
+    return text_intern(l, text, x);
+}
+
+/* The folded stack's frames as text, interned (GK_STACK). */
+static uint32_t stack_key(struct model *m, struct locs *l, uint32_t stack)
+{
+    uint32_t k;
+    if (stack == NO_STACK)
+        return NO_LOC;
+    if (u64map_get(&l->cache, stack, &k))
+        return k;
+    struct xframe *fr = NULL;
+    size_t cap = 0, n = model_frames(m, stack, &fr, &cap), len = 0;
+    char *text = xmalloc(n * 2100 + 16);
+    for (size_t i = 0; i < n; i++) {
+        xframe_format(m, &fr[i], text + len, 2048);
+        len += strlen(text + len);
+        len += (size_t)sprintf(text + len, "%s\n", fr[i].sym.inlined ? " inlined" : "");
+    }
+    sprintf(text + len, "%d", m->stacks[stack].stop);
+    k = text_intern(l, text, &(struct xframe){0});
+    free(text);
+    free(fr);
+    u64map_put(&l->cache, stack, k);
+    return k;
 }
 
 /* The location goroutine gi is grouped at (GK_USER, GK_GO, GK_START). */
@@ -506,7 +536,7 @@ void model_group(struct model *m, const uint32_t *sel, size_t n, enum gkind kind
         if (kind == GK_FULL)
             key = st;
         else if (kind == GK_STACK)
-            key = st = model_folded_stack(m, st);
+            key = stack_key(m, &l, st = model_folded_stack(m, st));
         else
             key = loc_of(m, &l, kind, sel[i]);
         uint64_t hkey = u64_hash((uint64_t)key << 32 | g->status) ^ u64_hash(g->waitreason + 1ull);

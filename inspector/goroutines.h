@@ -114,9 +114,9 @@ const char *model_keep_string(struct model *m, uint64_t key, const char *str);
 /* ---- Groups of goroutines with the same state and the same key ------------- */
 
 /* What goroutines are grouped by, besides their state and wait reason
- * (Delve's goroutines -group): the stack with the runtime's frames folded
- * away, the first user frame, the creation site, the start function, or
- * the whole stack. */
+ * (Delve's goroutines -group): the frames of the stack with the runtime's
+ * folded away (by function and line, not pc), the first user frame, the
+ * creation site, the start function, or the whole stack (by pc). */
 enum gkind { GK_STACK, GK_USER, GK_GO, GK_START, GK_FULL, GK_NKINDS };
 extern const char *const gkind_names[GK_NKINDS];
 #define GKIND_LIST "stack, user, go, start, full"
@@ -125,7 +125,8 @@ int gkind_parse(const char *s);
 
 struct ggroup {
     uint32_t status, waitreason;
-    uint32_t key;               /* a stack (GK_STACK, GK_FULL), else a location */
+    uint32_t key;               /* a stack (GK_FULL), else the text of a folded stack
+                                   or of a location */
     uint32_t stack;             /* the stack shown: folded (GK_STACK), whole (GK_FULL),
                                    the first member's otherwise */
     bool has_loc;               /* GK_USER, GK_GO, GK_START: loc is the key's frame */

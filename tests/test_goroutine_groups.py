@@ -137,6 +137,10 @@ def check_full(g, got):
     workers = g.x | g.y
     assert runtime["park_direct"] & workers and runtime["switch_to_g0"] & workers, \
         "the workers did not park by both paths: the test shows nothing"
+    # CALL:worker is two calls at one line: the default kind groups by line
+    pcs = {f["pc"] for ids, gr in got.items() if ids <= workers
+           for f in gr["frames"] if f["function"] == "worker"}
+    assert len(pcs) == 2, pcs
     assert len([ids for ids in got if ids <= workers]) >= 2
 
 

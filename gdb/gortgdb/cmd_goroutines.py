@@ -205,17 +205,22 @@ def location(walker, g, st, kind):
     return f.text() if f else ("?" if kind == "user" else "-")
 
 
-def group_key(walker, g, st, kind):
+def group_key(walker, g, st, kind, folded):
     if not g.readable:
         return ("bad", g.addr)
-    if kind in LABEL:
+    if kind == "stack" and st is not None and (st.pcs, st.stop) in folded:
+        where = folded[(st.pcs, st.stop)]
+    elif kind in LABEL:
         where = location(walker, g, st, kind)
     elif st is None:
         where = None
     elif kind == "stack":
+        # by function and line, not pc: a compiler may copy a call into two places
         rt = walker.rt
         pcs = tuple(p for p in st.pcs if not rt.in_runtime(p[0] if p[1] else p[0] - 1))
-        where = (pcs or st.pcs, st.stop)
+        where = (tuple((f.text(), f.inlined) for p in pcs or st.pcs for f in walker.frames(*p)),
+                 st.stop)
+        folded[(st.pcs, st.stop)] = where
     else:
         where = (st.pcs, st.stop)
     return (where, g.status, g.reason, g.error if g.error else None)
@@ -223,9 +228,9 @@ def group_key(walker, g, st, kind):
 
 def print_groups(walker, sel, kind):
     rt = walker.rt
-    groups = {}
+    groups, folded = {}, {}
     for g, st in sel:
-        groups.setdefault(group_key(walker, g, st, kind), []).append((g, st))
+        groups.setdefault(group_key(walker, g, st, kind, folded), []).append((g, st))
     order = sorted(groups.values(), key=lambda m: (-len(m), m[0][0].goid))
     for members in order:
         g0, st0 = members[0]

@@ -4,12 +4,13 @@
  *
  *   insp_groups [N]     N (default 1000) goroutines of each of three kinds:
  *     x          worker() started at GO:x: receives on a shared channel,
- *                then waits in hold()
+ *                then waits in hold() called at CALL:worker
  *     y          worker() started at GO:y: sends on that channel, then waits
- *                in hold().  Of each x and y that meet, the one that goes on
- *                second has just made the other ready, and parks in hold()
- *                by a direct hand-off (the runtime's park_direct); the other
- *                parks through the scheduler: one user line, two runtime paths
+ *                in hold() called at CALL:worker too, from another pc.
+ *                Of each x and y that meet, the one that goes on second has
+ *                just made the other ready, and parks in hold() by a direct
+ *                hand-off (the runtime's park_direct); the other parks
+ *                through the scheduler: one user line, two runtime paths
  *     s_odd,     sleeper() started at GO:s, waiting in hold() called from
  *     s_even     CALL:sleep_odd or CALL:sleep_even (odd and even ones)
  *
@@ -40,23 +41,32 @@ static NOINLINE void hold(const struct role *r)
     FAIL("goroutine %s %d woke", kinds[r->kind], r->index);
 }
 
+/* Meet on the channel, then wait in hold(): expanded twice on one line, two
+ * calls of hold() at one line, two return addresses. */
+#define MEET_THEN_HOLD(op, who)                                     \
+    do {                                                            \
+        op(meet, &v);                                               \
+        hold(r);                                                    \
+        FAIL(who " worker returned");                               \
+    } while (0)
+
 static void worker(void *arg) { /* START:worker */
     const struct role *r = arg;
     int64_t v = r->index;
-    if (r->kind == 0)
-        gort_chan_recv(meet, &v);
-    else
-        gort_chan_send(meet, &v);
-    hold(r); /* CALL:worker */
-    FAIL("worker returned");
+    if (r->kind == 0) MEET_THEN_HOLD(gort_chan_recv, "x"); else MEET_THEN_HOLD(gort_chan_send, "y"); /* CALL:worker */
 }
+
+static atomic_int odd, even;
 
 static void sleeper(void *arg) { /* START:sleeper */
     const struct role *r = arg;
+    /* different first steps: no compiler makes the two calls one */
     if (r->kind == 2) {
+        atomic_fetch_add(&odd, 1);
         hold(r); /* CALL:sleep_odd */
         FAIL("odd sleeper returned");
     }
+    atomic_fetch_sub(&even, 1);
     hold(r); /* CALL:sleep_even */
     FAIL("even sleeper returned");
 }
