@@ -38,7 +38,7 @@ static int parse(int argc, char **argv, void **out)
         } else if (strcmp(a, "-g") == 0) {
             o->group = true;
             o->kind = GK_STACK;
-            if (next && next[0] != '-') {   /* an option follows: the default kind */
+            if (next && next[0] != '-') {   /* else: nothing or an option, the default */
                 int k = gkind_parse(next);
                 if (k < 0) {
                     free(o);
