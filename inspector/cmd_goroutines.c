@@ -1,7 +1,8 @@
 /*
- * cmd_goroutines.c — `goroutines [-t [DEPTH]] [-g] [-s STATUS] [--with TEXT]
+ * cmd_goroutines.c — `goroutines [-t [DEPTH]] [-g [KIND]] [-s STATUS] [--with TEXT]
  * [-n LIMIT]`: one line per goroutine (Delve's form), its stack with -t,
- * or groups of goroutines with the same state and stack with -g.
+ * or groups of goroutines with the same state and the same stack, user
+ * frame, creation site or start function with -g [KIND].
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@ struct opts {
     bool stacks;            /* -t */
     long depth;             /* -t DEPTH; -1: all */
     bool group;             /* -g */
+    enum gkind kind;        /* -g KIND */
     const char *status;     /* -s */
     const char *with;       /* --with */
     long limit;             /* -n; -1: all */
@@ -35,6 +37,17 @@ static int parse(int argc, char **argv, void **out)
                 i++;
         } else if (strcmp(a, "-g") == 0) {
             o->group = true;
+            o->kind = GK_STACK;
+            if (next && next[0] != '-') {   /* else: nothing or an option, the default */
+                int k = gkind_parse(next);
+                if (k < 0) {
+                    free(o);
+                    return usage_error("goroutines", "-g: unknown kind '%s' (kinds: "
+                                       GKIND_LIST ")", next);
+                }
+                o->kind = (enum gkind)k;
+                i++;
+            }
         } else if (strcmp(a, "--json") == 0) {
             o->common.json = true;
         } else if (strcmp(a, "-s") == 0 || strcmp(a, "--with") == 0 || strcmp(a, "-n") == 0) {
@@ -54,13 +67,16 @@ static int parse(int argc, char **argv, void **out)
         } else {
             free(o);
             return usage_error("goroutines", "unknown argument '%s' (usage: goroutines [-t "
-                                             "[DEPTH]] [-g] [-s STATUS] [--with TEXT] "
+                                             "[DEPTH]] [-g [KIND]] [-s STATUS] [--with TEXT] "
                                              "[-n LIMIT])", a);
         }
     }
     *out = o;
     return 0;
 }
+
+static const char *const loc_label[GK_NKINDS] = {
+    [GK_USER] = "User", [GK_GO] = "Created by", [GK_START] = "Start"};
 
 /* -s takes a state ("waiting") or a wait reason ("chan receive"). */
 static bool status_matches(struct session *ss, const struct snap_g *g, const char *want)
@@ -110,7 +126,7 @@ static void print_groups(struct session *ss, const struct opts *o, const struct 
     size_t shown = o->limit >= 0 && (size_t)o->limit < gg->n ? (size_t)o->limit : gg->n;
     for (size_t k = 0; k < shown; k++) {
         const struct ggroup *gr = &gg->v[k];
-        char st[128];
+        char st[128], loc[1024];
         group_state(ss, gr, st, sizeof st);
         const char *s = gr->count == 1 ? "" : "s";
         outf(&ss->out, "%" PRIu32 " goroutine%s [%s]: goroutine%s", gr->count, s, st, s);
@@ -125,7 +141,14 @@ static void print_groups(struct session *ss, const struct opts *o, const struct 
         const struct snap_g *g0 = &ss->s.gs[gr->members[0]];
         if (g0->error)
             outf(&ss->out, "        error: %s\n", g0->error);
-        else if (gr->stack == NO_STACK)
+        else if (loc_label[gg->kind]) {
+            /* no location: no stack (User: ?, as a goroutine's line says), or
+             * no creator (goroutine 1) */
+            snprintf(loc, sizeof loc, "%s", gg->kind == GK_USER ? "?" : "-");
+            if (gr->has_loc)
+                xframe_format(&ss->m, &gr->loc, loc, sizeof loc);
+            outf(&ss->out, "        %s: %s\n", loc_label[gg->kind], loc);
+        } else if (gr->stack == NO_STACK)
             outf(&ss->out, "        (no stack)\n");
         else
             gview_stack(ss, gr->stack, o->stacks ? o->depth : -1);
@@ -139,6 +162,7 @@ static void json_groups(struct session *ss, struct json *j, const struct opts *o
                         const struct ggroups *gg)
 {
     size_t shown = o->limit >= 0 && (size_t)o->limit < gg->n ? (size_t)o->limit : gg->n;
+    json_kstr(j, "kind", gkind_names[gg->kind]);
     json_key(j, "groups");
     json_arr(j);
     for (size_t k = 0; k < shown; k++) {
@@ -158,8 +182,16 @@ static void json_groups(struct session *ss, struct json *j, const struct opts *o
         json_arr_end(j);
         const struct snap_g *g0 = &ss->s.gs[gr->members[0]];
         json_kstr(j, "error", g0->error);
-        json_key(j, "frames");
-        gview_json_frames(ss, j, g0->error ? NO_STACK : gr->stack, o->stacks ? o->depth : -1);
+        json_key(j, "location");
+        if (gr->has_loc)
+            json_frame(ss, j, &gr->loc, false);
+        else
+            json_null(j);
+        if (!loc_label[gg->kind]) {
+            json_key(j, "frames");
+            gview_json_frames(ss, j, g0->error ? NO_STACK : gr->stack,
+                              o->stacks ? o->depth : -1);
+        }
         json_obj_end(j);
     }
     json_arr_end(j);
@@ -178,7 +210,7 @@ static int run(struct session *ss, void *opts)
     size_t shown = o->limit >= 0 && (size_t)o->limit < n ? (size_t)o->limit : n;
     struct ggroups gg = {0};
     if (o->group)
-        model_group(&ss->m, sel, n, &gg);
+        model_group(&ss->m, sel, n, o->kind, &gg);
     if (ss->json) {
         struct json j;
         json_init(&j, &ss->out);
@@ -223,7 +255,7 @@ static int run(struct session *ss, void *opts)
 
 const struct subcommand sub_goroutines = {
     .name = "goroutines",
-    .synopsis = "[-t [DEPTH]] [-g] [-s STATUS] [--with TEXT] [-n LIMIT]",
+    .synopsis = "[-t [DEPTH]] [-g [KIND]] [-s STATUS] [--with TEXT] [-n LIMIT]",
     .help = "every goroutine, one line each",
     .parse = parse,
     .run = run,

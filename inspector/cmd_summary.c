@@ -221,6 +221,7 @@ static void json_summary(struct session *ss, const struct counts *c, const struc
     json_obj_end(&j);
     json_key(&j, "heap");
     json_heap(ss, &j);
+    json_kstr(&j, "group_kind", gkind_names[gg->kind]);
     json_key(&j, "groups");
     json_arr(&j);
     for (size_t k = 0; k < gg->n && k < TOP_GROUPS; k++) {
@@ -287,7 +288,7 @@ static void text_summary(struct session *ss, const struct counts *c, const struc
             outf(o, "  %-24s %zu\n", er->values[i], c->by_reason[i]);
     text_heap(ss);
     if (gg->n) {
-        outf(o, "largest groups (goroutines with the same state and stack):\n");
+        outf(o, "largest groups (goroutines with the same state and stack outside the runtime):\n");
         for (size_t k = 0; k < gg->n && k < TOP_GROUPS; k++) {
             const struct ggroup *gr = &gg->v[k];
             char st[96], loc[1024] = "?";
@@ -326,7 +327,7 @@ static int run(struct session *ss, void *opts)
         if (ss->s.gs[ss->m.order[i]].readable)
             sel[n++] = ss->m.order[i];
     struct ggroups gg;
-    model_group(&ss->m, sel, n, &gg);
+    model_group(&ss->m, sel, n, GK_STACK, &gg);
     if (ss->json)
         json_summary(ss, &c, &gg);
     else

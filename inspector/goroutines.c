@@ -297,6 +297,28 @@ bool model_top_user(struct model *m, uint32_t stack, struct xframe *top, struct 
     return true;
 }
 
+uint32_t model_folded_stack(struct model *m, uint32_t stack)
+{
+    if (stack == NO_STACK || stack >= m->nstacks)
+        return stack;
+    if (m->info[stack].folded_done)
+        return m->info[stack].folded;
+    const struct gstack st = m->stacks[stack];
+    uint64_t *pcs = xmalloc((st.n ? st.n : 1) * sizeof *pcs);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < st.n; i++) {
+        uint64_t v = m->pcs[st.first + i];
+        if (!in_runtime_text(m->mods, pc_lookup(v)))
+            pcs[n++] = v;
+    }
+    /* intern may move m->info */
+    uint32_t folded = n == st.n || n == 0 ? stack : intern(m, pcs, (int)n, st.stop);
+    free(pcs);
+    m->info[stack].folded_done = true;
+    m->info[stack].folded = folded;
+    return folded;
+}
+
 bool model_created_by(struct model *m, const struct snap_g *g, struct xframe *out)
 {
     if (!g->readable || g->parentgoid == 0 || g->gopc == 0)
@@ -372,6 +394,119 @@ void xframe_format(const struct model *m, const struct xframe *f, char *buf, siz
 
 /* ---- Groups --------------------------------------------------------------------- */
 
+const char *const gkind_names[GK_NKINDS] = {"stack", "user", "go", "start", "full"};
+
+int gkind_parse(const char *s)
+{
+    for (int k = 0; k < GK_NKINDS; k++)
+        if (strcmp(s, gkind_names[k]) == 0)
+            return k;
+    return -1;
+}
+
+#define NO_LOC UINT32_MAX
+
+/* Locations, and folded stacks, by their text ("function file:line" a
+ * frame): goroutines at the same lines are together whatever their pcs
+ * (a compiler may copy a call, and its return address, into two places). */
+struct locs {
+    struct u64map by_hash;      /* text hash, rehashed on collision -> index */
+    struct u64map cache;        /* stack, gopc or startpc -> index or NO_LOC */
+    struct xframe *v;           /* the location of each (GK_USER, GK_GO, GK_START) */
+    char **text;
+    size_t n, cap, captext;
+};
+
+static uint64_t text_hash(const char *t)
+{
+    uint64_t h = 0xcbf29ce484222325ull;         /* FNV-1a */
+    for (; *t; t++)
+        h = (h ^ (unsigned char)*t) * 0x100000001b3ull;
+    return h;
+}
+
+static uint32_t text_intern(struct locs *l, const char *text, const struct xframe *x)
+{
+    uint64_t probe = text_hash(text);
+    uint32_t k;
+    for (; u64map_get(&l->by_hash, probe, &k); probe = u64_hash(probe))
+        if (strcmp(l->text[k], text) == 0)
+            return k;
+    xgrow(&l->v, &l->cap, l->n + 1, sizeof *l->v);
+    xgrow(&l->text, &l->captext, l->n + 1, sizeof *l->text);
+    l->v[l->n] = *x;
+    l->text[l->n] = xstrdup(text);
+    u64map_put(&l->by_hash, probe, (uint32_t)l->n);
+    return (uint32_t)l->n++;
+}
+
+static uint32_t loc_intern(struct model *m, struct locs *l, const struct xframe *x)
+{
+    char text[2048];
+    xframe_format(m, x, text, sizeof text);
+    return text_intern(l, text, x);
+}
+
+/* The folded stack's frames as text, interned (GK_STACK). */
+static uint32_t stack_key(struct model *m, struct locs *l, uint32_t stack)
+{
+    uint32_t k;
+    if (stack == NO_STACK)
+        return NO_LOC;
+    if (u64map_get(&l->cache, stack, &k))
+        return k;
+    struct xframe *fr = NULL;
+    size_t cap = 0, n = model_frames(m, stack, &fr, &cap), len = 0;
+    char *text = xmalloc(n * 2100 + 16);
+    for (size_t i = 0; i < n; i++) {
+        xframe_format(m, &fr[i], text + len, 2048);
+        len += strlen(text + len);
+        len += (size_t)sprintf(text + len, "%s\n", fr[i].sym.inlined ? " inlined" : "");
+    }
+    sprintf(text + len, "%d", m->stacks[stack].stop);
+    k = text_intern(l, text, &(struct xframe){0});
+    free(text);
+    free(fr);
+    u64map_put(&l->cache, stack, k);
+    return k;
+}
+
+/* The location goroutine gi is grouped at (GK_USER, GK_GO, GK_START). */
+static uint32_t loc_of(struct model *m, struct locs *l, enum gkind kind, uint32_t gi)
+{
+    const struct snap_g *g = &m->s->gs[gi];
+    uint64_t ck;
+    if (kind == GK_USER)
+        ck = m->g_stack[gi];
+    else if (kind == GK_GO)
+        ck = g->readable && g->parentgoid && g->gopc ? g->gopc : 0;
+    else
+        ck = g->readable ? g->startpc : 0;
+    if (ck == 0 && kind != GK_USER)
+        return NO_LOC;
+    if (ck == NO_STACK)
+        return NO_LOC;
+    uint32_t k;
+    if (u64map_get(&l->cache, ck, &k))
+        return k;
+    struct xframe x, top;
+    bool have;
+    if (kind == GK_USER) {
+        have = model_top_user(m, (uint32_t)ck, &top, &x);
+    } else if (kind == GK_GO) {
+        have = model_created_by(m, g, &x);
+    } else {
+        uint32_t nf;
+        const struct sym_frame *sf = symcache_lookup(&m->sc, g->startpc, &nf);
+        have = nf > 0;
+        if (have)       /* the function itself, not a call inlined at its entry */
+            x = xframe_of(g->startpc | PC_EXACT, &sf[nf - 1]);
+    }
+    k = have ? loc_intern(m, l, &x) : NO_LOC;
+    u64map_put(&l->cache, ck, k);
+    return k;
+}
+
 static int cmp_group(const void *a, const void *b, void *arg)
 {
     const struct ggroup *x = a, *y = b;
@@ -383,34 +518,50 @@ static int cmp_group(const void *a, const void *b, void *arg)
     return (gx > gy) - (gx < gy);
 }
 
-void model_group(struct model *m, const uint32_t *sel, size_t n, struct ggroups *out)
+void model_group(struct model *m, const uint32_t *sel, size_t n, enum gkind kind,
+                 struct ggroups *out)
 {
     memset(out, 0, sizeof *out);
+    out->kind = kind;
     struct u64map idx;
     u64map_init(&idx);
+    struct locs l = {0};
+    u64map_init(&l.by_hash);
+    u64map_init(&l.cache);
     uint32_t *gi = xmalloc((n ? n : 1) * sizeof *gi);
     size_t cap = 0;
     for (size_t i = 0; i < n; i++) {
         const struct snap_g *g = &m->s->gs[sel[i]];
-        uint32_t st = m->g_stack[sel[i]];
-        uint64_t key = u64_hash((uint64_t)st << 32 | g->status) ^ u64_hash(g->waitreason + 1ull);
+        uint32_t st = m->g_stack[sel[i]], key;
+        if (kind == GK_FULL)
+            key = st;
+        else if (kind == GK_STACK)
+            key = stack_key(m, &l, st = model_folded_stack(m, st));
+        else
+            key = loc_of(m, &l, kind, sel[i]);
+        uint64_t hkey = u64_hash((uint64_t)key << 32 | g->status) ^ u64_hash(g->waitreason + 1ull);
         uint32_t k;
         bool found = false;
         /* chains of equal keys are checked member by member */
-        for (uint64_t probe = key; u64map_get(&idx, probe, &k); probe = u64_hash(probe)) {
+        for (uint64_t probe = hkey; u64map_get(&idx, probe, &k); probe = u64_hash(probe)) {
             const struct ggroup *gr = &out->v[k];
-            if (gr->stack == st && gr->status == g->status && gr->waitreason == g->waitreason) {
+            if (gr->key == key && gr->status == g->status && gr->waitreason == g->waitreason) {
                 found = true;
                 break;
             }
         }
         if (!found) {
-            uint64_t probe = key;
+            uint64_t probe = hkey;
             while (u64map_get(&idx, probe, &k))
                 probe = u64_hash(probe);
             xgrow(&out->v, &cap, out->n + 1, sizeof *out->v);
             k = (uint32_t)out->n++;
-            out->v[k] = (struct ggroup){g->status, g->waitreason, st, 0, NULL};
+            out->v[k] = (struct ggroup){.status = g->status, .waitreason = g->waitreason,
+                                        .key = key, .stack = st};
+            if (kind != GK_STACK && kind != GK_FULL && key != NO_LOC) {
+                out->v[k].has_loc = true;
+                out->v[k].loc = l.v[key];
+            }
             u64map_put(&idx, probe, k);
         }
         out->v[k].count++;
@@ -430,6 +581,12 @@ void model_group(struct model *m, const uint32_t *sel, size_t n, struct ggroups 
     }
     free(gi);
     u64map_free(&idx);
+    u64map_free(&l.by_hash);
+    u64map_free(&l.cache);
+    for (size_t i = 0; i < l.n; i++)
+        free(l.text[i]);
+    free(l.text);
+    free(l.v);
     if (out->n)             /* no goroutine selected: out->v is NULL */
         qsort_r(out->v, out->n, sizeof *out->v, cmp_group, m->s->gs);
 }

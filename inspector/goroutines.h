@@ -55,6 +55,8 @@ struct model {
     struct stackinfo {      /* per stack, computed on first use */
         bool done, has_frames;
         int8_t match;       /* model_stack_mentions(match_text): -1 unknown */
+        bool folded_done;
+        uint32_t folded;    /* model_folded_stack */
         struct xframe top, user;
     } *info;
     size_t capinfo;
@@ -90,6 +92,10 @@ size_t model_frames(struct model *m, uint32_t stack, struct xframe **out, size_t
 /* The innermost and the first user frame of a stack (false when it has no
  * frame). */
 bool model_top_user(struct model *m, uint32_t stack, struct xframe *top, struct xframe *user);
+/* The stack without the runtime's own frames (those whose pc lies in the
+ * runtime's text, the frames a crash dump hides), interned; the stack
+ * itself when every frame is the runtime's. */
+uint32_t model_folded_stack(struct model *m, uint32_t stack);
 /* Where goroutine g was created (false for goroutine 1 or when unknown). */
 bool model_created_by(struct model *m, const struct snap_g *g, struct xframe *out);
 /* The goroutine with that id, or NULL. */
@@ -105,23 +111,41 @@ void xframe_format(const struct model *m, const struct xframe *f, char *buf, siz
 const char *model_string(const struct model *m, uint64_t key);
 const char *model_keep_string(struct model *m, uint64_t key, const char *str);
 
-/* ---- Groups of goroutines with the same state and stack ---------------------- */
+/* ---- Groups of goroutines with the same state and the same key ------------- */
+
+/* What goroutines are grouped by, besides their state and wait reason
+ * (Delve's goroutines -group): the frames of the stack with the runtime's
+ * folded away (by function and line, not pc), the first user frame, the
+ * creation site, the start function, or the whole stack (by pc). */
+enum gkind { GK_STACK, GK_USER, GK_GO, GK_START, GK_FULL, GK_NKINDS };
+extern const char *const gkind_names[GK_NKINDS];
+#define GKIND_LIST "stack, user, go, start, full"
+/* The kind named s, or -1. */
+int gkind_parse(const char *s);
 
 struct ggroup {
     uint32_t status, waitreason;
-    uint32_t stack;
+    uint32_t key;               /* a stack (GK_FULL), else the text of a folded stack
+                                   or of a location */
+    uint32_t stack;             /* the stack shown: folded (GK_STACK), whole (GK_FULL),
+                                   the first member's otherwise */
+    bool has_loc;               /* GK_USER, GK_GO, GK_START: loc is the key's frame */
+    struct xframe loc;
     uint32_t count;
     const uint32_t *members;    /* goroutine indexes, by id */
 };
 
 struct ggroups {
+    enum gkind kind;
     struct ggroup *v;
     size_t n;
     uint32_t *all;
 };
 
-/* Groups the goroutines sel[0..n) (indexes, in id order), largest first. */
-void model_group(struct model *m, const uint32_t *sel, size_t n, struct ggroups *out);
+/* Groups the goroutines sel[0..n) (indexes, in id order) by kind, largest
+ * first. */
+void model_group(struct model *m, const uint32_t *sel, size_t n, enum gkind kind,
+                 struct ggroups *out);
 void ggroups_free(struct ggroups *g);
 
 #endif

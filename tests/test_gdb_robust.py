@@ -25,7 +25,7 @@ def test_bad_commands_get_one_line_each(targets, program):
     sleeper = t.one("sleeper").id
     cases = [
         ("info goroutines -x", "gort: info goroutines: unknown argument '-x' (usage: "
-                               "info goroutines [-g] [-s STATUS] [--with TEXT])"),
+                               "info goroutines [-g [KIND]] [-s STATUS] [--with TEXT])"),
         ("info goroutines -s", "gort: info goroutines: -s needs a value"),
         ("info goroutines --with", "gort: info goroutines: --with needs a value"),
         ("info goroutines -s nosuch", "gort: info goroutines: -s: 'nosuch' is neither a "

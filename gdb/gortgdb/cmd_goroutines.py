@@ -1,19 +1,22 @@
-"""cmd_goroutines — `info goroutines [-g] [-s STATUS] [--with TEXT]`.
+"""cmd_goroutines — `info goroutines [-g [KIND]] [-s STATUS] [--with TEXT]`.
 
 One line per goroutine, by id: its id, status, wait reason, the gdb
 thread running it, and its user frame (the first outside the runtime and
 the system libraries, as goinspect chooses it).  `*` marks a goroutine on
 a thread.  -s keeps the goroutines in a state or with a wait reason,
 --with those whose stack has a function or file containing TEXT, and -g
-groups goroutines with the same state and stack, largest group first,
-each with its stack.
+groups goroutines with the same state and KIND, largest group first (the
+kinds of goinspect's goroutines -g: the stack without the runtime's frames,
+the user frame, the creation site, the start function, the whole stack).
 """
 import gdb
 
 from . import model, stacks, unwinder
 from .errors import GortError, guard, warn
 
-USAGE = "usage: info goroutines [-g] [-s STATUS] [--with TEXT]"
+USAGE = "usage: info goroutines [-g [KIND]] [-s STATUS] [--with TEXT]"
+KINDS = ("stack", "user", "go", "start", "full")
+LABEL = {"user": "User", "go": "Created by", "start": "Start"}
 
 
 class Options:
@@ -26,7 +29,13 @@ class Options:
         while i < len(argv):
             a = argv[i]
             if a == "-g":
-                self.group = True
+                self.group = "stack"    # the default kind; an option may follow
+                if i + 1 < len(argv) and not argv[i + 1].startswith("-"):
+                    i += 1
+                    if argv[i] not in KINDS:
+                        raise GortError("info goroutines", f"-g: unknown kind '{argv[i]}' "
+                                        f"(kinds: {', '.join(KINDS)})")
+                    self.group = argv[i]
             elif a in ("-s", "--with"):
                 if i + 1 >= len(argv):
                     raise GortError("info goroutines", f"{a} needs a value ({USAGE})")
@@ -78,8 +87,9 @@ def frame_text(walker, g, stack):
     return text
 
 
-def describe_stack(walker, g):
-    """The frames of g as gdb shows them, one "function file:line" each."""
+def describe_stack(walker, g, fold=False):
+    """The frames of g as gdb shows them, one "function file:line" each;
+    without the runtime's when fold (all of them when all are)."""
     rt = walker.rt
     kind, th = rt.regs_from(g)
     if kind == model.REGS_START:
@@ -89,6 +99,7 @@ def describe_stack(walker, g):
     out = []
     ctx = unwinder.thread_frames(th) if kind == model.REGS_THREAD else \
         unwinder.context_frames(g.goid, g.regs)
+    kept = []
     with ctx as f:
         n = 0
         while f is not None and n < stacks.MAX_FRAMES:
@@ -98,15 +109,17 @@ def describe_stack(walker, g):
                 else ""
             inl = " (inlined)" if f.type() == gdb.INLINE_FRAME else ""
             out.append(f"{name}{inl} {where}".rstrip())
+            if not walker.rt.in_runtime(f.pc() - (1 if n else 0)):
+                kept.append(out[-1])
             f = f.older()
             n += 1
-    return out
+    return kept if fold and kept else out
 
 
 class InfoGoroutines(gdb.Command):
     """List the goroutines of a libgort program.
 
-Usage: info goroutines [-g] [-s STATUS] [--with TEXT]
+Usage: info goroutines [-g [KIND]] [-s STATUS] [--with TEXT]
 
 One line per goroutine: its id, status, wait reason, the gdb thread that
 runs it (a goroutine on a thread is marked with *), and its user frame (the
@@ -114,8 +127,10 @@ first frame outside the runtime and the system libraries).
   -s STATUS    only goroutines in that state (waiting, runnable, ...) or
                with that wait reason ("chan receive", sleep, ...)
   --with TEXT  only goroutines with a frame whose function or file has TEXT
-  -g           group goroutines with the same state and stack, largest
-               group first, and show each group's stack
+  -g [KIND]    group goroutines with the same state and KIND, largest
+               group first: stack (the default) the stack without the
+               runtime's frames, user the user frame, go the creation
+               site, start the start function, full every frame
 Works on live processes and core files alike.  See also: goroutine ID CMD."""
 
     def __init__(self):
@@ -148,7 +163,7 @@ Works on live processes and core files alike.  See also: goroutine ID CMD."""
             gdb.write(f"No goroutine matched, of {len(gs)}.\n")
             return
         if opts.group:
-            print_groups(walker, sel)
+            print_groups(walker, sel, opts.group)
         else:
             print_lines(walker, rt, sel)
         n = len(sel)
@@ -178,13 +193,44 @@ def print_lines(walker, rt, sel):
         gdb.write("".join([fmt % r for r in rows[i:i + 4096]]))
 
 
-def print_groups(walker, sel):
+def location(walker, g, st, kind):
+    """The text of the frame g is grouped at (kinds user, go, start)."""
+    f = None
+    if kind == "user":
+        f = walker.user_frame(st)
+    elif kind == "go" and g.parentgoid and g.gopc:
+        f = walker.frames(g.gopc, False)[0]
+    elif kind == "start" and g.startpc:
+        f = walker.frames(g.startpc, True)[0]
+    return f.text() if f else ("?" if kind == "user" else "-")
+
+
+def group_key(walker, g, st, kind, folded):
+    if not g.readable:
+        return ("bad", g.addr)
+    if kind == "stack" and st is not None and (st.pcs, st.stop) in folded:
+        where = folded[(st.pcs, st.stop)]
+    elif kind in LABEL:
+        where = location(walker, g, st, kind)
+    elif st is None:
+        where = None
+    elif kind == "stack":
+        # by function and line, not pc: a compiler may copy a call into two places
+        rt = walker.rt
+        pcs = tuple(p for p in st.pcs if not rt.in_runtime(p[0] if p[1] else p[0] - 1))
+        where = (tuple((f.text(), f.inlined) for p in pcs or st.pcs for f in walker.frames(*p)),
+                 st.stop)
+        folded[(st.pcs, st.stop)] = where
+    else:
+        where = (st.pcs, st.stop)
+    return (where, g.status, g.reason, g.error if g.error else None)
+
+
+def print_groups(walker, sel, kind):
     rt = walker.rt
-    groups = {}
+    groups, folded = {}, {}
     for g, st in sel:
-        key = (st.pcs if st else None, st.stop if st else None, g.status, g.reason,
-               g.error if g.error else None) if g.readable else ("bad", g.addr)
-        groups.setdefault(key, []).append((g, st))
+        groups.setdefault(group_key(walker, g, st, kind, folded), []).append((g, st))
     order = sorted(groups.values(), key=lambda m: (-len(m), m[0][0].goid))
     for members in order:
         g0, st0 = members[0]
@@ -196,8 +242,10 @@ def print_groups(walker, sel):
         gdb.write(f"{n} goroutine{s} [{state}]: goroutine{s} {ids}{more}\n")
         if g0.error:
             gdb.write(f"        error: {g0.error}\n")
+        elif kind in LABEL:
+            gdb.write(f"        {LABEL[kind]}: {location(walker, g0, st0, kind)}\n")
         else:
-            lines = describe_stack(walker, g0)
+            lines = describe_stack(walker, g0, fold=kind == "stack")
             if not lines:
                 gdb.write("        (no stack)\n")
             for text in lines:
