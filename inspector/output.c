@@ -13,7 +13,7 @@
 #include "stdstreams.h"
 
 #define OUT_CAP (64 * 1024)
-#define OUT_WRITER_CAP (1024 * 1024)    /* each of the two buffers with a writing
+#define OUT_WRITER_CAP (256 * 1024)    /* each of the two buffers with a writing
                                            thread: fewer hand-overs */
 
 static void failed(struct out *o, int err)
