@@ -359,7 +359,7 @@ static void symbolize_batch(struct ctx *c, size_t n)
  * a digit or a letter a-f/A-F by carry-free range checks on its low 7 bits
  * (bytes of 0x80 and up are neither), turned into its nibble, and the
  * nibbles are gathered pairwise into a number. */
-static unsigned hex_word(const char *p, uint64_t *v)
+static inline __attribute__((always_inline)) unsigned hex_word(const char *p, uint64_t *v)
 {
     const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
     uint64_t x;

@@ -7,7 +7,7 @@
 # addr2line -a -f -i and llvm-symbolizer on the same input, checking that our
 # output equals addr2line's (differences must be binutils bugs that
 # llvm-symbolizer confirms).  Then the same comparison with addr2line on
-# binaries built by others (REAL_N, default 100000, and 2*REAL_N addresses
+# binaries built by others (REAL_N, default 500000, and 2*REAL_N addresses
 # drawn from their .text): Debian's libpython3.11d.so (python3.11-dbg, which
 # mk/deps.sh bench installs), -Og with its DWARF in the file.
 set -eu
@@ -26,7 +26,7 @@ for real in /usr/lib/x86_64-linux-gnu/libpython3.11d.so.1.0; do
     echo
     if [ -f "$real" ]; then
         /usr/bin/python3 "$here/bench.py" --real "$build/bin/goinspect" "$real" \
-            "${REAL_N:-100000}" "$work/real"
+            "${REAL_N:-500000}" "$work/real"
     else
         echo "$real: absent, skipped (sh mk/deps.sh bench installs python3.11-dbg)"
     fi
