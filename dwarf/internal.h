@@ -706,14 +706,20 @@ static inline const struct ival *index_search(const struct dwarf_index *ix,
                                               const uint32_t *bucket, uint64_t pc)
 {
     size_t lo = bucket ? bucket[0] : 0, hi = bucket ? bucket[1] : ix->niv;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (ix->iv[mid].addr <= pc)
-            lo = mid + 1;
-        else
-            hi = mid;
+    /* the first interval after pc, in [lo, hi]: a search without branches
+     * on the addresses, which are unpredictable (the halving keeps the
+     * answer in [base, base + len]) */
+    const struct ival *base = ix->iv + lo;
+    size_t len = hi - lo;
+    if (len) {
+        while (len > 1) {
+            size_t half = len / 2;
+            base += half & -(size_t)(base[half - 1].addr <= pc);
+            len -= half;
+        }
+        base += base->addr <= pc;
     }
-    return lo ? &ix->iv[lo - 1] : NULL;
+    return base > ix->iv ? base - 1 : NULL;
 }
 
 static inline const struct ival *index_find(const struct dwarf_index *ix, uint64_t pc)

@@ -220,7 +220,9 @@ void gd_lookup_each(const gd_binary *b, const uint64_t *pcs, size_t n,
             bucket[i] = index_bucket(ix, pc[i]);
             if (bucket[i]) {
                 prefetch(bucket[i]);
-                prefetch(bucket[i] + 1);
+                /* its end, when that is on the next line */
+                if (((uintptr_t)(bucket[i] + 1) & 63) == 0)
+                    prefetch(bucket[i] + 1);
             }
         }
         for (size_t i = 0; i < m; i++) {

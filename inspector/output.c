@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,6 +13,8 @@
 #include "stdstreams.h"
 
 #define OUT_CAP (64 * 1024)
+#define OUT_WRITER_CAP (256 * 1024)    /* each of the two buffers with a writing
+                                           thread: fewer hand-overs */
 
 static void failed(struct out *o, int err)
 {
@@ -23,6 +26,7 @@ static void failed(struct out *o, int err)
 
 void out_init(struct out *o, int fd)
 {
+    o->w = NULL;
     o->fd = fd;
     o->buf = malloc(OUT_CAP);
     o->len = 0;
@@ -33,8 +37,12 @@ void out_init(struct out *o, int fd)
         failed(o, ENOMEM);
 }
 
+static void writer_stop(struct out *o);
+
 void out_free(struct out *o)
 {
+    if (o->w)
+        writer_stop(o);
     free(o->buf);
     o->buf = NULL;
     o->cap = o->len = 0;
@@ -48,20 +56,149 @@ static bool wait_writable(int fd)
     return poll(&p, 1, -1) >= 0 || errno == EINTR;
 }
 
-bool out_flush(struct out *o)
+/* Writes buf[0..len) to fd; false on a failure, whose errno is in *err. */
+static bool write_all(int fd, const char *buf, size_t len, int *err)
 {
     size_t off = 0;
-    while (off < o->len && !o->failed) {
-        ssize_t n = write(o->fd, o->buf + off, o->len - off);
+    while (off < len) {
+        ssize_t n = write(fd, buf + off, len - off);
         if (n < 0) {
             int e = errno;
-            if (e == EINTR || ((e == EAGAIN || e == EWOULDBLOCK) && wait_writable(o->fd)))
+            if (e == EINTR || ((e == EAGAIN || e == EWOULDBLOCK) && wait_writable(fd)))
                 continue;
-            failed(o, e);
-            break;
+            *err = e;
+            return false;
         }
         off += (size_t)n;
     }
+    return true;
+}
+
+/* ---- The writing thread --------------------------------------------------- */
+
+struct out_writer {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char *buf;              /* the buffer the thread writes, or the spare one */
+    size_t len, cap;
+    bool busy;              /* buf[0..len) is being written */
+    bool quit;
+    int err;                /* the errno of a failed write, 0 if none */
+};
+
+static void *writer_main(void *arg)
+{
+    struct out *o = arg;
+    struct out_writer *w = o->w;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->busy && !w->quit)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (!w->busy)
+            break;
+        pthread_mutex_unlock(&w->mu);
+        int err = 0;
+        /* after a failure nothing more is written, as out_flush does */
+        if (!w->err && !write_all(o->fd, w->buf, w->len, &err))
+            w->err = err;
+        pthread_mutex_lock(&w->mu);
+        w->busy = false;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* Waits until the thread has written what it was given; called with w->mu
+ * held.  Its failure becomes o's. */
+static void writer_wait(struct out *o)
+{
+    struct out_writer *w = o->w;
+    while (w->busy)
+        pthread_cond_wait(&w->cv, &w->mu);
+    if (w->err && !o->failed)
+        failed(o, w->err);
+}
+
+bool out_start_writer(struct out *o)
+{
+    struct out_writer *w = calloc(1, sizeof *w);
+    char *big = NULL;
+    if (!w || o->failed || !(w->buf = malloc(OUT_WRITER_CAP)) ||
+        (o->cap < OUT_WRITER_CAP && !(big = realloc(o->buf, OUT_WRITER_CAP)))) {
+        if (w)
+            free(w->buf);
+        free(w);
+        return false;
+    }
+    if (big) {
+        o->buf = big;
+        o->cap = OUT_WRITER_CAP;
+    }
+    w->cap = OUT_WRITER_CAP;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    o->w = w;
+    if (pthread_create(&w->thread, NULL, writer_main, o) != 0) {
+        o->w = NULL;
+        pthread_cond_destroy(&w->cv);
+        pthread_mutex_destroy(&w->mu);
+        free(w->buf);
+        free(w);
+        return false;
+    }
+    return true;
+}
+
+/* out_flush with a writing thread: hands o's buffer over once the thread
+ * is done with the other, which becomes o's. */
+static bool writer_flush(struct out *o)
+{
+    struct out_writer *w = o->w;
+    pthread_mutex_lock(&w->mu);
+    writer_wait(o);
+    if (o->len && !o->failed) {
+        char *b = w->buf;
+        size_t cap = w->cap;
+        w->buf = o->buf;
+        w->cap = o->cap;
+        w->len = o->len;
+        o->buf = b;
+        o->cap = cap;
+        w->busy = true;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    o->len = 0;
+    return !o->failed;
+}
+
+/* Everything given written: back to synchronous writes. */
+static void writer_stop(struct out *o)
+{
+    struct out_writer *w = o->w;
+    writer_flush(o);
+    pthread_mutex_lock(&w->mu);
+    writer_wait(o);
+    w->quit = true;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    free(w->buf);
+    free(w);
+    o->w = NULL;
+}
+
+bool out_flush(struct out *o)
+{
+    if (o->w)
+        return writer_flush(o);
+    int err = 0;
+    if (o->len && !o->failed && !write_all(o->fd, o->buf, o->len, &err))
+        failed(o, err);
     o->len = 0;
     return !o->failed;
 }
@@ -72,6 +209,17 @@ void out_mem_slow(struct out *o, const char *s, size_t n)
         return;
     if (n > o->cap - o->len) {
         out_flush(o);
+        if (n > o->cap && o->w) {
+            /* larger than the buffer: write it through after what the
+             * thread has */
+            pthread_mutex_lock(&o->w->mu);
+            writer_wait(o);
+            pthread_mutex_unlock(&o->w->mu);
+            int err = 0;
+            if (!o->failed && !write_all(o->fd, s, n, &err))
+                failed(o, err);
+            return;
+        }
         if (n > o->cap) {
             /* larger than the buffer: write it through */
             char *save = o->buf;

@@ -18,16 +18,30 @@
 #include <emmintrin.h>
 #endif
 
+struct out_writer;
+
 struct out {
     int fd;
     char *buf;
     size_t len, cap;
     bool failed;            /* a write failed (EPIPE...), or out of memory */
     int err;                /* then the errno of that failure */
+    struct out_writer *w;   /* the writing thread, NULL: writes are synchronous */
 };
 
 void out_init(struct out *o, int fd);
+/* Writes what is buffered and waits for the writing thread, if any, to
+ * end; a failure of its writes is then in o->failed (and reported as
+ * out_flush reports it). */
 void out_free(struct out *o);
+/* From now on a thread of its own writes each flushed buffer while the
+ * caller fills the next one (two buffers): out_flush hands the buffer over
+ * and returns without waiting for the write, which still happens however
+ * long the caller then blocks, so a co-process reader gets its answer.
+ * The order of the output is kept.  A write failure shows in o->failed at
+ * a later out_flush or at out_free.  False (and the output stays
+ * synchronous) if the thread cannot be started. */
+bool out_start_writer(struct out *o);
 /* Writes what is buffered; false once a write has failed (a failure on
  * standard output is also reported to stdstreams.h). */
 bool out_flush(struct out *o);

@@ -5,14 +5,16 @@
 #   mk/deps.sh          what building, testing and the demo need (the tests
 #                       read profiles with perf and go tool pprof)
 #   mk/deps.sh bench    the reference tools the benchmarks compare against
-#                       (never needed by the tests)
+#                       (never needed by the tests), and python3.11-dbg,
+#                       whose libpython3.11d.so (DWARF in the file) is
+#                       bench/symbolize's binary built by others
 set -eu
 
 case "${1:-build}" in
 build) PKGS="gcc make clang libclang-rt-14-dev libelf-dev libdwarf-dev libreadline-dev llvm \
 gdb python3 python3-pytest elfutils binutils procps valgrind debuginfod libdebuginfod-dev dwz strace \
 zlib1g-dev linux-perf golang-go chromium" ;;
-bench) PKGS="golang-go delve llvm hyperfine time" ;;
+bench) PKGS="golang-go delve llvm hyperfine time python3.11-dbg" ;;
 *) echo "usage: mk/deps.sh [build|bench]" >&2; exit 2 ;;
 esac
 

@@ -294,6 +294,53 @@ def test_coprocess_answers_each_address_before_the_next(builds, targets):
     assert p.wait(timeout=20) == 0
 
 
+def many_addresses(exe, repeat):
+    """The text addresses of exe that a symbol names (elsewhere binutils
+    differs by design), repeat times over: several of the output buffers a
+    writing thread swaps (256 KB each) with -afi."""
+    addrs = text_addresses(exe, 1)
+    unnamed = unnamed_addresses(exe, addrs)
+    return "".join(f"{a:x}\n" for a in addrs if a not in unnamed) * repeat
+
+
+def test_large_output_is_addr2lines_in_order(builds, tmp_path):
+    """Output into a file, across many hand-overs to the writing thread:
+    byte for byte what addr2line writes (DWARF 4: no binutils bugs)."""
+    exe = build_variant(builds, "gcc-O2-dwarf4")
+    inp = many_addresses(exe, 40)
+    theirs = run(["addr2line", "-afi", "-e", exe], input=inp, timeout=300).stdout
+    assert len(theirs) > 4 << 20
+    out = tmp_path / "out"
+    with open(out, "w") as f:
+        subprocess.run([need(GOINSPECT), "symbolize", "-afi", "-e", exe], input=inp, text=True,
+                       stdout=f, check=True, timeout=120)
+    assert out.read_text() == theirs
+
+
+def test_write_error_ends_the_run_with_a_message(builds):
+    exe = build_variant(builds, "gcc-O2")
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([need(GOINSPECT), "symbolize", "-afi", "-e", exe],
+                           input=many_addresses(exe, 40), text=True, stdout=full,
+                           stderr=subprocess.PIPE, timeout=60)
+    assert r.returncode == 1
+    assert "write error on standard output: No space left on device" in r.stderr
+
+
+def test_closed_reader_ends_the_run(builds, tmp_path):
+    """The reader goes away after the first bytes: the run ends (SIGPIPE,
+    or EPIPE where it is ignored), it does not hang."""
+    exe = build_variant(builds, "gcc-O2")
+    inp = tmp_path / "in"
+    inp.write_text(many_addresses(exe, 40))
+    with open(inp) as fi:
+        p = subprocess.Popen([need(GOINSPECT), "symbolize", "-afi", "-e", exe],
+                             stdin=fi, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert p.stdout.read(100)
+    p.stdout.close()
+    assert p.wait(timeout=60) in (1, -13)
+
+
 def test_json_output(builds):
     exe = build_variant(builds, "gcc-O2")
     addrs = text_addresses(exe, 5)

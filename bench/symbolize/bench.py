@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The symbolize benchmark: bench.py GOINSPECT BINARY N WORKDIR (see run.sh).
+"""The symbolize benchmark: bench.py GOINSPECT BINARY N WORKDIR (see run.sh),
+and bench.py --real GOINSPECT BINARY N WORKDIR for a binary built by others.
 
 Times, for goinspect symbolize -a -f -i, addr2line -a -f -i and
 llvm-symbolizer --inlines:
@@ -7,7 +8,13 @@ llvm-symbolizer --inlines:
   - all:  the run with N addresses, end to end;
 and derives the throughput once loaded, (N - 1) / (all - load).  Peak RSS
 and CPU time come from the child's rusage.  Each run is repeated, in rounds
-that run every tool in turn, and the least time kept."""
+that run every tool in turn, and the least time kept.
+
+--real draws N and then N more addresses uniformly from the binary's .text
+(fixed seed) and times goinspect symbolize -a -f -i and addr2line -a -f -i
+on 1, N and 2N of them: besides the figures above, the cost per address
+once loaded as (2N run - N run) / N, which leaves out what addr2line reads
+lazily on its first addresses (each compile unit's lines and functions)."""
 import os
 import random
 import re
@@ -81,7 +88,89 @@ def blocks(path):
     return res
 
 
+def text_section(binary):
+    """(address, size) of binary's .text."""
+    out = subprocess.run(["readelf", "-SW", binary], capture_output=True, text=True,
+                         check=True).stdout
+    for line in out.splitlines():
+        f = line.replace("[ ", "[").split()
+        if len(f) > 5 and f[1] == ".text":
+            return int(f[3], 16), int(f[5], 16)
+    sys.exit(f"{binary}: no .text section")
+
+
+def check_output(binary, addrs, ours_path, theirs_path):
+    """Compares the -a -f -i outputs; every address that differs must have
+    llvm-symbolizer's files and lines (the documented binutils bugs of
+    docs/symbolize.md).  Exits on one that does not."""
+    ours = blocks(ours_path)
+    theirs = blocks(theirs_path)
+    if len(ours) != len(theirs):
+        sys.exit(f"goinspect answered {len(ours)} addresses, addr2line {len(theirs)}")
+    diff = [i for i in range(len(ours)) if ours[i] != theirs[i]]
+    print(f"output vs addr2line: {len(ours) - len(diff)} of {len(ours)} addresses identical")
+    if diff:
+        sample = diff[:: max(1, len(diff) // 2000)]
+        llvm = llvm_frames(binary, [addrs[i] for i in sample])
+        agree = sum(1 for i in sample if frames(ours[i]) == llvm.get(addrs[i]))
+        print(f"  {len(diff)} differ; llvm-symbolizer agrees with goinspect on {agree} of "
+              f"{len(sample)} sampled (binutils bugs, docs/symbolize.md)")
+        if agree != len(sample):
+            sys.exit("goinspect output differs from addr2line where llvm-symbolizer does not "
+                     "confirm it")
+
+
+def real(gi, binary, n, work):
+    """The --real benchmark (see the docstring)."""
+    text, size = text_section(binary)
+    rng = random.Random(20240601)
+    os.makedirs(work, exist_ok=True)
+    paths = {tag: os.path.join(work, f"real-{tag}.txt") for tag in ("one", "n", "2n")}
+    # written as drawn: a list of 2N addresses held here would count in
+    # the children's peak RSS (the fork before exec)
+    with open(paths["one"], "w") as one, open(paths["n"], "w") as fn, \
+            open(paths["2n"], "w") as f2n:
+        for i in range(2 * n):
+            line = f"{text + rng.randrange(size):x}\n"
+            f2n.write(line)
+            if i < n:
+                fn.write(line)
+            if i == 0:
+                one.write(line)
+    print(f"binary: {binary} ({os.path.getsize(binary) / 1e6:.1f} MB, .text {size / 1e6:.1f} MB), "
+          f"{n} and {2 * n} random addresses in .text")
+    tools = {
+        "goinspect": [gi, "symbolize", "-a", "-f", "-i", "-e", binary],
+        "addr2line": ["addr2line", "-a", "-f", "-i", "-e", binary],
+    }
+    t = timed(tools, {tag: (path, lambda name, tag=tag: os.path.join(work, f"real-{name}.{tag}"))
+                      for tag, path in paths.items()})
+    print(f"{'tool':10} {'':4} {'load s':>8} {f'{n} s':>8} {f'{2 * n} s':>8} "
+          f"{'ns/addr (N-1)':>14} {'ns/addr (2N-N)':>15} {'peak RSS MB':>12}")
+    per = {}
+    for name in tools:
+        for k, what in ((0, "wall"), (2, "CPU")):
+            one, a, b = (t[name, tag][k] for tag in ("one", "n", "2n"))
+            loaded = (a - one) / (n - 1) * 1e9
+            steady = (b - a) / n * 1e9
+            per[name, what] = (loaded, steady, b)
+            rss = max(t[name, tag][1] for tag in ("one", "n", "2n")) / 1024
+            print(f"{name:10} {what:4} {one:8.3f} {a:8.3f} {b:8.3f} {loaded:14.0f} {steady:15.0f} "
+                  f"{rss:12.1f}")
+    for what in ("CPU", "wall"):
+        g, a = per["goinspect", what], per["addr2line", what]
+        r = [times(a[j] if a[j] > 0 else None, g[j] if g[j] > 0 else None) for j in range(2)]
+        print(f"{what}: per address once loaded {r[1]} addr2line by 2N-N (goal: 20x), "
+              f"{r[0]} by N-1; end to end on {2 * n}: {a[2] / g[2]:.1f}x")
+    addrs = [int(a, 16) for a in open(paths["2n"])]
+    check_output(binary, addrs, os.path.join(work, "real-goinspect.2n"),
+                 os.path.join(work, "real-addr2line.2n"))
+
+
 def main():
+    if sys.argv[1] == "--real":
+        real(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
+        return
     gi, binary, n, work = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     funcs = func_ranges(binary)
     rng = random.Random(20240601)
@@ -136,19 +225,8 @@ def main():
     print(f"peak RSS: {g[2] / 1024:.1f} MB vs addr2line {a[2] / 1024:.1f} MB "
           "(goal: no larger)")
 
-    ours = blocks(os.path.join(work, "goinspect.out"))
-    theirs = blocks(os.path.join(work, "addr2line.out"))
-    diff = [i for i in range(len(ours)) if ours[i] != theirs[i]]
-    print(f"output vs addr2line: {len(ours) - len(diff)} of {len(ours)} addresses identical")
-    if diff:
-        sample = diff[:: max(1, len(diff) // 2000)]
-        llvm = llvm_frames(binary, [addrs[i] for i in sample])
-        agree = sum(1 for i in sample if frames(ours[i]) == llvm.get(addrs[i]))
-        print(f"  {len(diff)} differ; llvm-symbolizer agrees with goinspect on {agree} of "
-              f"{len(sample)} sampled (binutils' DWARF 5 file-index bug, docs/symbolize.md)")
-        if agree != len(sample):
-            sys.exit("goinspect output differs from addr2line where llvm-symbolizer does not "
-                     "confirm it")
+    check_output(binary, addrs, os.path.join(work, "goinspect.out"),
+                 os.path.join(work, "addr2line.out"))
 
 
 def frames(block):

@@ -6,7 +6,10 @@
 # addresses inside its functions, and times goinspect symbolize -a -f -i,
 # addr2line -a -f -i and llvm-symbolizer on the same input, checking that our
 # output equals addr2line's (differences must be binutils bugs that
-# llvm-symbolizer confirms).
+# llvm-symbolizer confirms).  Then the same comparison with addr2line on
+# binaries built by others (REAL_N, default 500000, and 2*REAL_N addresses
+# drawn from their .text): Debian's libpython3.11d.so (python3.11-dbg, which
+# mk/deps.sh bench installs), -Og with its DWARF in the file.
 set -eu
 build=${1:-build}
 n=${2:-200000}
@@ -18,4 +21,13 @@ mkdir -p "$work/src"
 python3 "$here/gen.py" "$work/src"
 echo "building the benchmark program (first run: a few minutes on 2 cores)..."
 make -s -C "$work/src" -j"$(nproc)" big CC=gcc CFLAGS="-O2 -g"
-exec /usr/bin/python3 "$here/bench.py" "$build/bin/goinspect" "$work/src/big" "$n" "$work"
+/usr/bin/python3 "$here/bench.py" "$build/bin/goinspect" "$work/src/big" "$n" "$work"
+for real in /usr/lib/x86_64-linux-gnu/libpython3.11d.so.1.0; do
+    echo
+    if [ -f "$real" ]; then
+        /usr/bin/python3 "$here/bench.py" --real "$build/bin/goinspect" "$real" \
+            "${REAL_N:-500000}" "$work/real"
+    else
+        echo "$real: absent, skipped (sh mk/deps.sh bench installs python3.11-dbg)"
+    fi
+done
