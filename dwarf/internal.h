@@ -706,6 +706,8 @@ static inline const struct ival *index_search(const struct dwarf_index *ix,
                                               const uint32_t *bucket, uint64_t pc)
 {
     size_t lo = bucket ? bucket[0] : 0, hi = bucket ? bucket[1] : ix->niv;
+    if (!ix->iv)
+        return NULL;    /* no intervals at all */
     /* the first interval after pc, in [lo, hi]: a search without branches
      * on the addresses, which are unpredictable (the halving keeps the
      * answer in [base, base + len]) */
