@@ -141,9 +141,44 @@ struct layout {
         struct rt_field mcache;
     } p;
     struct rt_field sched[8];
+    /* the bytes of a G that decode_g reads, as runs in offset order: what
+     * g_hash hashes */
+    struct span_run { uint32_t off, len; } gbytes[CTX_NREGS + 16];
+    size_t ngbytes;
     const struct rt_root *allgs, *allglen, *allm, *allp, *gomaxprocs, *sched_root;
     const struct rt_root *runtime_start, *runtime_start_wall, *stack_size;
 };
+
+_Static_assert(sizeof ((struct layout *)0)->g / sizeof(struct rt_field) <=
+               sizeof ((struct layout *)0)->gbytes / sizeof(struct span_run),
+               "a run for every field of g");
+
+static void gbytes_init(struct layout *l)
+{
+    const struct rt_field *gf = (const struct rt_field *)&l->g;
+    size_t nf = sizeof l->g / sizeof *gf, n = 0;
+    struct span_run *v = l->gbytes;
+    for (size_t i = 0; i < nf; i++)
+        if (gf[i].present && gf[i].size)
+            v[n++] = (struct span_run){gf[i].offset, gf[i].size};
+    for (size_t i = 1; i < n; i++)      /* insertion sort by offset: a few fields */
+        for (size_t k = i; k > 0 && v[k - 1].off > v[k].off; k--) {
+            struct span_run t = v[k];
+            v[k] = v[k - 1];
+            v[k - 1] = t;
+        }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m && v[i].off <= v[m - 1].off + v[m - 1].len) {
+            uint32_t end = v[i].off + v[i].len;
+            if (end > v[m - 1].off + v[m - 1].len)
+                v[m - 1].len = end - v[m - 1].off;
+            continue;
+        }
+        v[m++] = v[i];
+    }
+    l->ngbytes = m;
+}
 
 static int layout_init(struct layout *l, const struct rtdesc *d, struct fail *f)
 {
@@ -213,6 +248,7 @@ static int layout_init(struct layout *l, const struct rtdesc *d, struct fail *f)
     struct rt_field *gf = (struct rt_field *)&l->g;
     for (size_t i = 0; i < sizeof l->g / sizeof *gf; i++)
         gf[i] = rt_field_fit(gf[i], l->gsize);
+    gbytes_init(l);
     if (!l->allgs || !l->allglen)
         return fail_set(f, "the runtime descriptor has no root allgs or allglen");
     if (l->gsize == 0 || l->gsize > 1 << 20)
@@ -346,23 +382,28 @@ struct gread {
     struct gcopy *c;
 };
 
-/* A hash of a G's bytes (never 0): a G whose bytes hash alike is taken
- * for unchanged. */
-static uint64_t g_hash(const uint8_t *b, size_t n)
+/* A hash of the bytes of a G that decode_g reads (never 0): a G whose
+ * bytes hash alike decodes to the same record (the table index aside,
+ * which the caller checks), but for a collision of 64-bit hashes. */
+static uint64_t g_hash(const struct layout *l, const uint8_t *b)
 {
-    /* four independent lanes of multiply-xor, so that the multiplies overlap */
-    uint64_t h[4] = {0x9e3779b97f4a7c15ull ^ n, 0xc2b2ae3d27d4eb4full, 0x165667b19e3779f9ull,
-                     0x27d4eb2f165667c5ull}, w;
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32)
-        for (int k = 0; k < 4; k++) {
-            memcpy(&w, b + i + 8 * k, 8);
-            h[k] = ((h[k] ^ w) * 0xff51afd7ed558ccdull) ^ (h[k] >> 31);
+    /* two lanes of multiply-xor, so that the multiplies overlap */
+    uint64_t h0 = 0x9e3779b97f4a7c15ull, h1 = 0xc2b2ae3d27d4eb4full, w;
+    for (size_t r = 0; r < l->ngbytes; r++) {
+        const uint8_t *p = b + l->gbytes[r].off;
+        uint32_t n = l->gbytes[r].len, i = 0;
+        for (; i + 16 <= n; i += 16) {
+            memcpy(&w, p + i, 8);
+            h0 = ((h0 ^ w) * 0xff51afd7ed558ccdull) ^ (h0 >> 31);
+            memcpy(&w, p + i + 8, 8);
+            h1 = ((h1 ^ w) * 0xc4ceb9fe1a85ec53ull) ^ (h1 >> 29);
         }
-    for (; i < n; i++)
-        h[0] = (h[0] ^ b[i]) * 0x100000001b3ull;
-    uint64_t r = u64_hash(h[0] ^ u64_hash(h[1] ^ u64_hash(h[2] ^ u64_hash(h[3]))));
-    return r ? r : 1;
+        for (; i < n; i++)
+            h0 = (h0 ^ p[i]) * 0x100000001b3ull;
+        h1 ^= n;
+    }
+    uint64_t h = u64_hash(h0 ^ u64_hash(h1));
+    return h ? h : 1;
 }
 
 static void g_item(void *ctx, const struct bulk_item *it, const uint8_t *bytes, const char *why)
@@ -376,7 +417,7 @@ static void g_item(void *ctx, const struct bulk_item *it, const uint8_t *bytes, 
         bad_entry(c, it->addr, it->idx, why);
     if (c->keep && c->n > before) {
         xgrow(&c->keys, &c->kcap, c->n, sizeof *c->keys);
-        c->keys[before] = (struct gkey){it->addr, bytes ? g_hash(bytes, it->len) : 0};
+        c->keys[before] = (struct gkey){it->addr, bytes ? g_hash(r->l, bytes) : 0};
     }
 }
 
@@ -912,7 +953,7 @@ static void recheck_item(void *ctx, const struct bulk_item *it, const uint8_t *b
     while (r->next < pre->nold && c->keys[r->next].addr < it->addr)
         r->next++;
     bool had = r->next < pre->nold && c->keys[r->next].addr == it->addr;
-    if (had && bytes && c->keys[r->next].hash == g_hash(bytes, it->len))
+    if (had && bytes && c->keys[r->next].hash == g_hash(r->l, bytes))
         return;
     if (had) {
         struct snap_g *g = &c->gs[r->next];
