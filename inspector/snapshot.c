@@ -12,6 +12,8 @@
 #include "snapshot.h"
 
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +37,8 @@ enum {
     MAX_STACK_BYTES = 1 << 30,      /* a larger stack is a corrupt G */
     NONSTOP_TRIES = 10,
     MAX_BAD = 64,                   /* bad table entries shown one by one */
-    FRESH_SLACK = 4096,             /* records made room for before the stop, for Gs read again */
+    FRESH_SLACK = 4096,
+    HASH_SPLIT = 32768,             /* Gs from which the stop hashes on two threads */             /* records made room for before the stop, for Gs read again */
     ARENA_CHUNK = 4 << 20,
 };
 
@@ -969,6 +972,97 @@ static void recheck_item(void *ctx, const struct bulk_item *it, const uint8_t *b
         bad_entry(c, it->addr, it->idx, why);
 }
 
+/* One part of the stop's hashing: items [first, last) of the pre-copy's
+ * table, read and hashed; those that changed (or were dead and are not,
+ * or cannot be read) are listed, by index.  Reads only shared state. */
+struct hash_part {
+    struct snapshot *s;
+    const struct layout *l;
+    const struct precopy *pre;
+    size_t first, last, next;   /* next: cursor in the pre-copy's keys */
+    uint32_t *changed;
+    size_t nchanged, cap;
+    size_t bytes;
+};
+
+static void hash_item(void *ctx, const struct bulk_item *it, const uint8_t *bytes, const char *why)
+{
+    (void)why;
+    struct hash_part *h = ctx;
+    const struct precopy *pre = h->pre;
+    const struct gkey *k = pre->c.keys;
+    while (h->next < pre->nold && k[h->next].addr < it->addr)
+        h->next++;
+    bool had = h->next < pre->nold && k[h->next].addr == it->addr;
+    if (bytes && had && k[h->next].hash == g_hash(h->l, bytes))
+        return;
+    if (bytes && !had) {
+        uint32_t st = (uint32_t)rt_get_fit(bytes, h->l->g.status);
+        if (st < h->s->nstatus && !status_live(h->s, st))
+            return;                 /* dead then, dead now */
+    }
+    xgrow(&h->changed, &h->cap, h->nchanged + 1, sizeof *h->changed);
+    h->changed[h->nchanged++] = (uint32_t)(it - pre->c.items);
+}
+
+static void hash_part_run(struct hash_part *h)
+{
+    const struct precopy *pre = h->pre;
+    size_t lo = pre->c.nhead, hi = pre->nold;     /* the first key at or after the part */
+    uint64_t addr = h->first < h->last ? pre->c.items[h->first].addr : 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (pre->c.keys[mid].addr < addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    h->next = lo;
+    h->bytes = bulk_read(h->s->t, pre->c.items + h->first, h->last - h->first, hash_item, h);
+}
+
+static void *hash_part_main(void *arg)
+{
+    hash_part_run(arg);
+    return NULL;
+}
+
+/* Reads and hashes every G of the table, on two threads for a large one;
+ * returns the changed ones, in address order. */
+static struct bulk_item *changed_items(struct snapshot *s, const struct layout *l,
+                                       const struct precopy *pre, size_t *nout)
+{
+    size_t n = pre->c.nitems, mid = n >= HASH_SPLIT ? n / 2 : n;
+    struct hash_part h[2] = {{s, l, pre, 0, mid, 0, NULL, 0, 0, 0},
+                             {s, l, pre, mid, n, 0, NULL, 0, 0, 0}};
+    pthread_t th;
+    bool started = false;
+    if (mid < n) {
+        /* the thread takes no signal: goinspect's handlers run on this
+         * thread, the one that traces the target */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        started = pthread_create(&th, NULL, hash_part_main, &h[1]) == 0;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
+    hash_part_run(&h[0]);
+    if (started)
+        pthread_join(th, NULL);
+    else if (mid < n)
+        hash_part_run(&h[1]);
+    size_t nc = h[0].nchanged + h[1].nchanged, k = 0;
+    struct bulk_item *v = xmalloc((nc ? nc : 1) * sizeof *v);
+    for (int p = 0; p < 2; p++) {
+        for (size_t i = 0; i < h[p].nchanged; i++)
+            v[k++] = pre->c.items[h[p].changed[i]];
+        free(h[p].changed);
+        s->bytes_copied += h[p].bytes;
+    }
+    *nout = nc;
+    return v;
+}
+
 /* In the stop, after precopy_records: when the table itself is as the
  * pre-copy read it, reads every G again, keeps the pre-copy's record of
  * each G whose bytes did not change, and decodes the others (appended
@@ -987,8 +1081,12 @@ static bool gtable_fast(struct snapshot *s, const struct layout *l, struct preco
     trace_mark("read the table again");
     c->keep = false;                /* no key for the fresh records */
     c->nbad = 0;
+    size_t nchanged;
+    struct bulk_item *changed = changed_items(s, l, pre, &nchanged);
+    trace_mark("read and hash every G");
     struct recheck r = {s, l, pre, c->nhead, FRESH_SLACK};
-    s->bytes_copied += bulk_read(s->t, c->items, c->nitems, recheck_item, &r);
+    s->bytes_copied += bulk_read(s->t, changed, nchanged, recheck_item, &r);
+    free(changed);
     s->gs = c->gs;
     s->ngs = c->n;
     s->allglen = c->allglen;

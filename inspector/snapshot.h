@@ -9,7 +9,8 @@
  * are copied before the stop (the "pre-copy"), into the records the
  * snapshot keeps, with a hash of each G's bytes.  During the stop, when the
  * table of G pointers is as the pre-copy read it, every G is read again
- * but only a G whose bytes changed is decoded afresh (its record replaces
+ * and hashed (on two threads for a large table), but only a G whose bytes
+ * changed is decoded afresh (its record replaces
  * the pre-copy's); an unchanged G keeps its record and, parked, its
  * pre-copied stack: its frames cannot have changed.  A changed goroutine
  * still parked in the same wait (same id, wait start and saved context)
