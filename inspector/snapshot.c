@@ -38,7 +38,8 @@ enum {
     NONSTOP_TRIES = 10,
     MAX_BAD = 64,                   /* bad table entries shown one by one */
     FRESH_SLACK = 4096,
-    HASH_SPLIT = 32768,             /* Gs from which the stop hashes on two threads */             /* records made room for before the stop, for Gs read again */
+    HASH_SPLIT = 32768,             /* Gs from which the stop hashes on two threads */
+    RANGES_SPLIT = 16384,           /* stack copies from which they are read on two threads */             /* records made room for before the stop, for Gs read again */
     ARENA_CHUNK = 4 << 20,
 };
 
@@ -687,9 +688,48 @@ static void plan_add(struct snapshot *s, struct plan *pl, struct unwind_mem *dst
     pl->n++;
 }
 
+struct ranges_part {
+    struct target *t;
+    struct target_range *rg;
+    size_t n;
+};
+
+static void *ranges_part_main(void *arg)
+{
+    struct ranges_part *p = arg;
+    target_read_ranges(p->t, p->rg, p->n);
+    return NULL;
+}
+
+/* Starts a second thread that takes no signal: goinspect's handlers run on
+ * this one, the one that traces the target. */
+static bool start_helper(pthread_t *th, void *(*fn)(void *), void *arg)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    bool ok = pthread_create(th, NULL, fn, arg) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return ok;
+}
+
+/* Reads the ranges, in two halves on two threads when there are many. */
+static void read_ranges(struct target *t, struct target_range *rg, size_t n)
+{
+    size_t mid = n >= RANGES_SPLIT ? n / 2 : n;
+    struct ranges_part second = {t, rg + mid, n - mid};
+    pthread_t th;
+    bool started = mid < n && start_helper(&th, ranges_part_main, &second);
+    target_read_ranges(t, rg, mid);
+    if (started)
+        pthread_join(th, NULL);
+    else if (mid < n)
+        target_read_ranges(t, rg + mid, n - mid);
+}
+
 static void plan_read(struct snapshot *s, struct plan *pl)
 {
-    target_read_ranges(s->t, pl->rg, pl->n);
+    read_ranges(s->t, pl->rg, pl->n);
     for (size_t i = 0; i < pl->n; i++) {
         struct target_range *r = &pl->rg[i];
         s->bytes_copied += r->got;
@@ -1036,16 +1076,7 @@ static struct bulk_item *changed_items(struct snapshot *s, const struct layout *
     struct hash_part h[2] = {{s, l, pre, 0, mid, 0, NULL, 0, 0, 0},
                              {s, l, pre, mid, n, 0, NULL, 0, 0, 0}};
     pthread_t th;
-    bool started = false;
-    if (mid < n) {
-        /* the thread takes no signal: goinspect's handlers run on this
-         * thread, the one that traces the target */
-        sigset_t all, old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        started = pthread_create(&th, NULL, hash_part_main, &h[1]) == 0;
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-    }
+    bool started = mid < n && start_helper(&th, hash_part_main, &h[1]);
     hash_part_run(&h[0]);
     if (started)
         pthread_join(th, NULL);
