@@ -717,7 +717,7 @@ static bool start_helper(pthread_t *th, void *(*fn)(void *), void *arg)
 static void read_ranges(struct target *t, struct target_range *rg, size_t n)
 {
     size_t mid = n >= RANGES_SPLIT ? n / 2 : n;
-    struct ranges_part second = {t, rg + mid, n - mid};
+    struct ranges_part second = {t, mid < n ? rg + mid : rg, n - mid};
     pthread_t th;
     bool started = mid < n && start_helper(&th, ranges_part_main, &second);
     target_read_ranges(t, rg, mid);
