@@ -12,6 +12,8 @@
 #include "snapshot.h"
 
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +37,9 @@ enum {
     MAX_STACK_BYTES = 1 << 30,      /* a larger stack is a corrupt G */
     NONSTOP_TRIES = 10,
     MAX_BAD = 64,                   /* bad table entries shown one by one */
+    FRESH_SLACK = 4096,
+    HASH_SPLIT = 32768,             /* Gs from which the stop hashes on two threads */
+    RANGES_SPLIT = 16384,           /* stack copies from which they are read on two threads */             /* records made room for before the stop, for Gs read again */
     ARENA_CHUNK = 4 << 20,
 };
 
@@ -140,9 +145,44 @@ struct layout {
         struct rt_field mcache;
     } p;
     struct rt_field sched[8];
+    /* the bytes of a G that decode_g reads, as runs in offset order: what
+     * g_hash hashes */
+    struct span_run { uint32_t off, len; } gbytes[CTX_NREGS + 16];
+    size_t ngbytes;
     const struct rt_root *allgs, *allglen, *allm, *allp, *gomaxprocs, *sched_root;
     const struct rt_root *runtime_start, *runtime_start_wall, *stack_size;
 };
+
+_Static_assert(sizeof ((struct layout *)0)->g / sizeof(struct rt_field) <=
+               sizeof ((struct layout *)0)->gbytes / sizeof(struct span_run),
+               "a run for every field of g");
+
+static void gbytes_init(struct layout *l)
+{
+    const struct rt_field *gf = (const struct rt_field *)&l->g;
+    size_t nf = sizeof l->g / sizeof *gf, n = 0;
+    struct span_run *v = l->gbytes;
+    for (size_t i = 0; i < nf; i++)
+        if (gf[i].present && gf[i].size)
+            v[n++] = (struct span_run){gf[i].offset, gf[i].size};
+    for (size_t i = 1; i < n; i++)      /* insertion sort by offset: a few fields */
+        for (size_t k = i; k > 0 && v[k - 1].off > v[k].off; k--) {
+            struct span_run t = v[k];
+            v[k] = v[k - 1];
+            v[k - 1] = t;
+        }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m && v[i].off <= v[m - 1].off + v[m - 1].len) {
+            uint32_t end = v[i].off + v[i].len;
+            if (end > v[m - 1].off + v[m - 1].len)
+                v[m - 1].len = end - v[m - 1].off;
+            continue;
+        }
+        v[m++] = v[i];
+    }
+    l->ngbytes = m;
+}
 
 static int layout_init(struct layout *l, const struct rtdesc *d, struct fail *f)
 {
@@ -212,6 +252,7 @@ static int layout_init(struct layout *l, const struct rtdesc *d, struct fail *f)
     struct rt_field *gf = (struct rt_field *)&l->g;
     for (size_t i = 0; i < sizeof l->g / sizeof *gf; i++)
         gf[i] = rt_field_fit(gf[i], l->gsize);
+    gbytes_init(l);
     if (!l->allgs || !l->allglen)
         return fail_set(f, "the runtime descriptor has no root allgs or allglen");
     if (l->gsize == 0 || l->gsize > 1 << 20)
@@ -230,9 +271,19 @@ struct gcopy {
     size_t n, cap;
     uint64_t allglen;
     size_t nbad;                /* bad entries seen (at most MAX_BAD are kept) */
-    /* When set, each decoded entry goes to sink instead of gs. */
-    void (*sink)(void *ctx, const struct snap_g *g);
-    void *sink_ctx;
+    size_t nhead;               /* entries before those in address order (bad table entries) */
+    bool troubled;              /* something was wrong with the table (a warning's matter) */
+    /* With keep: the table as read, and its valid entries in address order. */
+    bool keep;
+    uint64_t allgs;
+    uint64_t *ptrs;
+    size_t nptrs;
+    struct bulk_item *items;
+    size_t nitems;
+    /* With keep: per record, its G's address and a hash of its bytes (0 for
+     * a bad entry), for the stop to tell which Gs changed. */
+    struct gkey { uint64_t addr, hash; } *keys;
+    size_t kcap;
 };
 
 static void gcopy_free(struct gcopy *c)
@@ -240,27 +291,25 @@ static void gcopy_free(struct gcopy *c)
     for (size_t i = 0; i < c->n; i++)
         free(c->gs[i].error);
     free(c->gs);
+    free(c->ptrs);
+    free(c->items);
+    free(c->keys);
+    c->keys = NULL;
     c->gs = NULL;
+    c->ptrs = NULL;
+    c->items = NULL;
     c->n = c->cap = 0;
 }
 
-/* The record the next entry is decoded into: the array's next slot, or a
- * scratch record for a sink. */
-static struct snap_g *gcopy_slot(struct gcopy *c, struct snap_g *scratch)
+/* The record the next entry is decoded into: the array's next slot. */
+static struct snap_g *gcopy_slot(struct gcopy *c)
 {
-    if (c->sink)
-        return scratch;
     xgrow(&c->gs, &c->cap, c->n + 1, sizeof *c->gs);
     return &c->gs[c->n];
 }
 
-static void gcopy_commit(struct gcopy *c, struct snap_g *g)
+static void gcopy_commit(struct gcopy *c)
 {
-    if (c->sink) {
-        c->sink(c->sink_ctx, g);
-        free(g->error);
-        return;
-    }
     c->n++;
 }
 
@@ -277,7 +326,7 @@ static void decode_g(struct snapshot *s, const struct layout *l, struct gcopy *c
     bool known = status < s->nstatus;
     if (known && !status_live(s, status))
         return;
-    struct snap_g scratch, *g = gcopy_slot(c, &scratch);
+    struct snap_g *g = gcopy_slot(c);
     g->addr = addr;
     g->goid = rt_get_fit(b, l->g.goid);
     g->parentgoid = rt_get_fit(b, l->g.parentgoid);
@@ -297,6 +346,7 @@ static void decode_g(struct snapshot *s, const struct layout *l, struct gcopy *c
     g->lockcount = (uint32_t)rt_get_fit(b, l->g.lockcount);
     g->regs_from = REGS_NONE;
     g->readable = true;
+    g->stale = false;
     g->system = rt_get_fit(b, l->g.system) != 0;
     g->thread = -1;
     for (int i = 0; i < CTX_NREGS; i++)
@@ -315,19 +365,19 @@ static void decode_g(struct snapshot *s, const struct layout *l, struct gcopy *c
             g_error(g, "its saved stack pointer %#" PRIx64 " is outside its stack [%#" PRIx64
                        ", %#" PRIx64 ")", g->ctx[CTX_RSP], g->stacklo, g->stackhi);
     }
-    gcopy_commit(c, g);
+    gcopy_commit(c);
 }
 
 static void bad_entry(struct gcopy *c, uint64_t addr, size_t idx, const char *why)
 {
     if (c->nbad++ >= MAX_BAD)
         return;
-    struct snap_g scratch, *g = gcopy_slot(c, &scratch);
+    struct snap_g *g = gcopy_slot(c);
     memset(g, 0, sizeof *g);
     g->thread = -1;
     g->addr = addr;
     g_error(g, "goroutine table entry %zu (G at %#" PRIx64 ") %s", idx, addr, why);
-    gcopy_commit(c, g);
+    gcopy_commit(c);
 }
 
 struct gread {
@@ -336,13 +386,43 @@ struct gread {
     struct gcopy *c;
 };
 
+/* A hash of the bytes of a G that decode_g reads (never 0): a G whose
+ * bytes hash alike decodes to the same record (the table index aside,
+ * which the caller checks), but for a collision of 64-bit hashes. */
+static uint64_t g_hash(const struct layout *l, const uint8_t *b)
+{
+    /* two lanes of multiply-xor, so that the multiplies overlap */
+    uint64_t h0 = 0x9e3779b97f4a7c15ull, h1 = 0xc2b2ae3d27d4eb4full, w;
+    for (size_t r = 0; r < l->ngbytes; r++) {
+        const uint8_t *p = b + l->gbytes[r].off;
+        uint32_t n = l->gbytes[r].len, i = 0;
+        for (; i + 16 <= n; i += 16) {
+            memcpy(&w, p + i, 8);
+            h0 = ((h0 ^ w) * 0xff51afd7ed558ccdull) ^ (h0 >> 31);
+            memcpy(&w, p + i + 8, 8);
+            h1 = ((h1 ^ w) * 0xc4ceb9fe1a85ec53ull) ^ (h1 >> 29);
+        }
+        for (; i < n; i++)
+            h0 = (h0 ^ p[i]) * 0x100000001b3ull;
+        h1 ^= n;
+    }
+    uint64_t h = u64_hash(h0 ^ u64_hash(h1));
+    return h ? h : 1;
+}
+
 static void g_item(void *ctx, const struct bulk_item *it, const uint8_t *bytes, const char *why)
 {
     struct gread *r = ctx;
+    struct gcopy *c = r->c;
+    size_t before = c->n;
     if (bytes)
-        decode_g(r->s, r->l, r->c, it->addr, bytes, it->idx);
+        decode_g(r->s, r->l, c, it->addr, bytes, it->idx);
     else
-        bad_entry(r->c, it->addr, it->idx, why);
+        bad_entry(c, it->addr, it->idx, why);
+    if (c->keep && c->n > before) {
+        xgrow(&c->keys, &c->kcap, c->n, sizeof *c->keys);
+        c->keys[before] = (struct gkey){it->addr, bytes ? g_hash(r->l, bytes) : 0};
+    }
 }
 
 static int read_gtable(struct snapshot *s, const struct layout *l, struct gcopy *c, bool warnings,
@@ -355,9 +435,11 @@ static int read_gtable(struct snapshot *s, const struct layout *l, struct gcopy 
         return fail_set(f, "the runtime's allgs and allglen at %#" PRIx64 " and %#" PRIx64
                            " cannot be read", l->allgs->addr, l->allglen->addr);
     c->allglen = len;
+    c->allgs = allgs;
     size_t got;
     uint64_t *ptrs = snap_read_table(s, allgs, len, MAX_G, "goroutine table", !warnings, &got);
-    if (!c->sink && got > c->cap)
+    c->troubled = len > MAX_G || got < len;
+    if (got > c->cap)
         xgrow(&c->gs, &c->cap, got, sizeof *c->gs);
     if (len > MAX_G) {
         /* a corrupt length: the real table ends at the first NULL entry */
@@ -378,7 +460,13 @@ static int read_gtable(struct snapshot *s, const struct layout *l, struct gcopy 
         else
             p[np++] = (struct bulk_item){ptrs[i], (uint32_t)i, l->gsize};
     }
-    free(ptrs);
+    if (c->keep) {
+        free(c->ptrs);
+        c->ptrs = ptrs;
+        c->nptrs = got;
+    } else {
+        free(ptrs);
+    }
     /* Gs are allocated in slabs, so the table is usually sorted already */
     bulk_sort(p, np);
     size_t nu = 0;
@@ -389,8 +477,16 @@ static int read_gtable(struct snapshot *s, const struct layout *l, struct gcopy 
             p[nu++] = p[i];
     }
     struct gread r = {s, l, c};
+    c->nhead = c->n;
     s->bytes_copied += bulk_read(s->t, p, nu, g_item, &r);
-    free(p);
+    c->troubled |= c->nbad > 0;
+    if (c->keep) {
+        free(c->items);
+        c->items = p;
+        c->nitems = nu;
+    } else {
+        free(p);
+    }
     if (c->nbad > MAX_BAD && warnings)
         snap_warn(s, "%zu bad entries in the goroutine table; the first %d are shown", c->nbad,
              MAX_BAD);
@@ -551,6 +647,17 @@ struct precopy {
     size_t n;
     size_t next;                /* merge cursor */
     size_t ngs;                 /* entries decoded before the stop */
+    /* The pre-copy's records themselves (full), kept for the stop, which
+     * reads every G again but decodes only those whose bytes changed (fast). */
+    bool full, fast;
+    struct gcopy c;             /* the pre-copy's records; the stop's fresh ones follow */
+    size_t nold;                /* records of the pre-copy */
+    size_t nparked;             /* of them, parked with their stack copied */
+    uint32_t *todo;             /* the others: planned in the stop */
+    size_t ntodo;
+    uint64_t *ptrs_now;         /* the table as read in the stop */
+    uint32_t *stale;            /* records a fresh one replaces, in address order */
+    size_t nstale;
 };
 
 /* Stack copies to make in one bulk read. */
@@ -581,9 +688,48 @@ static void plan_add(struct snapshot *s, struct plan *pl, struct unwind_mem *dst
     pl->n++;
 }
 
+struct ranges_part {
+    struct target *t;
+    struct target_range *rg;
+    size_t n;
+};
+
+static void *ranges_part_main(void *arg)
+{
+    struct ranges_part *p = arg;
+    target_read_ranges(p->t, p->rg, p->n);
+    return NULL;
+}
+
+/* Starts a second thread that takes no signal: goinspect's handlers run on
+ * this one, the one that traces the target. */
+static bool start_helper(pthread_t *th, void *(*fn)(void *), void *arg)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    bool ok = pthread_create(th, NULL, fn, arg) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return ok;
+}
+
+/* Reads the ranges, in two halves on two threads when there are many. */
+static void read_ranges(struct target *t, struct target_range *rg, size_t n)
+{
+    size_t mid = n >= RANGES_SPLIT ? n / 2 : n;
+    struct ranges_part second = {t, mid < n ? rg + mid : rg, n - mid};
+    pthread_t th;
+    bool started = mid < n && start_helper(&th, ranges_part_main, &second);
+    target_read_ranges(t, rg, mid);
+    if (started)
+        pthread_join(th, NULL);
+    else if (mid < n)
+        target_read_ranges(t, rg + mid, n - mid);
+}
+
 static void plan_read(struct snapshot *s, struct plan *pl)
 {
-    target_read_ranges(s->t, pl->rg, pl->n);
+    read_ranges(s->t, pl->rg, pl->n);
     for (size_t i = 0; i < pl->n; i++) {
         struct target_range *r = &pl->rg[i];
         s->bytes_copied += r->got;
@@ -624,49 +770,69 @@ static int running_thread(const struct snapshot *s, const struct snap_g *g)
     return -1;
 }
 
-/* Decides where each goroutine is unwound from and plans the copies of the
- * stacks not pre-copied. */
-static void plan_goroutine_stacks(struct snapshot *s, struct plan *pl, struct precopy *pre)
+/* Whether g is still parked in the wait the pre-copy saw (p, of the same
+ * G), whose stack it copied. */
+static bool same_wait(const struct snapshot *s, const struct snap_g *g, const struct pre *p)
+{
+    return (int)g->status == s->st_waiting && p->stack.data && p->goid == g->goid &&
+           p->stack.lo == g->ctx[CTX_RSP] && p->waitsince == g->waitsince &&
+           p->key == park_key(g);
+}
+
+/* Decides where g is unwound from and plans the copy of its stack, unless
+ * p (the pre-copy's record of the same G, or NULL) has it; notes the stack
+ * top of a goroutine on a thread in gtop (per target thread). */
+static void plan_one(struct snapshot *s, struct plan *pl, struct snap_g *g, const struct pre *p,
+                     uint64_t *gtop)
+{
+    int st = (int)g->status;
+    if (!g->readable || g->error || g->stale)
+        return;
+    if (g->stacklo == 0) {
+        if (st == s->st_runnable || st == s->st_waiting)
+            g->regs_from = REGS_START;
+        return;
+    }
+    if ((st == s->st_running || st == s->st_syscall) && !s->nonstop) {
+        int th = running_thread(s, g);
+        if (th >= 0) {
+            g->regs_from = REGS_THREAD;
+            g->thread = th;
+            gtop[th] = g->stackhi;
+            uint64_t rsp = s->t->threads[th].regs.rsp;
+            uint64_t lo = rsp - RED_ZONE < g->stacklo ? g->stacklo : rsp - RED_ZONE;
+            plan_add(s, pl, &g->stack, lo, g->stackhi, false);
+            return;
+        }
+    }
+    if (st == s->st_running && s->nonstop)
+        return;                     /* its saved context is stale */
+    if (!uses_ctx(s, g))
+        return;
+    g->regs_from = REGS_CTX;
+    if (p && same_wait(s, g, p)) {
+        g->stack = p->stack;
+        s->stacks_precopied++;
+        return;
+    }
+    plan_add(s, pl, &g->stack, g->ctx[CTX_RSP], g->stackhi, false);
+}
+
+/* Plans every goroutine (plan_one), matching each with the pre-copy's keys
+ * (by a merge: both are in G address order). */
+static void plan_goroutine_stacks(struct snapshot *s, struct plan *pl, struct precopy *pre,
+                                  uint64_t *gtop)
 {
     for (size_t i = 0; i < s->ngs; i++) {
         struct snap_g *g = &s->gs[i];
-        int st = (int)g->status;
-        if (!g->readable || g->error)
-            continue;
-        if (g->stacklo == 0) {
-            if (st == s->st_runnable || st == s->st_waiting)
-                g->regs_from = REGS_START;
-            continue;
+        const struct pre *p = NULL;
+        if (pre && g->readable && !g->error) {
+            while (pre->next < pre->n && pre->v[pre->next].addr < g->addr)
+                pre->next++;
+            if (pre->next < pre->n && pre->v[pre->next].addr == g->addr)
+                p = &pre->v[pre->next];
         }
-        if ((st == s->st_running || st == s->st_syscall) && !s->nonstop) {
-            int th = running_thread(s, g);
-            if (th >= 0) {
-                g->regs_from = REGS_THREAD;
-                g->thread = th;
-                uint64_t rsp = s->t->threads[th].regs.rsp;
-                uint64_t lo = rsp - RED_ZONE < g->stacklo ? g->stacklo : rsp - RED_ZONE;
-                plan_add(s, pl, &g->stack, lo, g->stackhi, false);
-                continue;
-            }
-        }
-        if (st == s->st_running && s->nonstop)
-            continue;               /* its saved context is stale */
-        if (!uses_ctx(s, g))
-            continue;
-        g->regs_from = REGS_CTX;
-        while (pre && pre->next < pre->n && pre->v[pre->next].addr < g->addr)
-            pre->next++;
-        if (pre && st == s->st_waiting && pre->next < pre->n &&
-            pre->v[pre->next].addr == g->addr) {
-            struct pre *p = &pre->v[pre->next];
-            if (p->goid == g->goid && p->stack.lo == g->ctx[CTX_RSP] &&
-                p->waitsince == g->waitsince && p->key == park_key(g) && p->stack.data) {
-                g->stack = p->stack;
-                s->stacks_precopied++;
-                continue;
-            }
-        }
-        plan_add(s, pl, &g->stack, g->ctx[CTX_RSP], g->stackhi, false);
+        plan_one(s, pl, g, p, gtop);
     }
 }
 
@@ -688,14 +854,10 @@ static bool stack_range(const struct snapshot *s, uint64_t sp, uint64_t top, uin
 
 /* The stack region of each thread with registers, up to its goroutine's
  * stack top or the end of its mapping (stack_range). */
-static void plan_thread_stacks(struct snapshot *s, struct plan *pl)
+static void plan_thread_stacks(struct snapshot *s, struct plan *pl, const uint64_t *gtop)
 {
     size_t nt = s->t->nthreads;
     s->thread_stacks = xcalloc(nt ? nt : 1, sizeof *s->thread_stacks);
-    uint64_t *gtop = xcalloc(nt ? nt : 1, sizeof *gtop);    /* stack top of its goroutine */
-    for (size_t k = 0; k < s->ngs; k++)
-        if (s->gs[k].thread >= 0 && (size_t)s->gs[k].thread < nt)
-            gtop[s->gs[k].thread] = s->gs[k].stackhi;
     for (size_t i = 0; i < nt; i++) {
         const struct target_thread *th = &s->t->threads[i];
         if (!th->has_regs)
@@ -704,7 +866,6 @@ static void plan_thread_stacks(struct snapshot *s, struct plan *pl)
         if (stack_range(s, th->regs.rsp, gtop[i], &lo, &hi))
             plan_add(s, pl, &s->thread_stacks[i], lo, hi, true);
     }
-    free(gtop);
 }
 
 /* The stack top of the goroutine whose stack holds sp, or 0. */
@@ -712,7 +873,8 @@ static uint64_t goroutine_top(const struct snapshot *s, uint64_t sp)
 {
     for (size_t k = 0; k < s->ngs; k++) {
         const struct snap_g *g = &s->gs[k];
-        if (g->readable && !g->error && g->stacklo && sp >= g->stacklo && sp < g->stackhi)
+        if (g->readable && !g->error && !g->stale && g->stacklo && sp >= g->stacklo &&
+            sp < g->stackhi)
             return g->stackhi;
     }
     return 0;
@@ -740,51 +902,294 @@ static void copy_interrupted_stacks(struct snapshot *s)
             s->thread_stacks[i].next = &s->interrupted_stacks[i];
 }
 
-struct precopy_ctx {
-    struct snapshot *s;
-    struct precopy *pre;
-    struct plan *pl;
-    size_t cap;
-};
-
-/* Keeps the key of a parked goroutine and plans the copy of its stack. */
-static void precopy_one(void *ctx, const struct snap_g *g)
+static bool parked_with_stack(const struct snapshot *s, const struct snap_g *g)
 {
-    struct precopy_ctx *pc = ctx;
-    struct precopy *pre = pc->pre;
-    pre->ngs++;
-    if (!g->readable || g->error || !g->stacklo || (int)g->status != pc->s->st_waiting)
-        return;
-    xgrow(&pre->v, &pc->cap, pre->n + 1, sizeof *pre->v);
-    pre->v[pre->n] = (struct pre){g->addr, g->goid, park_key(g), g->waitsince,
-                                  {g->ctx[CTX_RSP], g->stackhi, NULL, NULL}};
-    pre->n++;
+    return g->readable && !g->error && g->stacklo && (int)g->status == s->st_waiting &&
+           g->stack.data;
 }
 
-/* Before the stop: the G table and the stacks of parked goroutines. */
-static void precopy(struct snapshot *s, const struct layout *l, struct precopy *pre)
+/* Before the stop (a live target): copies the G table into records kept
+ * for the stop, with their keys, and the stacks of the parked goroutines
+ * into their records. */
+static void precopy_records(struct snapshot *s, const struct layout *l, struct precopy *pre)
 {
+    struct gcopy *c = &pre->c;
+    c->keep = true;
+    pre->full = true;
+    if (read_gtable(s, l, c, false, NULL) < 0)
+        return;                     /* the stop's copy says what is wrong */
+    /* room for the Gs read again in the stop, touched now (no page fault then) */
+    xgrow(&c->gs, &c->cap, c->n + FRESH_SLACK, sizeof *c->gs);
+    memset(c->gs + c->n, 0, (c->cap - c->n) * sizeof *c->gs);
     struct plan pl = {0};
-    struct precopy_ctx pc = {s, pre, &pl, 0};
-    struct gcopy c;
-    memset(&c, 0, sizeof c);
-    c.sink = precopy_one;
-    c.sink_ctx = &pc;
-    if (read_gtable(s, l, &c, false, NULL) < 0)
-        return;
-    /* the keys are complete (no more reallocation): plan the copies */
-    for (size_t i = 0; i < pre->n; i++) {
-        struct pre *p = &pre->v[i];
-        plan_add(s, &pl, &p->stack, p->stack.lo, p->stack.hi, false);
+    for (size_t i = 0; i < c->n; i++) {
+        struct snap_g *g = &c->gs[i];
+        if (g->readable && !g->error && g->stacklo && (int)g->status == s->st_waiting)
+            plan_add(s, &pl, &g->stack, g->ctx[CTX_RSP], g->stackhi, false);
     }
     size_t copied = s->stacks_copied;
     plan_read(s, &pl);
     s->stacks_copied = copied;      /* counted when used */
+    size_t cap = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        struct snap_g *g = &c->gs[i];
+        if (parked_with_stack(s, g)) {
+            g->regs_from = REGS_CTX;
+            pre->nparked++;
+            continue;
+        }
+        xgrow(&pre->todo, &cap, pre->ntodo + 1, sizeof *pre->todo);
+        pre->todo[pre->ntodo++] = (uint32_t)i;
+    }
+    pre->nold = c->n;
+    pre->ngs = c->n;
+    pre->ptrs_now = xmalloc((c->nptrs ? c->nptrs : 1) * 8);
+    memset(pre->ptrs_now, 0, (c->nptrs ? c->nptrs : 1) * 8);
+    pre->stale = xmalloc(FRESH_SLACK * sizeof *pre->stale);
+    memset(pre->stale, 0, FRESH_SLACK * sizeof *pre->stale);
+}
+
+/* The pre-copy's keys from its records, for the stop's full copy. */
+static void precopy_keys(struct snapshot *s, struct precopy *pre)
+{
+    size_t cap = 0;
+    for (size_t i = 0; i < pre->nold; i++) {
+        const struct snap_g *g = &pre->c.gs[i];
+        if (!g->readable || g->error || !g->stacklo || (int)g->status != s->st_waiting)
+            continue;
+        xgrow(&pre->v, &cap, pre->n + 1, sizeof *pre->v);
+        pre->v[pre->n++] = (struct pre){g->addr, g->goid, park_key(g), g->waitsince, g->stack};
+    }
+}
+
+/* The pre-copy's record of the G at addr, or NULL (its records after the
+ * bad table entries are in address order). */
+static struct snap_g *old_record(struct snapshot *s, struct precopy *pre, uint64_t addr)
+{
+    size_t lo = pre->c.nhead, hi = pre->nold;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->gs[mid].addr < addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < pre->nold && s->gs[lo].addr == addr ? &s->gs[lo] : NULL;
+}
+
+struct recheck {
+    struct snapshot *s;
+    const struct layout *l;
+    struct precopy *pre;
+    size_t next;                /* cursor in the pre-copy's keys */
+    size_t stale_cap;
+};
+
+/* One G read in the stop: nothing when its bytes hash as the pre-copy's;
+ * else its fresh record is appended and the pre-copy's marked stale. */
+static void recheck_item(void *ctx, const struct bulk_item *it, const uint8_t *bytes,
+                         const char *why)
+{
+    struct recheck *r = ctx;
+    struct precopy *pre = r->pre;
+    struct gcopy *c = &pre->c;
+    while (r->next < pre->nold && c->keys[r->next].addr < it->addr)
+        r->next++;
+    bool had = r->next < pre->nold && c->keys[r->next].addr == it->addr;
+    if (had && bytes && c->keys[r->next].hash == g_hash(r->l, bytes))
+        return;
+    if (had) {
+        struct snap_g *g = &c->gs[r->next];
+        if (g->regs_from == REGS_CTX && parked_with_stack(r->s, g))
+            pre->nparked--;
+        g->stale = true;
+        xgrow(&pre->stale, &r->stale_cap, pre->nstale + 1, sizeof *pre->stale);
+        pre->stale[pre->nstale++] = (uint32_t)r->next;
+    }
+    if (bytes)
+        decode_g(r->s, r->l, c, it->addr, bytes, it->idx);
+    else
+        bad_entry(c, it->addr, it->idx, why);
+}
+
+/* One part of the stop's hashing: items [first, last) of the pre-copy's
+ * table, read and hashed; those that changed (or were dead and are not,
+ * or cannot be read) are listed, by index.  Reads only shared state. */
+struct hash_part {
+    struct snapshot *s;
+    const struct layout *l;
+    const struct precopy *pre;
+    size_t first, last, next;   /* next: cursor in the pre-copy's keys */
+    uint32_t *changed;
+    size_t nchanged, cap;
+    size_t bytes;
+};
+
+static void hash_item(void *ctx, const struct bulk_item *it, const uint8_t *bytes, const char *why)
+{
+    (void)why;
+    struct hash_part *h = ctx;
+    const struct precopy *pre = h->pre;
+    const struct gkey *k = pre->c.keys;
+    while (h->next < pre->nold && k[h->next].addr < it->addr)
+        h->next++;
+    bool had = h->next < pre->nold && k[h->next].addr == it->addr;
+    if (bytes && had && k[h->next].hash == g_hash(h->l, bytes))
+        return;
+    if (bytes && !had) {
+        uint32_t st = (uint32_t)rt_get_fit(bytes, h->l->g.status);
+        if (st < h->s->nstatus && !status_live(h->s, st))
+            return;                 /* dead then, dead now */
+    }
+    xgrow(&h->changed, &h->cap, h->nchanged + 1, sizeof *h->changed);
+    h->changed[h->nchanged++] = (uint32_t)(it - pre->c.items);
+}
+
+static void hash_part_run(struct hash_part *h)
+{
+    const struct precopy *pre = h->pre;
+    size_t lo = pre->c.nhead, hi = pre->nold;     /* the first key at or after the part */
+    uint64_t addr = h->first < h->last ? pre->c.items[h->first].addr : 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (pre->c.keys[mid].addr < addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    h->next = lo;
+    h->bytes = bulk_read(h->s->t, pre->c.items + h->first, h->last - h->first, hash_item, h);
+}
+
+static void *hash_part_main(void *arg)
+{
+    hash_part_run(arg);
+    return NULL;
+}
+
+/* Reads and hashes every G of the table, on two threads for a large one;
+ * returns the changed ones, in address order. */
+static struct bulk_item *changed_items(struct snapshot *s, const struct layout *l,
+                                       const struct precopy *pre, size_t *nout)
+{
+    size_t n = pre->c.nitems, mid = n >= HASH_SPLIT ? n / 2 : n;
+    struct hash_part h[2] = {{s, l, pre, 0, mid, 0, NULL, 0, 0, 0},
+                             {s, l, pre, mid, n, 0, NULL, 0, 0, 0}};
+    pthread_t th;
+    bool started = mid < n && start_helper(&th, hash_part_main, &h[1]);
+    hash_part_run(&h[0]);
+    if (started)
+        pthread_join(th, NULL);
+    else if (mid < n)
+        hash_part_run(&h[1]);
+    size_t nc = h[0].nchanged + h[1].nchanged, k = 0;
+    struct bulk_item *v = xmalloc((nc ? nc : 1) * sizeof *v);
+    for (int p = 0; p < 2; p++) {
+        for (size_t i = 0; i < h[p].nchanged; i++)
+            v[k++] = pre->c.items[h[p].changed[i]];
+        free(h[p].changed);
+        s->bytes_copied += h[p].bytes;
+    }
+    *nout = nc;
+    return v;
+}
+
+/* In the stop, after precopy_records: when the table itself is as the
+ * pre-copy read it, reads every G again, keeps the pre-copy's record of
+ * each G whose bytes did not change, and decodes the others (appended
+ * after the pre-copy's records, the records they replace marked stale).
+ * False (nothing changed) when the table differs: it is then copied whole. */
+static bool gtable_fast(struct snapshot *s, const struct layout *l, struct precopy *pre)
+{
+    struct gcopy *c = &pre->c;
+    uint64_t allgs, len;
+    if (!c->gs || c->troubled || !target_read_u64(s->t, l->allgs->addr, &allgs) ||
+        !target_read_u64(s->t, l->allglen->addr, &len) || allgs != c->allgs ||
+        len != c->allglen || bulk_read_words(s->t, allgs, pre->ptrs_now, c->nptrs) != c->nptrs ||
+        memcmp(pre->ptrs_now, c->ptrs, c->nptrs * 8) != 0)
+        return false;
+    s->bytes_copied += c->nptrs * 8 + 16;
+    trace_mark("read the table again");
+    c->keep = false;                /* no key for the fresh records */
+    c->nbad = 0;
+    size_t nchanged;
+    struct bulk_item *changed = changed_items(s, l, pre, &nchanged);
+    trace_mark("read and hash every G");
+    struct recheck r = {s, l, pre, c->nhead, FRESH_SLACK};
+    s->bytes_copied += bulk_read(s->t, changed, nchanged, recheck_item, &r);
+    free(changed);
+    s->gs = c->gs;
+    s->ngs = c->n;
+    s->allglen = c->allglen;
+    c->gs = NULL;
+    c->n = c->cap = 0;
+    pre->fast = true;
+    return true;
+}
+
+/* The stop's planning after gtable_fast: the pre-copy's records that are
+ * not parked with their stack, then the fresh ones (which keep the stack
+ * the pre-copy made when still in the same wait). */
+static void plan_fast(struct snapshot *s, struct plan *pl, struct precopy *pre, uint64_t *gtop)
+{
+    for (size_t k = 0; k < pre->ntodo; k++)
+        plan_one(s, pl, &s->gs[pre->todo[k]], NULL, gtop);
+    for (size_t i = pre->nold; i < s->ngs; i++) {
+        struct snap_g *g = &s->gs[i];
+        const struct snap_g *o = old_record(s, pre, g->addr);
+        struct pre p, *pp = NULL;
+        if (o && parked_with_stack(s, o)) {
+            p = (struct pre){o->addr, o->goid, park_key(o), o->waitsince, o->stack};
+            pp = &p;
+        }
+        plan_one(s, pl, g, pp, gtop);
+    }
+    s->stacks_precopied += pre->nparked;
+}
+
+/* After the release: the fresh records take the place of those they
+ * replace (in place when they are the same Gs, else by a merge in address
+ * order). */
+static void finish_fast(struct snapshot *s, struct precopy *pre)
+{
+    size_t nold = pre->nold, nfresh = s->ngs - nold;
+    bool in_place = nfresh == pre->nstale;
+    for (size_t k = 0; in_place && k < nfresh; k++)
+        in_place = s->gs[pre->stale[k]].addr == s->gs[nold + k].addr;
+    if (in_place) {
+        for (size_t k = 0; k < nfresh; k++) {
+            free(s->gs[pre->stale[k]].error);
+            s->gs[pre->stale[k]] = s->gs[nold + k];
+        }
+        s->ngs = nold;
+        return;
+    }
+    size_t want = s->ngs - pre->nstale, n = 0, i = 0, j = nold;
+    struct snap_g *v = xmalloc((want ? want : 1) * sizeof *v);
+    for (; i < pre->c.nhead; i++)
+        v[n++] = s->gs[i];
+    while (i < nold || j < s->ngs) {
+        if (i < nold && s->gs[i].stale) {
+            free(s->gs[i++].error);
+            continue;
+        }
+        if (j >= s->ngs || (i < nold && s->gs[i].addr <= s->gs[j].addr))
+            v[n++] = s->gs[i++];
+        else
+            v[n++] = s->gs[j++];
+    }
+    free(s->gs);
+    s->gs = v;
+    s->ngs = n;
 }
 
 static void precopy_free(struct precopy *pre)
 {
     free(pre->v);
+    gcopy_free(&pre->c);
+    free(pre->todo);
+    free(pre->ptrs_now);
+    free(pre->stale);
 }
 
 /* ---- Taking the snapshot --------------------------------------------------------- */
@@ -820,8 +1225,14 @@ static void copy_rest(struct snapshot *s, const struct layout *l, const struct s
     if (o->goroutines != SNAP_G_STACKS)
         return;
     struct plan pl = {0};
-    plan_goroutine_stacks(s, &pl, pre);
-    plan_thread_stacks(s, &pl);
+    size_t nt = s->t->nthreads;
+    uint64_t *gtop = xcalloc(nt ? nt : 1, sizeof *gtop);    /* stack top of its goroutine */
+    if (pre && pre->fast)
+        plan_fast(s, &pl, pre, gtop);
+    else
+        plan_goroutine_stacks(s, &pl, pre, gtop);
+    plan_thread_stacks(s, &pl, gtop);
+    free(gtop);
     plan_read(s, &pl);
     copy_interrupted_stacks(s);
 }
@@ -876,8 +1287,8 @@ static int take_stopped(struct snapshot *s, const struct layout *l, const struct
     trace_mark("before the snapshot");
     uint64_t ngs = 0;
     if (o->goroutines == SNAP_G_STACKS && !o->no_precopy) {
-        precopy(s, l, &pre);
-        ngs = pre.ngs;
+        precopy_records(s, l, &pre);
+        ngs = 0;
     } else if (o->goroutines != SNAP_G_NONE && target_read_u64(s->t, l->allglen->addr, &ngs) &&
                ngs > MAX_G) {
         ngs = 0;                    /* the copy says what is wrong with it */
@@ -886,9 +1297,11 @@ static int take_stopped(struct snapshot *s, const struct layout *l, const struct
      * no page fault happens during the pause. */
     struct gcopy c;
     memset(&c, 0, sizeof c);
-    c.cap = ngs + 1024;
-    c.gs = xmalloc(c.cap * sizeof *c.gs);
-    memset(c.gs, 0, c.cap * sizeof *c.gs);
+    if (!pre.full) {    /* with it, the pre-copy's records are the stop's */
+        c.cap = ngs + 1024;
+        c.gs = xmalloc(c.cap * sizeof *c.gs);
+        memset(c.gs, 0, c.cap * sizeof *c.gs);
+    }
     heapsnap_prepare(s, o->heap);
     trace_mark("pre-copy");
     if (target_stop(s->t, f) < 0) {
@@ -902,10 +1315,14 @@ static int take_stopped(struct snapshot *s, const struct layout *l, const struct
         rc = -1;
     } else {
         trace_mark("stop");
-        rc = o->goroutines == SNAP_G_NONE ? 0 : read_gtable(s, l, &c, true, f);
+        if (pre.full && !gtable_fast(s, l, &pre))
+            precopy_keys(s, &pre);
+        if (!pre.fast)
+            rc = o->goroutines == SNAP_G_NONE ? 0 : read_gtable(s, l, &c, true, f);
         trace_mark("copy the G table");
         if (rc == 0) {
-            adopt(s, &c);
+            if (!pre.fast)
+                adopt(s, &c);
             copy_rest(s, l, o, &pre);
         }
         trace_mark("copy Ms, Ps, stacks");
@@ -921,6 +1338,8 @@ static int take_stopped(struct snapshot *s, const struct layout *l, const struct
     trace_mark("release");
     s->pause_ns = s->t->pause_ns;
     s->stop_rounds = s->t->stop_rounds;
+    if (pre.fast)
+        finish_fast(s, &pre);
     precopy_free(&pre);
     gcopy_free(&c);
     if (s->t->exited)

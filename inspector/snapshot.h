@@ -5,11 +5,18 @@
  * copy (unwinding, symbolizing, printing) works on this copy, with the
  * target already running again.
  *
- * To keep the pause short, the stacks of parked goroutines are copied
- * before the stop (the "pre-copy"); during the stop the G table is copied
- * again, and a goroutine still parked in the same wait (same id, wait start
- * and saved context) keeps its pre-copied stack: its frames cannot have
- * changed.  Every other stack is copied during the stop.
+ * To keep the pause short, the G table and the stacks of parked goroutines
+ * are copied before the stop (the "pre-copy"), into the records the
+ * snapshot keeps, with a hash of each G's bytes.  During the stop, when the
+ * table of G pointers is as the pre-copy read it, every G is read again
+ * and hashed (on two threads for a large table), but only a G whose bytes
+ * changed is decoded afresh (its record replaces
+ * the pre-copy's); an unchanged G keeps its record and, parked, its
+ * pre-copied stack: its frames cannot have changed.  A changed goroutine
+ * still parked in the same wait (same id, wait start and saved context)
+ * keeps its pre-copied stack too.  When the table itself changed, it is
+ * copied whole and matched with the pre-copy's records by those keys.
+ * Every other stack is copied during the stop.
  *
  * With --nonstop nothing is stopped: the G table is copied between two
  * reads of the descriptor's generation counter, retried while they differ,
@@ -57,6 +64,7 @@ struct snap_g {
     uint8_t regs_from;      /* enum snap_regs */
     bool readable;          /* the G itself could be read */
     bool system;            /* a runtime goroutine (descriptor version 2's g.system) */
+    bool stale;             /* snapshot.c's own: a newer copy of it replaces it */
     int32_t thread;         /* index in target threads for REGS_THREAD, else -1 */
     uint64_t ctx[CTX_NREGS];
     struct unwind_mem stack;/* the copied live part of its stack (data NULL: none) */

@@ -89,8 +89,8 @@ def read_until(fd, text, timeout=20):
     return out.decode(errors="replace")
 
 
-def under_gdb(break_on, actions, pid, *args, timeout=60, tid=None):
-    """Runs `goinspect attach --json PID ARGS` under gdb, stopped at its first
+def under_gdb(break_on, actions, pid, *args, timeout=60, tid=None, opts=()):
+    """Runs `goinspect attach --json OPTS PID ARGS` under gdb, stopped at its first
     ptrace(BREAK_ON, ...) call (on thread TID, if given); then runs ACTIONS
     (gdb commands).  Returns gdb's output (goinspect's own output is in it)."""
     cond = f"$rdi == {break_on}" + (f" && $rsi == {tid}" if tid else "")
@@ -100,7 +100,7 @@ def under_gdb(break_on, actions, pid, *args, timeout=60, tid=None):
             "-ex", f"break ptrace if {cond}", "-ex", "run"]
     for a in actions:
         argv += ["-ex", a]
-    argv += ["--args", goinspect(), "attach", "--json", str(pid), *args]
+    argv += ["--args", goinspect(), "attach", "--json", *opts, str(pid), *args]
     r = run(argv, timeout=timeout, stdin=subprocess.DEVNULL)
     assert "Breakpoint 1, " in r.stdout, f"goinspect never reached the breakpoint:\n{r.stdout}\n{r.stderr}"
     return r.stdout + r.stderr

@@ -1,0 +1,144 @@
+/*
+ * insp_rewait.c — goroutines that change between goinspect's pre-copy and
+ * its stop (tests/test_attach_precopy.py holds goinspect there).
+ *
+ * N goroutines (argv[1], default 2000) park in first_wait(), each on a
+ * channel of its own.  On SIGHUP, the first K (argv[2], default 100) are
+ * sent a value and park again in second_wait(); the next K are sent a value
+ * and return, and (unless argv[4] is 0) K new goroutines start and park in
+ * third_wait(), in the Gs of those that returned or in new ones.  A ticker goroutine changes its wait
+ * every millisecond meanwhile.  Prints "ID <goid>" for each of the N first,
+ * "READY", and after the change "CHANGED moved=a,b,.. exited=.. new=..",
+ * then creates the file argv[3] (when given).
+ */
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gort.h>
+
+static gort_chan **chans;
+static int n_first;
+static uint64_t *ids;
+static uint64_t *new_ids;
+static atomic_int parked, reparked, started;
+static volatile sig_atomic_t hup;
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    hup = 1;
+}
+
+__attribute__((noinline)) static void third_wait(gort_chan *c)
+{
+    int v;
+    atomic_fetch_add(&started, 1);
+    gort_chan_recv(c, &v); /* WAIT:third */
+}
+
+__attribute__((noinline)) static void second_wait(gort_chan *c)
+{
+    int v;
+    atomic_fetch_add(&reparked, 1);
+    gort_chan_recv(c, &v); /* WAIT:second */
+}
+
+__attribute__((noinline)) static int first_wait(gort_chan *c)
+{
+    int v = 0;
+    atomic_fetch_add(&parked, 1);
+    gort_chan_recv(c, &v); /* WAIT:first */
+    return v;
+}
+
+static void worker(void *arg)
+{
+    intptr_t i = (intptr_t)arg;
+    ids[i] = gort_goid();
+    if (first_wait(chans[i]) == 1)
+        second_wait(chans[i]);
+}
+
+static void newcomer(void *arg)
+{
+    intptr_t j = (intptr_t)arg;
+    new_ids[j] = gort_goid();
+    third_wait(chans[n_first + j]);
+}
+
+static void ticker(void *arg)
+{
+    (void)arg;
+    for (;;)
+        gort_sleep(1000000);
+}
+
+static void list(const char *name, const uint64_t *v, int n)
+{
+    printf(" %s=", name);
+    for (int i = 0; i < n; i++)
+        printf("%s%llu", i ? "," : "", (unsigned long long)v[i]);
+}
+
+static int app(int argc, char **argv)
+{
+    int n = argc > 1 ? atoi(argv[1]) : 2000;
+    int k = argc > 2 ? atoi(argv[2]) : 100;
+    int knew = argc > 4 && atoi(argv[4]) == 0 ? 0 : k;
+    if (n < 2 * k || k < 1) {
+        printf("FAIL N must be at least 2K\n");
+        return 1;
+    }
+    n_first = n;
+    chans = calloc((size_t)n + (size_t)k, sizeof *chans);
+    ids = calloc((size_t)n, sizeof *ids);
+    new_ids = calloc((size_t)k, sizeof *new_ids);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
+    for (int i = 0; i < n + k; i++)
+        chans[i] = gort_chan_make(sizeof(int), 0);
+    for (intptr_t i = 0; i < n; i++)
+        gort_go(worker, (void *)i);
+    gort_go(ticker, NULL);
+    while (atomic_load(&parked) < n)
+        gort_sleep(1000000);
+    for (int i = 0; i < n; i++)
+        printf("ID %llu\n", (unsigned long long)ids[i]);
+    printf("READY\n");
+    fflush(stdout);
+    while (!hup)
+        gort_sleep(1000000);
+    for (int i = 0; i < 2 * k; i++) {
+        int v = i < k ? 1 : 2;
+        gort_chan_send(chans[i], &v);
+    }
+    while (atomic_load(&reparked) < k)
+        gort_sleep(1000000);
+    gort_sleep(20000000);       /* the exited ones have returned */
+    for (intptr_t i = 0; i < knew; i++)
+        gort_go(newcomer, (void *)i);
+    while (atomic_load(&started) < knew)
+        gort_sleep(1000000);
+    gort_sleep(20000000);       /* the exited ones have returned */
+    printf("CHANGED");
+    list("moved", ids, k);
+    list("exited", ids + k, k);
+    list("new", new_ids, knew);
+    printf("\n");
+    fflush(stdout);
+    if (argc > 3)
+        fclose(fopen(argv[3], "w"));
+    for (;;)
+        gort_sleep(3600LL * 1000000000);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    return gort_main(app, argc, argv);
+}

@@ -1,0 +1,64 @@
+"""The pre-copy of `goinspect attach`: goroutines that change between it and
+the stop are read again in the stop, never shown as the pre-copy saw them.
+goinspect is held under gdb at its first PTRACE_SEIZE (the pre-copy done,
+the stop not begun) while tests/programs/insp_rewait.c moves goroutines to
+another wait, ends some and starts new ones in their Gs; the goroutines
+listed after the stop are checked against the program's own account of
+the change."""
+import json
+
+import pytest
+
+from attachlib import attach_json, marker_line, src_path, start, under_gdb
+
+REWAIT = src_path("insp_rewait.c")
+PTRACE_SEIZE = 0x4206
+
+
+def where(g):
+    return (g["user"]["function"], g["user"]["line"])
+
+
+def changed(t, start_at):
+    i = t.wait_line(lambda l: l.startswith("CHANGED "), start=start_at)
+    kv = dict(w.split("=", 1) for w in t.lines[i].split()[1:])
+    return {k: [int(x) for x in v.split(",") if x] for k, v in kv.items()}
+
+
+def first_ids(t):
+    return [int(l.split()[1]) for l in t.lines if l and l.startswith("ID ")]
+
+
+@pytest.mark.parametrize("new", ["0", "1"], ids=["same-table", "new-goroutines"])
+@pytest.mark.parametrize("opts", [(), ("--no-precopy",)], ids=["precopy", "no-precopy"])
+def test_goroutines_changed_during_the_precopy_are_read_again(targets, program, tmp_path, opts,
+                                                              new):
+    """Moved and ended goroutines (the table itself unchanged: the stop reads
+    the Gs again and decodes those whose bytes changed), and new goroutines
+    besides (the table may grow: the stop copies it whole)."""
+    done = tmp_path / "changed"
+    t = start(targets, program, "insp_rewait.c", "3000", "200", str(done), new)
+    ids = first_ids(t)
+    assert len(ids) == 3000
+    before = attach_json(t.pid, "goroutines")
+    gs = {g["id"]: g for g in before["goroutines"]}
+    assert all(where(gs[i]) == ("first_wait", marker_line(REWAIT, "WAIT:first")) for i in ids)
+    mark = len(t.lines)
+    out = under_gdb(PTRACE_SEIZE, ["delete", f"shell kill -HUP {t.pid}",
+                                   f"shell timeout 60 sh -c 'until test -e {done}; do sleep 0.01; done'",
+                                   "continue"],
+                    t.pid, "goroutines", timeout=120, opts=opts)
+    ch = changed(t, mark)
+    doc = json.loads(out[out.index('{"'):out.rindex("}") + 1])
+    gs = {g["id"]: g for g in doc["goroutines"]}
+    first = ("first_wait", marker_line(REWAIT, "WAIT:first"))
+    for i in ch["moved"]:
+        assert where(gs[i]) == ("second_wait", marker_line(REWAIT, "WAIT:second")), gs[i]
+    for i in ch.get("new", []):
+        assert where(gs[i]) == ("third_wait", marker_line(REWAIT, "WAIT:third")), gs[i]
+    for i in ch["exited"]:
+        assert i not in gs or where(gs[i]) != first, gs[i]
+    rest = set(ids) - set(ch["moved"]) - set(ch["exited"])
+    assert len(rest) == 3000 - 400
+    for i in rest:
+        assert where(gs[i]) == first, gs[i]
