@@ -59,14 +59,6 @@ static bool blocking(uint32_t reason)
     }
 }
 
-static uint64_t stack_hash(const uintptr_t *pcs, int n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (int i = 0; i < n; i++)
-        h = (h ^ pcs[i]) * 1099511628211ull;
-    return h | 1;
-}
-
 /* Tables and copies come from mmap: malloc may wait for a thread a stop
  * of the world suspended, and with the lock held this thread is one the
  * stop waits for. */
@@ -110,7 +102,7 @@ void blockprof_event(uint32_t reason, int64_t t0)
         return;
     uintptr_t pcs[STACK_MAX];
     int n = stackwalk_callers(pcs, STACK_MAX, NULL);
-    uint64_t h = stack_hash(pcs, n);
+    uint64_t h = stack_hash(pcs, n) | 1;    /* 0 marks a free slot */
     lock_acquire(&lock);
     if ((used + 1) * 2 > cap && !grow()) {
         lock_release(&lock);

@@ -72,20 +72,7 @@ static void on_sigprof(int sig, siginfo_t *si, void *ucv)
     if (!load32(&prof.on))
         goto done;
     ucontext_t *uc = ucv;
-    const greg_t *gr = uc->uc_mcontext.gregs;
-    struct cfi_regs regs;
-    memset(&regs, 0, sizeof regs);
-    regs.r[CFI_RA] = (uint64_t)gr[REG_RIP];
-    regs.r[CFI_RSP] = (uint64_t)gr[REG_RSP];
-    regs.r[CFI_RBP] = (uint64_t)gr[REG_RBP];
-    regs.r[CFI_RBX] = (uint64_t)gr[REG_RBX];
-    regs.r[CFI_R12] = (uint64_t)gr[REG_R12];
-    regs.r[CFI_R13] = (uint64_t)gr[REG_R13];
-    regs.r[CFI_R14] = (uint64_t)gr[REG_R14];
-    regs.r[CFI_R15] = (uint64_t)gr[REG_R15];
-    regs.valid = 1u << CFI_RSP | 1u << CFI_RA | 1u << CFI_RBP | 1u << CFI_RBX | 1u << CFI_R12 |
-                 1u << CFI_R13 | 1u << CFI_R14 | 1u << CFI_R15;
-    regs.flags = CFI_PC_EXACT;
+    struct cfi_regs regs = regs_of_gregs(uc->uc_mcontext.gregs);
     uintptr_t sp = regs.r[CFI_RSP];
     struct m *mp = getm();
     struct g *gp = mp ? mp->curg : NULL;
@@ -220,10 +207,7 @@ struct agg {
 
 static uint64_t record_hash(const struct record *r)
 {
-    uint64_t h = 1469598103934665603ull ^ r->goid;
-    for (uint32_t i = 0; i < r->npcs; i++)
-        h = (h ^ r->pcs[i]) * 1099511628211ull;
-    return h | 1;
+    return (stack_hash(r->pcs, (int)r->npcs) ^ (r->goid * 0x9e3779b97f4a7c15ull)) | 1;
 }
 
 static bool same_stack(const struct record *a, const struct record *b)

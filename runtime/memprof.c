@@ -85,17 +85,6 @@ static int64_t next_sample(int64_t rate)
     return (int64_t)(qlog * (-0.6931471805599453 * (double)rate)) + 1;
 }
 
-static uint64_t stack_hash(const uintptr_t *stk, int n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (int i = 0; i < n; i++) {
-        h ^= stk[i];
-        h *= 0x100000001b3ull;
-        h ^= h >> 29;
-    }
-    return h;
-}
-
 /* The bucket of stk, created if new (lock held). */
 static struct memprof_bucket *bucket_of(const uintptr_t *stk, int n)
 {

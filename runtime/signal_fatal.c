@@ -42,6 +42,7 @@
 
 #include "cfi.h"
 #include "runtime.h"
+#include "stackwalk.h"
 
 enum { MAIN_SIGSTACK_BYTES = 64 * 1024, NIL_PAGE = 4096 };
 
@@ -64,27 +65,6 @@ static const char *signal_name(int sig)
         if (fatal_signals[i].sig == sig)
             return fatal_signals[i].name;
     return "signal";
-}
-
-static struct cfi_regs regs_of_signal(const ucontext_t *uc)
-{
-    static const struct {
-        int cfi, greg;
-    } map[] = {
-        {CFI_RAX, REG_RAX}, {CFI_RDX, REG_RDX}, {CFI_RCX, REG_RCX}, {CFI_RBX, REG_RBX},
-        {CFI_RSI, REG_RSI}, {CFI_RDI, REG_RDI}, {CFI_RBP, REG_RBP}, {CFI_RSP, REG_RSP},
-        {CFI_R8, REG_R8},   {CFI_R9, REG_R9},   {CFI_R10, REG_R10}, {CFI_R11, REG_R11},
-        {CFI_R12, REG_R12}, {CFI_R13, REG_R13}, {CFI_R14, REG_R14}, {CFI_R15, REG_R15},
-        {CFI_RA, REG_RIP},
-    };
-    struct cfi_regs regs;
-    memset(&regs, 0, sizeof regs);
-    for (size_t i = 0; i < sizeof map / sizeof *map; i++) {
-        regs.r[map[i].cfi] = (uint64_t)uc->uc_mcontext.gregs[map[i].greg];
-        regs.valid |= 1u << map[i].cfi;
-    }
-    regs.flags = CFI_PC_EXACT;      /* the interrupted instruction itself */
-    return regs;
 }
 
 static void print_signal_line(int sig, const siginfo_t *si, uintptr_t pc)
@@ -136,7 +116,7 @@ static void on_fatal_signal(int sig, siginfo_t *si, void *ucv)
         traceback_recover(signal_name(sig), (uintptr_t)si->si_addr);
         report_failed(signal_name(sig));
     }
-    struct cfi_regs regs = regs_of_signal(uc);
+    struct cfi_regs regs = regs_of_gregs(uc->uc_mcontext.gregs);
     uintptr_t pc = (uintptr_t)regs.r[CFI_RA], sp = (uintptr_t)regs.r[CFI_RSP];
     struct m *m = getm();
     struct g *gp = m ? m->curg : NULL;

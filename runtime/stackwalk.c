@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "atomics.h"
@@ -55,6 +56,40 @@ struct cfi_regs regs_of_ctx(const struct gctx *ctx)
     regs.valid = 1u << CFI_RSP | 1u << CFI_RA | 1u << CFI_RBP | 1u << CFI_RBX | 1u << CFI_R12 |
                  1u << CFI_R13 | 1u << CFI_R14 | 1u << CFI_R15;
     return regs;
+}
+
+struct cfi_regs regs_of_gregs(const void *gregs)
+{
+    static const struct {
+        int cfi, greg;
+    } map[] = {
+        {CFI_RAX, REG_RAX}, {CFI_RDX, REG_RDX}, {CFI_RCX, REG_RCX}, {CFI_RBX, REG_RBX},
+        {CFI_RSI, REG_RSI}, {CFI_RDI, REG_RDI}, {CFI_RBP, REG_RBP}, {CFI_RSP, REG_RSP},
+        {CFI_R8, REG_R8},   {CFI_R9, REG_R9},   {CFI_R10, REG_R10}, {CFI_R11, REG_R11},
+        {CFI_R12, REG_R12}, {CFI_R13, REG_R13}, {CFI_R14, REG_R14}, {CFI_R15, REG_R15},
+        {CFI_RA, REG_RIP},
+    };
+    greg_t gr[NGREG];
+    memcpy(gr, gregs, sizeof gr);
+    struct cfi_regs regs;
+    memset(&regs, 0, sizeof regs);
+    for (size_t i = 0; i < sizeof map / sizeof *map; i++) {
+        regs.r[map[i].cfi] = (uint64_t)gr[map[i].greg];
+        regs.valid |= 1u << map[i].cfi;
+    }
+    regs.flags = CFI_PC_EXACT;
+    return regs;
+}
+
+uint64_t stack_hash(const uintptr_t *pcs, int n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (int i = 0; i < n; i++) {
+        h ^= pcs[i];
+        h *= 0x100000001b3ull;
+        h ^= h >> 29;
+    }
+    return h;
 }
 
 /* ---- Modules --------------------------------------------------------------- */

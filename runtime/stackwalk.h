@@ -29,6 +29,13 @@ bool stack_read(void *ctx, uint64_t addr, void *buf, size_t len);
 /* The registers of a saved goroutine context, for a walk. */
 struct cfi_regs regs_of_ctx(const struct gctx *ctx);
 
+/* The registers of a signal's ucontext (gregs: uc_mcontext.gregs, or a copy
+ * of it), pc exact: the interrupted instruction itself. */
+struct cfi_regs regs_of_gregs(const void *gregs);
+
+/* A hash of a stack's pcs, for the profiles' tables. */
+uint64_t stack_hash(const uintptr_t *pcs, int n);
+
 /* Unwind rows by return address (stackwalk_callers): a profile's samples
  * come back to the same call sites, and a row costs the table lookup and
  * the CFA program's run.  One user at a time. */

@@ -349,26 +349,6 @@ static bool pcs_one(struct frame_sink *fs, uintptr_t pc, bool exact)
     return ps->n < MAX_FRAMES;
 }
 
-/* The registers a stop of the world's signal saved of a suspended thread
- * (ucontext gregs). */
-static struct cfi_regs regs_of_gregs(const uint64_t *gr)
-{
-    struct cfi_regs regs;
-    memset(&regs, 0, sizeof regs);
-    regs.r[CFI_RA] = gr[REG_RIP];
-    regs.r[CFI_RSP] = gr[REG_RSP];
-    regs.r[CFI_RBP] = gr[REG_RBP];
-    regs.r[CFI_RBX] = gr[REG_RBX];
-    regs.r[CFI_R12] = gr[REG_R12];
-    regs.r[CFI_R13] = gr[REG_R13];
-    regs.r[CFI_R14] = gr[REG_R14];
-    regs.r[CFI_R15] = gr[REG_R15];
-    regs.valid = 1u << CFI_RSP | 1u << CFI_RA | 1u << CFI_RBP | 1u << CFI_RBX | 1u << CFI_R12 |
-                 1u << CFI_R13 | 1u << CFI_R14 | 1u << CFI_R15;
-    regs.flags = CFI_PC_EXACT;
-    return regs;
-}
-
 /* gp's frames into ps: gp the caller's own goroutine, one that is not
  * running (its saved context), or one running on a thread the stop of the
  * world suspended (the registers its signal saved), within its stack;
@@ -386,7 +366,7 @@ static void goroutine_pcs(struct g *gp, struct g *self, struct pcs_sink *ps, str
     } else if (status == G_RUNNING) {
         if (!gp->m || !m_is_suspended(gp->m))
             return;
-        regs = regs_of_gregs(gp->m->sregs);
+        regs = regs_of_gregs(gp->m->sregs);   /* a copy of its gregs */
     } else if (gp->stacklo == 0) {
         ps->pcs[ps->n++] = gp->startpc;    /* never ran: at its start */
         ps->exact0 = true;
