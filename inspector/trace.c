@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include "clock.h"
 
@@ -27,8 +28,11 @@ void trace_mark(const char *what)
     if (!enabled)
         return;
     int64_t now = mono_ns(), cpu = cpu_ns();
-    fprintf(stderr, "goinspect: trace: %-28s %9.3f ms (cpu %.3f ms)\n", what,
-            (double)(now - last) / 1e6, (double)(cpu - last_cpu) / 1e6);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    fprintf(stderr, "goinspect: trace: %-28s %9.3f ms (cpu %.3f ms) peak RSS %.1f MB\n", what,
+            (double)(now - last) / 1e6, (double)(cpu - last_cpu) / 1e6,
+            (double)ru.ru_maxrss / 1024);
     last = mono_ns();
     last_cpu = cpu_ns();
 }
