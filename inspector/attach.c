@@ -55,7 +55,7 @@ static int open_live(const void *what, const void *opts, struct target **t, stru
 
 static int run_attach(const struct global_opts *g, int argc, char **argv)
 {
-    struct snap_options so = {false, false, SNAP_G_STACKS, HEAP_NONE, false};
+    struct snap_options so = {.goroutines = SNAP_G_STACKS, .heap = HEAP_NONE};
     bool json = g->json;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {

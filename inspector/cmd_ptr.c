@@ -172,8 +172,9 @@ static void analyze(struct session *ss, const struct memmap *mm, uint64_t addr, 
             cfi_regs_from_thread(&ss->t->threads[a->g_stack->thread].regs, &r);
         else
             cfi_regs_from_ctx(a->g_stack, &r);
-        if (a->g_stack->regs_from == REGS_CTX || a->g_stack->regs_from == REGS_THREAD)
-            a->hit = find_frame(ss, &r, &a->g_stack->stack, a->g_stack->stackhi, addr);
+        const struct unwind_mem *mem = snap_g_stack(a->g_stack);
+        if (mem && (a->g_stack->regs_from == REGS_CTX || a->g_stack->regs_from == REGS_THREAD))
+            a->hit = find_frame(ss, &r, mem, a->g_stack->stackhi, addr);
     } else {
         for (size_t i = 0; i < ss->t->nthreads; i++) {
             const struct unwind_mem *mem = s->thread_stacks ? &s->thread_stacks[i] : NULL;

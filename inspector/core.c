@@ -57,7 +57,7 @@ static int option_value(int argc, char **argv, int i, const char *name, const ch
 
 static int run_core(const struct global_opts *g, int argc, char **argv)
 {
-    struct snap_options so = {false, false, SNAP_G_STACKS, HEAP_NONE, false};
+    struct snap_options so = {.goroutines = SNAP_G_STACKS, .heap = HEAP_NONE};
     struct core_options co = {NULL, NULL};
     const char *path = NULL;
     bool json = g->json;

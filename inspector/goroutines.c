@@ -48,14 +48,17 @@ static uint32_t intern(struct model *m, const uint64_t *pcs, int n, int stop)
 void cfi_regs_from_ctx(const struct snap_g *g, struct cfi_regs *r)
 {
     memset(r, 0, sizeof *r);
-    r->r[CFI_RSP] = g->ctx[CTX_RSP];
-    r->r[CFI_RA] = g->ctx[CTX_RIP];
-    r->r[CFI_RBP] = g->ctx[CTX_RBP];
-    r->r[CFI_RBX] = g->ctx[CTX_RBX];
-    r->r[CFI_R12] = g->ctx[CTX_R12];
-    r->r[CFI_R13] = g->ctx[CTX_R13];
-    r->r[CFI_R14] = g->ctx[CTX_R14];
-    r->r[CFI_R15] = g->ctx[CTX_R15];
+    if (!g->regs)
+        return;
+    const uint64_t *ctx = g->regs->ctx;
+    r->r[CFI_RSP] = ctx[CTX_RSP];
+    r->r[CFI_RA] = ctx[CTX_RIP];
+    r->r[CFI_RBP] = ctx[CTX_RBP];
+    r->r[CFI_RBX] = ctx[CTX_RBX];
+    r->r[CFI_R12] = ctx[CTX_R12];
+    r->r[CFI_R13] = ctx[CTX_R13];
+    r->r[CFI_R14] = ctx[CTX_R14];
+    r->r[CFI_R15] = ctx[CTX_R15];
     r->valid = 1u << CFI_RSP | 1u << CFI_RA | 1u << CFI_RBP | 1u << CFI_RBX | 1u << CFI_R12 |
                1u << CFI_R13 | 1u << CFI_R14 | 1u << CFI_R15;
 }
@@ -133,16 +136,44 @@ static void sort_by_goid(struct model *m)
     (void)nread;
 }
 
-void model_build(struct model *m, struct snapshot *s, struct modules *mods)
+void model_init(struct model *m, struct modules *mods)
 {
     memset(m, 0, sizeof *m);
-    m->s = s;
     m->mods = mods;
     symcache_init(&m->sc, mods);
     unwinder_init(&m->uw, mods);
     u64map_init(&m->by_hash);
     u64map_init(&m->g_by_addr);
     u64map_init(&m->string_index);
+}
+
+/* Unwinds g from its saved context and the stack copy at mem into pcs. */
+static int unwind_from_ctx(struct model *m, const struct snap_g *g, const struct unwind_mem *mem,
+                           uint64_t *pcs, enum unwind_stop *stop)
+{
+    struct cfi_regs r;
+    cfi_regs_from_ctx(g, &r);
+    return unwind_stack(&m->uw, &r, mem, pcs, NULL, MAX_FRAMES, stop);
+}
+
+uint32_t model_unwind_parked(void *arg, const struct snap_g *g, const struct unwind_mem *mem)
+{
+    struct model *m = arg;
+    uint64_t pcs[MAX_FRAMES];
+    enum unwind_stop stop = UNWIND_END;
+    int n = unwind_from_ctx(m, g, mem, pcs, &stop);
+    /* a pc in no module may be in one the stop finds mapped: unwound again then */
+    if (stop == UNWIND_NO_MODULE || stop == UNWIND_NO_FILE)
+        return SNAP_NOT_UNWOUND;
+    return intern(m, pcs, n, stop);
+}
+
+void model_build(struct model *m, struct snapshot *s)
+{
+    m->s = s;
+    /* the rows cached before the stop may name modules it no longer sees */
+    unwinder_free(&m->uw);
+    unwinder_init(&m->uw, m->mods);
     uint64_t *pcs = xmalloc(MAX_FRAMES * sizeof *pcs);
     m->g_stack = xmalloc((s->ngs ? s->ngs : 1) * sizeof *m->g_stack);
     for (size_t i = 0; i < s->ngs; i++) {
@@ -151,24 +182,25 @@ void model_build(struct model *m, struct snapshot *s, struct modules *mods)
         enum unwind_stop stop = UNWIND_END;
         int n = 0;
         m->g_stack[i] = NO_STACK;
-        if (g->readable)
-            u64map_put(&m->g_by_addr, g->addr, (uint32_t)i);
         switch (g->regs_from) {
         case REGS_START:
             pcs[0] = g->startpc | PC_EXACT;
             n = 1;
             break;
         case REGS_CTX:
-            if (!g->stack.data)
+            if (g->unwound) {
+                m->g_stack[i] = g->unwound - 1;
                 continue;
-            cfi_regs_from_ctx(g, &r);
-            n = unwind_stack(&m->uw, &r, &g->stack, pcs, NULL, MAX_FRAMES, &stop);
+            }
+            if (!snap_g_stack(g))
+                continue;
+            n = unwind_from_ctx(m, g, snap_g_stack(g), pcs, &stop);
             break;
         case REGS_THREAD:
-            if (!g->stack.data)
+            if (!snap_g_stack(g))
                 continue;
             cfi_regs_from_thread(&s->t->threads[g->thread].regs, &r);
-            n = unwind_stack(&m->uw, &r, &g->stack, pcs, NULL, MAX_FRAMES, &stop);
+            n = unwind_stack(&m->uw, &r, snap_g_stack(g), pcs, NULL, MAX_FRAMES, &stop);
             break;
         default:
             continue;
@@ -180,6 +212,14 @@ void model_build(struct model *m, struct snapshot *s, struct modules *mods)
         m->thread_stack[i] = NOT_UNWOUND;
     free(pcs);
     sort_by_goid(m);
+    /* the records after the bad table entries are in address order: a G is
+     * found by a binary search then, else by a map */
+    m->by_addr_sorted = true;
+    for (size_t i = s->nhead + 1; i < s->ngs && m->by_addr_sorted; i++)
+        m->by_addr_sorted = s->gs[i - 1].addr < s->gs[i].addr;
+    for (size_t i = 0; i < s->ngs && !m->by_addr_sorted; i++)
+        if (s->gs[i].readable)
+            u64map_put(&m->g_by_addr, s->gs[i].addr, (uint32_t)i);
 }
 
 uint32_t model_thread_stack(struct model *m, size_t i)
@@ -350,8 +390,13 @@ const struct snap_g *model_find_goid(const struct model *m, uint64_t goid)
 
 const struct snap_g *model_g_at(const struct model *m, uint64_t addr)
 {
-    uint32_t i;
-    return u64map_get(&m->g_by_addr, addr, &i) ? &m->s->gs[i] : NULL;
+    const struct snapshot *s = m->s;
+    if (!m->by_addr_sorted) {
+        uint32_t i;
+        return u64map_get(&m->g_by_addr, addr, &i) ? &s->gs[i] : NULL;
+    }
+    const struct snap_g *g = snap_find_g(s->gs, s->nhead, s->ngs, addr);
+    return g && g->readable ? g : NULL;
 }
 
 bool model_stack_mentions(struct model *m, uint32_t stack, const char *text)

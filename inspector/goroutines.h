@@ -51,7 +51,8 @@ struct model {
     uint32_t *g_stack;      /* per snapshot goroutine */
     uint32_t *thread_stack; /* per target thread, unwound on first use */
     uint32_t *order;        /* goroutine indexes by id, unreadable entries last */
-    struct u64map g_by_addr;/* G address -> goroutine index */
+    bool by_addr_sorted;    /* a G is found by address in s->gs itself (model_g_at) */
+    struct u64map g_by_addr;/* else: G address -> goroutine index */
     struct stackinfo {      /* per stack, computed on first use */
         bool done, has_frames;
         int8_t match;       /* model_stack_mentions(match_text): -1 unknown */
@@ -70,8 +71,16 @@ struct model {
 void cfi_regs_from_ctx(const struct snap_g *g, struct cfi_regs *r);
 void cfi_regs_from_thread(const struct target_regs *t, struct cfi_regs *r);
 
-/* Unwinds every goroutine and thread of s.  mods must outlive the model. */
-void model_build(struct model *m, struct snapshot *s, struct modules *mods);
+/* Prepares a model on mods (which must outlive it), before the snapshot:
+ * model_unwind_parked may then be the snapshot's pre_unwind. */
+void model_init(struct model *m, struct modules *mods);
+/* The snapshot's pre_unwind (snap_unwind_fn): unwinds a parked goroutine
+ * from its saved context and the stack copy at mem; its stack's id, or
+ * SNAP_NOT_UNWOUND when the walk reached a pc in no readable module. */
+uint32_t model_unwind_parked(void *m, const struct snap_g *g, const struct unwind_mem *mem);
+/* Unwinds every goroutine of s not unwound before the stop (their stack
+ * ids are in snap_g.unwound), and prepares the threads'. */
+void model_build(struct model *m, struct snapshot *s);
 void model_free(struct model *m);
 
 /* The stack of thread i (an index in the target's threads), unwound on

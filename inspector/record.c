@@ -394,8 +394,9 @@ static int open_live(struct recorder *rc, const struct global_opts *g,
     /* a stopped snapshot copies the running goroutines' stacks only with
      * every stack */
     bool stacks = rc->o.idle || rc->o.mode == REC_PTRACE;
-    struct snap_options so = {rc->o.mode != REC_PTRACE, false,
-                              stacks ? SNAP_G_STACKS : SNAP_G_TABLE, HEAP_NONE, false};
+    struct snap_options so = {.nonstop = rc->o.mode != REC_PTRACE,
+                              .goroutines = stacks ? SNAP_G_STACKS : SNAP_G_TABLE,
+                              .heap = HEAP_NONE};
     debuginfo_options(&g->debug_dirs, oo);
     rc->ss.open_opts = oo;
     rc->ss.cmd = "record";

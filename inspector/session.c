@@ -46,12 +46,22 @@ static int find_descriptor(struct session *ss, uint64_t *addr, uint64_t *bias, s
 
 static int snapshot_and_model(struct session *ss, struct fail *f)
 {
-    if (snapshot_take(&ss->s, ss->t, &ss->d, &ss->so, f) < 0)
+    /* Unless the stacks are kept, the parked goroutines' stacks are unwound
+     * as the pre-copy reads them, and their copies dropped at once. */
+    model_init(&ss->m, &ss->mods);
+    struct snap_options so = ss->so;
+    if (!ss->keep_stacks) {
+        so.pre_unwind = model_unwind_parked;
+        so.pre_unwind_arg = &ss->m;
+    }
+    if (snapshot_take(&ss->s, ss->t, &ss->d, &so, f) < 0) {
+        model_free(&ss->m);
         return -1;
+    }
     struct modules prev = ss->mods;
     modules_build(&ss->mods, ss->t, &prev, ss->open_opts);
     vdso_add(&ss->mods, ss->t);
-    model_build(&ss->m, &ss->s, &ss->mods);
+    model_build(&ss->m, &ss->s);
     trace_mark("unwind");
     if (!ss->keep_stacks)
         snapshot_drop_stacks(&ss->s);

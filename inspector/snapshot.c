@@ -12,6 +12,7 @@
 #include "snapshot.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -25,6 +26,7 @@
 #include "heapsnap.h"
 #include "sigframe.h"
 #include "trace.h"
+#include "bsearch.h"
 #include "u64map.h"
 
 enum {
@@ -37,10 +39,14 @@ enum {
     MAX_STACK_BYTES = 1 << 30,      /* a larger stack is a corrupt G */
     NONSTOP_TRIES = 10,
     MAX_BAD = 64,                   /* bad table entries shown one by one */
-    FRESH_SLACK = 4096,
+    FRESH_SLACK = 4096,             /* records made room for before the stop, for Gs read again */
     HASH_SPLIT = 32768,             /* Gs from which the stop hashes on two threads */
-    RANGES_SPLIT = 16384,           /* stack copies from which they are read on two threads */             /* records made room for before the stop, for Gs read again */
+    RANGES_SPLIT = 16384,           /* stack copies from which they are read on two threads */
+    UNWIND_BATCH = RANGES_SPLIT,    /* parked stacks read, then unwound, at a time (pre_unwind) */
+    UNWIND_BATCH_BYTES = 16 << 20,  /* and their bytes at most, unless one stack is larger */
+    TABLE_PIECE = 65536,            /* entries of the G table compared at a time in the stop */
     ARENA_CHUNK = 4 << 20,
+    POOL_CHUNK = 8192,              /* struct snap_gregs allocated at a time */
 };
 
 const char *const snap_sched_names[8] = {"goidgen", "mnext", "nmidle", "nmidlelocked",
@@ -83,6 +89,77 @@ static void arena_free(struct snap_arena *a)
     while (a && a->head) {
         struct chunk *c = a->head;
         a->head = c->next;
+        free(c);
+    }
+}
+
+/* Blocks of struct snap_gregs, handed out and taken back: the pre-copy's
+ * goroutines unwound at once give theirs back a batch at a time, and the
+ * next batch takes them again. */
+union gregs_block {
+    struct snap_gregs r;
+    union gregs_block *next;
+};
+
+struct pool_chunk {
+    struct pool_chunk *next;
+    union gregs_block b[POOL_CHUNK];
+};
+
+struct snap_pool {
+    union gregs_block *free;
+    struct pool_chunk *chunks;
+    size_t left;                /* blocks of chunks not handed out yet */
+};
+
+static struct snap_gregs *regs_get(struct snapshot *s)
+{
+    struct snap_pool *p = s->pool;
+    union gregs_block *b = p->free;
+    if (b) {
+        p->free = b->next;
+    } else {
+        if (p->left == 0) {
+            struct pool_chunk *c = xmalloc(sizeof *c);
+            c->next = p->chunks;
+            p->chunks = c;
+            p->left = POOL_CHUNK;
+        }
+        b = &p->chunks->b[POOL_CHUNK - p->left--];
+    }
+    memset(&b->r, 0, sizeof b->r);
+    return &b->r;
+}
+
+static void regs_put(struct snap_pool *p, struct snap_gregs *r)
+{
+    if (!r)
+        return;
+    union gregs_block *b = (union gregs_block *)r;
+    b->next = p->free;
+    p->free = b;
+}
+
+/* Makes sure n blocks can be handed out without touching new memory (in
+ * the stop: no page fault then). */
+static void regs_reserve(struct snapshot *s, size_t n)
+{
+    size_t have = s->pool->left;
+    for (const union gregs_block *b = s->pool->free; b && have < n; b = b->next)
+        have++;
+    struct snap_gregs **v = have < n ? xmalloc((n - have) * sizeof *v) : NULL;
+    for (size_t i = have; i < n; i++)
+        v[i - have] = regs_get(s);
+    for (size_t i = have; i < n; i++)
+        regs_put(s->pool, v[i - have]);
+    free(v);
+}
+
+static void pool_free(struct snap_pool *p)
+{
+    while (p && p->chunks) {
+        struct pool_chunk *c = p->chunks;
+        p->chunks = c->next;
         free(c);
     }
 }
@@ -267,6 +344,7 @@ static int layout_init(struct layout *l, const struct rtdesc *d, struct fail *f)
 /* ---- The all-G table ----------------------------------------------------------- */
 
 struct gcopy {
+    struct snap_pool *pool;     /* where its records' registers come from */
     struct snap_g *gs;
     size_t n, cap;
     uint64_t allglen;
@@ -284,12 +362,18 @@ struct gcopy {
      * a bad entry), for the stop to tell which Gs changed. */
     struct gkey { uint64_t addr, hash; } *keys;
     size_t kcap;
+    /* With it, the table's Gs are read a batch at a time, and each batch's
+     * records [from, c->n) handed to it before the next is read. */
+    void (*batch)(struct snapshot *s, struct gcopy *c, size_t from, const void *arg);
+    const void *batch_arg;
 };
 
 static void gcopy_free(struct gcopy *c)
 {
-    for (size_t i = 0; i < c->n; i++)
+    for (size_t i = 0; i < c->n; i++) {
         free(c->gs[i].error);
+        regs_put(c->pool, c->gs[i].regs);
+    }
     free(c->gs);
     free(c->ptrs);
     free(c->items);
@@ -316,6 +400,20 @@ static void gcopy_commit(struct gcopy *c)
 static bool status_live(const struct snapshot *s, uint32_t st)
 {
     return (int)st != s->st_dead && (int)st != s->st_idle;
+}
+
+/* A key that changes whenever a parked goroutine may have run: its state,
+ * wait, stack and saved registers, mixed (g->regs set). */
+static uint64_t park_key(const struct snap_g *g)
+{
+    const uint64_t w[] = {g->goid, (uint64_t)g->waitsince, g->status, g->waitreason,
+                          g->stacklo, g->stackhi};
+    uint64_t h = 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+        h = (h ^ w[i]) * 0x100000001b3ull + (h >> 29);
+    for (int i = 0; i < CTX_NREGS; i++)
+        h = (h ^ g->regs->ctx[i]) * 0x100000001b3ull + (h >> 29);
+    return u64_hash(h);
 }
 
 /* Decodes the G at addr from its bytes; adds it when it is live. */
@@ -349,9 +447,12 @@ static void decode_g(struct snapshot *s, const struct layout *l, struct gcopy *c
     g->stale = false;
     g->system = rt_get_fit(b, l->g.system) != 0;
     g->thread = -1;
+    g->regs = regs_get(s);
+    uint64_t *ctx = g->regs->ctx;
     for (int i = 0; i < CTX_NREGS; i++)
-        g->ctx[i] = rt_get_fit(b, l->g.ctx[i]);
-    g->stack = (struct unwind_mem){0, 0, NULL, NULL};
+        ctx[i] = rt_get_fit(b, l->g.ctx[i]);
+    g->park_key = park_key(g);
+    g->unwound = 0;
     g->error = NULL;
     if (!known) {
         g_error(g, "goroutine table entry %zu (G at %#" PRIx64 "): status %u is not a "
@@ -361,9 +462,9 @@ static void decode_g(struct snapshot *s, const struct layout *l, struct gcopy *c
             g_error(g, "its stack bounds [%#" PRIx64 ", %#" PRIx64 ") are invalid", g->stacklo,
                     g->stackhi);
         else if ((int)status != s->st_running &&
-                 (g->ctx[CTX_RSP] < g->stacklo || g->ctx[CTX_RSP] > g->stackhi))
+                 (ctx[CTX_RSP] < g->stacklo || ctx[CTX_RSP] > g->stackhi))
             g_error(g, "its saved stack pointer %#" PRIx64 " is outside its stack [%#" PRIx64
-                       ", %#" PRIx64 ")", g->ctx[CTX_RSP], g->stacklo, g->stackhi);
+                       ", %#" PRIx64 ")", ctx[CTX_RSP], g->stacklo, g->stackhi);
     }
     gcopy_commit(c);
 }
@@ -420,7 +521,10 @@ static void g_item(void *ctx, const struct bulk_item *it, const uint8_t *bytes, 
     else
         bad_entry(c, it->addr, it->idx, why);
     if (c->keep && c->n > before) {
-        xgrow(&c->keys, &c->kcap, c->n, sizeof *c->keys);
+        if (c->n > c->kcap) {       /* as many as records, not a power of two */
+            c->kcap = c->cap > c->n ? c->cap : c->n;
+            c->keys = xrealloc(c->keys, c->kcap * sizeof *c->keys);
+        }
         c->keys[before] = (struct gkey){it->addr, bytes ? g_hash(r->l, bytes) : 0};
     }
 }
@@ -430,6 +534,7 @@ static int read_gtable(struct snapshot *s, const struct layout *l, struct gcopy 
 {
     uint64_t allgs, len;
     c->n = 0;
+    c->pool = s->pool;
     if (!target_read_u64(s->t, l->allgs->addr, &allgs) ||
         !target_read_u64(s->t, l->allglen->addr, &len))
         return fail_set(f, "the runtime's allgs and allglen at %#" PRIx64 " and %#" PRIx64
@@ -439,8 +544,10 @@ static int read_gtable(struct snapshot *s, const struct layout *l, struct gcopy 
     size_t got;
     uint64_t *ptrs = snap_read_table(s, allgs, len, MAX_G, "goroutine table", !warnings, &got);
     c->troubled = len > MAX_G || got < len;
-    if (got > c->cap)
-        xgrow(&c->gs, &c->cap, got, sizeof *c->gs);
+    if (got > c->cap) {        /* exactly: a million records are large */
+        c->gs = xrealloc(c->gs, got * sizeof *c->gs);
+        c->cap = got;
+    }
     if (len > MAX_G) {
         /* a corrupt length: the real table ends at the first NULL entry */
         for (size_t i = 0; i < got; i++)
@@ -478,7 +585,12 @@ static int read_gtable(struct snapshot *s, const struct layout *l, struct gcopy 
     }
     struct gread r = {s, l, c};
     c->nhead = c->n;
-    s->bytes_copied += bulk_read(s->t, p, nu, g_item, &r);
+    for (size_t k = 0, step = c->batch ? UNWIND_BATCH : nu; k < nu; k += step) {
+        size_t from = c->n;
+        s->bytes_copied += bulk_read(s->t, p + k, nu - k < step ? nu - k : step, g_item, &r);
+        if (c->batch)
+            c->batch(s, c, from, c->batch_arg);
+    }
     c->troubled |= c->nbad > 0;
     if (c->keep) {
         free(c->items);
@@ -622,19 +734,6 @@ static void read_sched(struct snapshot *s, const struct layout *l)
 
 /* ---- Stacks ------------------------------------------------------------------------ */
 
-/* A key that changes whenever a parked goroutine may have run: its state,
- * wait, stack and saved registers, mixed. */
-static uint64_t park_key(const struct snap_g *g)
-{
-    const uint64_t w[] = {g->goid, (uint64_t)g->waitsince, g->status, g->waitreason,
-                          g->stacklo, g->stackhi};
-    uint64_t h = 0x9e3779b97f4a7c15ull;
-    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
-        h = (h ^ w[i]) * 0x100000001b3ull + (h >> 29);
-    for (int i = 0; i < CTX_NREGS; i++)
-        h = (h ^ g->ctx[i]) * 0x100000001b3ull + (h >> 29);
-    return u64_hash(h);
-}
 
 /* The keys of the goroutines parked before the stop, by G address (the
  * order the table is decoded in, so the stopped copy is matched by a merge). */
@@ -643,6 +742,7 @@ struct precopy {
         uint64_t addr, goid, key;
         int64_t waitsince;
         struct unwind_mem stack;    /* before the copy: [saved rsp, stack top) */
+        uint32_t unwound;           /* its snap_g.unwound */
     } *v;
     size_t n;
     size_t next;                /* merge cursor */
@@ -655,7 +755,7 @@ struct precopy {
     size_t nparked;             /* of them, parked with their stack copied */
     uint32_t *todo;             /* the others: planned in the stop */
     size_t ntodo;
-    uint64_t *ptrs_now;         /* the table as read in the stop */
+    uint64_t *ptrs_now;         /* a piece of the table as read in the stop */
     uint32_t *stale;            /* records a fresh one replaces, in address order */
     size_t nstale;
 };
@@ -774,9 +874,8 @@ static int running_thread(const struct snapshot *s, const struct snap_g *g)
  * G), whose stack it copied. */
 static bool same_wait(const struct snapshot *s, const struct snap_g *g, const struct pre *p)
 {
-    return (int)g->status == s->st_waiting && p->stack.data && p->goid == g->goid &&
-           p->stack.lo == g->ctx[CTX_RSP] && p->waitsince == g->waitsince &&
-           p->key == park_key(g);
+    return (int)g->status == s->st_waiting && (p->stack.data || p->unwound) &&
+           p->goid == g->goid && p->waitsince == g->waitsince && p->key == g->park_key;
 }
 
 /* Decides where g is unwound from and plans the copy of its stack, unless
@@ -801,7 +900,7 @@ static void plan_one(struct snapshot *s, struct plan *pl, struct snap_g *g, cons
             gtop[th] = g->stackhi;
             uint64_t rsp = s->t->threads[th].regs.rsp;
             uint64_t lo = rsp - RED_ZONE < g->stacklo ? g->stacklo : rsp - RED_ZONE;
-            plan_add(s, pl, &g->stack, lo, g->stackhi, false);
+            plan_add(s, pl, &g->regs->stack, lo, g->stackhi, false);
             return;
         }
     }
@@ -811,11 +910,12 @@ static void plan_one(struct snapshot *s, struct plan *pl, struct snap_g *g, cons
         return;
     g->regs_from = REGS_CTX;
     if (p && same_wait(s, g, p)) {
-        g->stack = p->stack;
+        g->regs->stack = p->stack;
+        g->unwound = p->unwound;
         s->stacks_precopied++;
         return;
     }
-    plan_add(s, pl, &g->stack, g->ctx[CTX_RSP], g->stackhi, false);
+    plan_add(s, pl, &g->regs->stack, g->regs->ctx[CTX_RSP], g->stackhi, false);
 }
 
 /* Plans every goroutine (plan_one), matching each with the pre-copy's keys
@@ -905,30 +1005,111 @@ static void copy_interrupted_stacks(struct snapshot *s)
 static bool parked_with_stack(const struct snapshot *s, const struct snap_g *g)
 {
     return g->readable && !g->error && g->stacklo && (int)g->status == s->st_waiting &&
-           g->stack.data;
+           (snap_g_stack(g) || g->unwound);
+}
+
+/* Whether the pre-copy copies g's stack: parked, its context saved. */
+static bool precopied(const struct snapshot *s, const struct snap_g *g)
+{
+    return g->readable && !g->error && g->stacklo && (int)g->status == s->st_waiting &&
+           g->regs->ctx[CTX_RSP] < g->stackhi;
+}
+
+/* The pre-copy's copies of the parked goroutines' stacks, kept. */
+static void precopy_stacks(struct snapshot *s, struct gcopy *c)
+{
+    struct plan pl = {0};
+    for (size_t i = 0; i < c->n; i++) {
+        struct snap_g *g = &c->gs[i];
+        if (precopied(s, g))
+            plan_add(s, &pl, &g->regs->stack, g->regs->ctx[CTX_RSP], g->stackhi, false);
+    }
+    plan_read(s, &pl);
+}
+
+/* The gcopy batch hook of the pre-copy with a pre_unwind (arg, the
+ * snap_options): the stacks of the parked goroutines of records [from,
+ * c->n), read into one buffer and unwound at once.  Those unwound give
+ * their registers back and keep the id of their stack; the others keep a
+ * copy (in the arena). */
+static void precopy_unwind(struct snapshot *s, struct gcopy *c, size_t from,
+                           const void *arg)
+{
+    const struct snap_options *o = arg;
+    struct target_range *rg = xmalloc(UNWIND_BATCH * sizeof *rg);
+    uint32_t *who = xmalloc(UNWIND_BATCH * sizeof *who);
+    uint8_t *buf = NULL;
+    size_t bufcap = 0, i = from;
+    while (i < c->n) {
+        size_t k = 0, bytes = 0;
+        for (; i < c->n && k < UNWIND_BATCH && bytes < UNWIND_BATCH_BYTES; i++) {
+            const struct snap_g *g = &c->gs[i];
+            if (!precopied(s, g))
+                continue;
+            uint64_t lo = g->regs->ctx[CTX_RSP], len = g->stackhi - lo;
+            if (len > MAX_STACK_COPY)
+                len = MAX_STACK_COPY;
+            who[k] = (uint32_t)i;
+            rg[k++] = (struct target_range){lo, NULL, len, 0};
+            bytes += len;
+        }
+        if (bytes > bufcap) {
+            free(buf);
+            buf = xmalloc(bytes);
+            bufcap = bytes;
+        }
+        for (size_t j = 0, off = 0; j < k; off += rg[j++].len)
+            rg[j].buf = buf + off;
+        read_ranges(s->t, rg, k);
+        for (size_t j = 0; j < k; j++) {
+            struct snap_g *g = &c->gs[who[j]];
+            const struct target_range *r = &rg[j];
+            s->bytes_copied += r->got;
+            if (r->got == 0)
+                continue;
+            struct unwind_mem mem = {r->addr, r->addr + r->got, r->buf, NULL};
+            uint32_t id = o->pre_unwind(o->pre_unwind_arg, g, &mem);
+            if (id != SNAP_NOT_UNWOUND) {
+                regs_put(s->pool, g->regs);
+                g->regs = NULL;
+                g->unwound = id + 1;
+            } else {
+                g->regs->stack = mem;
+                g->regs->stack.data = memcpy(arena_alloc(s, r->got), r->buf, r->got);
+            }
+        }
+    }
+    free(buf);
+    free(who);
+    free(rg);
 }
 
 /* Before the stop (a live target): copies the G table into records kept
  * for the stop, with their keys, and the stacks of the parked goroutines
  * into their records. */
-static void precopy_records(struct snapshot *s, const struct layout *l, struct precopy *pre)
+static void precopy_records(struct snapshot *s, const struct layout *l,
+                            const struct snap_options *o, struct precopy *pre)
 {
     struct gcopy *c = &pre->c;
     c->keep = true;
     pre->full = true;
-    if (read_gtable(s, l, c, false, NULL) < 0)
+    size_t copied = s->stacks_copied;
+    if (o->pre_unwind) {
+        c->batch = precopy_unwind;
+        c->batch_arg = o;
+    }
+    int rc = read_gtable(s, l, c, false, NULL);
+    c->batch = NULL;
+    if (rc < 0)
         return;                     /* the stop's copy says what is wrong */
     /* room for the Gs read again in the stop, touched now (no page fault then) */
-    xgrow(&c->gs, &c->cap, c->n + FRESH_SLACK, sizeof *c->gs);
-    memset(c->gs + c->n, 0, (c->cap - c->n) * sizeof *c->gs);
-    struct plan pl = {0};
-    for (size_t i = 0; i < c->n; i++) {
-        struct snap_g *g = &c->gs[i];
-        if (g->readable && !g->error && g->stacklo && (int)g->status == s->st_waiting)
-            plan_add(s, &pl, &g->stack, g->ctx[CTX_RSP], g->stackhi, false);
+    if (c->cap < c->n + FRESH_SLACK) {
+        c->gs = xrealloc(c->gs, (c->n + FRESH_SLACK) * sizeof *c->gs);
+        c->cap = c->n + FRESH_SLACK;
     }
-    size_t copied = s->stacks_copied;
-    plan_read(s, &pl);
+    memset(c->gs + c->n, 0, (c->cap - c->n) * sizeof *c->gs);
+    if (!o->pre_unwind)
+        precopy_stacks(s, c);
     s->stacks_copied = copied;      /* counted when used */
     size_t cap = 0;
     for (size_t i = 0; i < c->n; i++) {
@@ -943,8 +1124,8 @@ static void precopy_records(struct snapshot *s, const struct layout *l, struct p
     }
     pre->nold = c->n;
     pre->ngs = c->n;
-    pre->ptrs_now = xmalloc((c->nptrs ? c->nptrs : 1) * 8);
-    memset(pre->ptrs_now, 0, (c->nptrs ? c->nptrs : 1) * 8);
+    pre->ptrs_now = xmalloc(TABLE_PIECE * 8);
+    memset(pre->ptrs_now, 0, TABLE_PIECE * 8);
     pre->stale = xmalloc(FRESH_SLACK * sizeof *pre->stale);
     memset(pre->stale, 0, FRESH_SLACK * sizeof *pre->stale);
 }
@@ -958,7 +1139,9 @@ static void precopy_keys(struct snapshot *s, struct precopy *pre)
         if (!g->readable || g->error || !g->stacklo || (int)g->status != s->st_waiting)
             continue;
         xgrow(&pre->v, &cap, pre->n + 1, sizeof *pre->v);
-        pre->v[pre->n++] = (struct pre){g->addr, g->goid, park_key(g), g->waitsince, g->stack};
+        pre->v[pre->n++] = (struct pre){g->addr, g->goid, g->park_key, g->waitsince,
+                                        g->regs ? g->regs->stack : (struct unwind_mem){0},
+                                        g->unwound};
     }
 }
 
@@ -966,15 +1149,7 @@ static void precopy_keys(struct snapshot *s, struct precopy *pre)
  * bad table entries are in address order). */
 static struct snap_g *old_record(struct snapshot *s, struct precopy *pre, uint64_t addr)
 {
-    size_t lo = pre->c.nhead, hi = pre->nold;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (s->gs[mid].addr < addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < pre->nold && s->gs[lo].addr == addr ? &s->gs[lo] : NULL;
+    return snap_find_g(s->gs, pre->c.nhead, pre->nold, addr);
 }
 
 struct recheck {
@@ -1094,30 +1269,48 @@ static struct bulk_item *changed_items(struct snapshot *s, const struct layout *
     return v;
 }
 
-/* In the stop, after precopy_records: when the table itself is as the
- * pre-copy read it, reads every G again, keeps the pre-copy's record of
- * each G whose bytes did not change, and decodes the others (appended
- * after the pre-copy's records, the records they replace marked stale).
- * False (nothing changed) when the table differs: it is then copied whole. */
-static bool gtable_fast(struct snapshot *s, const struct layout *l, struct precopy *pre)
+/* Whether the table of G pointers reads as the pre-copy read it. */
+static bool table_as_before(struct snapshot *s, const struct layout *l, struct precopy *pre)
 {
     struct gcopy *c = &pre->c;
     uint64_t allgs, len;
-    if (!c->gs || c->troubled || !target_read_u64(s->t, l->allgs->addr, &allgs) ||
+    if (!target_read_u64(s->t, l->allgs->addr, &allgs) ||
         !target_read_u64(s->t, l->allglen->addr, &len) || allgs != c->allgs ||
-        len != c->allglen || bulk_read_words(s->t, allgs, pre->ptrs_now, c->nptrs) != c->nptrs ||
-        memcmp(pre->ptrs_now, c->ptrs, c->nptrs * 8) != 0)
+        len != c->allglen)
         return false;
+    for (size_t k = 0; k < c->nptrs; k += TABLE_PIECE) {
+        size_t n = c->nptrs - k < TABLE_PIECE ? c->nptrs - k : TABLE_PIECE;
+        if (bulk_read_words(s->t, allgs + k * 8, pre->ptrs_now, n) != n ||
+            memcmp(pre->ptrs_now, c->ptrs + k, n * 8) != 0)
+            return false;
+    }
     s->bytes_copied += c->nptrs * 8 + 16;
-    trace_mark("read the table again");
+    return true;
+}
+
+/* In the stop, after precopy_records: when the table itself is as the
+ * pre-copy read it, reads every G again, keeps the pre-copy's record of
+ * each G whose bytes did not change, and decodes the others (appended
+ * after the pre-copy's records, the records they replace marked stale);
+ * in a core nothing changed.  False (nothing done) when the table
+ * differs: it is then copied whole. */
+static bool gtable_fast(struct snapshot *s, const struct layout *l, struct precopy *pre)
+{
+    struct gcopy *c = &pre->c;
+    if (!c->gs || c->troubled || (!s->t->frozen && !table_as_before(s, l, pre)))
+        return false;
     c->keep = false;                /* no key for the fresh records */
     c->nbad = 0;
-    size_t nchanged;
-    struct bulk_item *changed = changed_items(s, l, pre, &nchanged);
-    trace_mark("read and hash every G");
-    struct recheck r = {s, l, pre, c->nhead, FRESH_SLACK};
-    s->bytes_copied += bulk_read(s->t, changed, nchanged, recheck_item, &r);
-    free(changed);
+    if (!s->t->frozen) {            /* a core: nothing moved since the pre-copy */
+        trace_mark("read the table again");
+        size_t nchanged;
+        struct bulk_item *changed = changed_items(s, l, pre, &nchanged);
+        trace_mark("read and hash every G");
+        struct recheck r = {s, l, pre, c->nhead, FRESH_SLACK};
+        s->bytes_copied += bulk_read(s->t, changed, nchanged, recheck_item, &r);
+        free(changed);
+    }
+    s->nhead = c->nhead;
     s->gs = c->gs;
     s->ngs = c->n;
     s->allglen = c->allglen;
@@ -1139,7 +1332,8 @@ static void plan_fast(struct snapshot *s, struct plan *pl, struct precopy *pre, 
         const struct snap_g *o = old_record(s, pre, g->addr);
         struct pre p, *pp = NULL;
         if (o && parked_with_stack(s, o)) {
-            p = (struct pre){o->addr, o->goid, park_key(o), o->waitsince, o->stack};
+            p = (struct pre){o->addr, o->goid, o->park_key, o->waitsince,
+                             o->regs ? o->regs->stack : (struct unwind_mem){0}, o->unwound};
             pp = &p;
         }
         plan_one(s, pl, g, pp, gtop);
@@ -1159,6 +1353,7 @@ static void finish_fast(struct snapshot *s, struct precopy *pre)
     if (in_place) {
         for (size_t k = 0; k < nfresh; k++) {
             free(s->gs[pre->stale[k]].error);
+            regs_put(s->pool, s->gs[pre->stale[k]].regs);
             s->gs[pre->stale[k]] = s->gs[nold + k];
         }
         s->ngs = nold;
@@ -1170,6 +1365,7 @@ static void finish_fast(struct snapshot *s, struct precopy *pre)
         v[n++] = s->gs[i];
     while (i < nold || j < s->ngs) {
         if (i < nold && s->gs[i].stale) {
+            regs_put(s->pool, s->gs[i].regs);
             free(s->gs[i++].error);
             continue;
         }
@@ -1208,6 +1404,7 @@ static void states_init(struct snapshot *s)
 
 static void adopt(struct snapshot *s, struct gcopy *c)
 {
+    s->nhead = c->nhead;
     s->gs = c->gs;
     s->ngs = c->n;
     s->allglen = c->allglen;
@@ -1287,7 +1484,7 @@ static int take_stopped(struct snapshot *s, const struct layout *l, const struct
     trace_mark("before the snapshot");
     uint64_t ngs = 0;
     if (o->goroutines == SNAP_G_STACKS && !o->no_precopy) {
-        precopy_records(s, l, &pre);
+        precopy_records(s, l, o, &pre);
         ngs = 0;
     } else if (o->goroutines != SNAP_G_NONE && target_read_u64(s->t, l->allglen->addr, &ngs) &&
                ngs > MAX_G) {
@@ -1302,6 +1499,8 @@ static int take_stopped(struct snapshot *s, const struct layout *l, const struct
         c.gs = xmalloc(c.cap * sizeof *c.gs);
         memset(c.gs, 0, c.cap * sizeof *c.gs);
     }
+    if (o->goroutines != SNAP_G_NONE)
+        regs_reserve(s, pre.full ? FRESH_SLACK : ngs + 1024);
     heapsnap_prepare(s, o->heap);
     trace_mark("pre-copy");
     if (target_stop(s->t, f) < 0) {
@@ -1370,12 +1569,13 @@ int snapshot_take(struct snapshot *s, struct target *t, const struct rtdesc *d,
     s->d = d;
     s->nonstop = o->nonstop;
     s->arena = xcalloc(1, sizeof *s->arena);
+    s->pool = xcalloc(1, sizeof *s->pool);
     states_init(s);
     struct layout l;
     if (layout_init(&l, d, f) < 0)
         return -1;
     struct snap_options oo = *o;
-    if (t->frozen)
+    if (t->frozen && !o->pre_unwind)
         oo.no_precopy = true;   /* nothing changes while it is copied */
     int rc = o->nonstop ? take_nonstop(s, &l, &oo, f) : take_stopped(s, &l, &oo, f);
     if (rc == 0 && t->frozen)
@@ -1385,6 +1585,13 @@ int snapshot_take(struct snapshot *s, struct target *t, const struct rtdesc *d,
     else if (s->heap)
         heapsnap_check(s);
     return rc;
+}
+
+struct snap_g *snap_find_g(struct snap_g *gs, size_t from, size_t to, uint64_t addr)
+{
+    size_t k = from + bsearch_upto(gs + from, to - from, sizeof *gs,
+                                   offsetof(struct snap_g, addr), addr);
+    return k > from && gs[k - 1].addr == addr ? &gs[k - 1] : NULL;
 }
 
 const struct snap_m *snap_m_at(const struct snapshot *s, uint64_t addr)
@@ -1408,7 +1615,8 @@ const struct snap_m *snap_m_of_thread(const struct snapshot *s, size_t i)
 void snapshot_drop_stacks(struct snapshot *s)
 {
     for (size_t i = 0; i < s->ngs; i++)
-        s->gs[i].stack = (struct unwind_mem){0, 0, NULL, NULL};
+        if (s->gs[i].regs)
+            s->gs[i].regs->stack = (struct unwind_mem){0, 0, NULL, NULL};
     arena_free(s->arena);
 }
 
@@ -1433,6 +1641,8 @@ void snapshot_free(struct snapshot *s)
     free(s->warnings);
     arena_free(s->arena);
     free(s->arena);
+    pool_free(s->pool);
+    free(s->pool);
     if (s->heap)
         heapsnap_free(s->heap);
     free(s->heap);

@@ -50,8 +50,16 @@ enum snap_regs {
     REGS_START,             /* never ran: it is at its start function */
 };
 
+/* What a goroutine is unwound from, kept only while it may be needed: its
+ * saved context and the copy of its stack. */
+struct snap_gregs {
+    uint64_t ctx[CTX_NREGS];
+    struct unwind_mem stack;/* the copied live part of its stack (data NULL: none) */
+};
+
 /* A goroutine (a live entry of the all-G table), or a table entry that
- * could not be read (error set, addr may be 0). */
+ * could not be read (error set, addr may be 0).  Kept compact: a process
+ * may have millions. */
 struct snap_g {
     uint64_t addr;
     uint64_t goid, parentgoid, startpc, gopc;
@@ -59,17 +67,26 @@ struct snap_g {
     uint64_t m, lockedm;
     uint64_t stackspan;     /* the heap span of its stack (descriptor version 2), else 0 */
     int64_t waitsince;
+    uint64_t park_key;      /* changes whenever a parked goroutine may have run: its state,
+                               wait, stack bounds and saved context, mixed */
     uint32_t status, waitreason;
     uint32_t lockcount;
+    uint32_t unwound;       /* parked: 1 + the id snap_options.pre_unwind gave its stack
+                               before the stop (0: not unwound then) */
+    int32_t thread;         /* index in target threads for REGS_THREAD, else -1 */
     uint8_t regs_from;      /* enum snap_regs */
     bool readable;          /* the G itself could be read */
     bool system;            /* a runtime goroutine (descriptor version 2's g.system) */
     bool stale;             /* snapshot.c's own: a newer copy of it replaces it */
-    int32_t thread;         /* index in target threads for REGS_THREAD, else -1 */
-    uint64_t ctx[CTX_NREGS];
-    struct unwind_mem stack;/* the copied live part of its stack (data NULL: none) */
+    struct snap_gregs *regs;/* NULL for a bad entry, and once unwound before the stop */
     char *error;            /* what is wrong with this entry, or NULL */
 };
+
+/* The copy of g's stack, or NULL. */
+static inline const struct unwind_mem *snap_g_stack(const struct snap_g *g)
+{
+    return g->regs && g->regs->stack.data ? &g->regs->stack : NULL;
+}
 
 struct snap_m {
     uint64_t addr;
@@ -97,15 +114,27 @@ enum snap_goroutines {
     SNAP_G_NONE,            /* neither: the command shows no goroutine */
 };
 
+#define SNAP_NOT_UNWOUND UINT32_MAX
+
+/* Unwinds a parked goroutine from its saved context and the copy of its
+ * stack at mem, which is dropped afterwards: an id for its stack, or
+ * SNAP_NOT_UNWOUND to keep the copy and have it unwound after the stop. */
+typedef uint32_t snap_unwind_fn(void *arg, const struct snap_g *g, const struct unwind_mem *mem);
+
 struct snap_options {
     bool nonstop;
     bool no_precopy;        /* copy every stack during the stop */
     int goroutines;         /* enum snap_goroutines */
     int heap;               /* how much of the heap to copy (enum heap_level, heapsnap.h) */
     bool memprof;           /* copy the allocation profile (memprofsnap.h) */
+    /* With it, the pre-copy reads the parked goroutines' stacks a batch at
+     * a time and has each unwound at once instead of keeping the copies. */
+    snap_unwind_fn *pre_unwind;
+    void *pre_unwind_arg;
 };
 
 struct snap_arena;
+struct snap_pool;
 struct heapsnap;
 struct memprofsnap;
 
@@ -145,6 +174,8 @@ struct snapshot {
     char **warnings;        /* problems with the tables as a whole */
     size_t nwarnings;
     struct snap_arena *arena;
+    struct snap_pool *pool; /* the goroutines' struct snap_gregs */
+    size_t nhead;           /* gs[nhead..ngs) are in address order (before: bad table entries) */
     struct heapsnap *heap;  /* the heap (heapsnap.h), NULL when not copied */
     struct memprofsnap *memprof; /* the allocation profile, NULL when not copied */
 };
@@ -167,6 +198,9 @@ void snap_warn(struct snapshot *s, const char *fmt, ...) __attribute__((format(p
 void snapshot_drop_stacks(struct snapshot *s);
 void snapshot_free(struct snapshot *s);
 
+/* The record of the G at addr among gs[from, to), which are in address
+ * order (as s->gs[s->nhead, s->ngs) are), or NULL. */
+struct snap_g *snap_find_g(struct snap_g *gs, size_t from, size_t to, uint64_t addr);
 /* The M at addr (NULL: none), the P at addr (the last in the table when
  * a corrupt one names it twice), the M on target thread i. */
 const struct snap_m *snap_m_at(const struct snapshot *s, uint64_t addr);
