@@ -25,7 +25,7 @@ enum { MAX_TYPES = 64, MAX_FIELDS = 1024, MAX_ENUMS = 64, MAX_VALUES = 4096, MAX
 
 /* Versions whose names this reader knows (2 adds the heap: its absence in
  * version 1 is handled by name lookups). */
-enum { VERSION_MIN = 1, VERSION_MAX = 3 };
+enum { VERSION_MIN = 1, VERSION_MAX = 4 };
 
 static uint32_t u32_at(const uint8_t *p)
 {

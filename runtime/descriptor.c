@@ -228,6 +228,7 @@ static const struct gort_desc_enum enums[] = {
 
 static const uint64_t page_size = PAGE_SIZE, arena_bytes = ARENA_BYTES;
 static const uint64_t memprof_max_stack = MEMPROF_MAX_STACK;
+static const uint64_t gstate_chunk = GSTATE_CHUNK;
 
 void gort_gostart(void);
 
@@ -260,6 +261,9 @@ static const struct gort_desc_root roots[] = {
     /* version 3: the allocation profile */
     {"memprof", &memprof, sizeof memprof},
     {"memprof_max_stack", &memprof_max_stack, sizeof memprof_max_stack},
+    /* version 4: the goroutine state table */
+    {"gstate_chunks", gstate_chunks, sizeof gstate_chunks},
+    {"gstate_chunk", &gstate_chunk, sizeof gstate_chunk},
 };
 
 struct gort_descriptor gort_runtime_descriptor = {

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #define GORT_DESC_MAGIC "GORTDESC"
-#define GORT_DESC_VERSION 3
+#define GORT_DESC_VERSION 4
 
 struct gort_desc_field {
     const char *name;

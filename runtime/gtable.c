@@ -6,6 +6,15 @@
  * then from a global list.  New Gs are carved in slabs so the table's
  * entries are mostly contiguous in memory (tools copy it in a few reads).
  * The descriptor's generation counter is odd while the table changes.
+ *
+ * The state table: one 64-bit word per entry of allgs (the same index), in
+ * chunks that never move.  A G's word is written before each of its status
+ * transitions: the status it goes to (bits 0-7), whether writes to the G
+ * are still to follow while it waits (bit 8, "unsettled": a direct park
+ * saves its context after the transition) and a count of its transitions
+ * (bits 9-63).  A G whose word reads the same twice, settled, waiting or
+ * dead, was not written in between (docs/metadata.md): a tool that copied
+ * it before stopping the process reads only the words in the stop.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +28,46 @@ static uint64_t allgcap;
 static struct rtlock allglock;
 
 enum { G_SLAB = 64, P_GCACHE_MAX = 64 };
+
+uint64_t *gstate_chunks[GSTATE_MAX_CHUNKS];
+/* The word of Gs beyond the table's reach: always unsettled. */
+static uint64_t gstate_untracked = GSTATE_UNSETTLED;
+
+void gstate_announce(struct g *gp, uint32_t new_, bool unsettled)
+{
+    uint64_t w = loadrelaxed64(gp->state);
+    store64(gp->state, ((w >> GSTATE_COUNT_SHIFT) + 1) << GSTATE_COUNT_SHIFT |
+                       (unsettled ? GSTATE_UNSETTLED : 0) | new_);
+}
+
+void gstate_settled(struct g *gp)
+{
+    uint64_t w = loadrelaxed64(gp->state);
+    if (gp->state != &gstate_untracked && (w & GSTATE_UNSETTLED))
+        store64(gp->state, ((w >> GSTATE_COUNT_SHIFT) + 1) << GSTATE_COUNT_SHIFT |
+                           (w & GSTATE_STATUS));
+}
+
+/* Points the Gs of a new slab, entries first.. of allgs, at their words. */
+static void gstate_attach(struct g *slab, uint64_t first)
+{
+    uint64_t k = first / GSTATE_CHUNK;
+    if (k < GSTATE_MAX_CHUNKS && !gstate_chunks[k]) {
+        uint64_t *c = calloc(GSTATE_CHUNK, sizeof *c);
+        if (!c)
+            throw_("out of memory allocating the goroutine state table");
+        storep((void **)&gstate_chunks[k], c);
+    }
+    for (int i = 0; i < G_SLAB; i++) {
+        uint64_t idx = first + (uint64_t)i;
+        if (idx / GSTATE_CHUNK < GSTATE_MAX_CHUNKS) {
+            slab[i].state = &gstate_chunks[idx / GSTATE_CHUNK][idx % GSTATE_CHUNK];
+            store64(slab[i].state, G_DEAD);
+        } else {
+            slab[i].state = &gstate_untracked;
+        }
+    }
+}
 
 void gtable_generation_begin(void)
 {
@@ -50,6 +99,7 @@ static struct g *gtable_grow(void)
         storep((void **)&allgs, a);
         allgcap = cap;
     }
+    gstate_attach(slab, allglen);
     for (int i = 0; i < G_SLAB; i++) {
         slab[i].status = G_DEAD;
         slab[i].sleeptimer.index = -1;

@@ -161,7 +161,17 @@ struct g {
     bool system;              /* a runtime goroutine (finalizers) */
     uint32_t gcflag;          /* atomic: on the collector's list of goroutines to rescan */
     struct g *gclink;         /* that list */
+    uint64_t *state;          /* its word of the state table (gtable.c) */
 };
+
+/* The goroutine state table (gtable.c; docs/metadata.md): a word per entry
+ * of allgs, GSTATE_CHUNK words to a chunk. */
+#define GSTATE_CHUNK 65536
+#define GSTATE_MAX_CHUNKS 256
+#define GSTATE_STATUS 0xffull           /* the status it goes to */
+#define GSTATE_UNSETTLED 0x100ull       /* writes to the waiting G still to follow */
+#define GSTATE_COUNT_SHIFT 9            /* its transitions, counted above */
+extern uint64_t *gstate_chunks[GSTATE_MAX_CHUNKS];
 
 /* The part of a G that may hold pointers into the heap. */
 #define G_SCAN_END offsetof(struct g, stacklo)
@@ -366,6 +376,11 @@ void ready(struct g *gp, bool next);
 void ready_list(struct g *list);         /* many at once, linked by schedlink */
 void yield_local(void);                  /* give the P to runnext */
 bool casgstatus(struct g *gp, uint32_t old, uint32_t new_);
+/* As casgstatus, for a park whose goroutine's context is saved after the
+ * transition: its state word says so until gstate_settled(gp). */
+bool casgstatus_unsettled(struct g *gp, uint32_t old, uint32_t new_);
+void gstate_settled(struct g *gp);                     /* gtable.c */
+void gstate_announce(struct g *gp, uint32_t new_, bool unsettled); /* gtable.c */
 uint32_t readgstatus(struct g *gp);
 void checkdead(void);                    /* sched.lock held */
 bool gc_busy(void);                      /* mgc.c: a collection is running or asked for */

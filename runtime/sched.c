@@ -23,8 +23,9 @@ uint32_t readgstatus(struct g *gp)
     return load32(&gp->status);
 }
 
-bool casgstatus(struct g *gp, uint32_t old, uint32_t new_)
+static bool casgstatus_(struct g *gp, uint32_t old, uint32_t new_, bool unsettled)
 {
+    gstate_announce(gp, new_, unsettled);
     if (likely(cas32(&gp->status, old, new_))) {
         /* About to run, or made runnable (with a new argument, or a value
          * handed over): the collector must look at it again. */
@@ -35,6 +36,16 @@ bool casgstatus(struct g *gp, uint32_t old, uint32_t new_)
     print_fmt("runtime: goroutine %llu status %u, want %u -> %u\n",
               (unsigned long long)gp->goid, readgstatus(gp), old, new_);
     throw_("bad goroutine status transition");
+}
+
+bool casgstatus(struct g *gp, uint32_t old, uint32_t new_)
+{
+    return casgstatus_(gp, old, new_, false);
+}
+
+bool casgstatus_unsettled(struct g *gp, uint32_t old, uint32_t new_)
+{
+    return casgstatus_(gp, old, new_, true);
 }
 
 /* Called on a fresh goroutine's stack by gort_gostart. */
@@ -179,6 +190,7 @@ static void park_commit(void *arg)
     m->waitunlockf = NULL;
     m->waitlock = NULL;
     stack_check(gp);
+    gstate_settled(gp);     /* its context is saved: before a waker may change it */
     if (unlockf && !unlockf(gp, lockp)) {
         /* The park was cancelled: gp runs again after the one we switched to. */
         casgstatus(gp, G_WAITING, G_RUNNABLE);
@@ -202,7 +214,7 @@ static bool park_direct(struct m *m, struct g *gp, bool (*unlockf)(struct g *, v
         return false;
     /* gp is marked waiting before its context is saved: no one can make it
      * ready until unlockf releases the lock its waker needs. */
-    casgstatus(gp, G_RUNNING, G_WAITING);
+    casgstatus_unsettled(gp, G_RUNNING, G_WAITING);
     m->parked = gp;
     m->waitunlockf = unlockf;
     m->waitlock = lock;

@@ -155,7 +155,7 @@ HDR_TYPES, HDR_ENUMS, HDR_ROOTS, HDR_RUNTIME_VERSION, HDR_GENERATION = 32, 40, 4
 HDR_MIN_SIZE = 72
 # Table entries: gort_desc_field 16 bytes, gort_desc_type / _enum / _root 24.
 FIELD_ENTRY, TYPE_ENTRY, ENUM_ENTRY, ROOT_ENTRY = 16, 24, 24, 24
-KNOWN_VERSIONS = (1, 2, 3)   # 2 adds the heap, 3 the allocation profile; older names unchanged
+KNOWN_VERSIONS = (1, 2, 3, 4)   # 2 adds the heap, 3 the allocation profile, 4 the goroutine state table
 
 
 def _bounded(n, what):

@@ -24,7 +24,7 @@ HDR_TYPES, HDR_ENUMS, HDR_ROOTS, HDR_RUNTIME_VERSION, HDR_GENERATION = 32, 40, 4
 HDR_MIN, HDR_MAX = 72, 4096
 FIELD_ENTRY, TYPE_ENTRY, ENUM_ENTRY, ROOT_ENTRY = 16, 24, 24, 24
 MAX_TYPES, MAX_FIELDS, MAX_ENUMS, MAX_VALUES, MAX_ROOTS = 64, 1024, 64, 4096, 512
-VERSIONS = (1, 2, 3)        # 2 adds the heap, 3 the allocation profile; older names unchanged
+VERSIONS = (1, 2, 3, 4)     # 2 adds the heap, 3 the allocation profile, 4 the goroutine state table
 
 _INT_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
 
