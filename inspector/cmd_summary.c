@@ -244,6 +244,7 @@ static void json_summary(struct session *ss, const struct counts *c, const struc
     json_ku64(&j, "bytes_copied", ss->s.bytes_copied);
     json_ku64(&j, "stacks_copied", ss->s.stacks_copied);
     json_ku64(&j, "stacks_precopied", ss->s.stacks_precopied);
+    json_ku64(&j, "goroutines_reread", ss->s.gs_reread);
     json_key(&j, "uptime_ns");
     if (ss->s.runtime_start > 0)
         json_i64(&j, ss->s.taken_ns - ss->s.runtime_start);

@@ -27,6 +27,7 @@
 #include "sigframe.h"
 #include "trace.h"
 #include "bsearch.h"
+#include "gstate.h"
 #include "u64map.h"
 
 enum {
@@ -366,6 +367,11 @@ struct gcopy {
      * records [from, c->n) handed to it before the next is read. */
     void (*batch)(struct snapshot *s, struct gcopy *c, size_t from, const void *arg);
     const void *batch_arg;
+    /* With it, per table entry the word of the runtime's state table read
+     * before the entry's G (gstate.h): each read marks GSTATE_UNSETTLED on
+     * the word of an entry whose G was not settled as the word says. */
+    uint64_t *state;
+    size_t nstate;
 };
 
 static void gcopy_free(struct gcopy *c)
@@ -516,6 +522,10 @@ static void g_item(void *ctx, const struct bulk_item *it, const uint8_t *bytes, 
     struct gread *r = ctx;
     struct gcopy *c = r->c;
     size_t before = c->n;
+    if (c->state && it->idx < c->nstate &&
+        (!bytes || !gstate_settled(c->state[it->idx], (uint32_t)rt_get_fit(bytes, r->l->g.status),
+                                   r->s->st_waiting, r->s->st_dead)))
+        c->state[it->idx] |= GSTATE_UNSETTLED;
     if (bytes)
         decode_g(r->s, r->l, c, it->addr, bytes, it->idx);
     else
@@ -756,6 +766,13 @@ struct precopy {
     uint32_t *todo;             /* the others: planned in the stop */
     size_t ntodo;
     uint64_t *ptrs_now;         /* a piece of the table as read in the stop */
+    /* With the runtime's state table: its words as the pre-copy read them
+     * (c.state), the words of the Gs the stop must read again marked, and
+     * per entry a bit: read in the stop. */
+    struct gstate_table gt;
+    uint64_t *state, *state_now;/* state_now: a piece read in the stop */
+    size_t nstate;
+    uint64_t *again;
     uint32_t *stale;            /* records a fresh one replaces, in address order */
     size_t nstale;
 };
@@ -1084,6 +1101,57 @@ static void precopy_unwind(struct snapshot *s, struct gcopy *c, size_t from,
     free(rg);
 }
 
+/* Before the pre-copy reads the Gs: the runtime's state table's words, if
+ * it has one (gstate.h), and room to read them again in the stop. */
+static void precopy_states(struct snapshot *s, const struct layout *l, struct precopy *pre)
+{
+    uint64_t n;
+    if (s->t->frozen || !gstate_open(&pre->gt, s->t, s->d) ||
+        !target_read_u64(s->t, l->allglen->addr, &n) || n == 0 || n > MAX_G)
+        return;
+    pre->state = xmalloc(n * sizeof *pre->state);
+    if (!gstate_read(&pre->gt, s->t, 0, n, pre->state)) {
+        free(pre->state);
+        pre->state = NULL;
+        return;
+    }
+    pre->nstate = n;
+    pre->c.state = pre->state;
+    pre->c.nstate = n;
+    pre->state_now = xmalloc(TABLE_PIECE * sizeof *pre->state_now);
+    memset(pre->state_now, 0, TABLE_PIECE * sizeof *pre->state_now);
+    pre->again = xcalloc((n + 63) / 64, sizeof *pre->again);
+}
+
+/* In the stop: the Gs whose state words changed since the pre-copy, or
+ * that it marked, in address order; false (read them all) when the words
+ * cannot be read. */
+static bool states_changed(struct snapshot *s, struct precopy *pre, struct bulk_item **out,
+                           size_t *nout)
+{
+    for (size_t k = 0; k < pre->nstate; k += TABLE_PIECE) {
+        size_t n = pre->nstate - k < TABLE_PIECE ? pre->nstate - k : TABLE_PIECE;
+        if (!gstate_read(&pre->gt, s->t, k, n, pre->state_now))
+            return false;
+        for (size_t i = 0; i < n; i++)
+            if (pre->state_now[i] != pre->state[k + i] || (pre->state[k + i] & GSTATE_UNSETTLED))
+                pre->again[(k + i) / 64] |= 1ull << ((k + i) % 64);
+    }
+    s->bytes_copied += pre->nstate * 8;
+    size_t cap = 0, n = 0;
+    struct bulk_item *v = NULL;
+    for (size_t i = 0; i < pre->c.nitems; i++) {
+        uint32_t idx = pre->c.items[i].idx;
+        if (idx < pre->nstate && !((pre->again[idx / 64] >> (idx % 64)) & 1))
+            continue;
+        xgrow(&v, &cap, n + 1, sizeof *v);
+        v[n++] = pre->c.items[i];
+    }
+    *out = v;
+    *nout = n;
+    return true;
+}
+
 /* Before the stop (a live target): copies the G table into records kept
  * for the stop, with their keys, and the stacks of the parked goroutines
  * into their records. */
@@ -1098,8 +1166,14 @@ static void precopy_records(struct snapshot *s, const struct layout *l,
         c->batch = precopy_unwind;
         c->batch_arg = o;
     }
+    precopy_states(s, l, pre);
     int rc = read_gtable(s, l, c, false, NULL);
     c->batch = NULL;
+    c->state = NULL;
+    if (pre->state && c->nptrs != pre->nstate) {
+        free(pre->state);           /* the table grew meanwhile: not used */
+        pre->state = NULL;
+    }
     if (rc < 0)
         return;                     /* the stop's copy says what is wrong */
     /* room for the Gs read again in the stop, touched now (no page fault then) */
@@ -1194,6 +1268,7 @@ struct hash_part {
     struct snapshot *s;
     const struct layout *l;
     const struct precopy *pre;
+    const struct bulk_item *v;  /* the Gs to read: the table's items, or some of them */
     size_t first, last, next;   /* next: cursor in the pre-copy's keys */
     uint32_t *changed;
     size_t nchanged, cap;
@@ -1217,14 +1292,14 @@ static void hash_item(void *ctx, const struct bulk_item *it, const uint8_t *byte
             return;                 /* dead then, dead now */
     }
     xgrow(&h->changed, &h->cap, h->nchanged + 1, sizeof *h->changed);
-    h->changed[h->nchanged++] = (uint32_t)(it - pre->c.items);
+    h->changed[h->nchanged++] = (uint32_t)(it - h->v);
 }
 
 static void hash_part_run(struct hash_part *h)
 {
     const struct precopy *pre = h->pre;
     size_t lo = pre->c.nhead, hi = pre->nold;     /* the first key at or after the part */
-    uint64_t addr = h->first < h->last ? pre->c.items[h->first].addr : 0;
+    uint64_t addr = h->first < h->last ? h->v[h->first].addr : 0;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if (pre->c.keys[mid].addr < addr)
@@ -1233,7 +1308,7 @@ static void hash_part_run(struct hash_part *h)
             hi = mid;
     }
     h->next = lo;
-    h->bytes = bulk_read(h->s->t, pre->c.items + h->first, h->last - h->first, hash_item, h);
+    h->bytes = bulk_read(h->s->t, h->v + h->first, h->last - h->first, hash_item, h);
 }
 
 static void *hash_part_main(void *arg)
@@ -1242,14 +1317,15 @@ static void *hash_part_main(void *arg)
     return NULL;
 }
 
-/* Reads and hashes every G of the table, on two threads for a large one;
- * returns the changed ones, in address order. */
+/* Reads and hashes the Gs v[0, n) (in address order), on two threads for
+ * many; returns those that changed, in address order. */
 static struct bulk_item *changed_items(struct snapshot *s, const struct layout *l,
-                                       const struct precopy *pre, size_t *nout)
+                                       const struct precopy *pre, const struct bulk_item *v0,
+                                       size_t n, size_t *nout)
 {
-    size_t n = pre->c.nitems, mid = n >= HASH_SPLIT ? n / 2 : n;
-    struct hash_part h[2] = {{s, l, pre, 0, mid, 0, NULL, 0, 0, 0},
-                             {s, l, pre, mid, n, 0, NULL, 0, 0, 0}};
+    size_t mid = n >= HASH_SPLIT ? n / 2 : n;
+    struct hash_part h[2] = {{s, l, pre, v0, 0, mid, 0, NULL, 0, 0, 0},
+                             {s, l, pre, v0, mid, n, 0, NULL, 0, 0, 0}};
     pthread_t th;
     bool started = mid < n && start_helper(&th, hash_part_main, &h[1]);
     hash_part_run(&h[0]);
@@ -1261,7 +1337,7 @@ static struct bulk_item *changed_items(struct snapshot *s, const struct layout *
     struct bulk_item *v = xmalloc((nc ? nc : 1) * sizeof *v);
     for (int p = 0; p < 2; p++) {
         for (size_t i = 0; i < h[p].nchanged; i++)
-            v[k++] = pre->c.items[h[p].changed[i]];
+            v[k++] = v0[h[p].changed[i]];
         free(h[p].changed);
         s->bytes_copied += h[p].bytes;
     }
@@ -1303,9 +1379,18 @@ static bool gtable_fast(struct snapshot *s, const struct layout *l, struct preco
     c->nbad = 0;
     if (!s->t->frozen) {            /* a core: nothing moved since the pre-copy */
         trace_mark("read the table again");
-        size_t nchanged;
-        struct bulk_item *changed = changed_items(s, l, pre, &nchanged);
-        trace_mark("read and hash every G");
+        size_t nchanged, nsome = 0;
+        struct bulk_item *some = NULL, *changed;
+        if (pre->state && states_changed(s, pre, &some, &nsome)) {
+            trace_mark("read the state table");
+            changed = changed_items(s, l, pre, some, nsome, &nchanged);
+            s->gs_reread = nsome;
+            free(some);
+        } else {
+            changed = changed_items(s, l, pre, c->items, c->nitems, &nchanged);
+            s->gs_reread = c->nitems;
+        }
+        trace_mark("read and hash the Gs");
         struct recheck r = {s, l, pre, c->nhead, FRESH_SLACK};
         s->bytes_copied += bulk_read(s->t, changed, nchanged, recheck_item, &r);
         free(changed);
@@ -1381,6 +1466,9 @@ static void finish_fast(struct snapshot *s, struct precopy *pre)
 
 static void precopy_free(struct precopy *pre)
 {
+    free(pre->state);
+    free(pre->state_now);
+    free(pre->again);
     free(pre->v);
     gcopy_free(&pre->c);
     free(pre->todo);

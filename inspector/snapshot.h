@@ -171,6 +171,7 @@ struct snapshot {
     bool inconsistent;      /* --nonstop could not get a stable copy */
     unsigned tries;         /* --nonstop: copies made */
     size_t stacks_copied, stacks_precopied, bytes_copied;
+    size_t gs_reread;       /* Gs the stop read again after the pre-copy */
     char **warnings;        /* problems with the tables as a whole */
     size_t nwarnings;
     struct snap_arena *arena;

@@ -62,3 +62,27 @@ def test_goroutines_changed_during_the_precopy_are_read_again(targets, program, 
     assert len(rest) == 3000 - 400
     for i in rest:
         assert where(gs[i]) == first, gs[i]
+
+
+def test_the_stop_reads_again_only_the_goroutines_that_changed(targets, program, tmp_path):
+    """With the runtime's state table the stop reads again only the Gs whose
+    state word changed since the pre-copy, or was not settled then: the 400
+    goroutines the program moved to another wait or ended while goinspect
+    was held between its pre-copy and its stop (and the few goroutines
+    doing the moving), not the 3000 (summary's goroutines_reread)."""
+    done = tmp_path / "changed"
+    t = start(targets, program, "insp_rewait.c", "3000", "200", str(done), "0")
+    assert len(first_ids(t)) == 3000
+    quiet = attach_json(t.pid, "summary")
+    assert quiet["goroutines"]["total"] >= 3000
+    assert quiet["goroutines_reread"] <= 50, quiet["goroutines_reread"]
+    mark = len(t.lines)
+    out = under_gdb(PTRACE_SEIZE, ["delete", f"shell kill -HUP {t.pid}",
+                                   f"shell timeout 60 sh -c 'until test -e {done}; do sleep 0.01; done'",
+                                   "continue"],
+                    t.pid, "summary", timeout=120)
+    ch = changed(t, mark)
+    doc = json.loads(out[out.index('{"'):out.rindex("}") + 1])
+    n = len(ch["moved"]) + len(ch["exited"])
+    assert n == 400, ch
+    assert n <= doc["goroutines_reread"] <= n + 50, doc["goroutines_reread"]
