@@ -90,20 +90,14 @@ static int cmp_goid(const void *a, const void *b, void *arg)
     return (x->addr > y->addr) - (x->addr < y->addr);
 }
 
-/* m->order: goroutines by id, unreadable entries last.  Ids are dense (1
- * to the last one handed out), so a direct placement usually does it. */
-static void sort_by_goid(struct model *m)
+/* m->order: goroutines by id, unreadable entries last (maxid: the
+ * largest id of a readable one).  Ids are dense (1 to the last one handed
+ * out), so a direct placement usually does it. */
+static void sort_by_goid(struct model *m, uint64_t maxid)
 {
     const struct snapshot *s = m->s;
-    size_t n = s->ngs, nread = 0;
-    uint64_t maxid = 0;
+    size_t n = s->ngs;
     m->order = xmalloc((n ? n : 1) * sizeof *m->order);
-    for (size_t i = 0; i < n; i++)
-        if (s->gs[i].readable) {
-            nread++;
-            if (s->gs[i].goid > maxid)
-                maxid = s->gs[i].goid;
-        }
     bool placed = false;
     if (maxid <= 4 * (uint64_t)n + 1024) {
         uint32_t *slot = xmalloc((size_t)(maxid + 1) * sizeof *slot);
@@ -133,7 +127,6 @@ static void sort_by_goid(struct model *m)
             m->order[i] = (uint32_t)i;
         qsort_r(m->order, n, sizeof *m->order, cmp_goid, s->gs);
     }
-    (void)nread;
 }
 
 void model_init(struct model *m, struct modules *mods)
@@ -174,14 +167,21 @@ void model_build(struct model *m, struct snapshot *s)
     /* the rows cached before the stop may name modules it no longer sees */
     unwinder_free(&m->uw);
     unwinder_init(&m->uw, m->mods);
-    uint64_t *pcs = xmalloc(MAX_FRAMES * sizeof *pcs);
+    uint64_t *pcs = xmalloc(MAX_FRAMES * sizeof *pcs), maxid = 0;
     m->g_stack = xmalloc((s->ngs ? s->ngs : 1) * sizeof *m->g_stack);
+    /* the records after the bad table entries are in address order: a G is
+     * found by a binary search then, else by a map */
+    m->by_addr_sorted = true;
     for (size_t i = 0; i < s->ngs; i++) {
         const struct snap_g *g = &s->gs[i];
         struct cfi_regs r;
         enum unwind_stop stop = UNWIND_END;
         int n = 0;
         m->g_stack[i] = NO_STACK;
+        if (g->readable && g->goid > maxid)
+            maxid = g->goid;
+        if (i > s->nhead && s->gs[i - 1].addr >= g->addr)
+            m->by_addr_sorted = false;
         switch (g->regs_from) {
         case REGS_START:
             pcs[0] = g->startpc | PC_EXACT;
@@ -211,12 +211,7 @@ void model_build(struct model *m, struct snapshot *s)
     for (size_t i = 0; i < s->t->nthreads; i++)
         m->thread_stack[i] = NOT_UNWOUND;
     free(pcs);
-    sort_by_goid(m);
-    /* the records after the bad table entries are in address order: a G is
-     * found by a binary search then, else by a map */
-    m->by_addr_sorted = true;
-    for (size_t i = s->nhead + 1; i < s->ngs && m->by_addr_sorted; i++)
-        m->by_addr_sorted = s->gs[i - 1].addr < s->gs[i].addr;
+    sort_by_goid(m, maxid);
     for (size_t i = 0; i < s->ngs && !m->by_addr_sorted; i++)
         if (s->gs[i].readable)
             u64map_put(&m->g_by_addr, s->gs[i].addr, (uint32_t)i);
