@@ -9,7 +9,8 @@ import json
 
 import pytest
 
-from attachlib import attach_json, marker_line, src_path, start, under_gdb
+from attachlib import (anon_truth, attach_json, check_anon_goroutines, marker_line, src_path,
+                       start, under_gdb)
 
 REWAIT = src_path("insp_rewait.c")
 PTRACE_SEIZE = 0x4206
@@ -82,9 +83,6 @@ def test_changes_in_every_batch_of_a_large_table(targets, program, tmp_path, new
                              timeout=300)
 
 
-ANON = src_path("insp_anon.c")
-
-
 @pytest.mark.parametrize("opts", [(), ("--no-precopy",)], ids=["precopy", "no-precopy"])
 def test_parked_stacks_through_a_pc_in_no_module(targets, program, opts):
     """20,000 parked goroutines, every 97th of them under a frame of code in
@@ -92,20 +90,6 @@ def test_parked_stacks_through_a_pc_in_no_module(targets, program, opts):
     finish their walk with the modules it has, keeps their stacks and has
     them unwound after the stop, the others' unwound at once."""
     t = start(targets, program, "insp_anon.c", "20000", "97")
-    kinds = {int(l.split()[1]): l.split()[0] for l in t.lines
-             if l.startswith(("PLAIN ", "ANON "))}
-    ret = int(next(l for l in t.lines if l.startswith("RETURN ")).split()[1], 16)
-    assert len(kinds) == 20000 and sum(k == "ANON" for k in kinds.values()) == 207
-    doc = attach_json(t.pid, "goroutines", "-t", opts=opts, timeout=300)
-    gs = {g["id"]: g for g in doc["goroutines"]}
-    plain = ("plain_wait", marker_line(ANON, "WAIT:plain"))
-    anon = ("anon_wait", marker_line(ANON, "WAIT:anon"))
-    for i, kind in kinds.items():
-        g = gs[i]
-        if kind == "PLAIN":
-            assert where(g) == plain and g["stack_error"] is None, g
-            continue
-        assert where(g) == anon, g
-        fr = g["frames"]
-        assert [f["function"] for f in fr[-2:]] == ["anon_wait", None], fr
-        assert fr[-1]["pc"] == ret and g["stack_error"] == "pc is in no mapped file", g
+    truth = anon_truth(t)
+    assert len(truth[0]) == 20000 and sum(k == "ANON" for k in truth[0].values()) == 207
+    check_anon_goroutines(attach_json(t.pid, "goroutines", "-t", opts=opts, timeout=300), truth)
