@@ -1578,8 +1578,12 @@ int snapshot_take(struct snapshot *s, struct target *t, const struct rtdesc *d,
     if (t->frozen && !o->pre_unwind)
         oo.no_precopy = true;   /* nothing changes while it is copied */
     int rc = o->nonstop ? take_nonstop(s, &l, &oo, f) : take_stopped(s, &l, &oo, f);
-    if (rc == 0 && t->frozen)
+    if (rc == 0 && t->frozen) {
         s->taken_ns = frozen_time(s, &l);
+        /* a core has no stop: the stacks its pre-copy read are copies like any */
+        s->stacks_copied += s->stacks_precopied;
+        s->stacks_precopied = 0;
+    }
     if (rc < 0)
         snapshot_free(s);
     else if (s->heap)

@@ -254,3 +254,6 @@ def test_a_core_of_parked_goroutines_shows_where_each_waits(targets, program, tm
     assert len(truth[0]) == 20000
     path = kernel_core(t, signal.SIGQUIT, str(tmp_path))
     check_anon_goroutines(core_json(path, "goroutines", "-t", timeout=300), truth)
+    # a core has no stop: every stack read from it is a copy, none "pre-copied"
+    s = core_json(path, "summary", timeout=300)
+    assert s["stacks_precopied"] == 0 and s["stacks_copied"] >= 20000, s
