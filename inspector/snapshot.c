@@ -1572,8 +1572,10 @@ int snapshot_take(struct snapshot *s, struct target *t, const struct rtdesc *d,
     s->pool = xcalloc(1, sizeof *s->pool);
     states_init(s);
     struct layout l;
-    if (layout_init(&l, d, f) < 0)
+    if (layout_init(&l, d, f) < 0) {
+        snapshot_free(s);       /* its arena and pool */
         return -1;
+    }
     struct snap_options oo = *o;
     if (t->frozen && !o->pre_unwind)
         oo.no_precopy = true;   /* nothing changes while it is copied */
