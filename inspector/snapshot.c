@@ -1660,14 +1660,20 @@ int snapshot_take(struct snapshot *s, struct target *t, const struct rtdesc *d,
     s->pool = xcalloc(1, sizeof *s->pool);
     states_init(s);
     struct layout l;
-    if (layout_init(&l, d, f) < 0)
+    if (layout_init(&l, d, f) < 0) {
+        snapshot_free(s);       /* its arena and pool */
         return -1;
+    }
     struct snap_options oo = *o;
     if (t->frozen && !o->pre_unwind)
         oo.no_precopy = true;   /* nothing changes while it is copied */
     int rc = o->nonstop ? take_nonstop(s, &l, &oo, f) : take_stopped(s, &l, &oo, f);
-    if (rc == 0 && t->frozen)
+    if (rc == 0 && t->frozen) {
         s->taken_ns = frozen_time(s, &l);
+        /* a core has no stop: the stacks its pre-copy read are copies like any */
+        s->stacks_copied += s->stacks_precopied;
+        s->stacks_precopied = 0;
+    }
     if (rc < 0)
         snapshot_free(s);
     else if (s->heap)

@@ -228,6 +228,38 @@ def start(targets, program, src, *args, env=None, compiler="gcc", extra=(), exe=
     return Target(proc, exe, os.path.join(PROGRAMS, src)).wait_ready()
 
 
+# ---- tests/programs/insp_anon.c ---------------------------------------------
+
+def anon_truth(t):
+    """insp_anon's account of itself: {goroutine id: "PLAIN" or "ANON"} and
+    the return address in its anonymous page."""
+    kinds = {int(l.split()[1]): l.split()[0] for l in t.lines
+             if l.startswith(("PLAIN ", "ANON "))}
+    ret = int(next(l for l in t.lines if l.startswith("RETURN ")).split()[1], 16)
+    return kinds, ret
+
+
+def check_anon_goroutines(doc, truth):
+    """Each of insp_anon's goroutines in DOC (goroutines -t) waits where
+    the program says; the stack of each ANON one ends at the return address
+    in the page, a pc in no module."""
+    kinds, ret = truth
+    src = os.path.join(PROGRAMS, "insp_anon.c")
+    plain = ("plain_wait", marker_line(src, "WAIT:plain"))
+    anon = ("anon_wait", marker_line(src, "WAIT:anon"))
+    gs = {g["id"]: g for g in doc["goroutines"]}
+    for i, kind in kinds.items():
+        g = gs[i]
+        where = (g["user"]["function"], g["user"]["line"])
+        if kind == "PLAIN":
+            assert where == plain and g["stack_error"] is None, g
+            continue
+        assert where == anon, g
+        fr = g["frames"]
+        assert [f["function"] for f in fr[-2:]] == ["anon_wait", None], fr
+        assert fr[-1]["pc"] == ret and g["stack_error"] == "pc is in no mapped file", g
+
+
 # ---- Sources --------------------------------------------------------------
 
 def marker_line(src, marker):

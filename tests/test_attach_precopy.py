@@ -9,7 +9,8 @@ import json
 
 import pytest
 
-from attachlib import attach_json, marker_line, src_path, start, under_gdb
+from attachlib import (anon_truth, attach_json, check_anon_goroutines, marker_line, src_path,
+                       start, under_gdb)
 
 REWAIT = src_path("insp_rewait.c")
 PTRACE_SEIZE = 0x4206
@@ -29,29 +30,28 @@ def first_ids(t):
     return [int(l.split()[1]) for l in t.lines if l and l.startswith("ID ")]
 
 
-@pytest.mark.parametrize("new", ["0", "1"], ids=["same-table", "new-goroutines"])
-@pytest.mark.parametrize("opts", [(), ("--no-precopy",)], ids=["precopy", "no-precopy"])
-def test_goroutines_changed_during_the_precopy_are_read_again(targets, program, tmp_path, opts,
-                                                              new):
-    """Moved and ended goroutines (the table itself unchanged: the stop reads
-    the Gs again and decodes those whose bytes changed), and new goroutines
-    besides (the table may grow: the stop copies it whole)."""
+def check_changes_read_again(targets, program, tmp_path, n, k, opts, new, spread="0",
+                             timeout=120):
+    """insp_rewait.c with N goroutines, K moved and K ended (and K new with
+    NEW "1") while goinspect is held between its pre-copy and its stop:
+    the goroutines listed after the stop are where the program says."""
     done = tmp_path / "changed"
-    t = start(targets, program, "insp_rewait.c", "3000", "200", str(done), new)
+    t = start(targets, program, "insp_rewait.c", str(n), str(k), str(done), new, spread)
     ids = first_ids(t)
-    assert len(ids) == 3000
-    before = attach_json(t.pid, "goroutines")
+    assert len(ids) == n
+    before = attach_json(t.pid, "goroutines", timeout=timeout)
     gs = {g["id"]: g for g in before["goroutines"]}
-    assert all(where(gs[i]) == ("first_wait", marker_line(REWAIT, "WAIT:first")) for i in ids)
+    first = ("first_wait", marker_line(REWAIT, "WAIT:first"))
+    assert all(where(gs[i]) == first for i in ids)
     mark = len(t.lines)
     out = under_gdb(PTRACE_SEIZE, ["delete", f"shell kill -HUP {t.pid}",
                                    f"shell timeout 60 sh -c 'until test -e {done}; do sleep 0.01; done'",
                                    "continue"],
-                    t.pid, "goroutines", timeout=120, opts=opts)
+                    t.pid, "goroutines", timeout=timeout, opts=opts)
     ch = changed(t, mark)
+    assert len(ch["moved"]) == k and len(ch["exited"]) == k
     doc = json.loads(out[out.index('{"'):out.rindex("}") + 1])
     gs = {g["id"]: g for g in doc["goroutines"]}
-    first = ("first_wait", marker_line(REWAIT, "WAIT:first"))
     for i in ch["moved"]:
         assert where(gs[i]) == ("second_wait", marker_line(REWAIT, "WAIT:second")), gs[i]
     for i in ch.get("new", []):
@@ -59,9 +59,40 @@ def test_goroutines_changed_during_the_precopy_are_read_again(targets, program, 
     for i in ch["exited"]:
         assert i not in gs or where(gs[i]) != first, gs[i]
     rest = set(ids) - set(ch["moved"]) - set(ch["exited"])
-    assert len(rest) == 3000 - 400
+    assert len(rest) == n - 2 * k
     for i in rest:
         assert where(gs[i]) == first, gs[i]
+
+
+@pytest.mark.parametrize("new", ["0", "1"], ids=["same-table", "new-goroutines"])
+@pytest.mark.parametrize("opts", [(), ("--no-precopy",)], ids=["precopy", "no-precopy"])
+def test_goroutines_changed_during_the_precopy_are_read_again(targets, program, tmp_path, opts,
+                                                              new):
+    """Moved and ended goroutines (the table itself unchanged: the stop reads
+    the Gs again and decodes those whose bytes changed), and new goroutines
+    besides (the table may grow: the stop copies it whole)."""
+    check_changes_read_again(targets, program, tmp_path, 3000, 200, opts, new)
+
+
+@pytest.mark.parametrize("new", ["0", "1"], ids=["same-table", "new-goroutines"])
+def test_changes_in_every_batch_of_a_large_table(targets, program, tmp_path, new):
+    """40,000 goroutines: the pre-copy reads (and unwinds) the table in
+    several batches, the registers of one batch reused by the next; the
+    goroutines changed are spread over all of them."""
+    check_changes_read_again(targets, program, tmp_path, 40000, 1000, (), new, spread="1",
+                             timeout=300)
+
+
+@pytest.mark.parametrize("opts", [(), ("--no-precopy",)], ids=["precopy", "no-precopy"])
+def test_parked_stacks_through_a_pc_in_no_module(targets, program, opts):
+    """20,000 parked goroutines, every 97th of them under a frame of code in
+    an anonymous page (tests/programs/insp_anon.c): the pre-copy cannot
+    finish their walk with the modules it has, keeps their stacks and has
+    them unwound after the stop, the others' unwound at once."""
+    t = start(targets, program, "insp_anon.c", "20000", "97")
+    truth = anon_truth(t)
+    assert len(truth[0]) == 20000 and sum(k == "ANON" for k in truth[0].values()) == 207
+    check_anon_goroutines(attach_json(t.pid, "goroutines", "-t", opts=opts, timeout=300), truth)
 
 
 def test_the_stop_reads_again_only_the_goroutines_that_changed(targets, program, tmp_path):

@@ -2,6 +2,7 @@
 programs that are not the plain case: a goroutine inside a shared object of
 the program's own, a stripped executable."""
 import os
+import signal
 import shutil
 import subprocess
 
@@ -119,3 +120,38 @@ def test_stripped_executable(targets, program, tmp_path):
         for i in t.ids(kind):
             assert want in (gs[i]["wait_reason"], gs[i]["status"])
     t.assert_progress()
+
+
+def test_prompt_refresh_after_goroutines_changed(targets, program, tmp_path):
+    """The prompt keeps its snapshot's stacks (no unwind in the pre-copy);
+    after the program moved, ended and started goroutines (it says which:
+    tests/programs/insp_rewait.c), `refresh` shows each where it now is."""
+    rewait = src_path("insp_rewait.c")
+    done = tmp_path / "changed"
+    t = start(targets, program, "insp_rewait.c", "3000", "200", str(done), "1")
+    with prompt(["attach", str(t.pid)]) as (p, master):
+        read_until(master, "goinspect> ")
+        os.write(master, b"goroutines --with first_wait\n")
+        out = read_until(master, "goinspect> ", timeout=60)
+        assert out.count("User: first_wait ") == 3000, out[-2000:]
+        mark = len(t.lines)
+        os.kill(t.pid, signal.SIGHUP)
+        i = t.wait_line(lambda l: l.startswith("CHANGED "), start=mark)
+        ch = {k: [int(x) for x in v.split(",") if x]
+              for k, v in (w.split("=", 1) for w in t.lines[i].split()[1:])}
+        os.write(master, b"refresh\n")
+        assert "new snapshot:" in read_until(master, "goinspect> ", timeout=60)
+        for name, ids in (("second_wait", ch["moved"]), ("third_wait", ch["new"])):
+            os.write(master, f"goroutines --with {name}\n".encode())
+            out = read_until(master, "goinspect> ", timeout=60)
+            listed = {int(l.split()[1]) for l in out.splitlines()
+                      if l.strip().startswith("Goroutine ") and f"User: {name} " in l}
+            assert listed == set(ids), (name, out[-2000:])
+        os.write(master, f"goroutine {ch['moved'][0]}\n".encode())
+        out = read_until(master, "goinspect> ")
+        assert f"insp_rewait.c:{marker_line(rewait, 'WAIT:second')}" in out, out
+        os.write(master, b"goroutines --with first_wait\n")
+        out = read_until(master, "goinspect> ", timeout=60)
+        assert out.count("User: first_wait ") == 3000 - 400, out[-2000:]
+        os.write(master, b"quit\n")
+        assert p.wait(timeout=20) == 0

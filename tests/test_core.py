@@ -8,7 +8,8 @@ import signal
 
 import pytest
 
-from attachlib import addr2line, attach_json, load_base, prompt, read_until, src_path
+from attachlib import (addr2line, anon_truth, attach_json, check_anon_goroutines, load_base,
+                       prompt, read_until, src_path)
 from conftest import ROOT, run
 from corelib import (core, core_json, frames_key, gdb_core, goroutine_facts, kernel_core,
                      start_dumpable, stopped)
@@ -241,3 +242,18 @@ def test_the_prompt_on_a_core(park, tmp_path):
         assert f"[{len(park.who)} goroutines; read from the core]" in out, out
         os.write(master, b"quit\n")
         assert p.wait(timeout=20) == 0
+
+
+def test_a_core_of_parked_goroutines_shows_where_each_waits(targets, program, tmp_path):
+    """A kernel core of 20,000 parked goroutines (tests/programs/insp_anon.c):
+    `core` unwinds them in its pre-copy, several batches; each is where the
+    program says it waits, and those under a frame of code in an anonymous
+    page end there."""
+    t = start_dumpable(targets, program, "insp_anon.c", "20000", "97", cwd=str(tmp_path))
+    truth = anon_truth(t)
+    assert len(truth[0]) == 20000
+    path = kernel_core(t, signal.SIGQUIT, str(tmp_path))
+    check_anon_goroutines(core_json(path, "goroutines", "-t", timeout=300), truth)
+    # a core has no stop: every stack read from it is a copy, none "pre-copied"
+    s = core_json(path, "summary", timeout=300)
+    assert s["stacks_precopied"] == 0 and s["stacks_copied"] >= 20000, s

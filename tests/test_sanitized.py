@@ -215,6 +215,17 @@ def test_corrupt_table_and_no_goroutine_selected(targets, program):
     t.assert_progress()
 
 
+def test_a_descriptor_without_type_g(targets, program):
+    """The descriptor describes no type g: a clear error, and nothing the
+    snapshot allocated left behind (LeakSanitizer)."""
+    t = start(targets, program, "insp_corrupt.c", "nogtype")
+    for cmd in ("goroutines", "summary"):
+        r = san("attach", str(t.pid), cmd)
+        assert r.returncode == 1, r.stderr
+        assert r.stderr == "goinspect: the runtime descriptor describes no type g\n", r.stderr
+    t.assert_progress()
+
+
 def test_corrupt_table_and_no_arena(targets, program):
     """The descriptor's heap root is unreadable, so no arena is read: every
     command that copies the heap."""

@@ -13,6 +13,7 @@
  *                are unreadable)
  *     badmheap   the descriptor gives the heap's root (mheap) an address
  *                that is never mapped: no arena can be read
+ *     nogtype    the descriptor describes no type g (its name is changed)
  *
  * The victim goroutines are parked for good (nothing ever wakes them, so
  * the runtime never looks at what was damaged); no goroutine is created
@@ -70,6 +71,19 @@ static void bad_root(const char *name)
     FAIL("no root %s", name);
 }
 
+/* Renames the descriptor's type g (its table made writable first). */
+static void rename_g_type(void)
+{
+    struct desc_type *t = (struct desc_type *)(uintptr_t)desc_type("g");
+    if (!t)
+        FAIL("no type g");
+    long page = sysconf(_SC_PAGESIZE);
+    uintptr_t lo = (uintptr_t)t & ~(uintptr_t)(page - 1);
+    if (mprotect((void *)lo, (uintptr_t)(t + 1) - lo, PROT_READ | PROT_WRITE) != 0)
+        FAIL("mprotect: %s", strerror(errno));
+    t->name = "not-g";
+}
+
 static void damage(const char *mode)
 {
     uint64_t idx;
@@ -97,6 +111,8 @@ static void damage(const char *mode)
         *(uint64_t *)(uintptr_t)desc_root("allglen") = 1ull << 40;
     } else if (strcmp(mode, "badmheap") == 0) {
         bad_root("mheap");
+    } else if (strcmp(mode, "nogtype") == 0) {
+        rename_g_type();
     } else {
         FAIL("unknown mode %s", mode);
     }
@@ -124,6 +140,7 @@ static int mode_badrsp(void) { return run("badrsp"); }
 static int mode_badframe(void) { return run("badframe"); }
 static int mode_hugelen(void) { return run("hugelen"); }
 static int mode_badmheap(void) { return run("badmheap"); }
+static int mode_nogtype(void) { return run("nogtype"); }
 
 static const struct mode modes[] = {
     {"badptr", mode_badptr},
@@ -133,6 +150,7 @@ static const struct mode modes[] = {
     {"badframe", mode_badframe},
     {"hugelen", mode_hugelen},
     {"badmheap", mode_badmheap},
+    {"nogtype", mode_nogtype},
     {NULL, NULL},
 };
 

@@ -9,7 +9,10 @@
  * third_wait(), in the Gs of those that returned or in new ones.  A ticker goroutine changes its wait
  * every millisecond meanwhile.  Prints "ID <goid>" for each of the N first,
  * "READY", and after the change "CHANGED moved=a,b,.. exited=.. new=..",
- * then creates the file argv[3] (when given).
+ * then creates the file argv[3] (when given).  With argv[5] 1, the 2K
+ * goroutines changed are spread evenly over the N (every N/2K-th in the
+ * order they started, moved and exited in turn) instead of being the
+ * first 2K.
  */
 #include <signal.h>
 #include <stdatomic.h>
@@ -76,11 +79,11 @@ static void ticker(void *arg)
         gort_sleep(1000000);
 }
 
-static void list(const char *name, const uint64_t *v, int n)
+static void list(const char *name, const uint64_t *v, const int *pick, int n)
 {
     printf(" %s=", name);
     for (int i = 0; i < n; i++)
-        printf("%s%llu", i ? "," : "", (unsigned long long)v[i]);
+        printf("%s%llu", i ? "," : "", (unsigned long long)v[pick ? pick[i] : i]);
 }
 
 static int app(int argc, char **argv)
@@ -88,12 +91,20 @@ static int app(int argc, char **argv)
     int n = argc > 1 ? atoi(argv[1]) : 2000;
     int k = argc > 2 ? atoi(argv[2]) : 100;
     int knew = argc > 4 && atoi(argv[4]) == 0 ? 0 : k;
+    int spread = argc > 5 && atoi(argv[5]) == 1;
     if (n < 2 * k || k < 1) {
         printf("FAIL N must be at least 2K\n");
         return 1;
     }
     n_first = n;
-    chans = calloc((size_t)n + (size_t)k, sizeof *chans);
+    /* the workers changed: the K moved, then the K that exit (spread: the
+     * even and the odd N/2K-th ones) */
+    int *pick = calloc(2 * (size_t)k, sizeof *pick);
+    for (int i = 0; i < 2 * k; i++)
+        pick[i] = !spread ? i : (i < k ? 2 * i : 2 * (i - k) + 1) * (n / (2 * k));
+    /* from the collected heap: channels reachable only from malloc'd memory
+     * would be freed by the first collection (above 4 MiB, ~44,000 of them) */
+    chans = gort_alloc(((size_t)n + (size_t)k) * sizeof *chans);
     ids = calloc((size_t)n, sizeof *ids);
     new_ids = calloc((size_t)k, sizeof *new_ids);
     struct sigaction sa;
@@ -115,7 +126,7 @@ static int app(int argc, char **argv)
         gort_sleep(1000000);
     for (int i = 0; i < 2 * k; i++) {
         int v = i < k ? 1 : 2;
-        gort_chan_send(chans[i], &v);
+        gort_chan_send(chans[pick[i]], &v);
     }
     while (atomic_load(&reparked) < k)
         gort_sleep(1000000);
@@ -126,9 +137,9 @@ static int app(int argc, char **argv)
         gort_sleep(1000000);
     gort_sleep(20000000);       /* the exited ones have returned */
     printf("CHANGED");
-    list("moved", ids, k);
-    list("exited", ids + k, k);
-    list("new", new_ids, knew);
+    list("moved", ids, pick, k);
+    list("exited", ids, pick + k, k);
+    list("new", new_ids, NULL, knew);
     printf("\n");
     fflush(stdout);
     if (argc > 3)
