@@ -1308,7 +1308,8 @@ static void hash_part_run(struct hash_part *h)
             hi = mid;
     }
     h->next = lo;
-    h->bytes = bulk_read(h->s->t, h->v + h->first, h->last - h->first, hash_item, h);
+    if (h->first < h->last)         /* (v is NULL when there are none) */
+        h->bytes = bulk_read(h->s->t, h->v + h->first, h->last - h->first, hash_item, h);
 }
 
 static void *hash_part_main(void *arg)
