@@ -138,6 +138,7 @@ void model_init(struct model *m, struct modules *mods)
     u64map_init(&m->by_hash);
     u64map_init(&m->g_by_addr);
     u64map_init(&m->string_index);
+    m->memos = xcalloc(WALK_MEMOS, sizeof *m->memos);
 }
 
 /* Unwinds g from its saved context and the stack copy at mem into pcs. */
@@ -149,16 +150,58 @@ static int unwind_from_ctx(struct model *m, const struct snap_g *g, const struct
     return unwind_stack(&m->uw, &r, mem, pcs, NULL, MAX_FRAMES, stop);
 }
 
+/* Whether the stack copy at mem has w's return addresses at w's offsets. */
+static bool same_returns(const struct walk_memo *w, const struct unwind_mem *mem)
+{
+    for (uint32_t k = 1; k < w->n; k++) {
+        uint64_t v;
+        memcpy(&v, mem->data + w->off[k], 8);
+        if (v != w->ra[k])
+            return false;
+    }
+    return true;
+}
+
+/* Parked goroutines mostly wait where many others do: a walk that went
+ * only through frames whose CFA is the stack pointer plus a constant and
+ * whose return address is at CFA - 8 (unwinder.last_rsp_ra), and ended at
+ * the outermost frame, depends on nothing but its first pc, the length of
+ * the copy and the return addresses it loaded, at fixed offsets from the
+ * first stack pointer.  Another goroutine with the same three has the
+ * same frames: its walk is not done again. */
 uint32_t model_unwind_parked(void *arg, const struct snap_g *g, const struct unwind_mem *mem)
 {
     struct model *m = arg;
-    uint64_t pcs[MAX_FRAMES];
+    uint64_t rip = g->regs->ctx[CTX_RIP], len = mem->hi - mem->lo;
+    bool memo = mem->lo == g->regs->ctx[CTX_RSP] && !mem->next;
+    struct walk_memo *w = &m->memos[u64_hash(rip ^ len * 0x9e3779b97f4a7c15ull) % WALK_MEMOS];
+    if (memo && w->valid && w->rip == rip && w->len == len && same_returns(w, mem))
+        return w->id;
+    uint64_t pcs[MAX_FRAMES], sps[MAX_FRAMES];
     enum unwind_stop stop = UNWIND_END;
-    int n = unwind_from_ctx(m, g, mem, pcs, &stop);
+    struct cfi_regs r;
+    cfi_regs_from_ctx(g, &r);
+    int n = unwind_stack(&m->uw, &r, mem, pcs, sps, MAX_FRAMES, &stop);
     /* a pc in no module may be in one the stop finds mapped: unwound again then */
     if (stop == UNWIND_NO_MODULE || stop == UNWIND_NO_FILE)
         return SNAP_NOT_UNWOUND;
-    return intern(m, pcs, n, stop);
+    uint32_t id = intern(m, pcs, n, stop);
+    memo = memo && stop == UNWIND_END && m->uw.last_rsp_ra && n >= 1 && n <= WALK_MEMO_FRAMES;
+    w->valid = false;
+    for (int k = 1; memo && k < n; k++) {
+        uint64_t at = sps[k] - 8 - mem->lo;     /* where frame k's pc was loaded */
+        memo = sps[k] >= mem->lo + 8 && at + 8 <= len && !(pcs[k] & (PC_EXACT | PC_SIGNAL));
+        w->off[k] = (uint32_t)at;
+        w->ra[k] = pcs[k];
+    }
+    if (memo) {
+        w->rip = rip;
+        w->len = len;
+        w->id = id;
+        w->n = (uint32_t)n;
+        w->valid = true;
+    }
+    return id;
 }
 
 void model_build(struct model *m, struct snapshot *s)
@@ -254,6 +297,7 @@ void model_free(struct model *m)
     free(m->order);
     free(m->info);
     free(m->match_text);
+    free(m->memos);
     for (size_t i = 0; i < m->nstrings; i++)
         free(m->strings[i]);
     free(m->strings);

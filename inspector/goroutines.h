@@ -38,6 +38,19 @@ struct gstack {
     uint64_t hash;
 };
 
+/* A parked goroutine's walk that stands for any other's with the same
+ * first pc and stack copy length whose return addresses are the same at
+ * the same offsets (model_unwind_parked). */
+#define WALK_MEMO_FRAMES 32
+#define WALK_MEMOS 64
+struct walk_memo {
+    bool valid;
+    uint64_t rip, len;
+    uint32_t id, n;
+    uint32_t off[WALK_MEMO_FRAMES]; /* of frames 1..n-1: where the return address is, */
+    uint64_t ra[WALK_MEMO_FRAMES];  /* from the first stack pointer, and what it is */
+};
+
 struct model {
     struct snapshot *s;
     struct modules *mods;
@@ -62,6 +75,7 @@ struct model {
     } *info;
     size_t capinfo;
     char *match_text;
+    struct walk_memo *memos;        /* WALK_MEMOS of them, by first pc and length */
     struct u64map string_index;     /* formatted text, cached by the views */
     char **strings;
     size_t nstrings, capstrings;

@@ -91,6 +91,8 @@ static void make_fast(const struct cfi_row *row, struct fast_row *f)
         case CFI_RULE_OFFSET:
             if (i == CFI_RSP)
                 return;
+            if (i == CFI_RA)
+                f->rsp_ra = f->cfa_reg == CFI_RSP && r->offset == -8;
             f->load_reg[f->nload] = (uint8_t)i;
             f->load_off[f->nload] = r->offset;
             f->nload++;
@@ -99,6 +101,8 @@ static void make_fast(const struct cfi_row *row, struct fast_row *f)
             return;
         }
     }
+    if (f->ra_undefined)
+        f->rsp_ra = true;       /* the outermost frame: the walk ends whatever the CFA */
     f->usable = true;
 }
 
@@ -197,6 +201,7 @@ int unwind_stack(struct unwinder *u, const struct cfi_regs *regs, const struct u
     uint32_t left = 0;
     int n = 0;
     *stop = UNWIND_LIMIT;
+    u->last_rsp_ra = true;
     while (n < max) {
         uint64_t pc = cur.r[CFI_RA];
         bool exact = cur.flags & CFI_PC_EXACT;
@@ -232,6 +237,8 @@ int unwind_stack(struct unwinder *u, const struct cfi_regs *regs, const struct u
             rc = step_fast(&u->fastv[row], &cur, mem, &caller);
         else
             rc = cfi_step_row(&u->rowv[row], &cur, read_mem, (void *)mem, &caller);
+        if (row >= u->nrows || !u->fastv[row].usable || !u->fastv[row].rsp_ra)
+            u->last_rsp_ra = false;
         if (rc == CFI_END) {
             *stop = UNWIND_END;
             break;

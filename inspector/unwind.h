@@ -57,6 +57,8 @@ extern const char *const unwind_stop_names[UNWIND_NSTOPS];
 struct fast_row {
     bool usable;
     bool ra_undefined;
+    bool rsp_ra;            /* CFA = RSP + offset, the return address at CFA - 8 (or
+                               none: the outermost frame) */
     uint8_t cfa_reg;
     uint8_t nload;
     uint32_t keep;          /* registers the caller has as the callee had them */
@@ -72,6 +74,10 @@ struct unwinder {
     struct fast_row *fastv;
     size_t nrows, caprows, capfast;
     uint64_t steps;         /* statistics */
+    /* Whether the last walk stepped only through rsp_ra rows: its pcs then
+     * follow from its first pc and the return addresses at CFA - 8 of each
+     * frame, at the same offsets from its first stack pointer. */
+    bool last_rsp_ra;
 };
 
 void unwinder_init(struct unwinder *u, struct modules *mods);

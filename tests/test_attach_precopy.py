@@ -117,3 +117,25 @@ def test_the_stop_reads_again_only_the_goroutines_that_changed(targets, program,
     n = len(ch["moved"]) + len(ch["exited"])
     assert n == 400, ch
     assert n <= doc["goroutines_reread"] <= n + 50, doc["goroutines_reread"]
+
+
+@pytest.mark.parametrize("opts", [(), ("--no-precopy",)], ids=["precopy", "no-precopy"])
+def test_parked_under_two_callers_of_the_same_frame_size(targets, program, opts):
+    """2000 goroutines parked at one line, under via_a() or via_b() in turn
+    (tests/programs/insp_twocallers.c): the same first pc, the same stack
+    length, one return address apart.  Each is shown under the caller the
+    program says it called, at that caller's line: the pre-copy reuses a
+    walk only for a stack with the same return addresses."""
+    src = src_path("insp_twocallers.c")
+    t = start(targets, program, "insp_twocallers.c", "2000")
+    truth = {int(l.split()[1]): l.split()[0] for l in t.lines if l.startswith(("A ", "B "))}
+    assert len(truth) == 2000 and sum(v == "A" for v in truth.values()) == 1000
+    doc = attach_json(t.pid, "goroutines", "-t", opts=opts, timeout=120)
+    gs = {g["id"]: g for g in doc["goroutines"]}
+    park = marker_line(src, "WAIT:park")
+    for gid, via in truth.items():
+        fr = [(f["function"], f["line"]) for f in gs[gid]["frames"]]
+        i = fr.index(("park_here", park))
+        want = ("via_a", marker_line(src, "CALL:a")) if via == "A" else \
+               ("via_b", marker_line(src, "CALL:b"))
+        assert fr[i + 1] == want, (gid, via, fr)
