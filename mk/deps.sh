@@ -6,8 +6,9 @@
 #                       read profiles with perf and go tool pprof)
 #   mk/deps.sh bench    the reference tools the benchmarks compare against
 #                       (never needed by the tests), and python3.11-dbg,
-#                       whose libpython3.11d.so (DWARF in the file) is
-#                       bench/symbolize's binary built by others
+#                       whose libpython3.11d.so (-Og, DWARF in the file) and
+#                       debug file of /usr/bin/python3.11 (-O3, LTO) are
+#                       bench/symbolize's binaries built by others
 set -eu
 
 case "${1:-build}" in
