@@ -1,8 +1,8 @@
 """goinspect symbolize against binutils addr2line on binaries built by
-others, both from Debian's python3.11-dbg: libpython3.11d.so (gcc 12 -Og,
-DWARF 5 in the file) and the separate debug file of /usr/bin/python3.11
-(gcc 12 -O3 with LTO, deep inline chains), on a fixed sample of addresses
-of their .text.
+others: from Debian's python3.11-dbg, libpython3.11d.so (gcc 12 -Og, DWARF 5
+in the file) and the separate debug file of /usr/bin/python3.11 (gcc 12 -O3
+with LTO, deep inline chains); from libc6-dbg, the separate debug file of
+libc.so.6 (-O2); on a fixed sample of addresses of their .text.
 
 Every answer must be addr2line's byte for byte, except the two documented
 cases (docs/symbolize.md): binutils' DWARF 5 initial-file bug, where only
@@ -10,8 +10,8 @@ the file of the innermost frame differs and llvm-symbolizer and
 eu-addr2line give ours; and padding past the end of a function, which we,
 llvm-symbolizer and eu-addr2line name by no symbol.
 
-The package is one of the benchmark dependencies (sh mk/deps.sh bench),
-which make check does not install: without it the tests are skipped."""
+The packages are benchmark dependencies (sh mk/deps.sh bench), which make
+check does not install: without them the tests are skipped."""
 import os
 import random
 import re
@@ -26,29 +26,30 @@ from test_symbolize import check_divergences, compare_with_addr2line
 N = 20000
 
 
-def python_debug_file():
-    """The debug file python3.11-dbg ships for /usr/bin/python3.11, by the
-    binary's build ID (None when either is absent)."""
-    if not os.path.isfile("/usr/bin/python3.11"):
+def debug_file(binary):
+    """The separate debug file of BINARY in /usr/lib/debug, by its build ID
+    (None when either is absent)."""
+    if not os.path.isfile(binary):
         return None
-    m = re.search(r"Build ID: ([0-9a-f]{3,})", run(["readelf", "-n", "/usr/bin/python3.11"]).stdout)
+    m = re.search(r"Build ID: ([0-9a-f]{3,})", run(["readelf", "-n", binary]).stdout)
     path = m and f"/usr/lib/debug/.build-id/{m.group(1)[:2]}/{m.group(1)[2:]}.debug"
     return path if path and os.path.isfile(path) else None
 
 
 # each binary, and the share of its sample that may differ from addr2line
 # (the documented cases: about 0.2% of libpython3.11d.so's, 2.2% of the
-# LTO build's, whose link-time units start with inlined code)
+# LTO build's, whose link-time units start with inlined code, 7.6% of libc's)
 BINARIES = {"libpython3.11d.so": ("/usr/lib/x86_64-linux-gnu/libpython3.11d.so.1.0", 100),
-            "python3.11-O3-lto": (python_debug_file(), 33)}
+            "python3.11-O3-lto": (debug_file("/usr/bin/python3.11"), 33),
+            "libc.so.6-O2": (debug_file("/lib/x86_64-linux-gnu/libc.so.6"), 10)}
 
 
 @pytest.fixture(params=sorted(BINARIES))
 def real_binary(request):
     path, share = BINARIES[request.param]
     if not path or not os.path.isfile(path):
-        pytest.skip(f"{request.param} absent: python3.11-dbg is a benchmark dependency "
-                    "(sh mk/deps.sh bench), not installed by make check")
+        pytest.skip(f"{request.param} absent: python3.11-dbg and libc6-dbg are benchmark "
+                    "dependencies (sh mk/deps.sh bench), not installed by make check")
     return path, share
 
 
