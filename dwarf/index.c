@@ -341,8 +341,11 @@ static void accel_build(struct accel *a, const struct ival *v, size_t n, uint64_
     memset(a, 0, sizeof *a);
     if (n < 256 || hi <= lo || n > UINT32_MAX)
         return;
+    /* up to four buckets per element: most buckets then hold at most one
+     * element, and the search inside reads only the two that the lookup
+     * prefetches (the peak memory is the index build's, not this) */
     unsigned shift = 0;
-    while (shift < 63 && ((hi - lo) >> shift) > n)
+    while (shift < 63 && ((hi - lo) >> shift) > 4 * n)
         shift++;
     size_t nb = (size_t)((hi - lo) >> shift) + 2;
     a->first = gd_alloc_lines(nb, sizeof *a->first);

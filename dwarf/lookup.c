@@ -238,9 +238,15 @@ void gd_lookup_each(const gd_binary *b, const uint64_t *pcs, size_t n,
             if (node[i] != GD_NO_FUNC)
                 prefetch(&ix->hot[node[i]]);
         }
+        /* each level's record has arrived: its name is fetched with the
+         * record of its caller */
         for (int k = 0; k < CALLERS; k++) {
             for (size_t i = 0; i < m; i++) {
-                if (node[i] != GD_NO_FUNC && (node[i] = ix->hot[node[i]].parent) != GD_NO_FUNC)
+                if (node[i] == GD_NO_FUNC)
+                    continue;
+                const struct fhot *h = &ix->hot[node[i]];
+                prefetch(h->name);
+                if ((node[i] = h->parent) != GD_NO_FUNC)
                     prefetch(&ix->hot[node[i]]);
             }
         }

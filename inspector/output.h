@@ -54,8 +54,12 @@ char *out_reserve_slow(struct out *o, size_t n);
  * reading past s + n). */
 static inline char *put_mem(char *d, const char *s, size_t n)
 {
-    if (n > 32) {
+    if (n > 64) {
         memcpy(d, s, n);
+    } else if (n > 32) {
+        /* source paths: two overlapping copies instead of a call */
+        memcpy(d, s, 32);
+        memcpy(d + n - 32, s + n - 32, 32);
     } else if (n >= 16) {
         memcpy(d, s, 16);
         memcpy(d + n - 16, s + n - 16, 16);
@@ -81,14 +85,18 @@ static inline char *put_u64(char *p, uint64_t v)
         "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
         "8081828384858687888990919293949596979899";
     if (v < 10000) {
-        /* four digits with leading zeros, shifted past the zeros: no loop */
+        /* four digits with leading zeros, shifted past the zeros (counted
+         * as the '0' bytes before the first other one, at most three): no
+         * loop, no branch */
+        uint32_t x = (uint32_t)v, d = x * 5243 >> 19;      /* x / 100 */
         uint16_t hi, lo;
-        memcpy(&hi, pairs + 2 * (v / 100), 2);
-        memcpy(&lo, pairs + 2 * (v % 100), 2);
-        unsigned n = 1 + (v >= 10) + (v >= 100) + (v >= 1000);
-        uint32_t w = ((uint32_t)lo << 16 | hi) >> (8 * (4 - n));
+        memcpy(&hi, pairs + 2 * d, 2);
+        memcpy(&lo, pairs + 2 * (x - 100 * d), 2);
+        uint32_t w = (uint32_t)lo << 16 | hi;
+        unsigned zeros = (unsigned)__builtin_ctz((w ^ 0x30303030u) | 1u << 24) / 8;
+        w >>= 8 * zeros;
         memcpy(p, &w, 4);
-        return p + n;
+        return p + 4 - zeros;
     }
     unsigned n = 5;
     for (uint64_t t = 100000; n < 20 && v >= t; t *= 10)

@@ -58,6 +58,7 @@ struct ctx {
     bool in_section[BATCH];
     struct gd_sym_frame frames[MAX_FRAMES];
     uint32_t *base_off;                 /* -s: file id -> offset of the basename + 1 */
+    bool afi;                           /* -a -f -i as text, no -p, -C, -s */
 };
 
 static void usage(void)
@@ -225,13 +226,30 @@ static int by_symbol(struct ctx *c, uint64_t pc, const struct gd_sym_frame *row,
 
 /* ---- Printing ----------------------------------------------------------- */
 
+/* ":LINE (discriminator D)\n", or ":?\n" without a line; at most 40 bytes. */
+static inline char *put_line(char *p, uint32_t line, uint32_t disc)
+{
+    *p++ = ':';
+    if (line) {
+        p = put_u64(p, line);
+        if (disc) {
+            p = put_mem(p, " (discriminator ", 16);
+            p = put_u64(p, disc);
+            *p++ = ')';
+        }
+    } else {
+        *p++ = '?';
+    }
+    *p++ = '\n';
+    return p;
+}
+
+/* The text of an answer with -C or -s: the names and files may be made
+ * here, a reservation for each frame. */
 static void print_text(struct ctx *c, const struct gd_sym_frame *f, int n)
 {
     struct out *o = &c->out;
-    /* the options in locals: stores through char pointers below would make
-     * the compiler read them again from *c for every frame */
     const bool functions = c->o.functions, pretty = c->o.pretty;
-    const bool plain = !c->o.demangle && !c->o.basenames;
     if (n == 0) {
         if (functions)
             out_str(o, pretty ? "?? " : "??\n");
@@ -245,13 +263,10 @@ static void print_text(struct ctx *c, const struct gd_sym_frame *f, int n)
     const uint32_t disc = f[0].discriminator;
     for (int i = 0; i < n; i++) {
         const struct gd_sym_frame *fr = &f[i];
-        const char *name = fr->name, *file = fr->file;
-        size_t name_len = fr->name_len, file_len = fr->file_len;
-        char *tofree = NULL;
-        if (!plain) {
-            name = frame_name(c, fr, &name_len, &tofree);
-            file = frame_file(c, fr, &file_len);
-        }
+        size_t name_len, file_len;
+        char *tofree;
+        const char *name = frame_name(c, fr, &name_len, &tofree);
+        const char *file = frame_file(c, fr, &file_len);
         if (!name_len) {
             name = "??";
             name_len = 2;
@@ -263,32 +278,54 @@ static void print_text(struct ctx *c, const struct gd_sym_frame *f, int n)
         char *p = out_reserve(o, name_len + file_len + LINE_TAIL);
         if (p && functions) {
             p = put_mem(p, name, name_len);
-            if (pretty)
-                p = put_mem(p, " at ", 4);
-            else
-                *p++ = '\n';
+            p = pretty ? put_mem(p, " at ", 4) : put_mem(p, "\n", 1);
         }
-        if (tofree)
-            free(tofree);
+        free(tofree);
         if (!p)
             return;
-        p = put_mem(p, file, file_len);
-        *p++ = ':';
-        if (fr->line) {
-            p = put_u64(p, fr->line);
-            if (disc) {
-                p = put_mem(p, " (discriminator ", 16);
-                p = put_u64(p, disc);
-                *p++ = ')';
-            }
-        } else {
-            *p++ = '?';
-        }
-        *p++ = '\n';
+        p = put_line(put_mem(p, file, file_len), fr->line, disc);
         if (pretty && i + 1 < n)
             p = put_mem(p, " (inlined by) ", 14);
         out_commit(o, p);
     }
+}
+
+/* The whole text of an answer without -C and -s (the names and files as
+ * the index has them), in one reservation.  Inlined into answer twice:
+ * with the flags of -a -f -i as constants, and with the options' flags. */
+static inline __attribute__((always_inline)) void
+print_plain(struct out *o, uint64_t addr, const struct gd_sym_frame *f, int n, bool addresses,
+            bool functions, bool inlines, bool pretty)
+{
+    if (!inlines && n > 1)
+        n = 1;
+    size_t need = 32;           /* the address, and the answer without frames */
+    for (int i = 0; i < n; i++)
+        need += f[i].name_len + f[i].file_len + LINE_TAIL;
+    char *p = out_reserve(o, need);
+    if (!p)
+        return;
+    if (addresses)
+        p = pretty ? put_mem(put_addr16(p, addr), ": ", 2) : put_mem(put_addr16(p, addr), "\n", 1);
+    if (n == 0) {
+        if (functions)
+            p = put_mem(p, pretty ? "?? " : "??\n", 3);
+        out_commit(o, put_mem(p, "??:0\n", 5));
+        return;
+    }
+    const uint32_t disc = f[0].discriminator;
+    for (int i = 0; i < n; i++) {
+        const struct gd_sym_frame *fr = &f[i];
+        if (functions) {
+            p = fr->name_len ? put_mem(p, fr->name, fr->name_len) : put_mem(p, "??", 2);
+            p = pretty ? put_mem(p, " at ", 4) : put_mem(p, "\n", 1);
+        }
+        p = fr->file ? put_mem(p, fr->file, fr->file_len) : put_mem(p, "??", 2);
+        p = put_line(p, fr->line, disc);
+        if (pretty && i + 1 < n)
+            p = put_mem(p, " (inlined by) ", 14);
+    }
+    out_commit(o, p);
 }
 
 static void print_json(struct ctx *c, uint64_t addr, const struct gd_sym_frame *f, int n)
@@ -332,16 +369,21 @@ static void answer(void *ctx, size_t i, const struct gd_sym_frame *frames, int n
     }
     if (c->o.json) {
         print_json(c, c->addrs[i], frames, n);
-        return;
+    } else if (c->o.demangle || c->o.basenames) {
+        if (c->o.addresses) {
+            char *p = out_reserve(&c->out, 20);
+            if (!p)
+                return;
+            p = put_addr16(p, c->addrs[i]);
+            out_commit(&c->out, c->o.pretty ? put_mem(p, ": ", 2) : put_mem(p, "\n", 1));
+        }
+        print_text(c, frames, n);
+    } else if (c->afi) {
+        print_plain(&c->out, c->addrs[i], frames, n, true, true, true, false);
+    } else {
+        print_plain(&c->out, c->addrs[i], frames, n, c->o.addresses, c->o.functions,
+                    c->o.inlines, c->o.pretty);
     }
-    if (c->o.addresses) {
-        char *p = out_reserve(&c->out, 20);
-        if (!p)
-            return;
-        p = put_addr16(p, c->addrs[i]);
-        out_commit(&c->out, c->o.pretty ? put_mem(p, ": ", 2) : put_mem(p, "\n", 1));
-    }
-    print_text(c, frames, n);
 }
 
 /* Answers c->addrs[0..n), in order. */
@@ -545,6 +587,8 @@ static int run(const struct global_opts *g, int argc, char **argv)
         free(c);
         return EXIT_FAIL;
     }
+    c->afi = c->o.addresses && c->o.functions && c->o.inlines && !c->o.pretty &&
+             !c->o.demangle && !c->o.basenames && !c->o.json;
     if (c->o.stats) {
         const struct gd_info *in = gd_info(c->b);
         fprintf(stderr, "%zu compile units (%zu skipped), %zu line rows, %zu functions, "

@@ -6,15 +6,17 @@
 #                       read profiles with perf and go tool pprof)
 #   mk/deps.sh bench    the reference tools the benchmarks compare against
 #                       (never needed by the tests), and python3.11-dbg,
-#                       whose libpython3.11d.so (DWARF in the file) is
-#                       bench/symbolize's binary built by others
+#                       whose libpython3.11d.so (-Og, DWARF in the file) and
+#                       debug file of /usr/bin/python3.11 (-O3, LTO), and
+#                       libc6-dbg, whose debug file of libc.so.6 (-O2), are
+#                       bench/symbolize's binaries built by others
 set -eu
 
 case "${1:-build}" in
 build) PKGS="gcc make clang libclang-rt-14-dev libelf-dev libdwarf-dev libreadline-dev llvm \
 gdb python3 python3-pytest elfutils binutils procps valgrind debuginfod libdebuginfod-dev dwz strace \
 zlib1g-dev linux-perf golang-go chromium" ;;
-bench) PKGS="golang-go delve llvm hyperfine time python3.11-dbg" ;;
+bench) PKGS="golang-go delve llvm hyperfine time python3.11-dbg libc6-dbg" ;;
 *) echo "usage: mk/deps.sh [build|bench]" >&2; exit 2 ;;
 esac
 

@@ -2,6 +2,7 @@
 targets of tests/programs/sym with gcc or clang, the test tools of
 tests/tools against build/lib/libgidwarf.a, and parsing the outputs of the
 oracles (addr2line, eu-addr2line, llvm-symbolizer, readelf, gdb)."""
+import bisect
 import os
 import re
 import shutil
@@ -138,6 +139,21 @@ def _symbol_table(exe):
     return tables.get(".symtab") or tables.get(".dynsym") or {}
 
 
+def unallocated_symbols(exe):
+    """Names of EXE's symbols (readelf) defined in sections that are not
+    allocated (gcc's LTO puts local labels in .debug_info, at values of
+    .text)."""
+    alloc = {int(m.group(1)) for m in re.finditer(
+        r"^\s*\[\s*(\d+)\]\s+\S+\s+\S+\s+[0-9a-f]+\s+[0-9a-f]+\s+[0-9a-f]+\s+[0-9a-f]+\s+(\S*)",
+        run(["readelf", "-SW", exe]).stdout, re.M) if "A" in m.group(2)}
+    names = set()
+    for line in run(["readelf", "-Ws", exe]).stdout.splitlines():
+        f = line.split()
+        if len(f) >= 8 and f[0].endswith(":") and f[6].isdigit() and int(f[6]) not in alloc:
+            names.add(f[7])
+    return names
+
+
 def unnamed_addresses(exe, addrs):
     """The addresses of ADDRS that no symbol names, by readelf's symbol
     table: past the end of every sized symbol at the last address at or
@@ -151,17 +167,18 @@ def unnamed_addresses(exe, addrs):
         m = re.match(r"\s*\[\s*(\d+)\]\s+\S+\s+\S+\s+([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)", line)
         if m:
             secs.append((int(m.group(1)), int(m.group(2), 16), int(m.group(3), 16)))
-    table = _symbol_table(exe)
+    table = {i: sorted(syms) for i, syms in _symbol_table(exe).items()}
     res = set()
     for a in addrs:
         idx = [i for i, lo, size in secs if lo <= a < lo + size and lo]
         syms = table.get(idx[0], []) if idx else []
-        below = [v for v, _ in syms if v <= a]
-        if not below:
+        k = bisect.bisect_right(syms, (a, float("inf")))
+        if k == 0:
             res.add(a)
             continue
-        last = [size for v, size in syms if v == max(below)]
-        if not any(size == 0 or a < max(below) + size for size in last):
+        start = syms[k - 1][0]
+        last = [size for v, size in syms[bisect.bisect_left(syms, (start, -1)):k]]
+        if not any(size == 0 or a < start + size for size in last):
             res.add(a)
     return res
 
