@@ -139,3 +139,42 @@ def test_parked_under_two_callers_of_the_same_frame_size(targets, program, opts)
         want = ("via_a", marker_line(src, "CALL:a")) if via == "A" else \
                ("via_b", marker_line(src, "CALL:b"))
         assert fr[i + 1] == want, (gid, via, fr)
+
+
+PARKPATHS = src_path("insp_parkpaths.c")
+PARKPATHS_REASONS = {"final_chan": "chan receive", "final_select": "select",
+                 "final_mutex": "sync.Mutex.Lock", "final_sleep": "sleep",
+                 "final_wg": "sync.WaitGroup.Wait"}
+
+
+@pytest.mark.parametrize("opts", [(), ("--no-precopy",)], ids=["precopy", "no-precopy"])
+def test_goroutines_through_every_park_between_precopy_and_stop(targets, program, tmp_path,
+                                                                opts):
+    """1000 goroutines parked on a channel each; while goinspect is held
+    between its pre-copy and its stop, each is woken and goes through every
+    kind of park (tests/programs/insp_parkpaths.c: channel ping-pong, which
+    parks by handing the thread straight to the partner; a contended mutex;
+    sleep; a waitgroup; select), then parks for good in the wait the
+    program names.  Each is listed there, waiting for what it waits for:
+    none is left as the pre-copy saw it (its state word changed with every
+    park)."""
+    done = tmp_path / "changed"
+    t = start(targets, program, "insp_parkpaths.c", "1000", str(done))
+    ids = first_ids(t)
+    assert len(ids) == 1000
+    before = {g["id"]: g for g in attach_json(t.pid, "goroutines")["goroutines"]}
+    assert all(where(before[i]) == ("first_wait", marker_line(PARKPATHS, "WAIT:first")) for i in ids)
+    mark = len(t.lines)
+    out = under_gdb(PTRACE_SEIZE, ["delete", f"shell kill -HUP {t.pid}",
+                                   f"shell timeout 60 sh -c 'until test -e {done}; do sleep 0.01; done'",
+                                   "continue"],
+                    t.pid, "goroutines", timeout=120, opts=opts)
+    t.wait_line(lambda l: l == "CHANGED", start=mark)
+    at = {int(l.split()[1]): l.split()[2] for l in t.lines[mark:] if l.startswith("AT ")}
+    assert sorted(at) == sorted(ids)
+    doc = json.loads(out[out.index('{"'):out.rindex("}") + 1])
+    gs = {g["id"]: g for g in doc["goroutines"]}
+    for gid, site in at.items():
+        g = gs[gid]
+        assert where(g) == (site, marker_line(PARKPATHS, f"WAIT:{site}")), g
+        assert g["status"] == "waiting" and g["wait_reason"] == PARKPATHS_REASONS[site], g
