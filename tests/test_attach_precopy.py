@@ -178,3 +178,26 @@ def test_goroutines_through_every_park_between_precopy_and_stop(targets, program
         g = gs[gid]
         assert where(g) == (site, marker_line(PARKPATHS, f"WAIT:{site}")), g
         assert g["status"] == "waiting" and g["wait_reason"] == PARKPATHS_REASONS[site], g
+
+
+@pytest.mark.parametrize("opts", [(), ("--no-precopy",)], ids=["precopy", "no-precopy"])
+def test_outermost_frame_with_its_cfa_at_the_frame_pointer(targets, program, opts):
+    """200 goroutines parked under fp_outer() (tests/programs/insp_fpcfa.c),
+    an outermost frame whose CFA is rbp + 16 with rbp saved there: the same
+    first pc, stack length and return addresses for all, rbp in the stack
+    for half ("IN") and the address of a global for the others ("OUT").
+    The walk of an OUT one reads outside its stack and says so; an IN one
+    ends at its start: the pre-copy reuses no walk whose end depends on
+    rbp."""
+    t = start(targets, program, "insp_fpcfa.c", "200")
+    truth = {int(l.split()[1]): l.split()[0] for l in t.lines if l.startswith(("IN ", "OUT "))}
+    assert len(truth) == 200 and sum(v == "OUT" for v in truth.values()) == 100
+    doc = attach_json(t.pid, "goroutines", "-t", opts=opts, timeout=120)
+    gs = {g["id"]: g for g in doc["goroutines"]}
+    park = ("wait_here", marker_line(src_path("insp_fpcfa.c"), "WAIT:here"))
+    for gid, kind in truth.items():
+        g = gs[gid]
+        fr = [(f["function"], f["line"]) for f in g["frames"]]
+        assert park in fr and g["frames"][-1]["function"] == "fp_outer", g
+        want = "read outside the stack" if kind == "OUT" else None
+        assert g["stack_error"] == want, (kind, g)
