@@ -3,9 +3,11 @@
  * docs/metadata.md): one word per entry of the all-G table, which the
  * runtime writes before each of a G's status transitions (the status it
  * goes to, whether writes to the waiting G are still to follow, a count of
- * its transitions).  A G whose word was read settled, waiting or dead,
- * before its bytes were read, and reads the same again later, was not
- * written in between: the stop reads the words instead of every G.
+ * its transitions).  A G whose word was read settled and waiting before
+ * its bytes were read, and reads the same again later, was not written in
+ * between; one settled and dead is still dead (its other fields, which
+ * goinspect does not decode, may have changed): the stop reads the words
+ * instead of every G.
  */
 #ifndef GOINSPECT_GSTATE_H
 #define GOINSPECT_GSTATE_H

@@ -101,8 +101,11 @@ static void make_fast(const struct cfi_row *row, struct fast_row *f)
             return;
         }
     }
+    /* The outermost frame: the walk ends there, but whether it ends well
+     * (the CFA's register known, the registers it loads in the copy) depends
+     * on nothing but the offsets only when the CFA is the stack pointer's. */
     if (f->ra_undefined)
-        f->rsp_ra = true;       /* the outermost frame: the walk ends whatever the CFA */
+        f->rsp_ra = f->cfa_reg == CFI_RSP;
     f->usable = true;
 }
 

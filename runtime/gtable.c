@@ -12,9 +12,12 @@
  * transitions: the status it goes to (bits 0-7), whether writes to the G
  * are still to follow while it waits (bit 8, "unsettled": a direct park
  * saves its context after the transition) and a count of its transitions
- * (bits 9-63).  A G whose word reads the same twice, settled, waiting or
- * dead, was not written in between (docs/metadata.md): a tool that copied
- * it before stopping the process reads only the words in the stop.
+ * (bits 9-63).  A G whose word reads the same twice, settled and waiting,
+ * was not written in between; one settled and dead is still dead, its
+ * other fields meaningless (an exit clears its stack after the transition,
+ * a reuse sets the new goroutine's fields before it) (docs/metadata.md): a
+ * tool that copied the Gs before stopping the process reads only the
+ * words in the stop.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +33,8 @@ static struct rtlock allglock;
 enum { G_SLAB = 64, P_GCACHE_MAX = 64 };
 
 uint64_t *gstate_chunks[GSTATE_MAX_CHUNKS];
-/* The word of Gs beyond the table's reach: always unsettled. */
+/* The word of Gs beyond the table's reach, which no tool reads (the
+ * descriptor names only the chunks); their transitions write it too. */
 static uint64_t gstate_untracked = GSTATE_UNSETTLED;
 
 void gstate_announce(struct g *gp, uint32_t new_, bool unsettled)

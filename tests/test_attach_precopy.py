@@ -139,3 +139,65 @@ def test_parked_under_two_callers_of_the_same_frame_size(targets, program, opts)
         want = ("via_a", marker_line(src, "CALL:a")) if via == "A" else \
                ("via_b", marker_line(src, "CALL:b"))
         assert fr[i + 1] == want, (gid, via, fr)
+
+
+PARKPATHS = src_path("insp_parkpaths.c")
+PARKPATHS_REASONS = {"final_chan": "chan receive", "final_select": "select",
+                 "final_mutex": "sync.Mutex.Lock", "final_sleep": "sleep",
+                 "final_wg": "sync.WaitGroup.Wait"}
+
+
+@pytest.mark.parametrize("opts", [(), ("--no-precopy",)], ids=["precopy", "no-precopy"])
+def test_goroutines_through_every_park_between_precopy_and_stop(targets, program, tmp_path,
+                                                                opts):
+    """1000 goroutines parked on a channel each; while goinspect is held
+    between its pre-copy and its stop, each is woken and goes through every
+    kind of park (tests/programs/insp_parkpaths.c: channel ping-pong, which
+    parks by handing the thread straight to the partner; a contended mutex;
+    sleep; a waitgroup; select), then parks for good in the wait the
+    program names.  Each is listed there, waiting for what it waits for:
+    none is left as the pre-copy saw it (its state word changed with every
+    park)."""
+    done = tmp_path / "changed"
+    t = start(targets, program, "insp_parkpaths.c", "1000", str(done))
+    ids = first_ids(t)
+    assert len(ids) == 1000
+    before = {g["id"]: g for g in attach_json(t.pid, "goroutines")["goroutines"]}
+    assert all(where(before[i]) == ("first_wait", marker_line(PARKPATHS, "WAIT:first")) for i in ids)
+    mark = len(t.lines)
+    out = under_gdb(PTRACE_SEIZE, ["delete", f"shell kill -HUP {t.pid}",
+                                   f"shell timeout 60 sh -c 'until test -e {done}; do sleep 0.01; done'",
+                                   "continue"],
+                    t.pid, "goroutines", timeout=120, opts=opts)
+    t.wait_line(lambda l: l == "CHANGED", start=mark)
+    at = {int(l.split()[1]): l.split()[2] for l in t.lines[mark:] if l.startswith("AT ")}
+    assert sorted(at) == sorted(ids)
+    doc = json.loads(out[out.index('{"'):out.rindex("}") + 1])
+    gs = {g["id"]: g for g in doc["goroutines"]}
+    for gid, site in at.items():
+        g = gs[gid]
+        assert where(g) == (site, marker_line(PARKPATHS, f"WAIT:{site}")), g
+        assert g["status"] == "waiting" and g["wait_reason"] == PARKPATHS_REASONS[site], g
+
+
+@pytest.mark.parametrize("opts", [(), ("--no-precopy",)], ids=["precopy", "no-precopy"])
+def test_outermost_frame_with_its_cfa_at_the_frame_pointer(targets, program, opts):
+    """200 goroutines parked under fp_outer() (tests/programs/insp_fpcfa.c),
+    an outermost frame whose CFA is rbp + 16 with rbp saved there: the same
+    first pc, stack length and return addresses for all, rbp in the stack
+    for half ("IN") and the address of a global for the others ("OUT").
+    The walk of an OUT one reads outside its stack and says so; an IN one
+    ends at its start: the pre-copy reuses no walk whose end depends on
+    rbp."""
+    t = start(targets, program, "insp_fpcfa.c", "200")
+    truth = {int(l.split()[1]): l.split()[0] for l in t.lines if l.startswith(("IN ", "OUT "))}
+    assert len(truth) == 200 and sum(v == "OUT" for v in truth.values()) == 100
+    doc = attach_json(t.pid, "goroutines", "-t", opts=opts, timeout=120)
+    gs = {g["id"]: g for g in doc["goroutines"]}
+    park = ("wait_here", marker_line(src_path("insp_fpcfa.c"), "WAIT:here"))
+    for gid, kind in truth.items():
+        g = gs[gid]
+        fr = [(f["function"], f["line"]) for f in g["frames"]]
+        assert park in fr and g["frames"][-1]["function"] == "fp_outer", g
+        want = "read outside the stack" if kind == "OUT" else None
+        assert g["stack_error"] == want, (kind, g)
