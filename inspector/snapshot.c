@@ -756,7 +756,6 @@ struct precopy {
     } *v;
     size_t n;
     size_t next;                /* merge cursor */
-    size_t ngs;                 /* entries decoded before the stop */
     /* The pre-copy's records themselves (full), kept for the stop, which
      * reads every G again but decodes only those whose bytes changed (fast). */
     bool full, fast;
@@ -1019,17 +1018,29 @@ static void copy_interrupted_stacks(struct snapshot *s)
             s->thread_stacks[i].next = &s->interrupted_stacks[i];
 }
 
+/* Whether g (a record without error) is a goroutine waiting on a stack
+ * of its own. */
+static bool parked(const struct snapshot *s, const struct snap_g *g)
+{
+    return g->readable && !g->error && g->stacklo && (int)g->status == s->st_waiting;
+}
+
 static bool parked_with_stack(const struct snapshot *s, const struct snap_g *g)
 {
-    return g->readable && !g->error && g->stacklo && (int)g->status == s->st_waiting &&
-           (snap_g_stack(g) || g->unwound);
+    return parked(s, g) && (snap_g_stack(g) || g->unwound);
 }
 
 /* Whether the pre-copy copies g's stack: parked, its context saved. */
 static bool precopied(const struct snapshot *s, const struct snap_g *g)
 {
-    return g->readable && !g->error && g->stacklo && (int)g->status == s->st_waiting &&
-           g->regs->ctx[CTX_RSP] < g->stackhi;
+    return parked(s, g) && g->regs->ctx[CTX_RSP] < g->stackhi;
+}
+
+/* The pre-copy's record g as the stop matches a fresh one against it. */
+static struct pre pre_of(const struct snap_g *g)
+{
+    return (struct pre){g->addr, g->goid, g->park_key, g->waitsince,
+                        g->regs ? g->regs->stack : (struct unwind_mem){0}, g->unwound};
 }
 
 /* The pre-copy's copies of the parked goroutines' stacks, kept. */
@@ -1197,7 +1208,6 @@ static void precopy_records(struct snapshot *s, const struct layout *l,
         pre->todo[pre->ntodo++] = (uint32_t)i;
     }
     pre->nold = c->n;
-    pre->ngs = c->n;
     pre->ptrs_now = xmalloc(TABLE_PIECE * 8);
     memset(pre->ptrs_now, 0, TABLE_PIECE * 8);
     pre->stale = xmalloc(FRESH_SLACK * sizeof *pre->stale);
@@ -1210,12 +1220,10 @@ static void precopy_keys(struct snapshot *s, struct precopy *pre)
     size_t cap = 0;
     for (size_t i = 0; i < pre->nold; i++) {
         const struct snap_g *g = &pre->c.gs[i];
-        if (!g->readable || g->error || !g->stacklo || (int)g->status != s->st_waiting)
+        if (!parked(s, g))
             continue;
         xgrow(&pre->v, &cap, pre->n + 1, sizeof *pre->v);
-        pre->v[pre->n++] = (struct pre){g->addr, g->goid, g->park_key, g->waitsince,
-                                        g->regs ? g->regs->stack : (struct unwind_mem){0},
-                                        g->unwound};
+        pre->v[pre->n++] = pre_of(g);
     }
 }
 
@@ -1298,16 +1306,11 @@ static void hash_item(void *ctx, const struct bulk_item *it, const uint8_t *byte
 static void hash_part_run(struct hash_part *h)
 {
     const struct precopy *pre = h->pre;
-    size_t lo = pre->c.nhead, hi = pre->nold;     /* the first key at or after the part */
-    uint64_t addr = h->first < h->last ? h->v[h->first].addr : 0;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (pre->c.keys[mid].addr < addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    h->next = lo;
+    size_t nhead = pre->c.nhead;
+    h->next = nhead;                /* the first key at or after the part's first G */
+    if (h->first < h->last && h->v[h->first].addr > 0)
+        h->next += bsearch_upto(pre->c.keys + nhead, pre->nold - nhead, sizeof *pre->c.keys,
+                                offsetof(struct gkey, addr), h->v[h->first].addr - 1);
     if (h->first < h->last)         /* (v is NULL when there are none) */
         h->bytes = bulk_read(h->s->t, h->v + h->first, h->last - h->first, hash_item, h);
 }
@@ -1418,8 +1421,7 @@ static void plan_fast(struct snapshot *s, struct plan *pl, struct precopy *pre, 
         const struct snap_g *o = old_record(s, pre, g->addr);
         struct pre p, *pp = NULL;
         if (o && parked_with_stack(s, o)) {
-            p = (struct pre){o->addr, o->goid, o->park_key, o->waitsince,
-                             o->regs ? o->regs->stack : (struct unwind_mem){0}, o->unwound};
+            p = pre_of(o);
             pp = &p;
         }
         plan_one(s, pl, g, pp, gtop);
@@ -1574,7 +1576,6 @@ static int take_stopped(struct snapshot *s, const struct layout *l, const struct
     uint64_t ngs = 0;
     if (o->goroutines == SNAP_G_STACKS && !o->no_precopy) {
         precopy_records(s, l, o, &pre);
-        ngs = 0;
     } else if (o->goroutines != SNAP_G_NONE && target_read_u64(s->t, l->allglen->addr, &ngs) &&
                ngs > MAX_G) {
         ngs = 0;                    /* the copy says what is wrong with it */
