@@ -141,13 +141,14 @@ void model_init(struct model *m, struct modules *mods)
     m->memos = xcalloc(WALK_MEMOS, sizeof *m->memos);
 }
 
-/* Unwinds g from its saved context and the stack copy at mem into pcs. */
+/* Unwinds g from its saved context and the stack copy at mem into pcs
+ * (and each frame's stack pointer into sps, unless NULL). */
 static int unwind_from_ctx(struct model *m, const struct snap_g *g, const struct unwind_mem *mem,
-                           uint64_t *pcs, enum unwind_stop *stop)
+                           uint64_t *pcs, uint64_t *sps, enum unwind_stop *stop)
 {
     struct cfi_regs r;
     cfi_regs_from_ctx(g, &r);
-    return unwind_stack(&m->uw, &r, mem, pcs, NULL, MAX_FRAMES, stop);
+    return unwind_stack(&m->uw, &r, mem, pcs, sps, MAX_FRAMES, stop);
 }
 
 /* Whether the stack copy at mem has w's return addresses at w's offsets. */
@@ -179,9 +180,7 @@ uint32_t model_unwind_parked(void *arg, const struct snap_g *g, const struct unw
         return w->id;
     uint64_t pcs[MAX_FRAMES], sps[MAX_FRAMES];
     enum unwind_stop stop = UNWIND_END;
-    struct cfi_regs r;
-    cfi_regs_from_ctx(g, &r);
-    int n = unwind_stack(&m->uw, &r, mem, pcs, sps, MAX_FRAMES, &stop);
+    int n = unwind_from_ctx(m, g, mem, pcs, sps, &stop);
     /* a pc in no module may be in one the stop finds mapped: unwound again then */
     if (stop == UNWIND_NO_MODULE || stop == UNWIND_NO_FILE)
         return SNAP_NOT_UNWOUND;
@@ -237,7 +236,7 @@ void model_build(struct model *m, struct snapshot *s)
             }
             if (!snap_g_stack(g))
                 continue;
-            n = unwind_from_ctx(m, g, snap_g_stack(g), pcs, &stop);
+            n = unwind_from_ctx(m, g, snap_g_stack(g), pcs, NULL, &stop);
             break;
         case REGS_THREAD:
             if (!snap_g_stack(g))
