@@ -37,19 +37,23 @@ uint64_t *gstate_chunks[GSTATE_MAX_CHUNKS];
  * descriptor names only the chunks); their transitions write it too. */
 static uint64_t gstate_untracked = GSTATE_UNSETTLED;
 
+/* The word after w: one more transition, with these status and flag bits. */
+static uint64_t gstate_next(uint64_t w, uint64_t bits)
+{
+    return ((w >> GSTATE_COUNT_SHIFT) + 1) << GSTATE_COUNT_SHIFT | bits;
+}
+
 void gstate_announce(struct g *gp, uint32_t new_, bool unsettled)
 {
     uint64_t w = loadrelaxed64(gp->state);
-    store64(gp->state, ((w >> GSTATE_COUNT_SHIFT) + 1) << GSTATE_COUNT_SHIFT |
-                       (unsettled ? GSTATE_UNSETTLED : 0) | new_);
+    store64(gp->state, gstate_next(w, (unsettled ? GSTATE_UNSETTLED : 0) | new_));
 }
 
 void gstate_settled(struct g *gp)
 {
     uint64_t w = loadrelaxed64(gp->state);
     if (gp->state != &gstate_untracked && (w & GSTATE_UNSETTLED))
-        store64(gp->state, ((w >> GSTATE_COUNT_SHIFT) + 1) << GSTATE_COUNT_SHIFT |
-                           (w & GSTATE_STATUS));
+        store64(gp->state, gstate_next(w, w & GSTATE_STATUS));
 }
 
 /* Points the Gs of a new slab, entries first.. of allgs, at their words. */
