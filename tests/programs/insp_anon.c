@@ -6,15 +6,8 @@
  * return address above anon_wait's frame is in no mapped file.  Prints
  * "PLAIN <goid>" and "ANON <goid>" for each, then READY, and waits.
  */
-#define _GNU_SOURCE
-#include <stdatomic.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "rt_common.h"
 #include <sys/mman.h>
-
-#include <gort.h>
 
 static atomic_int parked, parked_anon;    /* two: the two waits are not folded into one */
 static uint64_t *ids;
@@ -25,14 +18,14 @@ static const unsigned char trampoline[] = {0x55, 0x48, 0x89, 0xe5, 0xff, 0xd6, 0
 typedef void (*through_fn)(gort_chan *c, void (*fn)(gort_chan *));
 static through_fn through;
 
-__attribute__((noinline)) static void anon_wait(gort_chan *c)
+static NOINLINE void anon_wait(gort_chan *c)
 {
     int v;
     atomic_fetch_add(&parked_anon, 1);
     gort_chan_recv(c, &v); /* WAIT:anon */
 }
 
-__attribute__((noinline)) static void plain_wait(gort_chan *c)
+static NOINLINE void plain_wait(gort_chan *c)
 {
     int v;
     atomic_fetch_add(&parked, 1);
@@ -80,8 +73,7 @@ static int app(int argc, char **argv)
     printf("RETURN %#llx\n", (unsigned long long)(uintptr_t)page + 6);
     printf("READY\n");
     fflush(stdout);
-    for (;;)
-        gort_sleep(3600LL * 1000000000);
+    sleep_forever();
     return 0;
 }
 

@@ -11,12 +11,7 @@
  * The two kinds have the same first pc, stack length and return addresses.
  * Prints one line for each, then "READY".
  */
-#include <stdatomic.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-
-#include <gort.h>
+#include "rt_common.h"
 
 void fp_outer(void (*fn)(void *), void *arg, uintptr_t rbp);
 __asm__(".text\n"
@@ -45,7 +40,7 @@ static atomic_int parked;
 static uint64_t *ids;
 static uint64_t somewhere[4];
 
-__attribute__((noinline)) static void wait_here(void *arg)
+static NOINLINE void wait_here(void *arg)
 {
     int v;
     ids[(intptr_t)arg] = gort_goid();
@@ -73,8 +68,7 @@ static int app(int argc, char **argv)
         printf("%s %llu\n", i % 2 ? "OUT" : "IN", (unsigned long long)ids[i]);
     printf("READY\n");
     fflush(stdout);
-    for (;;)
-        gort_sleep(3600LL * 1000000000);
+    sleep_forever();
     return 0;
 }
 

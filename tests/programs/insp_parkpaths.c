@@ -17,13 +17,8 @@
  * "AT <goid> <wait>" for each and "CHANGED", then creates the file argv[2]
  * (when given).
  */
+#include "rt_common.h"
 #include <signal.h>
-#include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <gort.h>
 
 enum { ROUNDS = 50 };
 
@@ -42,14 +37,14 @@ static void on_hup(int sig)
     hup = 1;
 }
 
-__attribute__((noinline)) static void first_wait(intptr_t i)
+static NOINLINE void first_wait(intptr_t i)
 {
     int v;
     atomic_fetch_add(&parked, 1);
     gort_chan_recv(first[i], &v); /* WAIT:first */
 }
 
-__attribute__((noinline)) static void final_chan(void)
+static NOINLINE void final_chan(void)
 {
     int v;
     atomic_fetch_add(&arrived, 1);
@@ -57,7 +52,7 @@ __attribute__((noinline)) static void final_chan(void)
     atomic_fetch_add(&woke, 1);     /* never: no tail call */
 }
 
-__attribute__((noinline)) static void final_select(void)
+static NOINLINE void final_select(void)
 {
     int a, b;
     gort_select_case cs[2] = {{.dir = GORT_SELECT_RECV, .chan = never_a, .elem = &a},
@@ -67,21 +62,21 @@ __attribute__((noinline)) static void final_select(void)
     atomic_fetch_add(&woke, 1);     /* never: no tail call */
 }
 
-__attribute__((noinline)) static void final_mutex(void)
+static NOINLINE void final_mutex(void)
 {
     atomic_fetch_add(&arrived, 1);
     gort_mutex_lock(&held); /* WAIT:final_mutex */
     atomic_fetch_add(&woke, 1);     /* never: no tail call */
 }
 
-__attribute__((noinline)) static void final_sleep(void)
+static NOINLINE void final_sleep(void)
 {
     atomic_fetch_add(&arrived, 1);
     gort_sleep(3600LL * 1000000000); /* WAIT:final_sleep */
     atomic_fetch_add(&woke, 1);     /* never: no tail call */
 }
 
-__attribute__((noinline)) static void final_wg(void)
+static NOINLINE void final_wg(void)
 {
     atomic_fetch_add(&arrived, 1);
     gort_waitgroup_wait(&forever); /* WAIT:final_wg */
@@ -181,8 +176,7 @@ static int app(int argc, char **argv)
     fflush(stdout);
     if (argc > 2)
         fclose(fopen(argv[2], "w"));
-    for (;;)
-        gort_sleep(3600LL * 1000000000);
+    sleep_forever();
     return 0;
 }
 

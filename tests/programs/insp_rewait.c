@@ -14,13 +14,8 @@
  * order they started, moved and exited in turn) instead of being the
  * first 2K.
  */
+#include "rt_common.h"
 #include <signal.h>
-#include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <gort.h>
 
 static gort_chan **chans;
 static int n_first;
@@ -35,21 +30,21 @@ static void on_hup(int sig)
     hup = 1;
 }
 
-__attribute__((noinline)) static void third_wait(gort_chan *c)
+static NOINLINE void third_wait(gort_chan *c)
 {
     int v;
     atomic_fetch_add(&started, 1);
     gort_chan_recv(c, &v); /* WAIT:third */
 }
 
-__attribute__((noinline)) static void second_wait(gort_chan *c)
+static NOINLINE void second_wait(gort_chan *c)
 {
     int v;
     atomic_fetch_add(&reparked, 1);
     gort_chan_recv(c, &v); /* WAIT:second */
 }
 
-__attribute__((noinline)) static int first_wait(gort_chan *c)
+static NOINLINE int first_wait(gort_chan *c)
 {
     int v = 0;
     atomic_fetch_add(&parked, 1);
@@ -144,8 +139,7 @@ static int app(int argc, char **argv)
     fflush(stdout);
     if (argc > 3)
         fclose(fopen(argv[3], "w"));
-    for (;;)
-        gort_sleep(3600LL * 1000000000);
+    sleep_forever();
     return 0;
 }
 

@@ -8,18 +8,13 @@
  * called from via_a() when i is even, via_b() when odd.  Prints
  * "<A|B> <goid>" for each, then "READY", and waits until killed.
  */
-#include <stdatomic.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-
-#include <gort.h>
+#include "rt_common.h"
 
 static gort_chan *never;           /* nobody sends */
 static atomic_int parked;
 static uint64_t *ids;
 
-__attribute__((noinline)) static int park_here(int x)
+static NOINLINE int park_here(int x)
 {
     int v = 0;
     atomic_fetch_add(&parked, 1);
@@ -27,12 +22,12 @@ __attribute__((noinline)) static int park_here(int x)
     return v + x;
 }
 
-__attribute__((noinline)) static int via_a(int x)
+static NOINLINE int via_a(int x)
 {
     return park_here(x + 1) * 3; /* CALL:a */
 }
 
-__attribute__((noinline)) static int via_b(int x)
+static NOINLINE int via_b(int x)
 {
     return park_here(x + 2) * 5; /* CALL:b */
 }
@@ -58,8 +53,7 @@ static int app(int argc, char **argv)
         printf("%s %llu\n", i % 2 ? "B" : "A", (unsigned long long)ids[i]);
     printf("READY\n");
     fflush(stdout);
-    for (;;)
-        gort_sleep(3600LL * 1000000000);
+    sleep_forever();
     return 0;
 }
 
